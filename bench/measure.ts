@@ -1,0 +1,157 @@
+// Helpers for bench/run.ts: summary statistics, call-time wrappers, micro-benchmark loops,
+// text tables, a progress line and an atomic JSON write. Nothing here knows about the engine.
+import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+
+export interface Summary {
+  n: number;
+  mean: number;
+  min: number;
+  max: number;
+}
+
+export function summarize(values: readonly number[]): Summary {
+  if (values.length === 0) return { n: 0, mean: NaN, min: NaN, max: NaN };
+  let sum = 0;
+  let min = Infinity;
+  let max = -Infinity;
+  for (const v of values) {
+    sum += v;
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  return { n: values.length, mean: sum / values.length, min, max };
+}
+
+/** Wall time of one (possibly async) call, in milliseconds. */
+export async function timed<T>(fn: () => T | Promise<T>): Promise<{ ms: number; value: T }> {
+  const t0 = performance.now();
+  const value = await fn();
+  return { ms: performance.now() - t0, value };
+}
+
+/** Time spent inside one wrapped method, accumulated over every call. */
+export interface CallTimer {
+  name: string;
+  calls: number;
+  ms: number;
+}
+
+/**
+ * Replaces the instance method obj[key] with a wrapper that accumulates its run time (until a
+ * returned promise settles). The source stays untouched: the wrapper is an own property that
+ * shadows the prototype method, and restore() removes it again.
+ */
+export function wrapMethod<T extends object>(obj: T, key: keyof T & string, name: string = key): { timer: CallTimer; restore(): void } {
+  const target = obj as Record<string, unknown>;
+  const hadOwn = Object.prototype.hasOwnProperty.call(target, key);
+  const original = target[key];
+  if (typeof original !== "function") throw new Error(`wrapMethod: ${key} is not a method`);
+  const timer: CallTimer = { name, calls: 0, ms: 0 };
+  target[key] = function (this: unknown, ...args: unknown[]) {
+    const t0 = performance.now();
+    const result = (original as (...a: unknown[]) => unknown).apply(this, args);
+    if (result instanceof Promise) {
+      return result.finally(() => {
+        timer.calls++;
+        timer.ms += performance.now() - t0;
+      });
+    }
+    timer.calls++;
+    timer.ms += performance.now() - t0;
+    return result;
+  };
+  return {
+    timer,
+    restore() {
+      if (hadOwn) target[key] = original;
+      else delete target[key];
+    },
+  };
+}
+
+export interface CallBench {
+  /** Calls per timed sample (chosen so a sample lasts at least sampleMs). */
+  inner: number;
+  /** Microseconds per call, one value per sample. */
+  usPerCall: number[];
+}
+
+/**
+ * Micro-benchmark of a synchronous call: one warm-up call, then `samples` timed samples, each
+ * repeating the call often enough to last >= sampleMs (fast calls are too short to time alone).
+ */
+export function benchCall(fn: () => void, samples: number, sampleMs: number): CallBench {
+  const t0 = performance.now();
+  fn();
+  const once = Math.max(performance.now() - t0, 1e-4);
+  const inner = Math.max(1, Math.ceil(sampleMs / once));
+  const usPerCall: number[] = [];
+  for (let s = 0; s < samples; s++) {
+    const start = performance.now();
+    for (let i = 0; i < inner; i++) fn();
+    usPerCall.push(((performance.now() - start) * 1000) / inner);
+  }
+  return { inner, usPerCall };
+}
+
+/** A plain-text table: first column left-aligned, the rest right-aligned. */
+export function table(headers: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
+  const widths = headers.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? "").length)));
+  const line = (cells: readonly string[]) =>
+    cells.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join("  ").trimEnd();
+  return [line(headers), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
+}
+
+/** Fixed-point number, or "-" when it is not finite. */
+export function fmt(value: number, digits = 1): string {
+  return Number.isFinite(value) ? value.toFixed(digits) : "-";
+}
+
+/** Significant-ish formatting for values spanning several orders of magnitude (µs, ratios). */
+export function fmtAuto(value: number): string {
+  if (!Number.isFinite(value)) return "-";
+  const a = Math.abs(value);
+  return value.toFixed(a >= 100 ? 0 : a >= 10 ? 1 : a >= 1 ? 2 : 3);
+}
+
+/** One status line on stderr, rewritten in place on a terminal and one line per update elsewhere. */
+export class Progress {
+  private readonly started = performance.now();
+  private readonly tty = process.stderr.isTTY === true;
+  private section = "";
+  private total = 0;
+  private done = 0;
+
+  begin(section: string, total: number): void {
+    this.section = section;
+    this.total = total;
+    this.done = 0;
+  }
+
+  /** Announces the next unit of work of the current section. */
+  tick(label: string): void {
+    this.done++;
+    const elapsed = ((performance.now() - this.started) / 1000).toFixed(1);
+    const text = `[${elapsed.padStart(6)} s] ${this.section} ${this.done}/${this.total}: ${label}`;
+    if (this.tty) process.stderr.write(`\r\x1b[K${text}`);
+    else process.stderr.write(`${text}\n`);
+  }
+
+  end(): void {
+    if (this.tty) process.stderr.write("\r\x1b[K");
+  }
+}
+
+/** Writes the file next to its final name, then renames it: readers never see half a file. */
+export function writeJsonAtomic(file: string, data: unknown): void {
+  mkdirSync(dirname(file), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}`;
+  try {
+    writeFileSync(tmp, `${JSON.stringify(data, null, 2)}\n`);
+    renameSync(tmp, file);
+  } catch (error) {
+    rmSync(tmp, { force: true });
+    throw error;
+  }
+}

@@ -1,0 +1,550 @@
+// Benchmark (not a test): InferenceGuard's cost against plain sampling on this machine.
+//
+//   npx tsx bench/run.ts [--out FILE] [--quick]
+//
+// Prints tables to stdout, a progress line to stderr, and writes every raw number plus the settings
+// to JSON (default bench-results/bench-<timestamp>.json). Sections 1-4 share one engine in one
+// process; section 5 loads its own engines. All ratios are between runs of this one invocation.
+import { cpus, loadavg, totalmem } from "node:os";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { DEFAULT_COST_RULES } from "../src/cost/load.js";
+import { RulesCostModel } from "../src/cost/rules.js";
+import { Critic, randomCriticSpec, referenceForward, seededRandom, type CriticActivation } from "../src/critic/index.js";
+import { Engine } from "../src/engine/engine.js";
+import { PACKAGE_ROOT, SHARED_DIR } from "../src/paths.js";
+import { generateGuarded } from "../src/search/guard.js";
+import { generatePlain } from "../src/search/plain.js";
+import type { GenerationResult } from "../src/search/types.js";
+import {
+  Progress,
+  benchCall,
+  fmt,
+  fmtAuto,
+  summarize,
+  table,
+  timed,
+  wrapMethod,
+  writeJsonAtomic,
+  type CallTimer,
+  type Summary,
+} from "./measure.js";
+
+// ---- settings ----
+
+interface Config {
+  /** Measured runs per setting; each setting also gets one unmeasured warm-up run first. */
+  seeds: number;
+  maxTokens: number;
+  beams: number;
+  /** Section 1: (N, W) settings of the guard. */
+  guardSettings: Array<{ samples: number; width: number }>;
+  /** Section 2: the guard at its defaults (N=16, W=8) with a random critic of these hidden widths. */
+  attributionCriticHidden: number[];
+  /** Section 3: native vs TypeScript critic forward. */
+  criticBench: { nEmbd: number[]; rows: number[]; hidden: number[]; samples: number; sampleMs: number };
+  /** Section 4: answer lengths, at one (N, W). */
+  lengths: number[];
+  lengthSeeds: number;
+  lengthSetting: { samples: number; width: number };
+  /** Section 5: plain sampling per thread count, each on its own engine. */
+  threads: { counts: number[]; tokens: number; seeds: number };
+}
+
+// Sized for about a minute on a 2-core machine (well inside the 3-minute target).
+const FULL: Config = {
+  seeds: 10,
+  maxTokens: 200,
+  beams: 4,
+  guardSettings: [
+    { samples: 4, width: 8 },
+    { samples: 8, width: 8 },
+    { samples: 16, width: 8 },
+  ],
+  attributionCriticHidden: [64, 64],
+  criticBench: { nEmbd: [64, 2048], rows: [16, 256], hidden: [256, 256], samples: 7, sampleMs: 50 },
+  lengths: [100, 200, 400],
+  lengthSeeds: 5,
+  lengthSetting: { samples: 8, width: 8 },
+  threads: { counts: [1, 2], tokens: 200, seeds: 5 },
+};
+
+const QUICK: Config = {
+  ...FULL,
+  seeds: 2,
+  maxTokens: 50,
+  criticBench: { ...FULL.criticBench, samples: 2, sampleMs: 10 },
+  lengths: [25, 50, 100],
+  lengthSeeds: 1,
+  threads: { counts: [1, 2], tokens: 20, seeds: 1 },
+};
+
+const PROMPT = "Once upon a time";
+const BUDGET = 1;
+const ACTIVATION: CriticActivation = "gelu";
+const MODEL_PATH = join(SHARED_DIR, "models", "stories260K.gguf");
+/** Large enough for K=4 beams of the longest answer (see requiredContextCells in guard.ts). */
+const CONTEXT_SIZE = 8192;
+
+// ---- command line ----
+
+const USAGE = `Usage: npx tsx bench/run.ts [--out FILE] [--quick]
+
+  --out FILE   where to write the JSON results (default bench-results/bench-<timestamp>.json)
+  --quick      fewer seeds and shorter answers: a smoke check of under 30 s
+`;
+
+function parseCommandLine(): { out: string; quick: boolean } {
+  let values: { out?: string; quick?: boolean; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      options: { out: { type: "string" }, quick: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    process.stderr.write(`bench: ${(error as Error).message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    process.exit(0);
+  }
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+  const out = values.out ? resolve(values.out) : join(PACKAGE_ROOT, "bench-results", `bench-${stamp}.json`);
+  return { out, quick: values.quick === true };
+}
+
+// ---- one generation, timed ----
+
+interface RunRecord {
+  seed: number;
+  ms: number;
+  tokens: number;
+  cost: number;
+  withinBudget: boolean;
+  fallback: boolean;
+  resamples: number;
+  stopReason: string;
+}
+
+function record(seed: number, ms: number, r: GenerationResult): RunRecord {
+  return {
+    seed,
+    ms,
+    tokens: r.tokens,
+    cost: r.cost,
+    withinBudget: r.withinBudget,
+    fallback: r.fallback,
+    resamples: r.resamples,
+    stopReason: r.stopReason,
+  };
+}
+
+interface Bench {
+  engine: Engine;
+  cost: RulesCostModel;
+  prompt: number[];
+}
+
+async function runPlain(b: Bench, method: "sample" | "greedy", seed: number, maxTokens: number, engine = b.engine): Promise<RunRecord> {
+  const { ms, value } = await timed(() =>
+    generatePlain({
+      engine,
+      promptTokens: b.prompt,
+      method,
+      options: { seed, maxTokens, ignoreEos: true },
+      cost: b.cost,
+      budget: BUDGET,
+    }),
+  );
+  return record(seed, ms, value);
+}
+
+async function runGuard(
+  b: Bench,
+  seed: number,
+  maxTokens: number,
+  setting: { beams: number; samples: number; width: number } | undefined,
+  critic?: Critic,
+): Promise<RunRecord> {
+  const { ms, value } = await timed(() =>
+    generateGuarded({
+      engine: b.engine,
+      promptTokens: b.prompt,
+      cost: b.cost,
+      critic,
+      // Without a setting the guard keeps its defaults (K=4, N=16, W=8).
+      options: { seed, maxTokens, ignoreEos: true, budget: BUDGET, ...setting },
+    }),
+  );
+  return record(seed, ms, value);
+}
+
+/** Runs of one setting, summarised. Per-token times skip runs that wrote nothing (full fallback). */
+interface SettingResult {
+  label: string;
+  runs: RunRecord[];
+  wallMs: Summary;
+  msPerToken: Summary;
+  tokens: Summary;
+  overBudget: number;
+  fallbacks: number;
+}
+
+function settingResult(label: string, runs: RunRecord[]): SettingResult {
+  return {
+    label,
+    runs,
+    wallMs: summarize(runs.map((r) => r.ms)),
+    msPerToken: summarize(runs.filter((r) => r.tokens > 0).map((r) => r.ms / r.tokens)),
+    tokens: summarize(runs.map((r) => r.tokens)),
+    overBudget: runs.filter((r) => !r.withinBudget).length,
+    fallbacks: runs.filter((r) => r.fallback).length,
+  };
+}
+
+const seedList = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
+/** Seed of the unmeasured warm-up runs. */
+const WARMUP_SEED = 0;
+
+// ---- output ----
+
+const transcript: string[] = [];
+const progress = new Progress();
+
+function print(text = ""): void {
+  progress.end();
+  process.stdout.write(`${text}\n`);
+  transcript.push(text);
+}
+
+// ---- section 1: plain vs guarded, same length ----
+
+async function plainVsGuard(b: Bench, cfg: Config) {
+  const seeds = seedList(cfg.seeds);
+  type Job = { label: string; run: (seed: number) => Promise<RunRecord> };
+  const jobs: Job[] = [
+    { label: "plain sample", run: (s) => runPlain(b, "sample", s, cfg.maxTokens) },
+    { label: "greedy", run: (s) => runPlain(b, "greedy", s, cfg.maxTokens) },
+    ...cfg.guardSettings.map((g) => ({
+      label: `guard K=${cfg.beams} N=${g.samples} W=${g.width}`,
+      run: (s: number) => runGuard(b, s, cfg.maxTokens, { beams: cfg.beams, ...g }),
+    })),
+  ];
+  progress.begin("1/5 plain vs guard", jobs.length * (seeds.length + 1));
+  for (const job of jobs) {
+    progress.tick(`warm-up ${job.label}`);
+    await job.run(WARMUP_SEED);
+  }
+  // Seeds outer, settings inner: slow drift of the machine hits every setting alike.
+  const runs = new Map<string, RunRecord[]>(jobs.map((j) => [j.label, []]));
+  for (const seed of seeds) {
+    for (const job of jobs) {
+      progress.tick(`${job.label} seed ${seed}`);
+      runs.get(job.label)!.push(await job.run(seed));
+    }
+  }
+  const results = jobs.map((j) => settingResult(j.label, runs.get(j.label)!));
+  const plain = results[0];
+  const rows = results.map((r) => [
+    r.label,
+    fmt(r.tokens.mean, 0),
+    fmt(r.wallMs.mean),
+    fmt(r.wallMs.min),
+    fmt(1000 / r.msPerToken.mean, 0),
+    fmt(1000 / r.msPerToken.min, 0),
+    fmt(r.msPerToken.mean / plain.msPerToken.mean, 2),
+    fmt(r.msPerToken.min / plain.msPerToken.min, 2),
+    `${r.overBudget}/${r.runs.length}`,
+    `${r.fallbacks}`,
+  ]);
+  print(`## 1. Plain sampling vs guarded generation (ignoreEos, maxTokens ${cfg.maxTokens}, ${cfg.seeds} seeds + warm-up)`);
+  print(
+    table(
+      ["setting", "tokens", "wall ms mean", "wall ms min", "tok/s mean", "tok/s best", "x plain mean", "x plain best", "over budget", "fallbacks"],
+      rows,
+    ),
+  );
+  print("x plain = time per token / plain sampling's time per token (mean over mean, min over min).");
+  print("over budget = answers whose cost exceeds the budget; a fallback answer is shorter than maxTokens.");
+  print();
+  return results.map((r) => ({ ...r, ratioToPlain: { mean: r.msPerToken.mean / plain.msPerToken.mean, best: r.msPerToken.min / plain.msPerToken.min } }));
+}
+
+// ---- section 2: where guarded step time goes ----
+
+async function attribution(b: Bench, cfg: Config) {
+  const { engine, cost } = b;
+  const critic = Critic.fromSpec(
+    randomCriticSpec({ nEmbd: engine.info.nEmbd, hidden: cfg.attributionCriticHidden, activation: ACTIVATION, seed: 1 }),
+    "random critic",
+  );
+  const seeds = seedList(cfg.seeds);
+  progress.begin("2/5 attribution", seeds.length + 1);
+  progress.tick("warm-up guard + critic");
+  await runGuard(b, WARMUP_SEED, cfg.maxTokens, undefined, critic);
+
+  // Wrap instance methods (the source stays as it is); every wrapper is removed afterwards.
+  const wrapped = [
+    wrapMethod(engine, "step", "engine.step (batched decode)"),
+    wrapMethod(engine, "sample", "engine.sample"),
+    wrapMethod(engine, "hidden", "engine.hidden (read hidden states)"),
+    wrapMethod(critic, "evaluate", "critic.evaluate (native forward)"),
+    wrapMethod(cost, "stepCosts", "cost.stepCosts (lexicon)"),
+    wrapMethod(engine, "detokenize", "engine.detokenize"),
+    wrapMethod(engine, "fork", "engine.fork (KV share)"),
+    wrapMethod(engine, "prefill", "engine.prefill (prompt)"),
+  ];
+  const runs: RunRecord[] = [];
+  try {
+    for (const seed of seeds) {
+      progress.tick(`guard + critic seed ${seed}`);
+      runs.push(await runGuard(b, seed, cfg.maxTokens, undefined, critic));
+    }
+  } finally {
+    for (const w of wrapped) w.restore();
+  }
+  const totalMs = runs.reduce((s, r) => s + r.ms, 0);
+  const timers: CallTimer[] = wrapped.map((w) => w.timer);
+  const measuredMs = timers.reduce((s, t) => s + t.ms, 0);
+  const share = (ms: number) => (100 * ms) / totalMs;
+  const rows = timers.map((t) => [t.name, String(t.calls), fmt(t.ms), fmt(share(t.ms)), fmt((1000 * t.ms) / Math.max(1, t.calls), 1)]);
+  rows.push(["everything else (search bookkeeping in JS)", "", fmt(totalMs - measuredMs), fmt(share(totalMs - measuredMs)), ""]);
+  rows.push(["total generation time", String(runs.length), fmt(totalMs), "100.0", ""]);
+  const hiddenCritic = timers[2].ms + timers[3].ms;
+  const tokens = runs.reduce((s, r) => s + r.tokens, 0);
+  print(`## 2. Where guarded generation time goes (defaults K=4 N=16 W=8, random critic [${cfg.attributionCriticHidden}] ${ACTIVATION}, ${cfg.seeds} seeds)`);
+  print(table(["component", "calls", "total ms", "share %", "us/call"], rows));
+  print(`hidden states + critic: ${fmt(share(hiddenCritic), 2)} % of generation time; ${fmt(1000 / (totalMs / tokens), 0)} tok/s with the critic.`);
+  print();
+  return {
+    critic: { nEmbd: engine.info.nEmbd, hidden: cfg.attributionCriticHidden, activation: ACTIVATION },
+    runs,
+    totalMs,
+    components: timers.map((t) => ({ ...t, sharePercent: share(t.ms) })),
+    otherMs: totalMs - measuredMs,
+    hiddenPlusCriticSharePercent: share(hiddenCritic),
+  };
+}
+
+// ---- section 3: native vs TypeScript critic forward ----
+
+function criticForward(cfg: Config) {
+  const c = cfg.criticBench;
+  const results = [];
+  progress.begin("3/5 critic forward", c.nEmbd.length * c.rows.length);
+  for (const nEmbd of c.nEmbd) {
+    const spec = randomCriticSpec({ nEmbd, hidden: c.hidden, activation: ACTIVATION, seed: 7 });
+    const critic = Critic.fromSpec(spec, "random critic");
+    for (const rows of c.rows) {
+      progress.tick(`nEmbd ${nEmbd} rows ${rows}`);
+      const rand = seededRandom(nEmbd * 1000 + rows);
+      // Inputs of the scale a normalised last-layer state has; z spans the safety state's range.
+      const hidden = Float32Array.from({ length: rows * nEmbd }, () => 4 * rand() - 2);
+      const z = Float32Array.from({ length: rows }, () => rand());
+      const native = benchCall(() => critic.evaluate(hidden, z, rows), c.samples, c.sampleMs);
+      const ts = benchCall(() => referenceForward(spec, hidden, z, rows), c.samples, c.sampleMs);
+      const out = critic.evaluate(hidden, z, rows);
+      const ref = referenceForward(spec, hidden, z, rows);
+      let safetyDiff = 0;
+      let valueDiff = 0;
+      for (let r = 0; r < rows; r++) {
+        safetyDiff = Math.max(safetyDiff, Math.abs(out.safety[r] - ref.safety[r]));
+        valueDiff = Math.max(valueDiff, Math.abs(out.value[r] - ref.value[r]));
+      }
+      const n = summarize(native.usPerCall);
+      const t = summarize(ts.usPerCall);
+      results.push({
+        nEmbd,
+        rows,
+        hidden: c.hidden,
+        native: { ...native, summary: n },
+        typescript: { ...ts, summary: t },
+        speedup: { mean: t.mean / n.mean, best: t.min / n.min },
+        maxAbsDiff: { safety: safetyDiff, value: valueDiff },
+      });
+    }
+  }
+  print(`## 3. Critic forward: native C++ vs TypeScript referenceForward (hidden [${c.hidden}], ${ACTIVATION}, ${c.samples} samples)`);
+  print(
+    table(
+      ["nEmbd x rows", "C++ us/call", "C++ best", "C++ us/row", "TS us/call", "TS best", "TS us/row", "speedup", "speedup best", "max|diff| safety", "max|diff| value"],
+      results.map((r) => [
+        `${r.nEmbd} x ${r.rows}`,
+        fmtAuto(r.native.summary.mean),
+        fmtAuto(r.native.summary.min),
+        fmtAuto(r.native.summary.mean / r.rows),
+        fmtAuto(r.typescript.summary.mean),
+        fmtAuto(r.typescript.summary.min),
+        fmtAuto(r.typescript.summary.mean / r.rows),
+        fmt(r.speedup.mean, 1),
+        fmt(r.speedup.best, 1),
+        r.maxAbsDiff.safety.toExponential(1),
+        r.maxAbsDiff.value.toExponential(1),
+      ]),
+    ),
+  );
+  print("TS = the float64 reference implementation (clear, not tuned); C++ = float32 SIMD kernel. us/row uses the mean.");
+  print();
+  return results;
+}
+
+// ---- section 4: scaling with answer length ----
+
+async function lengthScaling(b: Bench, cfg: Config) {
+  const seeds = seedList(cfg.lengthSeeds);
+  const g = cfg.lengthSetting;
+  progress.begin("4/5 length scaling", cfg.lengths.length * 2 * (seeds.length + 1));
+  const perLength = [];
+  for (const length of cfg.lengths) {
+    const jobs = [
+      { method: "plain", run: (s: number) => runPlain(b, "sample", s, length) },
+      { method: "guard", run: (s: number) => runGuard(b, s, length, { beams: cfg.beams, ...g }) },
+    ];
+    for (const job of jobs) {
+      progress.tick(`warm-up ${job.method} ${length} tokens`);
+      await job.run(WARMUP_SEED);
+    }
+    const runs: Record<string, RunRecord[]> = { plain: [], guard: [] };
+    for (const seed of seeds) {
+      for (const job of jobs) {
+        progress.tick(`${job.method} ${length} tokens seed ${seed}`);
+        runs[job.method].push(await job.run(seed));
+      }
+    }
+    perLength.push({ length, plain: settingResult("plain sample", runs.plain), guard: settingResult(`guard K=${cfg.beams} N=${g.samples} W=${g.width}`, runs.guard) });
+  }
+  const rows = perLength.map((p) => [
+    String(p.length),
+    fmt(p.plain.wallMs.mean),
+    fmt(p.plain.msPerToken.mean, 3),
+    fmt(p.guard.wallMs.mean),
+    fmt(p.guard.msPerToken.mean, 3),
+    fmt(p.guard.tokens.mean, 0),
+    fmt(p.guard.msPerToken.mean / p.plain.msPerToken.mean, 2),
+  ]);
+  const growth = [];
+  for (let i = 1; i < perLength.length; i++) {
+    const [a, z] = [perLength[i - 1], perLength[i]];
+    growth.push({
+      from: a.length,
+      to: z.length,
+      lengthRatio: z.length / a.length,
+      plain: z.plain.wallMs.mean / a.plain.wallMs.mean,
+      guard: z.guard.wallMs.mean / a.guard.wallMs.mean,
+      plainBest: z.plain.wallMs.min / a.plain.wallMs.min,
+      guardBest: z.guard.wallMs.min / a.guard.wallMs.min,
+    });
+  }
+  print(`## 4. Scaling with answer length (ignoreEos; guard K=${cfg.beams} N=${g.samples} W=${g.width}; ${cfg.lengthSeeds} seeds + warm-up; context ${CONTEXT_SIZE})`);
+  print(table(["answer tokens", "plain ms", "plain ms/tok", "guard ms", "guard ms/tok", "guard tokens", "guard/plain per tok"], rows));
+  print(
+    table(
+      ["time ratio", "plain mean", "plain best", "guard mean", "guard best"],
+      growth.map((r) => [`t(${r.to})/t(${r.from})`, fmt(r.plain, 2), fmt(r.plainBest, 2), fmt(r.guard, 2), fmt(r.guardBest, 2)]),
+    ),
+  );
+  print(`${fmt(growth[0]?.lengthRatio ?? 2, 1)} would be exactly linear. Attention per token grows with the context on any transformer, so`);
+  print("plain sampling's time per token grows with length too; what matters is that guard/plain stays flat");
+  print("(beams fork the KV cache: no prefix is evaluated again).");
+  print();
+  return { setting: { beams: cfg.beams, ...g }, perLength, growth };
+}
+
+// ---- section 5: threads ----
+
+async function threadScaling(b: Omit<Bench, "engine">, cfg: Config) {
+  const t = cfg.threads;
+  const seeds = seedList(t.seeds);
+  progress.begin("5/5 threads", t.counts.length * (seeds.length + 2));
+  const results = [];
+  for (const threads of t.counts) {
+    progress.tick(`load engine threads=${threads}`);
+    const engine = await Engine.load({ modelPath: MODEL_PATH, threads });
+    try {
+      const bench = { ...b, engine };
+      progress.tick(`warm-up threads=${threads}`);
+      await runPlain(bench, "sample", WARMUP_SEED, t.tokens, engine);
+      const runs: RunRecord[] = [];
+      for (const seed of seeds) {
+        progress.tick(`plain threads=${threads} seed ${seed}`);
+        runs.push(await runPlain(bench, "sample", seed, t.tokens, engine));
+      }
+      results.push({ threads, ...settingResult(`plain, threads ${threads}`, runs) });
+    } finally {
+      await engine.dispose();
+    }
+  }
+  const base = results[0];
+  print(`## 5. Threads: plain sampling, ${t.tokens} tokens, ${t.seeds} seeds + warm-up, one engine per thread count (${cpus().length} CPUs)`);
+  print(
+    table(
+      ["threads", "tok/s mean", "tok/s best", "ms/token", `tok/s vs threads=${base.threads}`],
+      results.map((r) => [String(r.threads), fmt(1000 / r.msPerToken.mean, 0), fmt(1000 / r.msPerToken.min, 0), fmt(r.msPerToken.mean, 3), fmt(base.msPerToken.mean / r.msPerToken.mean, 3)]),
+    ),
+  );
+  print();
+  return results;
+}
+
+// ---- main ----
+
+async function main(): Promise<void> {
+  const { out, quick } = parseCommandLine();
+  const cfg = quick ? QUICK : FULL;
+  const startedAt = new Date().toISOString();
+  const t0 = performance.now();
+
+  const cost = RulesCostModel.fromFile(DEFAULT_COST_RULES);
+  const engine = await Engine.load({ modelPath: MODEL_PATH, contextSize: CONTEXT_SIZE });
+  const bench: Bench = { engine, cost, prompt: engine.completionPrompt(PROMPT) };
+  const info = engine.info;
+  print(`# inference-guard benchmark${quick ? " (--quick)" : ""}`);
+  print(`model ${info.modelPath} (nEmbd ${info.nEmbd}, vocab ${info.nVocab}), threads ${info.threads}, context ${info.contextSize}`);
+  print(`cost ${cost.name}, budget ${BUDGET}, prompt ${JSON.stringify(PROMPT)} (${bench.prompt.length} tokens)`);
+  print(`node ${process.version}, ${cpus().length} x ${cpus()[0]?.model ?? "?"}; all ratios are from this one run`);
+  print();
+
+  const results: Record<string, unknown> = {};
+  try {
+    results.plainVsGuard = await plainVsGuard(bench, cfg);
+    results.attribution = await attribution(bench, cfg);
+    results.criticForward = criticForward(cfg);
+    results.lengthScaling = await lengthScaling(bench, cfg);
+  } finally {
+    await engine.dispose();
+  }
+  // Its own engines: the main one is gone, so only one llama.cpp context competes for the cores.
+  results.threads = await threadScaling({ cost, prompt: bench.prompt }, cfg);
+
+  const seconds = (performance.now() - t0) / 1000;
+  print(`total benchmark time ${fmt(seconds)} s; JSON: ${out}`);
+  writeJsonAtomic(out, {
+    benchmark: "inference-guard bench/run.ts",
+    command: ["npx", "tsx", "bench/run.ts", ...process.argv.slice(2)].join(" "),
+    quick,
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    seconds,
+    environment: {
+      node: process.version,
+      platform: process.platform,
+      arch: process.arch,
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model,
+      totalMemBytes: totalmem(),
+      loadavgAtEnd: loadavg(),
+    },
+    engine: info,
+    settings: { ...cfg, prompt: PROMPT, promptTokens: bench.prompt.length, costModel: cost.name, budget: BUDGET, criticActivation: ACTIVATION, contextSize: CONTEXT_SIZE, warmupSeed: WARMUP_SEED },
+    results,
+    printed: transcript.join("\n"),
+  });
+}
+
+main().catch((error) => {
+  progress.end();
+  process.stderr.write(`bench failed: ${(error as Error).stack ?? String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,31 @@
+{
+  "targets": [
+    {
+      "target_name": "inference_guard",
+      "sources": [
+        "native/addon.cpp",
+        "native/llama_api.cpp",
+        "native/llama_engine.cpp",
+        "native/sampling.cpp",
+        "native/critic.cpp"
+      ],
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")",
+        "node_modules/node-llama-cpp/llama/addon",
+        "native/llama-headers/include",
+        "native/llama-headers/ggml-include"
+      ],
+      "defines": ["NAPI_VERSION=7", "NAPI_CPP_EXCEPTIONS"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions"],
+      "cflags_cc": ["-std=c++17", "-O3", "-fexceptions"],
+      "libraries": ["-ldl"],
+      "xcode_settings": {
+        "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
+        "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
+        "OTHER_CPLUSPLUSFLAGS": ["-O3"]
+      },
+      "msvs_settings": { "VCCLCompilerTool": { "ExceptionHandling": 1, "AdditionalOptions": ["/std:c++17", "/O2"] } }
+    }
+  ]
+}

@@ -1,0 +1,142 @@
+// `inference-guard generate`: one answer to one prompt, guarded or with a baseline method.
+import { createGuard, type Method } from "../createGuard.js";
+import { UserError } from "../errors.js";
+import { MODEL_ENV } from "../paths.js";
+import { writeFileAtomic } from "../util/files.js";
+import { choiceFlag, numberFlag, parseFlags, stringFlag, type OptionSpec } from "./args.js";
+
+export const GENERATE_HELP = `Usage: inference-guard generate --prompt TEXT [options]
+
+Answers one prompt. With --method guard (the default) the answer never exceeds the safety
+budget under the cost model: InferenceGuard keeps K beams, samples N candidate blocks of W
+tokens, drops candidates whose cumulative cost exceeds the budget, ranks the rest by reward
+(mean token log-probability) plus the critic, and resamples with penalised logits when all
+candidates are over budget.
+
+Model and safety:
+  --prompt TEXT          the prompt (required)
+  --model PATH           GGUF model (default: $${MODEL_ENV}, else ../shared/models/stories260K.gguf)
+  --chat                 render the prompt with the model's chat template (instruction models)
+  --system TEXT          system message, with --chat
+  --cost-rules PATH      rules cost model JSON {"terms": {"word": cost}} (default: models/conflict-lexicon.json)
+  --cost SPEC            cost model spec, e.g. rules:PATH (overrides --cost-rules)
+  --critic FILE          critic file trained for this model (optional)
+  --budget D             safety budget: total cost allowed in the answer, > 0 (default 1)
+
+Search (InferenceGuard):
+  --beams K              beams kept per block (default 4)
+  --samples N            candidates per block, over all beams (default 16)
+  --width W              tokens per block (default 8)
+  --max-resamples M      penalised resampling rounds when all candidates are unsafe (default 2)
+  --penalty P            logit penalty for tokens of unsafe candidates (default 8)
+  --on-unsafe MODE       truncate (keep the longest safe prefix) or refuse (default truncate)
+
+Sampling:
+  --method M             guard | sample | greedy (default guard)
+  --max-tokens T         answer length cap (default 200)
+  --temperature X        (default 1)
+  --top-k K, --top-p P   truncation (default off)
+  --seed S               seed; the same seed gives the same answer (default: random, reported)
+
+Runtime:
+  --gpu BACKEND          cpu | auto | cuda | metal | vulkan (default cpu)
+  --threads N            llama.cpp threads (default: 1 for small models, cores-1 otherwise)
+  --context-size N       KV cache cells shared by all beams
+
+Output:
+  --json                 print one JSON object: text, cost, budget, withinBudget, tokens, method, seconds, ...
+  --trace FILE           write every candidate of every block (text, cost, z, critic, verdict) as JSON
+  -h, --help             this help
+`;
+
+const OPTIONS: OptionSpec = {
+  prompt: { type: "string" },
+  model: { type: "string" },
+  chat: { type: "boolean" },
+  system: { type: "string" },
+  "cost-rules": { type: "string" },
+  cost: { type: "string" },
+  critic: { type: "string" },
+  budget: { type: "string" },
+  beams: { type: "string" },
+  samples: { type: "string" },
+  width: { type: "string" },
+  "max-resamples": { type: "string" },
+  penalty: { type: "string" },
+  "on-unsafe": { type: "string" },
+  method: { type: "string" },
+  "max-tokens": { type: "string" },
+  temperature: { type: "string" },
+  "top-k": { type: "string" },
+  "top-p": { type: "string" },
+  seed: { type: "string" },
+  gpu: { type: "string" },
+  threads: { type: "string" },
+  "context-size": { type: "string" },
+  json: { type: "boolean" },
+  trace: { type: "string" },
+  help: { type: "boolean", short: "h" },
+};
+
+export async function generateCommand(argv: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+  const v = parseFlags(argv, OPTIONS);
+  if (v.help) {
+    out.write(GENERATE_HELP);
+    return 0;
+  }
+  const prompt = stringFlag(v, "prompt");
+  if (prompt === undefined || prompt === "") throw new UserError("--prompt is required (see --help)");
+  const method = choiceFlag<Method>(v, "method", ["guard", "sample", "greedy"]) ?? "guard";
+  const gpu = choiceFlag(v, "gpu", ["cpu", "auto", "cuda", "metal", "vulkan"] as const);
+  const costRules = stringFlag(v, "cost-rules");
+  const search = {
+    budget: numberFlag(v, "budget"),
+    beams: numberFlag(v, "beams", "int"),
+    samples: numberFlag(v, "samples", "int"),
+    width: numberFlag(v, "width", "int"),
+    maxResamples: numberFlag(v, "max-resamples", "int"),
+    penalty: numberFlag(v, "penalty"),
+    onUnsafe: choiceFlag(v, "on-unsafe", ["truncate", "refuse"] as const),
+    maxTokens: numberFlag(v, "max-tokens", "int"),
+    temperature: numberFlag(v, "temperature"),
+    topK: numberFlag(v, "top-k", "int"),
+    topP: numberFlag(v, "top-p"),
+    seed: numberFlag(v, "seed", "int"),
+    trace: stringFlag(v, "trace") !== undefined,
+  };
+  const traceFile = stringFlag(v, "trace");
+
+  const guard = await createGuard({
+    model: stringFlag(v, "model"),
+    cost: stringFlag(v, "cost") ?? (costRules !== undefined ? `rules:${costRules}` : undefined),
+    critic: stringFlag(v, "critic"),
+    gpu: gpu === undefined || gpu === "cpu" ? false : gpu,
+    threads: numberFlag(v, "threads", "int"),
+    contextSize: numberFlag(v, "context-size", "int"),
+    defaults: Object.fromEntries(Object.entries(search).filter(([, value]) => value !== undefined)),
+  });
+  for (const warning of guard.warnings) err.write(`inference-guard: warning: ${warning}\n`);
+  try {
+    const system = stringFlag(v, "system");
+    const input = v.chat
+      ? [...(system ? [{ role: "system" as const, content: system }] : []), { role: "user" as const, content: prompt }]
+      : prompt;
+    const result = await guard.generate(input, { method, chat: Boolean(v.chat) });
+    const { trace, ...summary } = result;
+    if (traceFile !== undefined) writeFileAtomic(traceFile, JSON.stringify({ ...summary, prompt, trace: trace ?? [] }, null, 2) + "\n");
+    if (v.json) {
+      out.write(JSON.stringify(summary) + "\n");
+    } else {
+      out.write(result.text + "\n");
+      const budget = result.budget === null ? "" : `/${result.budget}`;
+      err.write(
+        `[${result.method}] ${result.tokens} tokens, cost ${result.cost}${budget}, ` +
+          `${result.withinBudget ? "within budget" : "OVER BUDGET"}${result.fallback ? " (fallback)" : ""}, ` +
+          `stop: ${result.stopReason}, ${result.seconds.toFixed(2)} s, seed ${result.seed}\n`,
+      );
+    }
+    return 0;
+  } finally {
+    await guard.dispose();
+  }
+}

@@ -1,0 +1,45 @@
+// The `inference-guard` command: dispatches to one module per subcommand and turns user
+// mistakes (UserError) into one line on stderr and a non-zero exit, never a stack trace.
+import { UserError } from "../errors.js";
+import { generateCommand } from "./generate.js";
+
+type Command = (argv: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream) => Promise<number>;
+
+const COMMANDS: Record<string, { run: Command; summary: string }> = {
+  generate: { run: generateCommand, summary: "answer one prompt within a safety budget (or with a baseline method)" },
+};
+
+function usage(): string {
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(14)} ${c.summary}`);
+  return `Usage: inference-guard <command> [options]
+
+Safe-almost-surely generation for local GGUF models (InferenceGuard, arXiv 2502.01208).
+
+Commands:
+${lines.join("\n")}
+
+Run \`inference-guard <command> --help\` for a command's options.
+`;
+}
+
+export async function runCli(argv: string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "-h" || name === "--help" || name === "help") {
+    out.write(usage());
+    return name === undefined ? 1 : 0;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    err.write(`inference-guard: unknown command "${name}"\n\n${usage()}`);
+    return 2;
+  }
+  try {
+    return await command.run(rest, out, err);
+  } catch (error) {
+    if (error instanceof UserError) {
+      err.write(`inference-guard: ${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+}

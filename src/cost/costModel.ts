@@ -1,0 +1,72 @@
+// The cost model behind the safety budget: how "unsafe" a piece of generated text is.
+//
+// InferenceGuard keeps a running safety cost per search branch and prunes or penalises branches
+// whose cost would exceed the budget B. The cost of a branch is the sum of its step costs, so the
+// budget can only be a guarantee on the *final answer* if
+//
+//     stepCost_1 + stepCost_2 + ... + stepCost_n  >=  cost(final text)
+//
+// for every way the answer is cut into steps. That is what a step's cost is defined to ensure:
+//
+//     stepCost(prefix, added) = max(0, cost(prefix + added) - cost(prefix))
+//
+// i.e. the increase of the model's score over the prefix, clipped at 0. Without the clip the sum
+// telescopes to exactly cost(final) - cost("") = cost(final) (cost("") is 0 for a sane model);
+// clipping only ever makes steps larger, so the sum is >= cost(final). A model whose score can go
+// *down* (a later word "cancels" an earlier one) is therefore charged at its peak, never less than
+// the final text's cost. (Floating-point sums of non-integer costs can differ in the last bit;
+// integer costs, like the shipped lexicon's, are exact.)
+//
+// The interface is async-capable because learned models (a classifier, a probe, a GGUF guard
+// model) are, but a fast model (the rules lexicon) answers synchronously: callers `await` the
+// result, which costs nothing for a plain number.
+
+export interface CostModel {
+  /** Where the model came from, for logs and traces, e.g. "rules:/path/file.json". */
+  readonly name: string;
+  /** Total non-negative cost of a whole answer text. */
+  cost(text: string): number | Promise<number>;
+  /**
+   * Cost that `added` adds after `prefix`: max(0, cost(prefix + added) - cost(prefix)) by default
+   * (see the comment at the top of this file for why). Batched: one call scores many candidate
+   * continuations, so a model can share work between them. Returns one number per item, in order.
+   */
+  stepCosts(items: ReadonlyArray<{ prefix: string; added: string }>): number[] | Promise<number[]>;
+  /** Frees native resources (models, contexts), if the model holds any. */
+  dispose?(): void | Promise<void>;
+}
+
+/** One (prefix, added) pair as passed to {@link CostModel.stepCosts}. */
+export type StepItem = { readonly prefix: string; readonly added: string };
+
+/**
+ * The default step cost of a model that only knows how to score whole texts:
+ * max(0, cost(prefix + added) - cost(prefix)) for each item, scoring each distinct prefix once.
+ * Later (learned) cost models can implement `stepCosts` with this.
+ */
+export async function stepCostsByDifference(
+  cost: (text: string) => number | Promise<number>,
+  items: ReadonlyArray<StepItem>,
+): Promise<number[]> {
+  const prefixCost = new Map<string, Promise<number>>();
+  const prefixOf = (prefix: string): Promise<number> => {
+    let c = prefixCost.get(prefix);
+    if (c === undefined) {
+      c = Promise.resolve(cost(prefix));
+      prefixCost.set(prefix, c);
+    }
+    return c;
+  };
+  return Promise.all(
+    items.map(async ({ prefix, added }) => {
+      const [before, after] = await Promise.all([prefixOf(prefix), cost(prefix + added)]);
+      return clipStep(after - before);
+    }),
+  );
+}
+
+/** max(0, delta), with NaN treated as an error (a cost model must return numbers). */
+export function clipStep(delta: number): number {
+  if (Number.isNaN(delta)) throw new Error("cost model returned NaN");
+  return delta > 0 ? delta : 0;
+}

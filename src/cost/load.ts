@@ -1,0 +1,80 @@
+// Turns a cost-model spec from the command line or a config ("rules:PATH", or a bare "PATH.json")
+// into a CostModel. Kinds live in a small registry: later kinds (classifier, probe, guard) add
+// themselves with registerCostModelKind.
+import { existsSync } from "node:fs";
+import { dirname, isAbsolute, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { UserError } from "../errors.js";
+import type { CostModel } from "./costModel.js";
+import { RulesCostModel } from "./rules.js";
+
+export interface LoadCostModelOptions {
+  /** Directory that relative paths in the spec are resolved against (default: process.cwd()). */
+  baseDir?: string;
+}
+
+export interface CostModelKind {
+  /** The prefix before the colon, e.g. "rules". */
+  readonly kind: string;
+  /** Usage shown in error messages, e.g. "rules:PATH (a JSON lexicon of term -> cost)". */
+  readonly usage: string;
+  /** Builds the model from the text after "kind:" (already known to be non-empty). */
+  load(arg: string, options: Required<LoadCostModelOptions>): Promise<CostModel>;
+}
+
+const kinds = new Map<string, CostModelKind>();
+
+/** Adds (or replaces) a spec kind. */
+export function registerCostModelKind(kind: CostModelKind): void {
+  if (!/^[a-z][a-z0-9_-]+$/.test(kind.kind)) throw new Error(`invalid cost model kind name: ${kind.kind}`);
+  kinds.set(kind.kind, kind);
+}
+
+/** The registered kinds, in registration order. */
+export function costModelKinds(): CostModelKind[] {
+  return [...kinds.values()];
+}
+
+registerCostModelKind({
+  kind: "rules",
+  usage: "rules:PATH (a JSON lexicon {\"terms\": {term: cost}}; a bare PATH ending in .json means the same)",
+  async load(arg, { baseDir }) {
+    return RulesCostModel.fromFile(isAbsolute(arg) ? arg : resolve(baseDir, arg));
+  },
+});
+
+/** Loads the cost model a spec names: `rules:PATH`, or a bare path ending in `.json` (rules). */
+export async function loadCostModel(spec: string, opts: LoadCostModelOptions = {}): Promise<CostModel> {
+  const options: Required<LoadCostModelOptions> = { baseDir: resolve(opts.baseDir ?? process.cwd()) };
+  const trimmed = spec.trim();
+  // "kind:rest" with a kind of two or more characters ("C:\x.json" is a Windows path, not a kind).
+  const m = /^([A-Za-z][A-Za-z0-9_-]+):(.*)$/s.exec(trimmed);
+  if (m !== null) {
+    const kind = kinds.get(m[1]!.toLowerCase());
+    if (kind === undefined) {
+      throw new UserError(`unknown cost model kind "${m[1]}" in "${spec}": supported are ${supported()}`);
+    }
+    const arg = m[2]!.trim();
+    if (arg.length === 0) throw new UserError(`cost model spec "${spec}" is missing its argument: use ${kind.usage}`);
+    return kind.load(arg, options);
+  }
+  if (trimmed.length === 0) throw new UserError(`empty cost model spec: supported are ${supported()}`);
+  if (trimmed.toLowerCase().endsWith(".json")) return kinds.get("rules")!.load(trimmed, options);
+  throw new UserError(`cannot tell what kind of cost model "${spec}" is: supported are ${supported()}`);
+}
+
+function supported(): string {
+  return costModelKinds()
+    .map((k) => k.usage)
+    .join("; ");
+}
+
+/** The package root: the nearest directory above this module holding package.json (src/ or dist/). */
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, "package.json")) && dirname(dir) !== dir) dir = dirname(dir);
+  return dir;
+}
+
+/** Absolute path of the shipped conflict lexicon, models/conflict-lexicon.json. */
+export const DEFAULT_COST_RULES: string = join(packageRoot(), "models", "conflict-lexicon.json");

@@ -1,0 +1,138 @@
+// The library API: one object that owns a model, a cost model and (optionally) a critic, and
+// answers prompts with InferenceGuard or a baseline method over the same engine.
+import { basename } from "node:path";
+import type { CostModel } from "./cost/costModel.js";
+import { DEFAULT_COST_RULES, loadCostModel } from "./cost/load.js";
+import { Critic, assertCriticMatchesModel } from "./critic/index.js";
+import { Engine, type GpuOption } from "./engine/engine.js";
+import { UserError } from "./errors.js";
+import { defaultModelPath } from "./paths.js";
+import { generateGuarded, requiredContextCells } from "./search/guard.js";
+import { guardOptionsSchema, parseOptions, type GuardOptions } from "./search/options.js";
+import { generatePlain } from "./search/plain.js";
+import type { CriticScorer, GenerationResult } from "./search/types.js";
+
+export type Method = "guard" | "sample" | "greedy";
+
+export interface ChatMessage {
+  role: "system" | "user" | "assistant";
+  content: string;
+}
+
+export interface CreateGuardOptions {
+  /** GGUF path; default $INFERENCE_GUARD_MODEL or ../shared/models/stories260K.gguf. */
+  model?: string;
+  /** Cost model: a spec such as "rules:PATH" or an object implementing CostModel. Default: the conflict lexicon. */
+  cost?: string | CostModel;
+  /** Critic file path, or a loaded scorer. Without one the search ranks by the reward signal alone. */
+  critic?: string | CriticScorer;
+  gpu?: GpuOption;
+  threads?: number;
+  /** KV cells shared by all beams; default fits the default search on a 1,024-token prompt. */
+  contextSize?: number;
+  /** Default search settings for every call (each call may override them). */
+  defaults?: GuardOptions;
+}
+
+export interface GenerateOptions extends GuardOptions {
+  method?: Method;
+  /** Render the prompt with the model's chat template (instruction models). */
+  chat?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface Guard {
+  readonly engine: Engine;
+  readonly cost: CostModel;
+  /** Things worth telling the user that did not stop loading (e.g. a critic trained for another model name). */
+  readonly warnings: readonly string[];
+  generate(prompt: string | ChatMessage[], options?: GenerateOptions): Promise<GenerationResult>;
+  /** Prompt length in tokens, as generate() would see it. */
+  countPromptTokens(prompt: string | ChatMessage[], chat?: boolean): number;
+  dispose(): Promise<void>;
+}
+
+const PROMPT_ALLOWANCE = 1024;
+const MAX_SEQUENCES = 64;
+
+export async function createGuard(options: CreateGuardOptions = {}): Promise<Guard> {
+  const defaults = parseOptions(guardOptionsSchema, options.defaults, "guard options");
+  const cost = typeof options.cost === "object" ? options.cost : await loadCostModel(options.cost ?? `rules:${DEFAULT_COST_RULES}`);
+  const contextSize = options.contextSize ?? Math.max(4096, requiredContextCells(PROMPT_ALLOWANCE, defaults));
+  const engine = await Engine.load({
+    modelPath: options.model ?? defaultModelPath(),
+    gpu: options.gpu,
+    threads: options.threads,
+    contextSize,
+    maxSequences: MAX_SEQUENCES,
+  });
+  let critic: CriticScorer | undefined;
+  const warnings: string[] = [];
+  try {
+    if (typeof options.critic === "string") {
+      const loaded = Critic.load(options.critic);
+      warnings.push(...assertCriticMatchesModel(loaded, { nEmbd: engine.info.nEmbd, name: basename(engine.info.modelPath) }));
+      critic = loaded;
+    } else critic = options.critic;
+  } catch (error) {
+    await engine.dispose();
+    throw error;
+  }
+  return new GuardImpl(engine, cost, critic, options.defaults ?? {}, warnings);
+}
+
+class GuardImpl implements Guard {
+  constructor(
+    readonly engine: Engine,
+    readonly cost: CostModel,
+    private readonly critic: CriticScorer | undefined,
+    private readonly defaults: GuardOptions,
+    readonly warnings: readonly string[],
+  ) {}
+
+  countPromptTokens(prompt: string | ChatMessage[], chat = false): number {
+    return this.promptTokens(prompt, chat).length;
+  }
+
+  private promptTokens(prompt: string | ChatMessage[], chat: boolean): number[] {
+    if (typeof prompt !== "string") return this.engine.chatPrompt(prompt);
+    if (chat) return this.engine.chatPrompt([{ role: "user", content: prompt }]);
+    return this.engine.completionPrompt(prompt);
+  }
+
+  // One generation at a time per engine: its sequences are the beams of that generation.
+  private queue: Promise<unknown> = Promise.resolve();
+
+  generate(prompt: string | ChatMessage[], options: GenerateOptions = {}): Promise<GenerationResult> {
+    const run = this.queue.then(() => this.run(prompt, options));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async run(prompt: string | ChatMessage[], options: GenerateOptions): Promise<GenerationResult> {
+    const { method = "guard", chat = false, signal, ...search } = options;
+    const merged = { ...this.defaults, ...search };
+    const promptTokens = this.promptTokens(prompt, chat);
+    if (method === "guard") {
+      return generateGuarded({ engine: this.engine, promptTokens, cost: this.cost, critic: this.critic, options: merged, signal });
+    }
+    if (method !== "sample" && method !== "greedy") throw new UserError(`unknown method "${String(method)}" (guard, sample, greedy)`);
+    const budget = parseOptions(guardOptionsSchema, merged, "guard options").budget;
+    const { temperature, topK, topP, maxTokens, seed, ignoreEos } = merged;
+    return generatePlain({
+      engine: this.engine,
+      promptTokens,
+      method,
+      options: { temperature, topK, topP, maxTokens, seed, ignoreEos },
+      cost: this.cost,
+      budget,
+      signal,
+    });
+  }
+
+  async dispose(): Promise<void> {
+    await this.queue;
+    await this.cost.dispose?.();
+    await this.engine.dispose();
+  }
+}

@@ -1,0 +1,364 @@
+// The critic file format (version 1). Layout, all integers little-endian:
+//
+//   offset 0        8 bytes   magic "IGCRITIC"
+//   offset 8        uint32    format version (1)
+//   offset 12       uint32    header byte length H
+//   offset 16       H bytes   UTF-8 JSON header (criticHeaderSchema), space-padded so the payload
+//                             starts at a multiple of 8 bytes
+//   offset 16 + H   float32[] payload (header.payloadFloats values):
+//                               mean[inputDim], std[inputDim]   (only when header.normalization)
+//                               then for each layer (hidden layers, then the 2-output head):
+//                               W[out][in] row-major, then b[out]
+//   end - 32        32 bytes  SHA-256 of every byte before it
+//
+// The payload's weight part is exactly the `weights` array the native CriticNet takes.
+import { createHash } from "node:crypto";
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
+import { endianness } from "node:os";
+import { basename, dirname, join } from "node:path";
+import { z } from "zod";
+import { UserError, describeZodError } from "../errors.js";
+
+export const CRITIC_MAGIC = "IGCRITIC";
+export const CRITIC_FORMAT_VERSION = 1;
+export const CRITIC_ACTIVATIONS = ["relu", "tanh", "gelu", "silu"] as const;
+export type CriticActivation = (typeof CRITIC_ACTIVATIONS)[number];
+
+const PREFIX_BYTES = 16; // magic + version + header length
+const CHECKSUM_BYTES = 32; // SHA-256
+const PAYLOAD_ALIGN = 8;
+// Limits shared with native/critic.cpp, which refuses anything larger.
+const MAX_INPUT_DIM = 1 << 24;
+const MAX_LAYER_WIDTH = 1 << 16;
+const MAX_HIDDEN_LAYERS = 16;
+const MAX_HEADER_BYTES = 16 << 20;
+
+/** The model a critic was trained for; its hidden states are the critic's input. */
+export const criticModelSchema = z.object({
+  name: z.string().optional(),
+  file: z.string().optional(),
+  nEmbd: z.int().min(1).max(MAX_INPUT_DIM - 1),
+  nVocab: z.int().min(1).optional(),
+  sha256: z
+    .string()
+    .regex(/^[0-9a-fA-F]{64}$/, "expected 64 hex digits")
+    .optional(),
+});
+
+/** Free-form training metadata; the listed keys are typed when present, others are kept as-is. */
+export const criticTrainingSchema = z.looseObject({
+  epochs: z.int().nonnegative().optional(),
+  lr: z.number().optional(),
+  seed: z.number().optional(),
+  budget: z.number().optional(),
+  createdAt: z.string().optional(),
+  command: z.union([z.string(), z.array(z.string())]).optional(),
+  metrics: z.record(z.string(), z.unknown()).optional(),
+});
+
+export const criticHeaderSchema = z
+  .object({
+    formatVersion: z.literal(CRITIC_FORMAT_VERSION),
+    /** nEmbd + 1: the input row is [h, z]. */
+    inputDim: z.int().min(2).max(MAX_INPUT_DIM),
+    /** The model's hidden size nEmbd. */
+    hiddenDim: z.int().min(1).max(MAX_INPUT_DIM - 1),
+    /** Hidden layer widths; [] is a linear critic. */
+    hidden: z.array(z.int().min(1).max(MAX_LAYER_WIDTH)).max(MAX_HIDDEN_LAYERS),
+    activation: z.enum(CRITIC_ACTIVATIONS),
+    outputs: z.tuple([z.literal("safety"), z.literal("value")]),
+    normalization: z.boolean(),
+    model: criticModelSchema,
+    training: criticTrainingSchema.optional(),
+    payloadFloats: z.int().nonnegative(),
+  })
+  .superRefine((h, ctx) => {
+    if (h.inputDim !== h.hiddenDim + 1) {
+      ctx.addIssue({ code: "custom", path: ["inputDim"], message: `must be hiddenDim + 1 = ${h.hiddenDim + 1}, got ${h.inputDim}` });
+    }
+    if (h.model.nEmbd !== h.hiddenDim) {
+      ctx.addIssue({ code: "custom", path: ["model", "nEmbd"], message: `must equal hiddenDim (${h.hiddenDim}), got ${h.model.nEmbd}` });
+    }
+  });
+
+export type CriticHeader = z.infer<typeof criticHeaderSchema>;
+export type CriticModelInfo = z.infer<typeof criticModelSchema>;
+export type CriticTrainingInfo = z.infer<typeof criticTrainingSchema>;
+
+/** A critic in memory: its header plus the payload arrays. */
+export interface CriticSpec {
+  header: CriticHeader;
+  /** Every layer's W (row-major [out][in]) then b, layer by layer, hidden layers first. */
+  weights: Float32Array;
+  /** Per-feature input normalisation, inputDim floats each; present iff header.normalization. */
+  mean?: Float32Array;
+  std?: Float32Array;
+}
+
+export interface CriticLayerView {
+  in: number;
+  out: number;
+  /** out x in, row-major (a view into spec.weights). */
+  W: Float32Array;
+  /** out floats (a view into spec.weights). */
+  b: Float32Array;
+}
+
+/** [inputDim, ...hidden, 2]. */
+export function criticLayerSizes(header: Pick<CriticHeader, "inputDim" | "hidden">): number[] {
+  return [header.inputDim, ...header.hidden, 2];
+}
+
+/** Number of floats in `weights` for these layer sizes. */
+export function criticWeightCount(header: Pick<CriticHeader, "inputDim" | "hidden">): number {
+  const sizes = criticLayerSizes(header);
+  let n = 0;
+  for (let l = 0; l + 1 < sizes.length; l++) n += sizes[l] * sizes[l + 1] + sizes[l + 1];
+  return n;
+}
+
+/** Number of payload floats the header implies (normalisation vectors + weights). */
+export function criticPayloadFloats(header: Pick<CriticHeader, "inputDim" | "hidden" | "normalization">): number {
+  return (header.normalization ? 2 * header.inputDim : 0) + criticWeightCount(header);
+}
+
+/** Per-layer views of W and b into spec.weights (no copies). */
+export function criticLayers(spec: Pick<CriticSpec, "header" | "weights">): CriticLayerView[] {
+  const sizes = criticLayerSizes(spec.header);
+  const layers: CriticLayerView[] = [];
+  let offset = 0;
+  for (let l = 0; l + 1 < sizes.length; l++) {
+    const inDim = sizes[l];
+    const outDim = sizes[l + 1];
+    const W = spec.weights.subarray(offset, offset + inDim * outDim);
+    offset += inDim * outDim;
+    const b = spec.weights.subarray(offset, offset + outDim);
+    offset += outDim;
+    layers.push({ in: inDim, out: outDim, W, b });
+  }
+  return layers;
+}
+
+/**
+ * Checks that a spec is self-consistent (header schema, array lengths, std > 0, finite values)
+ * and returns its header with payloadFloats recomputed. Throws UserError naming `source`.
+ */
+export function validateCriticSpec(spec: CriticSpec, source = "critic"): CriticHeader {
+  const expectedPayload = criticPayloadFloats(spec.header);
+  const parsed = criticHeaderSchema.safeParse({ ...spec.header, payloadFloats: expectedPayload });
+  if (!parsed.success) throw new UserError(`${source}: header fails schema: ${describeZodError(parsed.error)}`);
+  const header = parsed.data;
+  const wantWeights = criticWeightCount(header);
+  if (spec.weights.length !== wantWeights) {
+    throw new UserError(
+      `${source}: payload length mismatch: weights has ${spec.weights.length} floats, layer sizes ${criticLayerSizes(header).join("-")} need ${wantWeights}`,
+    );
+  }
+  if (header.normalization) {
+    if (!spec.mean || !spec.std || spec.mean.length !== header.inputDim || spec.std.length !== header.inputDim) {
+      throw new UserError(`${source}: normalization is on but mean/std are missing or not inputDim (${header.inputDim}) floats long`);
+    }
+  } else if (spec.mean || spec.std) {
+    throw new UserError(`${source}: mean/std are given but header.normalization is false`);
+  }
+  checkValues(spec, source);
+  return header;
+}
+
+function checkValues(spec: CriticSpec, source: string): void {
+  const firstBad = (a: Float32Array): number => a.findIndex((v) => !Number.isFinite(v));
+  const badWeight = firstBad(spec.weights);
+  if (badWeight >= 0) {
+    throw new UserError(`${source}: weight ${badWeight} is ${spec.weights[badWeight]} (non-finite weights; did training diverge?)`);
+  }
+  if (spec.mean && spec.std) {
+    const badMean = firstBad(spec.mean);
+    if (badMean >= 0) throw new UserError(`${source}: normalization mean[${badMean}] is ${spec.mean[badMean]}`);
+    const badStd = spec.std.findIndex((v) => !(v > 0) || !Number.isFinite(v));
+    if (badStd >= 0) throw new UserError(`${source}: normalization std[${badStd}] is ${spec.std[badStd]}; it must be positive and finite`);
+  }
+}
+
+const littleEndianHost = endianness() === "LE";
+
+function putFloats(dst: Buffer, offset: number, values: Float32Array): number {
+  if (littleEndianHost) {
+    dst.set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength), offset);
+  } else {
+    for (let i = 0; i < values.length; i++) dst.writeFloatLE(values[i], offset + 4 * i);
+  }
+  return offset + values.byteLength;
+}
+
+// Copies (the payload may sit at any byte offset of the Buffer, and we own the result).
+function takeFloats(src: Buffer, offset: number, count: number): Float32Array {
+  const out = new Float32Array(count);
+  if (littleEndianHost) {
+    new Uint8Array(out.buffer).set(src.subarray(offset, offset + 4 * count));
+  } else {
+    for (let i = 0; i < count; i++) out[i] = src.readFloatLE(offset + 4 * i);
+  }
+  return out;
+}
+
+function sha256(bytes: Uint8Array): Buffer {
+  return createHash("sha256").update(bytes).digest();
+}
+
+/** Serialises a critic. The header's formatVersion and payloadFloats are filled in. */
+export function encodeCritic(spec: CriticSpec): Buffer {
+  const header = validateCriticSpec(spec, "cannot write critic");
+  let json = Buffer.from(JSON.stringify(header), "utf8");
+  const pad = (PAYLOAD_ALIGN - ((PREFIX_BYTES + json.length) % PAYLOAD_ALIGN)) % PAYLOAD_ALIGN;
+  if (pad > 0) json = Buffer.concat([json, Buffer.alloc(pad, 0x20)]); // JSON allows trailing spaces
+  const payloadBytes = 4 * header.payloadFloats;
+  const out = Buffer.alloc(PREFIX_BYTES + json.length + payloadBytes + CHECKSUM_BYTES);
+  out.write(CRITIC_MAGIC, 0, "latin1");
+  out.writeUInt32LE(CRITIC_FORMAT_VERSION, 8);
+  out.writeUInt32LE(json.length, 12);
+  json.copy(out, PREFIX_BYTES);
+  let offset = PREFIX_BYTES + json.length;
+  if (header.normalization) {
+    offset = putFloats(out, offset, spec.mean!);
+    offset = putFloats(out, offset, spec.std!);
+  }
+  offset = putFloats(out, offset, spec.weights);
+  sha256(out.subarray(0, offset)).copy(out, offset);
+  return out;
+}
+
+/**
+ * Parses and verifies a critic file's bytes. Refuses with a one-line UserError: not a critic
+ * file, unsupported version, truncated, corrupt (checksum mismatch), header fails schema, payload
+ * length mismatch, non-finite values. `source` (a path) names the file in messages.
+ */
+export function decodeCritic(bytes: Uint8Array, source = "critic file"): CriticSpec {
+  const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const fail = (what: string): never => {
+    throw new UserError(`${source}: ${what}`);
+  };
+  if (buf.length < CRITIC_MAGIC.length || buf.toString("latin1", 0, CRITIC_MAGIC.length) !== CRITIC_MAGIC) {
+    fail(`not a critic file (missing the "${CRITIC_MAGIC}" magic bytes)`);
+  }
+  if (buf.length < PREFIX_BYTES) fail(`truncated: ${buf.length} bytes, shorter than the ${PREFIX_BYTES}-byte preamble`);
+  const version = buf.readUInt32LE(8);
+  if (version !== CRITIC_FORMAT_VERSION) {
+    fail(`unsupported critic format version ${version} (this build reads version ${CRITIC_FORMAT_VERSION})`);
+  }
+  const headerBytes = buf.readUInt32LE(12);
+  if (headerBytes > MAX_HEADER_BYTES) fail(`corrupt: header length ${headerBytes} bytes is implausible`);
+  const payloadStart = PREFIX_BYTES + headerBytes;
+  if (buf.length < payloadStart + CHECKSUM_BYTES) {
+    fail(`truncated: ${buf.length} bytes, but the header alone needs ${payloadStart + CHECKSUM_BYTES}`);
+  }
+
+  // A header that does not parse is either damage (checksum fails) or a writer bug (it passes).
+  const checksumMatches = (): boolean => {
+    const end = buf.length - CHECKSUM_BYTES;
+    return sha256(buf.subarray(0, end)).equals(buf.subarray(end));
+  };
+  let json: unknown;
+  try {
+    json = JSON.parse(buf.toString("utf8", PREFIX_BYTES, payloadStart));
+  } catch (error) {
+    if (!checksumMatches()) fail("corrupt: checksum mismatch (the header is unreadable)");
+    fail(`header is not valid JSON (${(error as Error).message})`);
+  }
+  const parsed = criticHeaderSchema.safeParse(json);
+  if (!parsed.success) {
+    if (!checksumMatches()) fail("corrupt: checksum mismatch");
+    fail(`header fails schema: ${describeZodError(parsed.error)}`);
+  }
+  const header = parsed.data!;
+
+  const needFloats = criticPayloadFloats(header);
+  if (header.payloadFloats !== needFloats) {
+    fail(
+      `payload length mismatch: header says ${header.payloadFloats} floats, layer sizes ${criticLayerSizes(header).join("-")}` +
+        `${header.normalization ? " with normalization" : ""} need ${needFloats}`,
+    );
+  }
+  const expectedBytes = payloadStart + 4 * needFloats + CHECKSUM_BYTES;
+  if (buf.length < expectedBytes) {
+    fail(`truncated: ${buf.length} bytes, expected ${expectedBytes} (payload length mismatch)`);
+  }
+  if (buf.length > expectedBytes) {
+    fail(`payload length mismatch: ${buf.length - expectedBytes} unexpected bytes after the payload (expected ${expectedBytes} bytes)`);
+  }
+  if (!checksumMatches()) fail("corrupt: checksum mismatch");
+
+  let offset = payloadStart;
+  let mean: Float32Array | undefined;
+  let std: Float32Array | undefined;
+  if (header.normalization) {
+    mean = takeFloats(buf, offset, header.inputDim);
+    offset += 4 * header.inputDim;
+    std = takeFloats(buf, offset, header.inputDim);
+    offset += 4 * header.inputDim;
+  }
+  const weights = takeFloats(buf, offset, criticWeightCount(header));
+  const spec: CriticSpec = { header, weights, ...(mean ? { mean, std } : {}) };
+  checkValues(spec, source);
+  return spec;
+}
+
+/** Reads and verifies a critic file (see decodeCritic for what is refused). */
+export function readCriticFile(path: string): CriticSpec {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") throw new UserError(`critic file not found: ${path}`, { cause: error });
+    throw new UserError(`cannot read critic file ${path}: ${(error as Error).message}`, { cause: error });
+  }
+  return decodeCritic(bytes, path);
+}
+
+/**
+ * Writes a critic atomically: to a temporary file in the same directory, flushed to disk, then
+ * renamed over `path`, so readers never see a half-written file.
+ */
+export function writeCriticFile(path: string, spec: CriticSpec): void {
+  const bytes = encodeCritic(spec);
+  const dir = dirname(path);
+  mkdirSync(dir, { recursive: true });
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
+  try {
+    const fd = openSync(tmp, "wx");
+    try {
+      let written = 0;
+      while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  } catch (error) {
+    rmSync(tmp, { force: true });
+    throw error;
+  }
+}
+
+/**
+ * Refuses a critic trained for a model with a different hidden size (its input would be
+ * meaningless). Returns warnings for softer mismatches (a different model name).
+ */
+export function assertCriticMatchesModel(
+  critic: { header: Pick<CriticHeader, "hiddenDim" | "model"> },
+  model: { nEmbd: number; name?: string },
+): string[] {
+  const trained = critic.header.model;
+  const trainedName = trained.name ? ` (${trained.name})` : "";
+  const loadedName = model.name ? ` (${model.name})` : "";
+  if (critic.header.hiddenDim !== model.nEmbd) {
+    throw new UserError(
+      `critic was trained for a model with hidden size ${critic.header.hiddenDim}${trainedName}, but the loaded model${loadedName} has hidden size ${model.nEmbd}; train a critic for this model`,
+    );
+  }
+  const warnings: string[] = [];
+  if (trained.name && model.name && trained.name !== model.name) {
+    warnings.push(`critic was trained for model "${trained.name}" but the loaded model is "${model.name}" (same hidden size ${model.nEmbd})`);
+  }
+  return warnings;
+}

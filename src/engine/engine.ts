@@ -1,0 +1,359 @@
+// The engine: loads a GGUF through node-llama-cpp and runs beams as sequences of one llama.cpp
+// context. One `step` extends every live beam by a token in ONE batched decode; each beam's
+// next-token distribution and last-layer hidden state come from its own row of that forward pass.
+import { open, stat } from "node:fs/promises";
+import { cpus } from "node:os";
+import {
+  getLlama,
+  resolveChatWrapper,
+  type Llama,
+  type LlamaEmbeddingContext,
+  type LlamaModel,
+} from "node-llama-cpp";
+import { UserError } from "../errors.js";
+import { nativeAddon, type NativeBatchContext, type SampleParams } from "../native.js";
+import { addonModelOf, assertPinnedNodeLlamaCpp } from "./nodeLlamaInternals.js";
+
+export type GpuOption = false | "auto" | "cuda" | "metal" | "vulkan";
+
+export interface EngineOptions {
+  /** Path of a GGUF file. */
+  modelPath: string;
+  /** llama.cpp backend: false = CPU (default), or a GPU backend node-llama-cpp ships a prebuilt binary for. */
+  gpu?: GpuOption;
+  /** Threads for llama.cpp. Default: see defaultThreads(). */
+  threads?: number;
+  /** KV cache cells shared by all beams (unified cache). Default 4096. */
+  contextSize?: number;
+  /** Sequences (beams + candidates) the context can hold at once. Default 64. */
+  maxSequences?: number;
+  /** Tokens one decode may carry (prompt chunks, candidates per step). Default 512. */
+  batchSize?: number;
+  /** llama.cpp flash attention. Default "auto". */
+  flashAttention?: "auto" | "on" | "off";
+  /** KV cache precision. Default "f16". */
+  kvCacheType?: "f16" | "f32";
+}
+
+export interface EngineInfo {
+  modelPath: string;
+  nVocab: number;
+  nEmbd: number;
+  contextSize: number;
+  trainContextSize: number;
+  maxSequences: number;
+  batchSize: number;
+  threads: number;
+  gpu: string | false;
+}
+
+/** A per-row additive logit bias in CSR form: row r uses entries rowPtr[r]..rowPtr[r+1]. */
+export interface LogitBias {
+  rowPtr: Int32Array;
+  tokens: Int32Array;
+  values: Float32Array;
+}
+
+/**
+ * Default thread count, by measurement: on small models the per-token work is too small to split,
+ * and extra threads only add synchronisation (stories260K: ~2,000 tok/s with 1 thread, ~50 with 2 on
+ * a 2-core machine). Larger models use all but one core, at least one.
+ */
+export function defaultThreads(nEmbd: number): number {
+  if (nEmbd <= 1024) return 1;
+  return Math.max(1, Math.min(cpus().length - 1, 16));
+}
+
+/**
+ * Flash attention off for small models on CPU, by measurement: stories260K (head size 8) ran plain
+ * sampling ~1.4x and a K=4 guarded search ~1.8x faster without it. Larger models keep llama.cpp's auto.
+ * Decided from the file size, before loading, so node-llama-cpp's own contexts (the reference
+ * path) use the same attention kernel as ours.
+ */
+export function defaultFlashAttention(gpu: GpuOption, modelBytes: number): "auto" | "off" {
+  return gpu === false && modelBytes < SMALL_MODEL_BYTES ? "off" : "auto";
+}
+
+const SMALL_MODEL_BYTES = 100 * 1024 * 1024;
+
+const GGUF_MAGIC = "GGUF";
+
+/** Checks the file is a GGUF; returns its size in bytes. */
+async function assertGgufFile(path: string): Promise<number> {
+  let size: number;
+  try {
+    const info = await stat(path);
+    if (!info.isFile()) throw new UserError(`model path is not a file: ${path}`);
+    size = info.size;
+  } catch (error) {
+    if (error instanceof UserError) throw error;
+    throw new UserError(`model file not found: ${path} (pass --model PATH or set INFERENCE_GUARD_MODEL)`);
+  }
+  const handle = await open(path, "r");
+  try {
+    const magic = Buffer.alloc(4);
+    await handle.read(magic, 0, 4, 0);
+    if (size < 4 || magic.toString("latin1") !== GGUF_MAGIC) {
+      throw new UserError(`not a GGUF model file: ${path}`);
+    }
+  } finally {
+    await handle.close();
+  }
+  return size;
+}
+
+let llamaPromise: Promise<Llama> | undefined;
+let llamaGpu: GpuOption | undefined;
+
+/** One llama.cpp runtime per process (node-llama-cpp loads the binary once); never builds or downloads. */
+async function loadLlama(gpu: GpuOption): Promise<Llama> {
+  if (llamaPromise && llamaGpu === gpu) return llamaPromise;
+  if (llamaPromise) throw new UserError(`llama.cpp is already loaded with gpu=${String(llamaGpu)} in this process`);
+  llamaGpu = gpu;
+  llamaPromise = (async () => {
+    await assertPinnedNodeLlamaCpp();
+    try {
+      return await getLlama({ gpu, build: "never", usePrebuiltBinaries: true, progressLogs: false, logLevel: "error" as never });
+    } catch (error) {
+      llamaPromise = undefined;
+      throw new UserError(`could not load llama.cpp for gpu=${String(gpu)}: ${(error as Error).message}`);
+    }
+  })();
+  return llamaPromise;
+}
+
+export class Engine {
+  readonly info: EngineInfo;
+  private readonly wantOutput: Uint8Array;
+  private embeddingContext?: Promise<LlamaEmbeddingContext>;
+  private disposed = false;
+
+  private constructor(
+    readonly model: LlamaModel,
+    private readonly ctx: NativeBatchContext,
+    info: EngineInfo,
+  ) {
+    this.info = info;
+    this.wantOutput = new Uint8Array(info.batchSize).fill(1);
+  }
+
+  static async load(options: EngineOptions): Promise<Engine> {
+    const modelBytes = await assertGgufFile(options.modelPath);
+    const gpu = options.gpu ?? false;
+    const flashAttention = options.flashAttention ?? defaultFlashAttention(gpu, modelBytes);
+    const llama = await loadLlama(gpu);
+    let model: LlamaModel;
+    try {
+      model = await llama.loadModel({
+        modelPath: options.modelPath,
+        gpuLayers: gpu === false ? 0 : "auto",
+        defaultContextFlashAttention: flashAttention === "auto" ? "auto" : flashAttention === "on",
+      });
+    } catch (error) {
+      throw new UserError(`llama.cpp could not load ${options.modelPath}: ${(error as Error).message}`);
+    }
+    const nEmbd = model.embeddingVectorSize;
+    const threads = options.threads ?? defaultThreads(nEmbd);
+    const contextSize = options.contextSize ?? 4096;
+    const maxSequences = options.maxSequences ?? 64;
+    const batchSize = options.batchSize ?? 512;
+    for (const [name, value] of Object.entries({ threads, contextSize, maxSequences, batchSize })) {
+      if (!Number.isInteger(value) || value < 1) throw new UserError(`${name} must be a positive integer (got ${value})`);
+    }
+    let ctx: NativeBatchContext;
+    try {
+      ctx = new (nativeAddon().BatchContext)(addonModelOf(model), {
+        contextSize,
+        batchSize,
+        sequences: maxSequences,
+        threads,
+        flashAttention,
+        kvCacheType: options.kvCacheType ?? "f16",
+      });
+    } catch (error) {
+      await model.dispose();
+      throw error;
+    }
+    const native = ctx.info();
+    const engine = new Engine(model, ctx, {
+      modelPath: options.modelPath,
+      nVocab: native.nVocab,
+      nEmbd: native.nEmbd,
+      contextSize: native.nCtx,
+      trainContextSize: native.nCtxTrain,
+      maxSequences: native.nSeqMax,
+      batchSize: native.nBatch,
+      threads,
+      gpu: llama.gpu,
+    });
+    // Our context must go before the weights it points into.
+    model.onDispose.createListener(() => engine.disposeContext());
+    return engine;
+  }
+
+  // ---- text ----
+
+  /** Prompt tokens for plain completion: BOS (when the model wants one) + the text. */
+  completionPrompt(text: string): number[] {
+    const tokens = this.model.tokenize(text, false) as number[];
+    const bos = this.model.tokens.bos;
+    return this.model.tokens.shouldPrependBosToken && bos != null ? [bos, ...tokens] : tokens;
+  }
+
+  /** Prompt tokens for an instruction model: the user message rendered by the model's chat template. */
+  chatPrompt(messages: ReadonlyArray<{ role: "system" | "user" | "assistant"; content: string }>): number[] {
+    const wrapper = resolveChatWrapper(this.model);
+    const chatHistory = messages.map((m) =>
+      m.role === "assistant" ? { type: "model" as const, response: [m.content] } : { type: m.role, text: m.content },
+    );
+    if (chatHistory.at(-1)?.type !== "model") chatHistory.push({ type: "model", response: [] });
+    const { contextText } = wrapper.generateContextState({ chatHistory });
+    return contextText.tokenize(this.model.tokenizer) as number[];
+  }
+
+  /** Text of `tokens`; `context` (the tokens before them) makes word pieces join as in the full text. */
+  detokenize(tokens: readonly number[], context?: readonly number[]): string {
+    return this.model.detokenize(tokens as never, false, context as never);
+  }
+
+  isEndOfGeneration(token: number): boolean {
+    return this.model.isEogToken(token as never);
+  }
+
+  private eogTokens?: number[];
+
+  /** Every end-of-generation token of the vocabulary (scanned once, on first use). */
+  endOfGenerationTokens(): readonly number[] {
+    if (!this.eogTokens) {
+      this.eogTokens = [];
+      for (let t = 0; t < this.info.nVocab; t++) if (this.model.isEogToken(t as never)) this.eogTokens.push(t);
+    }
+    return this.eogTokens;
+  }
+
+  // ---- sequences and decoding ----
+
+  /**
+   * Decodes `tokens` into sequence `seq` starting at `startPos`, in chunks of the batch size.
+   * Returns the batch row of the last token (valid until the next decode).
+   */
+  prefill(seq: number, tokens: readonly number[], startPos = 0): number {
+    if (tokens.length === 0) throw new Error("prefill: no tokens");
+    if (startPos + tokens.length > this.info.contextSize) {
+      throw new UserError(`the prompt has ${tokens.length} tokens but the context holds ${this.info.contextSize}`);
+    }
+    const chunk = this.info.batchSize;
+    let row = 0;
+    for (let start = 0; start < tokens.length; start += chunk) {
+      const piece = tokens.slice(start, start + chunk);
+      const n = piece.length;
+      const last = start + n === tokens.length;
+      const want = new Uint8Array(n);
+      if (last) want[n - 1] = 1;
+      this.ctx.decode(
+        Int32Array.from(piece),
+        Int32Array.from(piece, (_, i) => startPos + start + i),
+        new Int32Array(n).fill(seq),
+        want,
+      );
+      row = n - 1;
+    }
+    return row;
+  }
+
+  /**
+   * Extends sequences by one token each in one batched decode: entry i puts tokens[i] at
+   * positions[i] of sequence seqs[i]; its outputs are then batch row i.
+   */
+  step(tokens: Int32Array, positions: Int32Array, seqs: Int32Array): void {
+    const n = tokens.length;
+    if (n > this.info.batchSize) throw new Error(`step: ${n} tokens exceed the batch size ${this.info.batchSize}`);
+    this.ctx.decode(tokens, positions, seqs, this.wantOutput.subarray(0, n));
+  }
+
+  /** Copies the hidden states of the given batch rows of the last decode into `out` (rows × nEmbd). */
+  hidden(rows: Int32Array, out = new Float32Array(rows.length * this.info.nEmbd)): Float32Array {
+    this.ctx.readHidden(rows, out);
+    return out;
+  }
+
+  logits(row: number, out = new Float32Array(this.info.nVocab)): Float32Array {
+    this.ctx.readLogits(row, out);
+    return out;
+  }
+
+  /**
+   * Samples one token per entry from the logits of `rows` (a row may repeat: each entry draws its own
+   * number from (seed, entry index)). Returns the tokens and their log-probabilities under the
+   * unbiased model at temperature 1 (the reward signal).
+   */
+  sample(
+    rows: Int32Array,
+    params: SampleParams,
+    seed: bigint,
+    bias?: LogitBias,
+    out = { tokens: new Int32Array(rows.length), logProbs: new Float32Array(rows.length) },
+  ): { tokens: Int32Array; logProbs: Float32Array } {
+    const s = BigInt.asUintN(64, seed);
+    this.ctx.sample(
+      rows,
+      params,
+      Number(s >> 32n),
+      Number(s & 0xffffffffn),
+      bias?.rowPtr ?? null,
+      bias?.tokens ?? null,
+      bias?.values ?? null,
+      out.tokens,
+      out.logProbs,
+    );
+    return out;
+  }
+
+  /** Makes `dst` a fork of `src`: it shares src's KV cells (no re-evaluation, no copy). */
+  fork(src: number, dst: number): void {
+    this.ctx.seqCopy(src, dst);
+  }
+
+  /** Drops positions >= fromPos of `seq` (all of it with 0). */
+  truncate(seq: number, fromPos: number): void {
+    this.ctx.seqRemove(seq, fromPos, -1);
+  }
+
+  release(seq: number): void {
+    this.ctx.seqRemove(seq, -1, -1);
+  }
+
+  /** Frees every sequence (start of a new generation). */
+  clear(): void {
+    this.ctx.clear();
+  }
+
+  /**
+   * Slow reference path: the last-layer hidden state of the last of `tokens`, evaluated from scratch
+   * through node-llama-cpp's public embedding API. Used by tests to check the fast path.
+   */
+  async referenceHidden(tokens: readonly number[]): Promise<Float32Array> {
+    this.embeddingContext ??= this.model.createEmbeddingContext({
+      contextSize: Math.min(this.info.trainContextSize, 4096),
+      threads: this.info.threads,
+    });
+    const embedding = await (await this.embeddingContext).getEmbeddingFor(tokens as never);
+    return Float32Array.from(embedding.vector);
+  }
+
+  private disposeContext(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.ctx.dispose();
+  }
+
+  async dispose(): Promise<void> {
+    if (this.embeddingContext) await (await this.embeddingContext).dispose();
+    this.disposeContext();
+    await this.model.dispose();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.dispose();
+  }
+}

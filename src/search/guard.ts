@@ -1,0 +1,385 @@
+// InferenceGuard: beam search over blocks of W tokens in the safety-augmented MDP.
+// Each block: every live beam forks into candidates, W tokens are sampled for all candidates in
+// batched decodes, each candidate's cost updates its safety state z, candidates over budget are
+// dropped, the rest are scored (reward signal + critic on [hidden state, z]) and the top K kept.
+// When every candidate is over budget, the tokens they used are penalised and the block resampled.
+import type { CostModel } from "../cost/costModel.js";
+import type { Engine } from "../engine/engine.js";
+import { UserError } from "../errors.js";
+import { guardOptionsSchema, parseOptions, type GuardOptions, type ResolvedGuardOptions } from "./options.js";
+import { accumulatePenalty, packBias, type TokenPenalty } from "./penalty.js";
+import { isOverBudget, safetyStateAfter } from "./safetyState.js";
+import { deriveSeed, randomSeed } from "./seed.js";
+import { SequencePool } from "./sequencePool.js";
+import type { CriticScorer, GenerationResult, StopReason, TraceBlock, TraceCandidate } from "./types.js";
+
+/** Tokens of context kept when detokenizing a block, so word pieces join as they would in the full text. */
+const DETOKENIZE_CONTEXT = 8;
+
+interface Hypothesis {
+  seq: number;
+  tokens: number[];
+  text: string;
+  /** Next KV position: prompt length + answer tokens decoded. */
+  pos: number;
+  /** The last token in the KV cache (re-decoded when a block is resampled). */
+  lastToken: number;
+  /** Batch row of its last decode; valid only until the next decode. */
+  row: number;
+  cost: number;
+  sumLogProb: number;
+  score: number;
+  finished: StopReason | null;
+}
+
+interface Candidate {
+  beam: number;
+  seq: number;
+  newTokens: number[];
+  pos: number;
+  lastToken: number;
+  row: number;
+  sumLogProb: number;
+  done: StopReason | null;
+  /** Hidden state of its last token, copied out while its row was valid. */
+  hidden?: Float32Array;
+  added: string;
+  stepCost: number;
+  cost: number;
+  score: number;
+  safety?: number;
+  value?: number;
+}
+
+export interface GuardRequest {
+  engine: Engine;
+  promptTokens: readonly number[];
+  cost: CostModel;
+  critic?: CriticScorer;
+  options?: GuardOptions;
+  signal?: AbortSignal;
+}
+
+/** Upper bound on KV cells a guarded generation needs (shared prefixes counted once). */
+export function requiredContextCells(promptTokens: number, o: { beams: number; samples: number; width: number; maxTokens: number }): number {
+  return promptTokens + o.beams * o.maxTokens + o.samples * o.width + o.beams + 1;
+}
+
+export async function generateGuarded(request: GuardRequest): Promise<GenerationResult> {
+  const started = performance.now();
+  const o = parseOptions(guardOptionsSchema, request.options, "guard options");
+  const search = new GuardSearch(request, o, o.seed ?? randomSeed());
+  const result = await search.run();
+  return { ...result, seconds: (performance.now() - started) / 1000 };
+}
+
+class GuardSearch {
+  private readonly engine: Engine;
+  private readonly pool: SequencePool;
+  private readonly trace: TraceBlock[] = [];
+  private readonly nEmbd: number;
+  private readonly maxTokens: number;
+  private resamples = 0;
+
+  constructor(
+    private readonly request: GuardRequest,
+    private readonly o: ResolvedGuardOptions,
+    private readonly seed: number,
+  ) {
+    this.engine = request.engine;
+    this.nEmbd = this.engine.info.nEmbd;
+    const { contextSize, trainContextSize, maxSequences } = this.engine.info;
+    const promptLength = request.promptTokens.length;
+    if (promptLength === 0) throw new UserError("the prompt is empty");
+    if (promptLength >= trainContextSize) {
+      throw new UserError(`the prompt has ${promptLength} tokens; the model's context is ${trainContextSize}`);
+    }
+    // Positions past the model's trained context would degrade the answer: stop there instead.
+    this.maxTokens = Math.min(o.maxTokens, trainContextSize - promptLength);
+    if (o.beams + o.samples > maxSequences) {
+      throw new UserError(`beams + samples (${o.beams + o.samples}) exceed the engine's ${maxSequences} sequences`);
+    }
+    if (o.samples > this.engine.info.batchSize) {
+      throw new UserError(`samples (${o.samples}) exceed the engine's batch size ${this.engine.info.batchSize}`);
+    }
+    const cells = requiredContextCells(promptLength, { ...o, maxTokens: this.maxTokens });
+    if (cells > contextSize) {
+      throw new UserError(`this search needs up to ${cells} KV cells but the context has ${contextSize}: raise the context size or lower beams/max tokens`);
+    }
+    this.pool = new SequencePool(this.engine, maxSequences);
+  }
+
+  async run(): Promise<Omit<GenerationResult, "seconds">> {
+    const { engine, o } = this;
+    const prompt = this.request.promptTokens;
+    engine.clear();
+    const rootSeq = this.pool.acquire();
+    const root: Hypothesis = {
+      seq: rootSeq,
+      tokens: [],
+      text: "",
+      pos: prompt.length,
+      lastToken: prompt[prompt.length - 1],
+      row: engine.prefill(rootSeq, prompt),
+      cost: 0,
+      sumLogProb: 0,
+      score: 0,
+      finished: null,
+    };
+    let live: Hypothesis[] = [root];
+    const finished: Hypothesis[] = [];
+    let stop: StopReason | null = null;
+
+    for (let block = 0; live.length > 0; block++) {
+      if (this.request.signal?.aborted) {
+        stop = "aborted";
+        break;
+      }
+      const safe = await this.searchBlock(live, block);
+      if (safe === null) {
+        stop = "fallback";
+        break;
+      }
+      const ranked = safe.sort((a, b) => b.score - a.score).slice(0, o.beams);
+      const keptSeqs = new Set<number>();
+      const nextLive: Hypothesis[] = [];
+      for (const c of ranked) {
+        const h = this.toHypothesis(c, live[c.beam]);
+        if (h.finished) finished.push(h);
+        else {
+          nextLive.push(h);
+          keptSeqs.add(h.seq);
+        }
+      }
+      for (const c of safe) if (!keptSeqs.has(c.seq)) this.pool.release(c.seq);
+      for (const h of live) this.pool.release(h.seq);
+      live = nextLive;
+    }
+
+    let best: Hypothesis | undefined;
+    let fallback = false;
+    if (stop === "fallback" || stop === "aborted") {
+      // The live beams are the longest prefixes known to be safe.
+      best = [...finished, ...live].sort((a, b) => b.score - a.score)[0];
+      fallback = stop === "fallback";
+      if (fallback && o.onUnsafe === "refuse") best = undefined;
+    } else {
+      best = finished.sort((a, b) => b.score - a.score)[0];
+    }
+    for (const h of live) this.pool.release(h.seq);
+    return this.finish(best, stop ?? best?.finished ?? "eog", fallback);
+  }
+
+  /**
+   * Samples and filters one block. Returns the candidates within budget, or null when every
+   * candidate stayed over budget after M resampling rounds.
+   */
+  private async searchBlock(live: Hypothesis[], block: number): Promise<Candidate[] | null> {
+    const penalties: TokenPenalty[] = live.map(() => this.basePenalty());
+    for (let attempt = 0; attempt <= this.o.maxResamples; attempt++) {
+      if (attempt > 0) {
+        this.resamples++;
+        this.redecodeLast(live);
+      }
+      const candidates = this.expand(live, penalties, block, attempt);
+      await this.chargeCosts(live, candidates);
+      const safe = candidates.filter((c) => !isOverBudget(c.cost, this.o.budget));
+      const unsafe = candidates.filter((c) => isOverBudget(c.cost, this.o.budget));
+      if (safe.length > 0) {
+        for (const c of unsafe) this.pool.release(c.seq);
+        this.score(live, safe);
+        if (this.o.trace) this.recordTrace(block, attempt, live, safe, unsafe);
+        return safe;
+      }
+      if (this.o.trace) this.recordTrace(block, attempt, live, [], unsafe);
+      live.forEach((_, b) =>
+        accumulatePenalty(penalties[b], unsafe.filter((c) => c.beam === b).map((c) => c.newTokens), this.o.penalty),
+      );
+      for (const c of unsafe) this.pool.release(c.seq);
+    }
+    return null;
+  }
+
+  /** With ignoreEos, end-of-generation tokens are never sampled. */
+  private basePenalty(): TokenPenalty {
+    const penalty: TokenPenalty = new Map();
+    if (this.o.ignoreEos) for (const t of this.engine.endOfGenerationTokens()) penalty.set(t, -Infinity);
+    return penalty;
+  }
+
+  /** Forks every live beam into its share of the N candidates and samples W tokens for all of them. */
+  private expand(live: Hypothesis[], penalties: TokenPenalty[], block: number, attempt: number): Candidate[] {
+    const { engine, o } = this;
+    const candidates: Candidate[] = [];
+    const base = Math.floor(o.samples / live.length);
+    live.forEach((beam, b) => {
+      const children = base + (b < o.samples % live.length ? 1 : 0);
+      for (let j = 0; j < children; j++) {
+        const seq = this.pool.acquire();
+        engine.fork(beam.seq, seq);
+        candidates.push({
+          beam: b, seq, newTokens: [], pos: beam.pos, lastToken: beam.lastToken, row: beam.row,
+          sumLogProb: beam.sumLogProb, done: null, added: "", stepCost: 0, cost: beam.cost, score: 0,
+        });
+      }
+    });
+    const params = { temperature: o.temperature, topK: o.topK, topP: o.topP };
+    for (let w = 0; w < o.width; w++) {
+      const active = candidates.filter((c) => c.done === null);
+      if (active.length === 0) break;
+      const rows = Int32Array.from(active, (c) => c.row);
+      const bias = packBias(active.map((c) => penalties[c.beam]));
+      const { tokens, logProbs } = engine.sample(rows, params, deriveSeed(this.seed, block, attempt, w), bias);
+      const extending: Candidate[] = [];
+      active.forEach((c, i) => {
+        if (engine.isEndOfGeneration(tokens[i])) {
+          c.done = "eog";
+          c.hidden = engine.hidden(Int32Array.of(c.row));
+          return;
+        }
+        c.newTokens.push(tokens[i]);
+        c.sumLogProb += logProbs[i];
+        c.lastToken = tokens[i];
+        extending.push(c);
+      });
+      if (extending.length === 0) break;
+      engine.step(
+        Int32Array.from(extending, (c) => c.lastToken),
+        Int32Array.from(extending, (c) => c.pos),
+        Int32Array.from(extending, (c) => c.seq),
+      );
+      const reachedMax: Candidate[] = [];
+      extending.forEach((c, i) => {
+        c.row = i;
+        c.pos++;
+        if (live[c.beam].tokens.length + c.newTokens.length >= this.maxTokens) {
+          c.done = "max-tokens";
+          reachedMax.push(c);
+        }
+      });
+      this.captureHidden(reachedMax);
+    }
+    this.captureHidden(candidates.filter((c) => c.hidden === undefined));
+    return candidates;
+  }
+
+  /** Copies the hidden states of candidates whose rows belong to the last decode. */
+  private captureHidden(candidates: Candidate[]): void {
+    if (candidates.length === 0) return;
+    const states = this.engine.hidden(Int32Array.from(candidates, (c) => c.row));
+    candidates.forEach((c, i) => (c.hidden = states.subarray(i * this.nEmbd, (i + 1) * this.nEmbd)));
+  }
+
+  /** A resampled block starts from the beams again: re-decode their last token to get fresh rows. */
+  private redecodeLast(live: Hypothesis[]): void {
+    for (const h of live) this.engine.truncate(h.seq, h.pos - 1);
+    this.engine.step(
+      Int32Array.from(live, (h) => h.lastToken),
+      Int32Array.from(live, (h) => h.pos - 1),
+      Int32Array.from(live, (h) => h.seq),
+    );
+    live.forEach((h, i) => (h.row = i));
+  }
+
+  private async chargeCosts(live: Hypothesis[], candidates: Candidate[]): Promise<void> {
+    for (const c of candidates) {
+      const beam = live[c.beam];
+      c.added = c.newTokens.length === 0 ? "" : this.engine.detokenize(c.newTokens, beam.tokens.slice(-DETOKENIZE_CONTEXT));
+    }
+    const costs = await this.request.cost.stepCosts(candidates.map((c) => ({ prefix: live[c.beam].text, added: c.added })));
+    candidates.forEach((c, i) => {
+      const stepCost = costs[i];
+      if (!(stepCost >= 0)) throw new Error(`cost model ${this.request.cost.name} returned an invalid step cost: ${stepCost}`);
+      c.stepCost = stepCost;
+      c.cost = live[c.beam].cost + stepCost;
+    });
+  }
+
+  /** Score = mean token log-prob (+ criticWeight * critic's penalised-return estimate). */
+  private score(live: Hypothesis[], safe: Candidate[]): void {
+    for (const c of safe) {
+      const n = live[c.beam].tokens.length + c.newTokens.length;
+      c.score = n === 0 ? 0 : c.sumLogProb / n;
+    }
+    const critic = this.request.critic;
+    if (!critic || this.o.criticWeight === 0) return;
+    const hidden = new Float32Array(safe.length * this.nEmbd);
+    const z = new Float32Array(safe.length);
+    safe.forEach((c, i) => {
+      hidden.set(c.hidden!, i * this.nEmbd);
+      z[i] = safetyStateAfter(c.cost, this.o.budget);
+    });
+    const { safety, value } = critic.evaluate(hidden, z, safe.length);
+    safe.forEach((c, i) => {
+      c.safety = safety[i];
+      c.value = value[i];
+      const penalisedReturn = safety[i] * value[i] - (1 - safety[i]) * this.o.violationPenalty;
+      c.score += this.o.criticWeight * penalisedReturn;
+    });
+  }
+
+  private toHypothesis(c: Candidate, beam: Hypothesis): Hypothesis {
+    return {
+      seq: c.seq,
+      tokens: beam.tokens.concat(c.newTokens),
+      text: beam.text + c.added,
+      pos: c.pos,
+      lastToken: c.lastToken,
+      row: c.row,
+      cost: c.cost,
+      sumLogProb: c.sumLogProb,
+      score: c.score,
+      finished: c.done,
+    };
+  }
+
+  private async finish(best: Hypothesis | undefined, stopReason: StopReason, fallback: boolean): Promise<Omit<GenerationResult, "seconds">> {
+    const { o } = this;
+    let text = best?.text ?? (fallback && o.onUnsafe === "refuse" ? o.refusalText : "");
+    let cost = await this.request.cost.cost(text);
+    // The sum of clipped step costs bounds the final cost; this check makes the guarantee unconditional.
+    if (isOverBudget(cost, o.budget)) {
+      text = "";
+      cost = await this.request.cost.cost(text);
+      fallback = true;
+    }
+    const tokens = text === "" ? 0 : (best?.tokens.length ?? 0);
+    return {
+      method: "guard",
+      text,
+      tokens,
+      cost,
+      budget: o.budget,
+      withinBudget: !isOverBudget(cost, o.budget),
+      reward: best && best.tokens.length > 0 ? best.sumLogProb / best.tokens.length : 0,
+      stopReason,
+      fallback,
+      resamples: this.resamples,
+      seed: this.seed,
+      ...(o.trace ? { trace: this.trace } : {}),
+    };
+  }
+
+  private recordTrace(block: number, attempt: number, live: Hypothesis[], safe: Candidate[], unsafe: Candidate[]): void {
+    const kept = new Set([...safe].sort((a, b) => b.score - a.score).slice(0, this.o.beams));
+    const entry = (c: Candidate, status: TraceCandidate["status"]): TraceCandidate => ({
+      beam: c.beam,
+      added: c.added,
+      stepCost: c.stepCost,
+      cost: c.cost,
+      z: safetyStateAfter(c.cost, this.o.budget),
+      reward: c.sumLogProb / Math.max(1, live[c.beam].tokens.length + c.newTokens.length),
+      ...(c.safety !== undefined ? { safety: c.safety, value: c.value } : {}),
+      ...(status === "dropped: over budget" ? {} : { score: c.score }),
+      status,
+    });
+    this.trace.push({
+      block,
+      attempt,
+      candidates: [
+        ...safe.map((c) => entry(c, kept.has(c) ? (c.done ? "finished" : "kept") : "dropped: rank")),
+        ...unsafe.map((c) => entry(c, "dropped: over budget")),
+      ],
+    });
+  }
+}

@@ -1,0 +1,83 @@
+// Baselines on the same engine: plain temperature sampling and greedy decoding of one sequence.
+// They report the cost of what they wrote but do not steer by it.
+import type { CostModel } from "../cost/costModel.js";
+import type { Engine } from "../engine/engine.js";
+import { UserError } from "../errors.js";
+import { parseOptions, samplingOptionsSchema, type SamplingOptions } from "./options.js";
+import { packBias } from "./penalty.js";
+import { isOverBudget } from "./safetyState.js";
+import { deriveSeed, randomSeed } from "./seed.js";
+import type { GenerationResult, StopReason } from "./types.js";
+
+export interface PlainRequest {
+  engine: Engine;
+  promptTokens: readonly number[];
+  method: "sample" | "greedy";
+  options?: SamplingOptions;
+  /** Only measured, never enforced. */
+  cost?: CostModel;
+  budget?: number;
+  signal?: AbortSignal;
+}
+
+export async function generatePlain(request: PlainRequest): Promise<GenerationResult> {
+  const started = performance.now();
+  const o = parseOptions(samplingOptionsSchema, request.options, "sampling options");
+  const { engine, promptTokens } = request;
+  if (promptTokens.length === 0) throw new UserError("the prompt is empty");
+  if (promptTokens.length >= engine.info.trainContextSize) {
+    throw new UserError(`the prompt has ${promptTokens.length} tokens; the model's context is ${engine.info.trainContextSize}`);
+  }
+  const maxTokens = Math.min(o.maxTokens, engine.info.trainContextSize - promptTokens.length, engine.info.contextSize - promptTokens.length);
+  const seed = o.seed ?? randomSeed();
+  const params = { temperature: request.method === "greedy" ? 0 : o.temperature, topK: o.topK, topP: o.topP };
+
+  engine.clear();
+  const seq = 0;
+  let row = engine.prefill(seq, promptTokens);
+  const tokens: number[] = [];
+  let sumLogProb = 0;
+  let stopReason: StopReason = "max-tokens";
+  const rows = new Int32Array(1);
+  const one = { tokens: new Int32Array(1), positions: new Int32Array(1), seqs: new Int32Array(1).fill(seq) };
+  const sampled = { tokens: new Int32Array(1), logProbs: new Float32Array(1) };
+  const bias = o.ignoreEos ? packBias([new Map(engine.endOfGenerationTokens().map((t) => [t, -Infinity]))]) : undefined;
+  while (tokens.length < maxTokens) {
+    if (request.signal?.aborted) {
+      stopReason = "aborted";
+      break;
+    }
+    rows[0] = row;
+    engine.sample(rows, params, deriveSeed(seed, tokens.length), bias, sampled);
+    const token = sampled.tokens[0];
+    if (engine.isEndOfGeneration(token)) {
+      stopReason = "eog";
+      break;
+    }
+    tokens.push(token);
+    sumLogProb += sampled.logProbs[0];
+    one.tokens[0] = token;
+    one.positions[0] = promptTokens.length + tokens.length - 1;
+    engine.step(one.tokens, one.positions, one.seqs);
+    row = 0;
+  }
+  engine.release(seq);
+
+  const text = engine.detokenize(tokens);
+  const cost = request.cost ? await request.cost.cost(text) : 0;
+  const budget = request.budget ?? null;
+  return {
+    method: request.method,
+    text,
+    tokens: tokens.length,
+    cost,
+    budget,
+    withinBudget: budget === null ? true : !isOverBudget(cost, budget),
+    reward: tokens.length > 0 ? sumLogProb / tokens.length : 0,
+    stopReason,
+    fallback: false,
+    resamples: 0,
+    seed,
+    seconds: (performance.now() - started) / 1000,
+  };
+}

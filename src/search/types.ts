@@ -1,0 +1,47 @@
+// What a decoding method returns, and the small interfaces the search needs from its collaborators.
+
+/** Scores [hidden state, z] rows: safety = P(budget holds at the end), value = task value. */
+export interface CriticScorer {
+  evaluate(hidden: Float32Array, z: Float32Array, rows: number): { safety: Float32Array; value: Float32Array };
+}
+
+export type StopReason = "eog" | "max-tokens" | "fallback" | "aborted";
+
+export interface TraceCandidate {
+  beam: number;
+  added: string;
+  stepCost: number;
+  cost: number;
+  z: number;
+  reward: number;
+  safety?: number;
+  value?: number;
+  score?: number;
+  status: "kept" | "finished" | "dropped: over budget" | "dropped: rank";
+}
+
+export interface TraceBlock {
+  block: number;
+  attempt: number;
+  candidates: TraceCandidate[];
+}
+
+export interface GenerationResult {
+  method: string;
+  text: string;
+  tokens: number;
+  /** Cost of `text` under the cost model (not the sum of step costs). */
+  cost: number;
+  budget: number | null;
+  withinBudget: boolean;
+  /** Mean log-probability of the answer's tokens under the base model (the default reward signal). */
+  reward: number;
+  stopReason: StopReason;
+  /** True when the search could not find a safe continuation and ended early (or refused). */
+  fallback: boolean;
+  /** Resampling rounds with penalised logits that were needed. */
+  resamples: number;
+  seed: number;
+  seconds: number;
+  trace?: TraceBlock[];
+}

@@ -1,0 +1,150 @@
+// InferenceGuard on the real shipped models: budget kept, pruning, penalised resampling,
+// fallback, refusal, determinism, traces and critic plumbing.
+import type { CostModel } from "../../src/cost/costModel.js";
+import { DEFAULT_COST_RULES } from "../../src/cost/load.js";
+import { RulesCostModel } from "../../src/cost/rules.js";
+import { Engine } from "../../src/engine/engine.js";
+import { UserError } from "../../src/errors.js";
+import { generateGuarded } from "../../src/search/guard.js";
+import type { CriticScorer } from "../../src/search/types.js";
+import { STORIES_MODEL, TINY_RANDOM_MODEL } from "../helpers/models.js";
+
+/** A cost model from a function of the whole text, with step costs by difference (clipped). */
+function costFrom(name: string, f: (text: string) => number): CostModel {
+  return {
+    name,
+    cost: f,
+    stepCosts: (items) => items.map(({ prefix, added }) => Math.max(0, f(prefix + added) - f(prefix))),
+  };
+}
+
+const count = (pattern: RegExp) => (text: string) => (text.match(pattern) ?? []).length;
+
+describe("stories260K", () => {
+  let engine: Engine;
+  let lexicon: RulesCostModel;
+  let prompt: number[];
+  beforeAll(async () => {
+    engine = await Engine.load({ modelPath: STORIES_MODEL, contextSize: 4096 });
+    lexicon = RulesCostModel.fromFile(DEFAULT_COST_RULES);
+    prompt = engine.completionPrompt("Once upon a time");
+  });
+  afterAll(async () => engine?.dispose());
+
+  test("answers stay within budget under the conflict lexicon", async () => {
+    for (let seed = 0; seed < 5; seed++) {
+      const r = await generateGuarded({ engine, promptTokens: prompt, cost: lexicon, options: { seed, maxTokens: 80, budget: 0.5, samples: 8 } });
+      expect(r.withinBudget).toBe(true);
+      expect(lexicon.cost(r.text)).toBe(0);
+      expect(r.cost).toBe(0);
+      expect(r.tokens).toBeGreaterThan(20);
+    }
+  });
+
+  test("the same seed gives the same answer; another seed another", async () => {
+    const options = { seed: 11, maxTokens: 60, samples: 8 };
+    const a = await generateGuarded({ engine, promptTokens: prompt, cost: lexicon, options });
+    const b = await generateGuarded({ engine, promptTokens: prompt, cost: lexicon, options });
+    const c = await generateGuarded({ engine, promptTokens: prompt, cost: lexicon, options: { ...options, seed: 12 } });
+    expect(b.text).toBe(a.text);
+    expect(c.text).not.toBe(a.text);
+  });
+
+  test("penalised resampling steers around a token the model almost always writes", async () => {
+    // After "Once upon a time" the model writes "," nearly always; forbid commas entirely.
+    const commas = costFrom("commas", count(/,/g));
+    const r = await generateGuarded({
+      engine, promptTokens: prompt, cost: commas,
+      options: { seed: 3, maxTokens: 60, budget: 0.5, samples: 8, width: 4, maxResamples: 4, trace: true },
+    });
+    expect(r.text).not.toContain(",");
+    expect(r.withinBudget).toBe(true);
+    expect(r.tokens).toBeGreaterThan(10);
+    const dropped = r.trace!.flatMap((b) => b.candidates).filter((c) => c.status === "dropped: over budget");
+    expect(dropped.length).toBeGreaterThan(0); // it really had to prune
+    expect(dropped.every((c) => c.cost > 0.5 && c.z < 0)).toBe(true);
+  });
+
+  test("when nothing can be safe it resamples M times, then keeps the longest safe prefix", async () => {
+    const everything = costFrom("everything", (t) => (t.length > 0 ? 1 : 0));
+    const r = await generateGuarded({ engine, promptTokens: prompt, cost: everything, options: { seed: 1, budget: 0.5, maxResamples: 3, samples: 4 } });
+    expect(r.fallback).toBe(true);
+    expect(r.stopReason).toBe("fallback");
+    expect(r.resamples).toBe(3);
+    expect(r.text).toBe("");
+    expect(r.withinBudget).toBe(true);
+  });
+
+  test("with onUnsafe=refuse it answers with the refusal text", async () => {
+    const refusal = "Let's talk about something else.";
+    const allButRefusal = costFrom("all-but-refusal", (t) => (t.length > 0 && t !== refusal ? 1 : 0));
+    const r = await generateGuarded({
+      engine, promptTokens: prompt, cost: allButRefusal,
+      options: { seed: 1, budget: 0.5, maxResamples: 1, samples: 4, onUnsafe: "refuse", refusalText: refusal },
+    });
+    expect(r.text).toBe(refusal);
+    expect(r.fallback).toBe(true);
+    expect(r.withinBudget).toBe(true);
+  });
+
+  test("the trace lists every candidate with cost, z and verdict", async () => {
+    const r = await generateGuarded({ engine, promptTokens: prompt, cost: lexicon, options: { seed: 5, maxTokens: 32, samples: 8, width: 8, trace: true } });
+    expect(r.trace!.length).toBeGreaterThanOrEqual(4);
+    for (const block of r.trace!) {
+      expect(block.candidates).toHaveLength(8);
+      const kept = block.candidates.filter((c) => c.status === "kept" || c.status === "finished");
+      expect(kept.length).toBeLessThanOrEqual(4);
+      for (const c of block.candidates) expect(c.z).toBeCloseTo(1 - c.cost / 1, 10);
+    }
+  });
+
+  test("the critic sees [hidden state, z] of every safe candidate and changes the ranking", async () => {
+    const calls: { rows: number; z: number[]; width: number }[] = [];
+    const nEmbd = engine.info.nEmbd;
+    // A critic that prefers candidates whose hidden state has a large first coordinate.
+    const critic: CriticScorer = {
+      evaluate(hidden, z, rows) {
+        calls.push({ rows, z: Array.from(z), width: hidden.length / rows });
+        const safety = new Float32Array(rows).fill(1);
+        const value = Float32Array.from({ length: rows }, (_, i) => 100 * hidden[i * nEmbd]);
+        return { safety, value };
+      },
+    };
+    const options = { seed: 9, maxTokens: 40, samples: 8 };
+    const withCritic = await generateGuarded({ engine, promptTokens: prompt, cost: lexicon, critic, options });
+    const without = await generateGuarded({ engine, promptTokens: prompt, cost: lexicon, options });
+    expect(calls.length).toBeGreaterThan(0);
+    expect(calls.every((c) => c.width === nEmbd && c.z.every((z) => z >= 0 && z <= 1))).toBe(true);
+    expect(withCritic.text).not.toBe(without.text);
+    expect(withCritic.withinBudget).toBe(true);
+  });
+
+  test("bad requests are clear UserErrors", async () => {
+    await expect(generateGuarded({ engine, promptTokens: [], cost: lexicon })).rejects.toThrow(UserError);
+    const tooLong = new Array(engine.info.trainContextSize + 5).fill(prompt[1]);
+    await expect(generateGuarded({ engine, promptTokens: tooLong, cost: lexicon })).rejects.toThrow(/prompt has \d+ tokens/);
+    await expect(generateGuarded({ engine, promptTokens: prompt, cost: lexicon, options: { beams: 40, samples: 40 } })).rejects.toThrow(/sequences/);
+    await expect(generateGuarded({ engine, promptTokens: prompt, cost: lexicon, options: { budget: 0 } })).rejects.toThrow(/budget/);
+  });
+});
+
+describe("llama-2-tiny-random (32k vocabulary)", () => {
+  let engine: Engine;
+  beforeAll(async () => {
+    engine = await Engine.load({ modelPath: TINY_RANDOM_MODEL, contextSize: 2048 });
+  });
+  afterAll(async () => engine?.dispose());
+
+  test("guarded generation keeps a budget on a letter count", async () => {
+    const es = costFrom("letter e", count(/e/gi));
+    for (let seed = 0; seed < 3; seed++) {
+      const r = await generateGuarded({
+        engine, promptTokens: engine.completionPrompt("Hello world"), cost: es,
+        options: { seed, maxTokens: 48, budget: 3, samples: 8, maxResamples: 4 },
+      });
+      expect(r.withinBudget).toBe(true);
+      expect(es.cost(r.text) as number).toBeLessThanOrEqual(3);
+      expect(r.tokens).toBeGreaterThan(0);
+    }
+  });
+});
