@@ -48,7 +48,8 @@ interface Config {
   lengthSeeds: number;
   lengthSetting: { samples: number; width: number };
   /** Section 5: plain sampling per thread count, each on its own engine. */
-  threads: { counts: number[]; tokens: number; seeds: number };
+  /** deadlineMs caps each run: 2 threads on 2 busy cores can slow down by orders of magnitude. */
+  threads: { counts: number[]; tokens: number; seeds: number; deadlineMs: number };
 }
 
 // Sized for about a minute on a 2-core machine (well inside the 3-minute target).
@@ -64,9 +65,9 @@ const FULL: Config = {
   attributionCriticHidden: [64, 64],
   criticBench: { nEmbd: [64, 2048], rows: [16, 256], hidden: [256, 256], samples: 7, sampleMs: 50 },
   lengths: [100, 200, 400],
-  lengthSeeds: 5,
+  lengthSeeds: 8,
   lengthSetting: { samples: 8, width: 8 },
-  threads: { counts: [1, 2], tokens: 200, seeds: 5 },
+  threads: { counts: [1, 2], tokens: 200, seeds: 5, deadlineMs: 10_000 },
 };
 
 const QUICK: Config = {
@@ -76,7 +77,7 @@ const QUICK: Config = {
   criticBench: { ...FULL.criticBench, samples: 2, sampleMs: 10 },
   lengths: [25, 50, 100],
   lengthSeeds: 1,
-  threads: { counts: [1, 2], tokens: 20, seeds: 1 },
+  threads: { counts: [1, 2], tokens: 20, seeds: 1, deadlineMs: 2_000 },
 };
 
 const PROMPT = "Once upon a time";
@@ -147,7 +148,26 @@ interface Bench {
   prompt: number[];
 }
 
-async function runPlain(b: Bench, method: "sample" | "greedy", seed: number, maxTokens: number, engine = b.engine): Promise<RunRecord> {
+/**
+ * An AbortSignal that reads as aborted once `ms` have passed. The generation loop is synchronous,
+ * so a timer (AbortSignal.timeout) could not fire inside it; the loop reads `aborted` every token.
+ */
+function deadlineSignal(ms: number): AbortSignal {
+  const signal = new AbortController().signal;
+  const deadline = performance.now() + ms;
+  Object.defineProperty(signal, "aborted", { get: () => performance.now() > deadline });
+  return signal;
+}
+
+async function runPlain(
+  b: Bench,
+  method: "sample" | "greedy",
+  seed: number,
+  maxTokens: number,
+  engine = b.engine,
+  deadlineMs?: number,
+): Promise<RunRecord> {
+  const signal = deadlineMs === undefined ? undefined : deadlineSignal(deadlineMs);
   const { ms, value } = await timed(() =>
     generatePlain({
       engine,
@@ -156,6 +176,7 @@ async function runPlain(b: Bench, method: "sample" | "greedy", seed: number, max
       options: { seed, maxTokens, ignoreEos: true },
       cost: b.cost,
       budget: BUDGET,
+      signal,
     }),
   );
   return record(seed, ms, value);
@@ -268,7 +289,6 @@ async function plainVsGuard(b: Bench, cfg: Config) {
   );
   print("x plain = time per token / plain sampling's time per token (mean over mean, min over min).");
   print("over budget = answers whose cost exceeds the budget; a fallback answer is shorter than maxTokens.");
-  print();
   return results.map((r) => ({ ...r, ratioToPlain: { mean: r.msPerToken.mean / plain.msPerToken.mean, best: r.msPerToken.min / plain.msPerToken.min } }));
 }
 
@@ -317,7 +337,6 @@ async function attribution(b: Bench, cfg: Config) {
   print(`## 2. Where guarded generation time goes (defaults K=4 N=16 W=8, random critic [${cfg.attributionCriticHidden}] ${ACTIVATION}, ${cfg.seeds} seeds)`);
   print(table(["component", "calls", "total ms", "share %", "us/call"], rows));
   print(`hidden states + critic: ${fmt(share(hiddenCritic), 2)} % of generation time; ${fmt(1000 / (totalMs / tokens), 0)} tok/s with the critic.`);
-  print();
   return {
     critic: { nEmbd: engine.info.nEmbd, hidden: cfg.attributionCriticHidden, activation: ACTIVATION },
     runs,
@@ -386,7 +405,6 @@ function criticForward(cfg: Config) {
     ),
   );
   print("TS = the float64 reference implementation (clear, not tuned); C++ = float32 SIMD kernel. us/row uses the mean.");
-  print();
   return results;
 }
 
@@ -423,6 +441,7 @@ async function lengthScaling(b: Bench, cfg: Config) {
     fmt(p.guard.msPerToken.mean, 3),
     fmt(p.guard.tokens.mean, 0),
     fmt(p.guard.msPerToken.mean / p.plain.msPerToken.mean, 2),
+    fmt(p.guard.msPerToken.min / p.plain.msPerToken.min, 2),
   ]);
   const growth = [];
   for (let i = 1; i < perLength.length; i++) {
@@ -438,17 +457,17 @@ async function lengthScaling(b: Bench, cfg: Config) {
     });
   }
   print(`## 4. Scaling with answer length (ignoreEos; guard K=${cfg.beams} N=${g.samples} W=${g.width}; ${cfg.lengthSeeds} seeds + warm-up; context ${CONTEXT_SIZE})`);
-  print(table(["answer tokens", "plain ms", "plain ms/tok", "guard ms", "guard ms/tok", "guard tokens", "guard/plain per tok"], rows));
+  print(table(["answer tokens", "plain ms", "plain ms/tok", "guard ms", "guard ms/tok", "guard tokens", "guard/plain", "guard/plain best"], rows));
   print(
     table(
       ["time ratio", "plain mean", "plain best", "guard mean", "guard best"],
       growth.map((r) => [`t(${r.to})/t(${r.from})`, fmt(r.plain, 2), fmt(r.plainBest, 2), fmt(r.guard, 2), fmt(r.guardBest, 2)]),
     ),
   );
-  print(`${fmt(growth[0]?.lengthRatio ?? 2, 1)} would be exactly linear. Attention per token grows with the context on any transformer, so`);
+  print("guard/plain = guarded time per token / plain time per token (mean over mean; best = min over min).");
+  print(`A time ratio of ${fmt(growth[0]?.lengthRatio ?? 2, 1)} would be exactly linear. Attention per token grows with the context on any transformer, so`);
   print("plain sampling's time per token grows with length too; what matters is that guard/plain stays flat");
   print("(beams fork the KV cache: no prefix is evaluated again).");
-  print();
   return { setting: { beams: cfg.beams, ...g }, perLength, growth };
 }
 
@@ -465,13 +484,14 @@ async function threadScaling(b: Omit<Bench, "engine">, cfg: Config) {
     try {
       const bench = { ...b, engine };
       progress.tick(`warm-up threads=${threads}`);
-      await runPlain(bench, "sample", WARMUP_SEED, t.tokens, engine);
+      const warmup = await runPlain(bench, "sample", WARMUP_SEED, t.tokens, engine, t.deadlineMs);
       const runs: RunRecord[] = [];
       for (const seed of seeds) {
         progress.tick(`plain threads=${threads} seed ${seed}`);
-        runs.push(await runPlain(bench, "sample", seed, t.tokens, engine));
+        runs.push(await runPlain(bench, "sample", seed, t.tokens, engine, t.deadlineMs));
       }
-      results.push({ threads, ...settingResult(`plain, threads ${threads}`, runs) });
+      const perToken = runs.filter((r) => r.tokens > 0).map((r) => r.ms / r.tokens);
+      results.push({ threads, warmup, worstMsPerToken: Math.max(...perToken), ...settingResult(`plain, threads ${threads}`, runs) });
     } finally {
       await engine.dispose();
     }
@@ -480,11 +500,22 @@ async function threadScaling(b: Omit<Bench, "engine">, cfg: Config) {
   print(`## 5. Threads: plain sampling, ${t.tokens} tokens, ${t.seeds} seeds + warm-up, one engine per thread count (${cpus().length} CPUs)`);
   print(
     table(
-      ["threads", "tok/s mean", "tok/s best", "ms/token", `tok/s vs threads=${base.threads}`],
-      results.map((r) => [String(r.threads), fmt(1000 / r.msPerToken.mean, 0), fmt(1000 / r.msPerToken.min, 0), fmt(r.msPerToken.mean, 3), fmt(base.msPerToken.mean / r.msPerToken.mean, 3)]),
+      ["threads", "tok/s mean", "tok/s best", "ms/tok mean", "ms/tok worst", "warm-up ms/tok", "aborted", `tok/s vs threads=${base.threads}`],
+      results.map((r) => [
+        String(r.threads),
+        fmt(1000 / r.msPerToken.mean, 0),
+        fmt(1000 / r.msPerToken.min, 0),
+        fmt(r.msPerToken.mean, 3),
+        fmt(r.worstMsPerToken, 3),
+        fmt(r.warmup.ms / Math.max(1, r.warmup.tokens), 3),
+        `${[r.warmup, ...r.runs].filter((x) => x.stopReason === "aborted").length}/${r.runs.length + 1}`,
+        fmt(base.msPerToken.mean / r.msPerToken.mean, 3),
+      ]),
     ),
   );
-  print();
+  print(`Each run (warm-up included) stops after ${t.deadlineMs / 1000} s ("aborted"); its tokens/s counts the tokens it wrote.`);
+  print("The worst and warm-up columns show the spread: with as many llama.cpp threads as cores, a decode");
+  print("waits for every thread, so it stalls whenever another process holds a core.");
   return results;
 }
 
@@ -507,16 +538,25 @@ async function main(): Promise<void> {
   print();
 
   const results: Record<string, unknown> = {};
+  const load: Record<string, { before: number; after: number }> = {};
+  // Other processes on these few cores skew timings: record the load average around each section.
+  const section = async (name: string, fn: () => unknown) => {
+    const before = loadavg()[0];
+    results[name] = await fn();
+    load[name] = { before, after: loadavg()[0] };
+    print(`(1-min load average before / after: ${fmt(before, 2)} / ${fmt(load[name].after, 2)} on ${cpus().length} CPUs)`);
+    print();
+  };
   try {
-    results.plainVsGuard = await plainVsGuard(bench, cfg);
-    results.attribution = await attribution(bench, cfg);
-    results.criticForward = criticForward(cfg);
-    results.lengthScaling = await lengthScaling(bench, cfg);
+    await section("plainVsGuard", () => plainVsGuard(bench, cfg));
+    await section("attribution", () => attribution(bench, cfg));
+    await section("criticForward", () => criticForward(cfg));
+    await section("lengthScaling", () => lengthScaling(bench, cfg));
   } finally {
     await engine.dispose();
   }
   // Its own engines: the main one is gone, so only one llama.cpp context competes for the cores.
-  results.threads = await threadScaling({ cost, prompt: bench.prompt }, cfg);
+  await section("threads", () => threadScaling({ cost, prompt: bench.prompt }, cfg));
 
   const seconds = (performance.now() - t0) / 1000;
   print(`total benchmark time ${fmt(seconds)} s; JSON: ${out}`);
@@ -535,6 +575,7 @@ async function main(): Promise<void> {
       cpuModel: cpus()[0]?.model,
       totalMemBytes: totalmem(),
       loadavgAtEnd: loadavg(),
+      loadavg1minPerSection: load,
     },
     engine: info,
     settings: { ...cfg, prompt: PROMPT, promptTokens: bench.prompt.length, costModel: cost.name, budget: BUDGET, criticActivation: ACTIVATION, contextSize: CONTEXT_SIZE, warmupSeed: WARMUP_SEED },
