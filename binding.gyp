@@ -7,7 +7,9 @@
         "native/llama_api.cpp",
         "native/llama_engine.cpp",
         "native/sampling.cpp",
-        "native/critic.cpp"
+        "native/critic.cpp",
+        "native/classifier.cpp",
+        "native/trainer.cpp"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -39,6 +39,8 @@ export interface GenerateOptions extends GuardOptions {
   /** Render the prompt with the model's chat template (instruction models). */
   chat?: boolean;
   signal?: AbortSignal;
+  /** Streaming callback: receives committed text only (never a branch the search may still drop). */
+  onText?: (delta: string) => void;
 }
 
 export interface Guard {
@@ -110,11 +112,11 @@ class GuardImpl implements Guard {
   }
 
   private async run(prompt: string | ChatMessage[], options: GenerateOptions): Promise<GenerationResult> {
-    const { method = "guard", chat = false, signal, ...search } = options;
+    const { method = "guard", chat = false, signal, onText, ...search } = options;
     const merged = { ...this.defaults, ...search };
     const promptTokens = this.promptTokens(prompt, chat);
     if (method === "guard") {
-      return generateGuarded({ engine: this.engine, promptTokens, cost: this.cost, critic: this.critic, options: merged, signal });
+      return generateGuarded({ engine: this.engine, promptTokens, cost: this.cost, critic: this.critic, options: merged, signal, onText });
     }
     if (method !== "sample" && method !== "greedy") throw new UserError(`unknown method "${String(method)}" (guard, sample, greedy)`);
     const budget = parseOptions(guardOptionsSchema, merged, "guard options").budget;
@@ -127,6 +129,7 @@ class GuardImpl implements Guard {
       cost: this.cost,
       budget,
       signal,
+      onText,
     });
   }
 

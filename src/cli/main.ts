@@ -1,12 +1,16 @@
 // The `inference-guard` command: dispatches to one module per subcommand and turns user
 // mistakes (UserError) into one line on stderr and a non-zero exit, never a stack trace.
 import { UserError } from "../errors.js";
-import { generateCommand } from "./generate.js";
 
-type Command = (argv: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream) => Promise<number>;
+export type Command = (argv: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream) => Promise<number>;
 
-const COMMANDS: Record<string, { run: Command; summary: string }> = {
-  generate: { run: generateCommand, summary: "answer one prompt within a safety budget (or with a baseline method)" },
+// Each command lives in its own module, imported only when used (the server's framework,
+// for one, is not loaded to generate a single answer).
+const COMMANDS: Record<string, { load: () => Promise<Command>; summary: string }> = {
+  generate: {
+    load: async () => (await import("./generate.js")).generateCommand,
+    summary: "answer one prompt within a safety budget (or with a baseline method)",
+  },
 };
 
 function usage(): string {
@@ -34,7 +38,7 @@ export async function runCli(argv: string[], out: NodeJS.WritableStream = proces
     return 2;
   }
   try {
-    return await command.run(rest, out, err);
+    return await (await command.load())(rest, out, err);
   } catch (error) {
     if (error instanceof UserError) {
       err.write(`inference-guard: ${error.message}\n`);

@@ -58,6 +58,12 @@ export interface GuardRequest {
   critic?: CriticScorer;
   options?: GuardOptions;
   signal?: AbortSignal;
+  /**
+   * Streaming: receives text as soon as it is certain to begin the final answer (the common prefix
+   * of every hypothesis still in contention), never a branch the search may drop. With
+   * onUnsafe=refuse nothing is certain until the end, so it all comes at once.
+   */
+  onText?: (delta: string) => void;
 }
 
 /** Upper bound on KV cells a guarded generation needs (shared prefixes counted once). */
@@ -80,6 +86,7 @@ class GuardSearch {
   private readonly nEmbd: number;
   private readonly maxTokens: number;
   private resamples = 0;
+  private committed = "";
 
   constructor(
     private readonly request: GuardRequest,
@@ -154,6 +161,7 @@ class GuardSearch {
       for (const c of safe) if (!keptSeqs.has(c.seq)) this.pool.release(c.seq);
       for (const h of live) this.pool.release(h.seq);
       live = nextLive;
+      this.commit([...live, ...finished]);
     }
 
     let best: Hypothesis | undefined;
@@ -343,6 +351,7 @@ class GuardSearch {
       cost = await this.request.cost.cost(text);
       fallback = true;
     }
+    if (text.startsWith(this.committed)) this.emit(text.slice(this.committed.length));
     const tokens = text === "" ? 0 : (best?.tokens.length ?? 0);
     return {
       method: "guard",
@@ -358,6 +367,27 @@ class GuardSearch {
       seed: this.seed,
       ...(o.trace ? { trace: this.trace } : {}),
     };
+  }
+
+  /** Streams the common prefix of all contenders (minus what was already sent). */
+  private commit(contenders: Hypothesis[]): void {
+    if (!this.request.onText || this.o.onUnsafe === "refuse" || contenders.length === 0) return;
+    let prefix = contenders[0].text;
+    for (const h of contenders) {
+      let i = 0;
+      const n = Math.min(prefix.length, h.text.length);
+      while (i < n && prefix.charCodeAt(i) === h.text.charCodeAt(i)) i++;
+      prefix = prefix.slice(0, i);
+    }
+    // Never split a UTF-16 surrogate pair across two deltas.
+    if (prefix.length > 0 && /[\uD800-\uDBFF]/.test(prefix[prefix.length - 1])) prefix = prefix.slice(0, -1);
+    if (prefix.length > this.committed.length) this.emit(prefix.slice(this.committed.length));
+  }
+
+  private emit(delta: string): void {
+    if (delta === "" || !this.request.onText) return;
+    this.committed += delta;
+    this.request.onText(delta);
   }
 
   private recordTrace(block: number, attempt: number, live: Hypothesis[], safe: Candidate[], unsafe: Candidate[]): void {

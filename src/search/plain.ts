@@ -9,6 +9,8 @@ import { isOverBudget } from "./safetyState.js";
 import { deriveSeed, randomSeed } from "./seed.js";
 import type { GenerationResult, StopReason } from "./types.js";
 
+const DETOKENIZE_CONTEXT = 8;
+
 export interface PlainRequest {
   engine: Engine;
   promptTokens: readonly number[];
@@ -18,6 +20,8 @@ export interface PlainRequest {
   cost?: CostModel;
   budget?: number;
   signal?: AbortSignal;
+  /** Streaming: receives the text of each token as it is written. */
+  onText?: (delta: string) => void;
 }
 
 export async function generatePlain(request: PlainRequest): Promise<GenerationResult> {
@@ -37,6 +41,7 @@ export async function generatePlain(request: PlainRequest): Promise<GenerationRe
   let row = engine.prefill(seq, promptTokens);
   const tokens: number[] = [];
   let sumLogProb = 0;
+  let text = "";
   let stopReason: StopReason = "max-tokens";
   const rows = new Int32Array(1);
   const one = { tokens: new Int32Array(1), positions: new Int32Array(1), seqs: new Int32Array(1).fill(seq) };
@@ -54,6 +59,10 @@ export async function generatePlain(request: PlainRequest): Promise<GenerationRe
       stopReason = "eog";
       break;
     }
+    // Pieces with their preceding tokens as context join exactly as the guard's blocks do.
+    const piece = engine.detokenize([token], tokens.slice(-DETOKENIZE_CONTEXT));
+    text += piece;
+    if (request.onText && piece !== "") request.onText(piece);
     tokens.push(token);
     sumLogProb += sampled.logProbs[0];
     one.tokens[0] = token;
@@ -63,7 +72,6 @@ export async function generatePlain(request: PlainRequest): Promise<GenerationRe
   }
   engine.release(seq);
 
-  const text = engine.detokenize(tokens);
   const cost = request.cost ? await request.cost.cost(text) : 0;
   const budget = request.budget ?? null;
   return {

@@ -6,6 +6,7 @@ import { RulesCostModel } from "../../src/cost/rules.js";
 import { Engine } from "../../src/engine/engine.js";
 import { UserError } from "../../src/errors.js";
 import { generateGuarded } from "../../src/search/guard.js";
+import { generatePlain } from "../../src/search/plain.js";
 import type { CriticScorer } from "../../src/search/types.js";
 import { STORIES_MODEL, TINY_RANDOM_MODEL } from "../helpers/models.js";
 
@@ -117,6 +118,19 @@ describe("stories260K", () => {
     expect(calls.every((c) => c.width === nEmbd && c.z.every((z) => z >= 0 && z <= 1))).toBe(true);
     expect(withCritic.text).not.toBe(without.text);
     expect(withCritic.withinBudget).toBe(true);
+  });
+
+  test("streaming sends only committed text, and all of it", async () => {
+    const deltas: string[] = [];
+    const r = await generateGuarded({
+      engine, promptTokens: prompt, cost: lexicon, options: { seed: 21, maxTokens: 64, samples: 8 },
+      onText: (d) => deltas.push(d),
+    });
+    expect(deltas.length).toBeGreaterThan(1); // it streamed before the end
+    expect(deltas.join("")).toBe(r.text);
+    const plainDeltas: string[] = [];
+    const p = await generatePlain({ engine, promptTokens: prompt, method: "sample", options: { seed: 2, maxTokens: 30 }, onText: (d) => plainDeltas.push(d) });
+    expect(plainDeltas.join("")).toBe(p.text);
   });
 
   test("bad requests are clear UserErrors", async () => {
