@@ -122,7 +122,7 @@ export async function generateCommand(argv: string[], out: NodeJS.WritableStream
       ? [...(system ? [{ role: "system" as const, content: system }] : []), { role: "user" as const, content: prompt }]
       : prompt;
     const result = await guard.generate(input, { method, chat: Boolean(v.chat) });
-    const { trace, ...summary } = result;
+    const { trace, tokenIds: _ids, ...summary } = result;
     if (traceFile !== undefined) writeFileAtomic(traceFile, JSON.stringify({ ...summary, prompt, trace: trace ?? [] }, null, 2) + "\n");
     if (v.json) {
       out.write(JSON.stringify(summary) + "\n");

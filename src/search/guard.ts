@@ -34,7 +34,10 @@ interface Hypothesis {
 
 interface Candidate {
   beam: number;
+  /** Its KV sequence; -1 once it ended at an end-of-generation token (nothing left to decode). */
   seq: number;
+  /** How many of the N draws produced exactly this candidate. */
+  count: number;
   newTokens: number[];
   pos: number;
   lastToken: number;
@@ -158,7 +161,7 @@ class GuardSearch {
           keptSeqs.add(h.seq);
         }
       }
-      for (const c of safe) if (!keptSeqs.has(c.seq)) this.pool.release(c.seq);
+      for (const c of safe) if (!keptSeqs.has(c.seq)) this.releaseCandidate(c);
       for (const h of live) this.pool.release(h.seq);
       live = nextLive;
       this.commit([...live, ...finished]);
@@ -194,7 +197,7 @@ class GuardSearch {
       const safe = candidates.filter((c) => !isOverBudget(c.cost, this.o.budget));
       const unsafe = candidates.filter((c) => isOverBudget(c.cost, this.o.budget));
       if (safe.length > 0) {
-        for (const c of unsafe) this.pool.release(c.seq);
+        for (const c of unsafe) this.releaseCandidate(c);
         this.score(live, safe);
         if (this.o.trace) this.recordTrace(block, attempt, live, safe, unsafe);
         return safe;
@@ -203,7 +206,7 @@ class GuardSearch {
       live.forEach((_, b) =>
         accumulatePenalty(penalties[b], unsafe.filter((c) => c.beam === b).map((c) => c.newTokens), this.o.penalty),
       );
-      for (const c of unsafe) this.pool.release(c.seq);
+      for (const c of unsafe) this.releaseCandidate(c);
     }
     return null;
   }
@@ -215,41 +218,75 @@ class GuardSearch {
     return penalty;
   }
 
-  /** Forks every live beam into its share of the N candidates and samples W tokens for all of them. */
+  /**
+   * Samples the block's N candidates as a prefix tree: each live beam draws its share of N, and
+   * draws that picked the same tokens so far share one sequence (and one row per decode) until
+   * they diverge. The draws are the same independent samples as N separate sequences would make;
+   * only duplicated work is skipped, and identical candidates come out once (with their count).
+   */
   private expand(live: Hypothesis[], penalties: TokenPenalty[], block: number, attempt: number): Candidate[] {
     const { engine, o } = this;
     const candidates: Candidate[] = [];
     const base = Math.floor(o.samples / live.length);
     live.forEach((beam, b) => {
-      const children = base + (b < o.samples % live.length ? 1 : 0);
-      for (let j = 0; j < children; j++) {
-        const seq = this.pool.acquire();
-        engine.fork(beam.seq, seq);
-        candidates.push({
-          beam: b, seq, newTokens: [], pos: beam.pos, lastToken: beam.lastToken, row: beam.row,
-          sumLogProb: beam.sumLogProb, done: null, added: "", stepCost: 0, cost: beam.cost, score: 0,
-        });
-      }
+      const draws = base + (b < o.samples % live.length ? 1 : 0);
+      if (draws === 0) return;
+      // Fork into a fresh sequence: the beam's own stays intact for a resampling round.
+      const seq = this.pool.acquire();
+      engine.fork(beam.seq, seq);
+      candidates.push({
+        beam: b, seq, count: draws, newTokens: [], pos: beam.pos, lastToken: beam.lastToken, row: beam.row,
+        sumLogProb: beam.sumLogProb, done: null, added: "", stepCost: 0, cost: beam.cost, score: 0,
+      });
     });
     const params = { temperature: o.temperature, topK: o.topK, topP: o.topP };
     for (let w = 0; w < o.width; w++) {
       const active = candidates.filter((c) => c.done === null);
       if (active.length === 0) break;
-      const rows = Int32Array.from(active, (c) => c.row);
-      const bias = packBias(active.map((c) => penalties[c.beam]));
+      // One sampled row per draw: a candidate standing for `count` draws samples `count` times.
+      const owners: Candidate[] = [];
+      for (const c of active) for (let k = 0; k < c.count; k++) owners.push(c);
+      const rows = Int32Array.from(owners, (c) => c.row);
+      const bias = packBias(owners.map((c) => penalties[c.beam]));
       const { tokens, logProbs } = engine.sample(rows, params, deriveSeed(this.seed, block, attempt, w), bias);
       const extending: Candidate[] = [];
-      active.forEach((c, i) => {
-        if (engine.isEndOfGeneration(tokens[i])) {
-          c.done = "eog";
-          c.hidden = engine.hidden(Int32Array.of(c.row));
-          return;
+      const finishedNow: Candidate[] = [];
+      for (const c of active) {
+        // Group this candidate's draws by token, in draw order (deterministic).
+        const groups = new Map<number, { count: number; logProb: number }>();
+        owners.forEach((owner, i) => {
+          if (owner !== c) return;
+          const g = groups.get(tokens[i]);
+          if (g) g.count++;
+          else groups.set(tokens[i], { count: 1, logProb: logProbs[i] });
+        });
+        // Branches copy the state before this step; the first group continues in `c` itself.
+        const parent = { ...c, newTokens: [...c.newTokens] };
+        let first = true;
+        for (const [token, g] of groups) {
+          const eog = engine.isEndOfGeneration(token);
+          const child: Candidate = first ? c : { ...parent, newTokens: [...parent.newTokens], seq: -1 };
+          child.count = g.count;
+          if (eog) {
+            // Ends here: no further decode, so it needs no sequence of its own.
+            child.done = "eog";
+            finishedNow.push(child);
+          } else {
+            if (!first) {
+              child.seq = this.pool.acquire();
+              engine.fork(parent.seq, child.seq);
+            }
+            child.newTokens.push(token);
+            child.sumLogProb += g.logProb;
+            child.lastToken = token;
+            extending.push(child);
+          }
+          if (!first) candidates.push(child);
+          first = false;
         }
-        c.newTokens.push(tokens[i]);
-        c.sumLogProb += logProbs[i];
-        c.lastToken = tokens[i];
-        extending.push(c);
-      });
+      }
+      // Their hidden state is that of the row they ended on, still valid before the next decode.
+      this.captureHidden(finishedNow);
       if (extending.length === 0) break;
       engine.step(
         Int32Array.from(extending, (c) => c.lastToken),
@@ -269,6 +306,10 @@ class GuardSearch {
     }
     this.captureHidden(candidates.filter((c) => c.hidden === undefined));
     return candidates;
+  }
+
+  private releaseCandidate(c: Candidate): void {
+    if (c.seq >= 0) this.pool.release(c.seq);
   }
 
   /** Copies the hidden states of candidates whose rows belong to the last decode. */
@@ -352,11 +393,12 @@ class GuardSearch {
       fallback = true;
     }
     if (text.startsWith(this.committed)) this.emit(text.slice(this.committed.length));
-    const tokens = text === "" ? 0 : (best?.tokens.length ?? 0);
+    const tokenIds = text === "" || text !== best?.text ? [] : best.tokens;
     return {
       method: "guard",
       text,
-      tokens,
+      tokens: tokenIds.length,
+      tokenIds,
       cost,
       budget: o.budget,
       withinBudget: !isOverBudget(cost, o.budget),
@@ -394,6 +436,7 @@ class GuardSearch {
     const kept = new Set([...safe].sort((a, b) => b.score - a.score).slice(0, this.o.beams));
     const entry = (c: Candidate, status: TraceCandidate["status"]): TraceCandidate => ({
       beam: c.beam,
+      count: c.count,
       added: c.added,
       stepCost: c.stepCost,
       cost: c.cost,

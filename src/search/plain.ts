@@ -78,6 +78,7 @@ export async function generatePlain(request: PlainRequest): Promise<GenerationRe
     method: request.method,
     text,
     tokens: tokens.length,
+    tokenIds: tokens,
     cost,
     budget,
     withinBudget: budget === null ? true : !isOverBudget(cost, budget),

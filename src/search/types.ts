@@ -9,6 +9,8 @@ export type StopReason = "eog" | "max-tokens" | "fallback" | "aborted";
 
 export interface TraceCandidate {
   beam: number;
+  /** How many of the block's N draws produced this candidate. */
+  count: number;
   added: string;
   stepCost: number;
   cost: number;
@@ -30,6 +32,8 @@ export interface GenerationResult {
   method: string;
   text: string;
   tokens: number;
+  /** The answer's token ids (what `tokens` counts). */
+  tokenIds: number[];
   /** Cost of `text` under the cost model (not the sum of step costs). */
   cost: number;
   budget: number | null;

@@ -92,7 +92,9 @@ describe("stories260K", () => {
     const r = await generateGuarded({ engine, promptTokens: prompt, cost: lexicon, options: { seed: 5, maxTokens: 32, samples: 8, width: 8, trace: true } });
     expect(r.trace!.length).toBeGreaterThanOrEqual(4);
     for (const block of r.trace!) {
-      expect(block.candidates).toHaveLength(8);
+      // N = 8 draws; identical draws come out as one candidate with their count.
+      expect(block.candidates.reduce((sum, c) => sum + c.count, 0)).toBe(8);
+      expect(new Set(block.candidates.map((c) => `${c.beam}:${c.added}`)).size).toBe(block.candidates.length);
       const kept = block.candidates.filter((c) => c.status === "kept" || c.status === "finished");
       expect(kept.length).toBeLessThanOrEqual(4);
       for (const c of block.candidates) expect(c.z).toBeCloseTo(1 - c.cost / 1, 10);
@@ -118,6 +120,30 @@ describe("stories260K", () => {
     expect(calls.every((c) => c.width === nEmbd && c.z.every((z) => z >= 0 && z <= 1))).toBe(true);
     expect(withCritic.text).not.toBe(without.text);
     expect(withCritic.withinBudget).toBe(true);
+  });
+
+  test("answers are consistent with the model: teacher-forced log-probs match the reported reward", async () => {
+    for (const [seed, width] of [[2, 16], [4, 8], [7, 3]]) {
+      const r = await generateGuarded({ engine, promptTokens: prompt, cost: lexicon, options: { seed, width, maxTokens: 50, samples: 8 } });
+      expect(r.tokens).toBeLessThanOrEqual(50);
+      expect(r.tokenIds).toHaveLength(r.tokens);
+      expect(engine.detokenize(r.tokenIds)).toBe(r.text);
+      // Re-score the answer one token at a time through a fresh sequence.
+      engine.clear();
+      let row = engine.prefill(0, prompt);
+      let sum = 0;
+      r.tokenIds.forEach((token, i) => {
+        const logits = engine.logits(row);
+        let max = -Infinity;
+        for (const l of logits) max = Math.max(max, l);
+        let z = 0;
+        for (const l of logits) z += Math.exp(l - max);
+        sum += logits[token] - max - Math.log(z);
+        engine.step(Int32Array.of(token), Int32Array.of(prompt.length + i), Int32Array.of(0));
+        row = 0;
+      });
+      expect(Math.abs(sum / r.tokens - r.reward)).toBeLessThan(1e-3);
+    }
   });
 
   test("streaming sends only committed text, and all of it", async () => {
