@@ -35,6 +35,8 @@ export interface CallTimer {
   name: string;
   calls: number;
   ms: number;
+  /** Sum of `weigh(args)` over the calls (e.g. tokens decoded); 0 without a weigh function. */
+  units: number;
 }
 
 /**
@@ -42,13 +44,19 @@ export interface CallTimer {
  * returned promise settles). The source stays untouched: the wrapper is an own property that
  * shadows the prototype method, and restore() removes it again.
  */
-export function wrapMethod<T extends object>(obj: T, key: keyof T & string, name: string = key): { timer: CallTimer; restore(): void } {
+export function wrapMethod<T extends object>(
+  obj: T,
+  key: keyof T & string,
+  name: string = key,
+  weigh?: (args: unknown[]) => number,
+): { timer: CallTimer; restore(): void } {
   const target = obj as Record<string, unknown>;
   const hadOwn = Object.prototype.hasOwnProperty.call(target, key);
   const original = target[key];
   if (typeof original !== "function") throw new Error(`wrapMethod: ${key} is not a method`);
-  const timer: CallTimer = { name, calls: 0, ms: 0 };
+  const timer: CallTimer = { name, calls: 0, ms: 0, units: 0 };
   target[key] = function (this: unknown, ...args: unknown[]) {
+    if (weigh) timer.units += weigh(args);
     const t0 = performance.now();
     const result = (original as (...a: unknown[]) => unknown).apply(this, args);
     if (result instanceof Promise) {

@@ -11,6 +11,7 @@ import { accumulatePenalty, packBias, type TokenPenalty } from "./penalty.js";
 import { isOverBudget, safetyStateAfter } from "./safetyState.js";
 import { deriveSeed, randomSeed } from "./seed.js";
 import { SequencePool } from "./sequencePool.js";
+import { yieldToEventLoop } from "../util/yield.js";
 import type { CriticScorer, GenerationResult, StopReason, TraceBlock, TraceCandidate } from "./types.js";
 
 /** Tokens of context kept when detokenizing a block, so word pieces join as they would in the full text. */
@@ -141,6 +142,7 @@ class GuardSearch {
     let stop: StopReason | null = null;
 
     for (let block = 0; live.length > 0; block++) {
+      await yieldToEventLoop();
       if (this.request.signal?.aborted) {
         stop = "aborted";
         break;

@@ -7,9 +7,12 @@ import { parseOptions, samplingOptionsSchema, type SamplingOptions } from "./opt
 import { packBias } from "./penalty.js";
 import { isOverBudget } from "./safetyState.js";
 import { deriveSeed, randomSeed } from "./seed.js";
+import { yieldToEventLoop } from "../util/yield.js";
 import type { GenerationResult, StopReason } from "./types.js";
 
 const DETOKENIZE_CONTEXT = 8;
+/** Tokens between two yields to the event loop (so aborts and timers get a turn). */
+const YIELD_EVERY_TOKENS = 8;
 
 export interface PlainRequest {
   engine: Engine;
@@ -48,6 +51,7 @@ export async function generatePlain(request: PlainRequest): Promise<GenerationRe
   const sampled = { tokens: new Int32Array(1), logProbs: new Float32Array(1) };
   const bias = o.ignoreEos ? packBias([new Map(engine.endOfGenerationTokens().map((t) => [t, -Infinity]))]) : undefined;
   while (tokens.length < maxTokens) {
+    if (tokens.length % YIELD_EVERY_TOKENS === 0) await yieldToEventLoop();
     if (request.signal?.aborted) {
       stopReason = "aborted";
       break;

@@ -188,3 +188,26 @@ describe("llama-2-tiny-random (32k vocabulary)", () => {
     }
   });
 });
+
+test("a running generation yields to the event loop, so a timer can abort it", async () => {
+  const engine = await Engine.load({ modelPath: STORIES_MODEL, contextSize: 8192 });
+  try {
+    const lexicon = RulesCostModel.fromFile(DEFAULT_COST_RULES);
+    const promptTokens = engine.completionPrompt("Once upon a time");
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 20);
+    const r = await generateGuarded({
+      engine, promptTokens, cost: lexicon, signal: controller.signal,
+      options: { seed: 1, maxTokens: 1500, ignoreEos: true, samples: 16 },
+    });
+    expect(r.stopReason).toBe("aborted");
+    expect(r.tokens).toBeLessThan(1500);
+    expect(r.withinBudget).toBe(true);
+    const timer = new AbortController();
+    setTimeout(() => timer.abort(), 10);
+    const p = await generatePlain({ engine, promptTokens, method: "sample", signal: timer.signal, options: { seed: 1, maxTokens: 1900, ignoreEos: true } });
+    expect(p.stopReason).toBe("aborted");
+  } finally {
+    await engine.dispose();
+  }
+});

@@ -1,0 +1,101 @@
+// Named cost models for per-request selection (`guard: {cost: "NAME"}` in a request or a batch
+// line). A Guard owns one CostModel, so the server hands it this set, which delegates every call
+// to the model selected for the current request. The selection rides on AsyncLocalStorage, so it
+// follows the request's own async chain and can never leak into another request's generation.
+//
+// Clients pick models by the names the operator configured, never by spec: a spec is a file path,
+// and a network client must not make the server open files of its choosing.
+import { AsyncLocalStorage } from "node:async_hooks";
+import { setImmediate as yieldToEventLoop } from "node:timers/promises";
+import type { CostModel } from "../cost/costModel.js";
+import { loadCostModel } from "../cost/load.js";
+import { UserError } from "../errors.js";
+
+export const DEFAULT_COST_NAME = "default";
+
+const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+export class CostModelSet implements CostModel {
+  private readonly selected = new AsyncLocalStorage<CostModel>();
+
+  private constructor(private readonly models: ReadonlyMap<string, CostModel>) {}
+
+  /**
+   * Loads every spec once, up front, so a bad file stops the server at startup rather than
+   * failing the first request that names it. `specs` maps a name to a spec ("rules:PATH", ...);
+   * it must contain DEFAULT_COST_NAME.
+   */
+  static async load(specs: Readonly<Record<string, string | CostModel>>): Promise<CostModelSet> {
+    if (!(DEFAULT_COST_NAME in specs)) throw new Error(`cost model set needs a "${DEFAULT_COST_NAME}" entry`);
+    const models = new Map<string, CostModel>();
+    try {
+      for (const [name, spec] of Object.entries(specs)) {
+        if (!NAME_PATTERN.test(name)) throw new UserError(`invalid cost model name "${name}": use letters, digits, '.', '_' or '-'`);
+        models.set(name, typeof spec === "string" ? await loadCostModel(spec) : spec);
+      }
+    } catch (error) {
+      await Promise.all([...models.values()].map((m) => m.dispose?.()));
+      throw error;
+    }
+    return new CostModelSet(models);
+  }
+
+  names(): string[] {
+    return [...this.models.keys()];
+  }
+
+  has(name: string): boolean {
+    return this.models.has(name);
+  }
+
+  /** Runs `fn` (and everything it awaits) with the cost model called `name` selected. */
+  withSelected<T>(name: string | undefined, fn: () => Promise<T>): Promise<T> {
+    const model = this.models.get(name ?? DEFAULT_COST_NAME);
+    if (model === undefined) throw new UserError(`unknown cost model "${name}": this server offers ${this.names().join(", ")}`);
+    return this.selected.run(model, fn);
+  }
+
+  /** The model the current request selected (the default one outside withSelected). */
+  private current(): CostModel {
+    return this.selected.getStore() ?? this.models.get(DEFAULT_COST_NAME)!;
+  }
+
+  get name(): string {
+    return this.current().name;
+  }
+
+  cost(text: string): number | Promise<number> {
+    return this.current().cost(text);
+  }
+
+  /**
+   * The search calls this once per block. The rules model answers synchronously, so without this
+   * yield a whole generation would run without ever returning to the event loop: a server could
+   * not answer /health, refuse excess requests, flush streamed text or notice a client leaving.
+   */
+  async stepCosts(items: ReadonlyArray<{ prefix: string; added: string }>): Promise<number[]> {
+    const model = this.current();
+    await yieldToEventLoop();
+    return model.stepCosts(items);
+  }
+
+  async dispose(): Promise<void> {
+    await Promise.all([...this.models.values()].map((m) => m.dispose?.()));
+  }
+}
+
+/** Parses repeated `NAME=SPEC` flags into a name → spec map. */
+export function parseNamedCostSpecs(entries: readonly string[]): Record<string, string> {
+  const specs: Record<string, string> = {};
+  for (const entry of entries) {
+    const eq = entry.indexOf("=");
+    const name = eq > 0 ? entry.slice(0, eq).trim() : "";
+    const spec = eq > 0 ? entry.slice(eq + 1).trim() : "";
+    if (name === "" || spec === "") throw new UserError(`--cost-model expects NAME=SPEC (e.g. strict=rules:strict.json), got "${entry}"`);
+    if (!NAME_PATTERN.test(name)) throw new UserError(`invalid cost model name "${name}": use letters, digits, '.', '_' or '-'`);
+    if (name === DEFAULT_COST_NAME) throw new UserError(`--cost-model ${DEFAULT_COST_NAME}=... is reserved: set the default model with --cost`);
+    if (name in specs) throw new UserError(`--cost-model "${name}" is given twice`);
+    specs[name] = spec;
+  }
+  return specs;
+}
