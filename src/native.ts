@@ -76,9 +76,11 @@ export function nativeAddon(): NativeAddon {
   let dir = dirname(fileURLToPath(import.meta.url));
   // Works from src/ (tests, tsx) and from dist/ (the published build): walk up to package.json.
   while (!existsSync(join(dir, "package.json")) && dirname(dir) !== dir) dir = dirname(dir);
-  const file = join(dir, "build", "Release", "inference_guard.node");
-  if (!existsSync(file)) {
-    throw new Error(`native addon not built (${file} is missing): run \`npm install\` or \`npm run build:native\``);
+  // node-gyp's build (the default), else the cmake-js build (`npm run build:native:cmake`).
+  const candidates = [join(dir, "build", "Release", "inference_guard.node"), join(dir, "build-cmake", "Release", "inference_guard.node")];
+  const file = candidates.find((f) => existsSync(f));
+  if (file === undefined) {
+    throw new Error(`native addon not built (${candidates[0]} is missing): run \`npm install\` or \`npm run build:native\``);
   }
   cached = createRequire(import.meta.url)(file) as NativeAddon;
   return cached;
