@@ -66,6 +66,13 @@ test("--trace writes every block's candidates", async () => {
   expect(trace.trace[0].candidates[0]).toHaveProperty("z");
 });
 
+test("--chat renders the prompt with the model's chat template", async () => {
+  const r = await cli("generate", "--prompt", "Tell me a story", "--chat", "--system", "Be kind", "--model", TINY_RANDOM_MODEL, "--json", "--max-tokens", "8", "--seed", "1", "--samples", "4");
+  expect(r.code).toBe(0);
+  const plain = await cli("generate", "--prompt", "Tell me a story", "--model", TINY_RANDOM_MODEL, "--json", "--max-tokens", "8", "--seed", "1", "--samples", "4");
+  expect(JSON.parse(r.out).text).not.toBe(JSON.parse(plain.out).text); // a different prompt reached the model
+});
+
 test("works on the 32k-vocabulary model", async () => {
   const r = await cli("generate", "--prompt", "Hello", "--model", TINY_RANDOM_MODEL, "--json", "--max-tokens", "16", "--seed", "1", "--samples", "4");
   expect(r.code).toBe(0);
