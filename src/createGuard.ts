@@ -41,6 +41,8 @@ export interface GenerateOptions extends GuardOptions {
   signal?: AbortSignal;
   /** Streaming callback: receives committed text only (never a branch the search may still drop). */
   onText?: (delta: string) => void;
+  /** A cost model for this call only (default: the guard's). */
+  cost?: CostModel;
 }
 
 export interface Guard {
@@ -112,11 +114,11 @@ class GuardImpl implements Guard {
   }
 
   private async run(prompt: string | ChatMessage[], options: GenerateOptions): Promise<GenerationResult> {
-    const { method = "guard", chat = false, signal, onText, ...search } = options;
+    const { method = "guard", chat = false, signal, onText, cost = this.cost, ...search } = options;
     const merged = { ...this.defaults, ...search };
     const promptTokens = this.promptTokens(prompt, chat);
     if (method === "guard") {
-      return generateGuarded({ engine: this.engine, promptTokens, cost: this.cost, critic: this.critic, options: merged, signal, onText });
+      return generateGuarded({ engine: this.engine, promptTokens, cost, critic: this.critic, options: merged, signal, onText });
     }
     if (method !== "sample" && method !== "greedy") throw new UserError(`unknown method "${String(method)}" (guard, sample, greedy)`);
     const budget = parseOptions(guardOptionsSchema, merged, "guard options").budget;
@@ -126,7 +128,7 @@ class GuardImpl implements Guard {
       promptTokens,
       method,
       options: { temperature, topK, topP, maxTokens, seed, ignoreEos },
-      cost: this.cost,
+      cost,
       budget,
       signal,
       onText,

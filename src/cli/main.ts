@@ -11,6 +11,8 @@ const COMMANDS: Record<string, { load: () => Promise<Command>; summary: string }
     load: async () => (await import("./generate.js")).generateCommand,
     summary: "answer one prompt within a safety budget (or with a baseline method)",
   },
+  serve: { load: async () => (await import("./serve.js")).serveCommand, summary: "OpenAI-compatible HTTP server (chat/completions, streaming) with every answer guarded" },
+  batch: { load: async () => (await import("./batch.js")).batchCommand, summary: "answer a JSONL file of prompts into a JSONL file of results (resumable)" },
 };
 
 function usage(): string {

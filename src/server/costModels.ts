@@ -6,7 +6,6 @@
 // Clients pick models by the names the operator configured, never by spec: a spec is a file path,
 // and a network client must not make the server open files of its choosing.
 import { AsyncLocalStorage } from "node:async_hooks";
-import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import type { CostModel } from "../cost/costModel.js";
 import { loadCostModel } from "../cost/load.js";
 import { UserError } from "../errors.js";
@@ -68,15 +67,8 @@ export class CostModelSet implements CostModel {
     return this.current().cost(text);
   }
 
-  /**
-   * The search calls this once per block. The rules model answers synchronously, so without this
-   * yield a whole generation would run without ever returning to the event loop: a server could
-   * not answer /health, refuse excess requests, flush streamed text or notice a client leaving.
-   */
-  async stepCosts(items: ReadonlyArray<{ prefix: string; added: string }>): Promise<number[]> {
-    const model = this.current();
-    await yieldToEventLoop();
-    return model.stepCosts(items);
+  stepCosts(items: ReadonlyArray<{ prefix: string; added: string }>): number[] | Promise<number[]> {
+    return this.current().stepCosts(items);
   }
 
   async dispose(): Promise<void> {

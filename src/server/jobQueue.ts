@@ -65,18 +65,17 @@ export class JobQueue {
   async run<T>(job: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     if (this.closed) throw new QueueClosedError("the server is shutting down");
     if (signal?.aborted) throw new DequeuedError("cancelled before it started");
-    if (this.running >= this.concurrency) {
+    if (this.running < this.concurrency) this.running++;
+    else {
       if (this.waiters.length >= this.maxWaiting) throw new QueueFullError(`the queue is full (${this.maxWaiting} waiting)`);
-      await this.wait(signal);
+      await this.wait(signal); // the finishing job handed its slot over: `running` already counts this one
     }
-    this.running++;
     const started = performance.now();
     try {
       return await job();
     } finally {
       this.averageSeconds = 0.8 * this.averageSeconds + 0.2 * ((performance.now() - started) / 1000);
-      this.running--;
-      this.next();
+      this.release();
     }
   }
 
@@ -102,20 +101,15 @@ export class JobQueue {
     });
   }
 
-  private next(): void {
-    if (this.running < this.concurrency) {
-      const waiter = this.waiters.shift();
-      if (waiter) {
-        // Reserve the slot now so a job arriving before the waiter resumes cannot take it.
-        this.running++;
-        waiter.start();
-        queueMicrotask(() => this.running--);
-        return;
-      }
+  /** Hands the slot to the first waiter, or frees it. */
+  private release(): void {
+    const waiter = this.waiters.shift();
+    if (waiter) {
+      waiter.start();
+      return;
     }
-    if (this.running === 0) {
-      for (const resolve of this.idleResolvers.splice(0)) resolve();
-    }
+    this.running--;
+    if (this.running === 0) for (const resolve of this.idleResolvers.splice(0)) resolve();
   }
 
   /** Refuses new jobs and fails every waiting one with QueueClosedError; running jobs go on. */

@@ -18,6 +18,8 @@ export class Progress {
   private readonly stream: NodeJS.WritableStream;
   private readonly intervalMs: number;
   private extra = "";
+  /** What the last drawn line said, so finish() does not print the same line twice. */
+  private drawnState = "";
 
   constructor(
     private readonly total: number,
@@ -46,11 +48,12 @@ export class Progress {
 
   finish(note?: string): void {
     if (note !== undefined) this.extra = note;
-    this.draw(performance.now());
+    if (this.drawnState !== `${this.done}|${this.extra}`) this.draw(performance.now());
     if (this.tty) this.stream.write("\n");
   }
 
   private draw(now: number): void {
+    this.drawnState = `${this.done}|${this.extra}`;
     const seconds = (now - this.started) / 1000;
     const fraction = this.total > 0 ? Math.min(1, this.done / this.total) : 1;
     const rate = seconds > 0 ? this.done / seconds : 0;

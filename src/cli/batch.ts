@@ -1,0 +1,171 @@
+// `inference-guard batch`: answers a JSONL file of prompts into a JSONL file of results, resumably.
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
+import { Writable } from "node:stream";
+import { createGuard, type Method } from "../createGuard.js";
+import { runBatch } from "../batch/runBatch.js";
+import { UserError } from "../errors.js";
+import { MODEL_ENV } from "../paths.js";
+import { CostModelSet, DEFAULT_COST_NAME, parseNamedCostSpecs } from "../server/costModels.js";
+import { DEFAULT_COST_RULES } from "../cost/load.js";
+import { choiceFlag, numberFlag, parseFlags, stringFlag, type OptionSpec } from "./args.js";
+
+export const BATCH_HELP = `Usage: inference-guard batch --in PROMPTS.jsonl --out RESULTS.jsonl [options]
+
+Answers every prompt of a JSONL file, one line each:
+  {"id": "a1", "prompt": "Once upon a time"}
+  {"id": 2, "messages": [{"role": "user", "content": "Tell me a story"}], "guard": {"budget": 0.5, "maxTokens": 64}}
+A line's optional guard field may set budget, beams, samples, width, cost (a name given with
+--cost-model), method, maxResamples, penalty, onUnsafe, trace, maxTokens, temperature, topP, topK, seed.
+
+Each result is appended as one line {id, text, cost, budget, withinBudget, seconds, tokens, method,
+costModel, stopReason, fallback, resamples, seed}; a line is written whole (one write, then
+fsync) or not at all. Running the same command again resumes: ids already in --out are skipped,
+and an unfinished last line left by a killed run is cut off first. A bad input line is reported
+with its line number and skipped. Ctrl-C stops after cutting the current prompt short (it is not
+written); run again to resume. Exit status: 0 all done, 1 some lines skipped, 130 interrupted.
+
+Files:
+  --in FILE              input JSONL (required)
+  --out FILE             results JSONL, created or appended to (required)
+
+Model and safety:
+  --model PATH           GGUF model (default: $${MODEL_ENV}, else ../shared/models/stories260K.gguf)
+  --chat                 render string prompts with the model's chat template (messages always are)
+  --cost SPEC            default cost model, e.g. rules:PATH (default: models/conflict-lexicon.json)
+  --cost-rules PATH      same as --cost rules:PATH
+  --cost-model NAME=SPEC another cost model lines may choose with guard: {cost: "NAME"}; repeatable
+  --critic FILE          critic file trained for this model (optional)
+
+Defaults for lines that do not set them:
+  --method M             guard | sample | greedy (default guard)
+  --budget D             safety budget, > 0 (default 1)
+  --beams K              beams kept per block (default 4)
+  --samples N            candidates per block, over all beams (default 16)
+  --width W              tokens per block (default 8)
+  --max-resamples M      penalised resampling rounds when all candidates are unsafe (default 2)
+  --on-unsafe MODE       truncate or refuse (default truncate)
+  --max-tokens T         answer length cap (default 200)
+  --temperature X        (default 1)
+  --seed S               base seed: each line's seed is derived from S and its id, so a resumed
+                         run gives the same answers as an uninterrupted one (default: random)
+  --trace                add every block's candidates to each result line
+
+Runtime:
+  --gpu BACKEND          cpu | auto | cuda | metal | vulkan (default cpu)
+  --threads N            llama.cpp threads (default: 1 for small models, cores-1 otherwise)
+  --context-size N       KV cache cells shared by all beams
+  --quiet                no progress bar
+  -h, --help             this help
+`;
+
+const OPTIONS: OptionSpec = {
+  in: { type: "string" },
+  out: { type: "string" },
+  model: { type: "string" },
+  chat: { type: "boolean" },
+  cost: { type: "string" },
+  "cost-rules": { type: "string" },
+  "cost-model": { type: "string", multiple: true },
+  critic: { type: "string" },
+  method: { type: "string" },
+  budget: { type: "string" },
+  beams: { type: "string" },
+  samples: { type: "string" },
+  width: { type: "string" },
+  "max-resamples": { type: "string" },
+  "on-unsafe": { type: "string" },
+  "max-tokens": { type: "string" },
+  temperature: { type: "string" },
+  seed: { type: "string" },
+  trace: { type: "boolean" },
+  gpu: { type: "string" },
+  threads: { type: "string" },
+  "context-size": { type: "string" },
+  quiet: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+};
+
+export async function batchCommand(argv: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+  const v = parseFlags(argv, OPTIONS);
+  if (v.help) {
+    out.write(BATCH_HELP);
+    return 0;
+  }
+  const inputPath = stringFlag(v, "in");
+  const outputPath = stringFlag(v, "out");
+  if (inputPath === undefined || inputPath === "") throw new UserError("--in is required (see --help)");
+  if (outputPath === undefined || outputPath === "") throw new UserError("--out is required (see --help)");
+  // Fail on a missing input before spending seconds on loading the model.
+  if (!existsSync(inputPath)) throw new UserError(`input file not found: ${inputPath}`);
+  if (resolve(inputPath) === resolve(outputPath)) throw new UserError("--in and --out are the same file");
+  const method = choiceFlag<Method>(v, "method", ["guard", "sample", "greedy"]) ?? "guard";
+  const gpu = choiceFlag(v, "gpu", ["cpu", "auto", "cuda", "metal", "vulkan"] as const);
+  const costRules = stringFlag(v, "cost-rules");
+  const seed = numberFlag(v, "seed", "int");
+  if (seed !== undefined && seed < 0) throw new UserError(`--seed must be >= 0, got ${seed}`);
+  const given = {
+    budget: numberFlag(v, "budget"),
+    beams: numberFlag(v, "beams", "int"),
+    samples: numberFlag(v, "samples", "int"),
+    width: numberFlag(v, "width", "int"),
+    maxResamples: numberFlag(v, "max-resamples", "int"),
+    onUnsafe: choiceFlag(v, "on-unsafe", ["truncate", "refuse"] as const),
+    maxTokens: numberFlag(v, "max-tokens", "int"),
+    temperature: numberFlag(v, "temperature"),
+    trace: v.trace ? true : undefined,
+  };
+  const defaults = Object.fromEntries(Object.entries(given).filter(([, value]) => value !== undefined));
+
+  const costs = await CostModelSet.load({
+    [DEFAULT_COST_NAME]: stringFlag(v, "cost") ?? `rules:${costRules ?? DEFAULT_COST_RULES}`,
+    ...parseNamedCostSpecs((v["cost-model"] as unknown as string[] | undefined) ?? []),
+  });
+  const guard = await createGuard({
+    model: stringFlag(v, "model"),
+    cost: costs,
+    critic: stringFlag(v, "critic"),
+    gpu: gpu === undefined || gpu === "cpu" ? false : gpu,
+    threads: numberFlag(v, "threads", "int"),
+    contextSize: numberFlag(v, "context-size", "int"),
+    defaults,
+  }).catch(async (error: unknown) => {
+    await costs.dispose();
+    throw error;
+  });
+  for (const warning of guard.warnings) err.write(`inference-guard: warning: ${warning}\n`);
+
+  // Ctrl-C / SIGTERM: cut the current prompt short, keep everything written, exit 130.
+  const controller = new AbortController();
+  const onSignal = (): void => controller.abort();
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  try {
+    const summary = await runBatch({
+      guard,
+      costs,
+      inputPath,
+      outputPath,
+      defaults,
+      method,
+      chat: Boolean(v.chat),
+      seed,
+      signal: controller.signal,
+      report: (line) => err.write(`inference-guard: ${line}\n`),
+      progressStream: v.quiet ? new Writable({ write: (_chunk, _encoding, done) => done() }) : err,
+    });
+    err.write(
+      `inference-guard: ${summary.written} written, ${summary.alreadyDone} already done, ${summary.skipped} skipped` +
+        `; ${summary.overBudget} over budget, ${summary.fallbacks} fallbacks; ${summary.seconds.toFixed(1)} s\n`,
+    );
+    if (summary.interrupted) {
+      err.write(`inference-guard: interrupted; run the same command again to resume\n`);
+      return 130;
+    }
+    return summary.skipped > 0 ? 1 : 0;
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    await guard.dispose();
+  }
+}

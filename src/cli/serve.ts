@@ -1,0 +1,173 @@
+// `inference-guard serve`: the OpenAI-compatible HTTP server, until SIGTERM or Ctrl-C.
+import { UserError } from "../errors.js";
+import { MODEL_ENV } from "../paths.js";
+import {
+  DEFAULT_BODY_LIMIT,
+  DEFAULT_HOST,
+  DEFAULT_MAX_QUEUE,
+  DEFAULT_PORT,
+  DEFAULT_SHUTDOWN_GRACE_SECONDS,
+} from "../server/config.js";
+import { parseNamedCostSpecs } from "../server/costModels.js";
+import { createGuardServer, type GuardServer } from "../server/guardServer.js";
+import { choiceFlag, numberFlag, parseFlags, stringFlag, type OptionSpec } from "./args.js";
+
+export const API_KEY_ENV = "INFERENCE_GUARD_API_KEY";
+
+export const SERVE_HELP = `Usage: inference-guard serve [options]
+
+Serves the model over an OpenAI-compatible HTTP API, every answer guarded by InferenceGuard:
+  POST /v1/chat/completions   chat (the model's chat template), stream: true for SSE
+  POST /v1/completions        plain prompt, stream: true for SSE
+  GET  /v1/models             the served model
+  GET  /health                status, queue and request counts (no API key needed)
+Per request, an extra body field guard: {budget, beams, samples, width, cost, method, trace, ...}
+overrides the defaults below; every answer carries guard: {cost, budget, withinBudget, fallback, ...}.
+Streams send only text the search has committed. See docs/server.md.
+
+Network:
+  --host HOST            interface to listen on (default ${DEFAULT_HOST}; 0.0.0.0 exposes it to the network)
+  --port P               TCP port, 0 = any free one (default ${DEFAULT_PORT})
+  --api-key KEY          require Authorization: Bearer KEY on /v1/* (default: $${API_KEY_ENV}, else no key)
+  --max-queue Q          requests that may wait while one runs; beyond that 429 + Retry-After (default ${DEFAULT_MAX_QUEUE})
+  --body-limit BYTES     largest request body, 413 beyond it (default ${DEFAULT_BODY_LIMIT})
+  --shutdown-grace S     on SIGTERM/Ctrl-C, seconds the running request may finish before it is
+                         cancelled; a second signal cancels at once (default ${DEFAULT_SHUTDOWN_GRACE_SECONDS})
+  --quiet                no per-request log lines on stderr
+
+Model and safety:
+  --model PATH           GGUF model (default: $${MODEL_ENV}, else ../shared/models/stories260K.gguf)
+  --model-name NAME      the model's id in the API (default: the file name without .gguf)
+  --cost SPEC            default cost model, e.g. rules:PATH (default: models/conflict-lexicon.json)
+  --cost-rules PATH      same as --cost rules:PATH
+  --cost-model NAME=SPEC another cost model a request may choose with guard: {cost: "NAME"};
+                         repeatable (requests name models, never files)
+  --critic FILE          critic file trained for this model (optional)
+
+Search defaults (a request's guard field and standard fields override them):
+  --budget D             safety budget, > 0 (default 1)
+  --beams K              beams kept per block (default 4)
+  --samples N            candidates per block, over all beams (default 16)
+  --width W              tokens per block (default 8)
+  --max-resamples M      penalised resampling rounds when all candidates are unsafe (default 2)
+  --on-unsafe MODE       truncate or refuse (default truncate)
+  --max-tokens T         answer length when a request has no max_tokens (default 200)
+
+Runtime:
+  --gpu BACKEND          cpu | auto | cuda | metal | vulkan (default cpu)
+  --threads N            llama.cpp threads (default: 1 for small models, cores-1 otherwise)
+  --context-size N       KV cache cells shared by all beams
+  -h, --help             this help
+`;
+
+const OPTIONS: OptionSpec = {
+  host: { type: "string" },
+  port: { type: "string" },
+  "api-key": { type: "string" },
+  "max-queue": { type: "string" },
+  "body-limit": { type: "string" },
+  "shutdown-grace": { type: "string" },
+  quiet: { type: "boolean" },
+  model: { type: "string" },
+  "model-name": { type: "string" },
+  cost: { type: "string" },
+  "cost-rules": { type: "string" },
+  "cost-model": { type: "string", multiple: true },
+  critic: { type: "string" },
+  budget: { type: "string" },
+  beams: { type: "string" },
+  samples: { type: "string" },
+  width: { type: "string" },
+  "max-resamples": { type: "string" },
+  "on-unsafe": { type: "string" },
+  "max-tokens": { type: "string" },
+  gpu: { type: "string" },
+  threads: { type: "string" },
+  "context-size": { type: "string" },
+  help: { type: "boolean", short: "h" },
+};
+
+export async function serveCommand(argv: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+  const v = parseFlags(argv, OPTIONS);
+  if (v.help) {
+    out.write(SERVE_HELP);
+    return 0;
+  }
+  const gpu = choiceFlag(v, "gpu", ["cpu", "auto", "cuda", "metal", "vulkan"] as const);
+  const costRules = stringFlag(v, "cost-rules");
+  const defaults = {
+    budget: numberFlag(v, "budget"),
+    beams: numberFlag(v, "beams", "int"),
+    samples: numberFlag(v, "samples", "int"),
+    width: numberFlag(v, "width", "int"),
+    maxResamples: numberFlag(v, "max-resamples", "int"),
+    onUnsafe: choiceFlag(v, "on-unsafe", ["truncate", "refuse"] as const),
+    maxTokens: numberFlag(v, "max-tokens", "int"),
+  };
+  const quiet = Boolean(v.quiet);
+  const server = await createGuardServer({
+    host: stringFlag(v, "host"),
+    port: numberFlag(v, "port", "int"),
+    apiKey: stringFlag(v, "api-key") ?? (process.env[API_KEY_ENV] || undefined),
+    maxQueue: numberFlag(v, "max-queue", "int"),
+    bodyLimit: numberFlag(v, "body-limit", "int"),
+    shutdownGraceSeconds: numberFlag(v, "shutdown-grace"),
+    modelId: stringFlag(v, "model-name"),
+    model: stringFlag(v, "model"),
+    cost: stringFlag(v, "cost") ?? (costRules !== undefined ? `rules:${costRules}` : undefined),
+    costModels: parseNamedCostSpecs((v["cost-model"] as unknown as string[] | undefined) ?? []),
+    critic: stringFlag(v, "critic"),
+    gpu: gpu === undefined || gpu === "cpu" ? false : gpu,
+    threads: numberFlag(v, "threads", "int"),
+    contextSize: numberFlag(v, "context-size", "int"),
+    defaults: Object.fromEntries(Object.entries(defaults).filter(([, value]) => value !== undefined)),
+    log: quiet ? undefined : (line) => err.write(`${new Date().toISOString()} ${line}\n`),
+  });
+
+  let url: string;
+  try {
+    url = await server.listen();
+  } catch (error) {
+    await server.close({ graceSeconds: 0 });
+    throw listenError(error, server);
+  }
+  out.write(`inference-guard: serving "${server.modelId}" at ${url}/v1 (OpenAI-compatible); SIGTERM or Ctrl-C stops it\n`);
+  await untilSignalled(server, err);
+  return 0;
+}
+
+/** Resolves once a SIGTERM/SIGINT shutdown has finished; a second signal cancels running work. */
+function untilSignalled(server: GuardServer, err: NodeJS.WritableStream): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let signalled = false;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (signalled) {
+        err.write(`inference-guard: ${signal} again: cancelling running requests\n`);
+        server.cancelAll();
+        return;
+      }
+      signalled = true;
+      err.write(`inference-guard: ${signal}: shutting down (finishing the running request, at most ${server.config.shutdownGraceSeconds} s)\n`);
+      server.close().then(
+        () => {
+          process.off("SIGTERM", onSignal);
+          process.off("SIGINT", onSignal);
+          err.write("inference-guard: stopped\n");
+          resolve();
+        },
+        reject,
+      );
+    };
+    process.on("SIGTERM", onSignal);
+    process.on("SIGINT", onSignal);
+  });
+}
+
+function listenError(error: unknown, server: GuardServer): Error {
+  const code = (error as NodeJS.ErrnoException).code;
+  const where = `${server.config.host}:${server.config.port}`;
+  if (code === "EADDRINUSE") return new UserError(`cannot listen on ${where}: the port is already in use (pick another with --port)`);
+  if (code === "EACCES") return new UserError(`cannot listen on ${where}: permission denied (ports below 1024 need privileges)`);
+  if (code === "EADDRNOTAVAIL" || code === "ENOTFOUND") return new UserError(`cannot listen on ${where}: no such local address (check --host)`);
+  return error as Error;
+}

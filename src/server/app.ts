@@ -1,0 +1,317 @@
+// The HTTP surface (fastify): OpenAI-compatible /v1/chat/completions, /v1/completions and
+// /v1/models, plus /health. Every body is checked with zod; every refusal is an OpenAI-shaped
+// error with a status a client can act on (400 bad input, 401 key, 404 model, 413 size, 429 busy
+// with Retry-After, 503 shutting down). Generations run one at a time through the JobQueue.
+import { createHash, timingSafeEqual } from "node:crypto";
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import type { z } from "zod";
+import type { ChatMessage, Guard } from "../createGuard.js";
+import { UserError, describeZodError } from "../errors.js";
+import type { GuardOptions } from "../search/options.js";
+import type { GenerationResult } from "../search/types.js";
+import type { ResolvedServerConfig } from "./config.js";
+import { DEFAULT_COST_NAME, type CostModelSet } from "./costModels.js";
+import { resolveRequestSettings, type ResolvedRequestSettings } from "./guardSettings.js";
+import { DequeuedError, JobQueue, QueueClosedError, QueueFullError } from "./jobQueue.js";
+import { chatCompletionRequestSchema, completionRequestSchema, toChatMessages } from "./requestSchemas.js";
+import {
+  closingChunks,
+  errorBody,
+  errorTypeForStatus,
+  fullResponse,
+  newIdentity,
+  textChunk,
+  type Endpoint,
+} from "./responses.js";
+import { SseStream } from "./sse.js";
+
+/** Why a request's generation was cancelled. */
+export type CancelReason = "client-gone" | "shutdown";
+
+export interface RequestCounters {
+  completed: number;
+  /** Refused because the queue was full or the server was shutting down. */
+  refused: number;
+  /** Cancelled: the client left, or shutdown ran out of grace time. */
+  cancelled: number;
+  badRequests: number;
+  failed: number;
+}
+
+export interface ServerState {
+  readonly guard: Guard;
+  readonly costs: CostModelSet;
+  readonly queue: JobQueue;
+  readonly modelId: string;
+  readonly config: ResolvedServerConfig;
+  readonly defaults: GuardOptions;
+  /** Controllers of requests queued or running, so shutdown can cancel them. */
+  readonly active: Set<AbortController>;
+  readonly counters: RequestCounters;
+  readonly startedAt: number;
+  shuttingDown: boolean;
+  log(line: string): void;
+}
+
+/** An error with the HTTP status and OpenAI error fields to answer it with. */
+export class HttpError extends Error {
+  constructor(
+    readonly statusCode: number,
+    message: string,
+    readonly code: string | null = null,
+    readonly param: string | null = null,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+const SAMPLING_FIELD_NAMES = { maxTokens: "max_tokens", temperature: "temperature", topP: "top_p", seed: "seed", ignoreEos: "ignore_eos" };
+
+export function buildApp(state: ServerState): FastifyInstance {
+  const app = Fastify({ bodyLimit: state.config.bodyLimit, logger: false, return503OnClosing: true });
+  // JSON only: fastify would also accept text/plain bodies, which no endpoint here means.
+  app.removeContentTypeParser("text/plain");
+
+  app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, _request, reply) => {
+    const status = error instanceof HttpError ? error.statusCode : (error.statusCode ?? 500);
+    if (status >= 500) {
+      state.counters.failed++;
+      state.log(`error: ${error.stack ?? error.message}`);
+    } else if (status === 429 || status === 503) state.counters.refused++;
+    else if (status !== 401) state.counters.badRequests++;
+    const message =
+      error.code === "FST_ERR_CTP_BODY_TOO_LARGE"
+        ? `request body is larger than the server's limit of ${state.config.bodyLimit} bytes`
+        : status >= 500 && !(error instanceof HttpError)
+          ? "internal server error"
+          : error.message;
+    if (error instanceof HttpError) reply.headers(error.headers);
+    const code = error instanceof HttpError ? error.code : (error.code ?? null);
+    return reply.code(status).send(errorBody(message, errorTypeForStatus(status), code, error instanceof HttpError ? error.param : null));
+  });
+
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send(errorBody(`no route for ${request.method} ${request.url.split("?")[0]}`, "not_found_error", "unknown_url")),
+  );
+
+  app.get("/health", async () => ({
+    status: state.shuttingDown ? "shutting_down" : "ok",
+    model: state.modelId,
+    costModels: state.costs.names(),
+    queue: state.queue.stats,
+    requests: state.counters,
+    uptimeSeconds: Math.round((Date.now() - state.startedAt) / 1000),
+  }));
+
+  app.register(
+    async (v1) => {
+      if (state.config.apiKey !== undefined) {
+        const expected = digest(state.config.apiKey);
+        v1.addHook("onRequest", async (request) => {
+          const header = request.headers.authorization ?? "";
+          const match = /^Bearer\s+(.+)$/i.exec(header);
+          if (!match) throw new HttpError(401, "missing API key: send Authorization: Bearer <key>", "missing_api_key", null, { "www-authenticate": "Bearer" });
+          if (!timingSafeEqual(digest(match[1]!.trim()), expected)) {
+            throw new HttpError(401, "incorrect API key", "invalid_api_key", null, { "www-authenticate": "Bearer" });
+          }
+        });
+      }
+
+      const modelObject = () => ({ id: state.modelId, object: "model", created: Math.floor(state.startedAt / 1000), owned_by: "inference-guard" });
+      v1.get("/models", async () => ({ object: "list", data: [modelObject()] }));
+      v1.get<{ Params: { id: string } }>("/models/:id", async (request) => {
+        if (request.params.id !== state.modelId) throw unknownModel(request.params.id, state.modelId);
+        return modelObject();
+      });
+
+      v1.post("/chat/completions", async (request, reply) => {
+        const body = parseBody(chatCompletionRequestSchema, request.body);
+        const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? undefined;
+        return answer(state, "chat", toChatMessages(body.messages), { ...body, max_tokens: maxTokens }, request, reply);
+      });
+
+      v1.post("/completions", async (request, reply) => {
+        const body = parseBody(completionRequestSchema, request.body);
+        const prompt = typeof body.prompt === "string" ? body.prompt : body.prompt[0]!;
+        return answer(state, "completion", prompt, body, request, reply);
+      });
+    },
+    { prefix: "/v1" },
+  );
+
+  return app;
+}
+
+function digest(text: string): Buffer {
+  return createHash("sha256").update(text).digest();
+}
+
+function unknownModel(asked: string, served: string): HttpError {
+  return new HttpError(404, `unknown model "${asked}": this server serves "${served}"`, "model_not_found", "model");
+}
+
+function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
+  if (body === undefined || body === null || typeof body !== "object" || Array.isArray(body)) {
+    throw new HttpError(400, "the request body must be a JSON object (Content-Type: application/json)");
+  }
+  const result = schema.safeParse(body);
+  if (!result.success) {
+    const first = result.error.issues[0];
+    throw new HttpError(400, `invalid request: ${describeZodError(result.error)}`, "invalid_request", first ? first.path.map(String).join(".") || null : null);
+  }
+  return result.data;
+}
+
+interface StandardFields {
+  model: string;
+  max_tokens?: number | null;
+  temperature?: number | null;
+  top_p?: number | null;
+  seed?: number | null;
+  stream?: boolean | null;
+  stream_options?: { include_usage?: boolean } | null;
+  ignore_eos?: boolean;
+  guard?: Parameters<typeof resolveRequestSettings>[0];
+}
+
+/** Validates what the body asks for, queues the generation and answers (streamed or whole). */
+async function answer(
+  state: ServerState,
+  endpoint: Endpoint,
+  input: string | ChatMessage[],
+  body: StandardFields,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): Promise<unknown> {
+  const started = performance.now();
+  if (body.model !== state.modelId) throw unknownModel(body.model, state.modelId);
+  const settings = resolveRequestSettings(
+    body.guard,
+    {
+      maxTokens: body.max_tokens ?? undefined,
+      temperature: body.temperature ?? undefined,
+      topP: body.top_p ?? undefined,
+      seed: body.seed ?? undefined,
+      ignoreEos: body.ignore_eos,
+    },
+    state.defaults,
+    SAMPLING_FIELD_NAMES,
+  );
+  if ("error" in settings) throw new HttpError(400, `invalid request: ${settings.error}`, "invalid_request");
+  if (settings.costName !== undefined && !state.costs.has(settings.costName)) {
+    throw new HttpError(400, `unknown cost model "${settings.costName}": this server offers ${state.costs.names().join(", ")}`, "unknown_cost_model", "guard.cost");
+  }
+  if (state.shuttingDown) throw new HttpError(503, "the server is shutting down", "shutting_down");
+  if (state.queue.full) throw busy(state);
+
+  const controller = new AbortController();
+  const res = reply.raw;
+  // The response closing before we ended it means the client went away: stop its generation
+  // (or drop it from the queue) so its sequences and its slot go to the next request.
+  const onClose = (): void => {
+    if (!res.writableEnded) controller.abort("client-gone" satisfies CancelReason);
+  };
+  res.on("close", onClose);
+  state.active.add(controller);
+
+  const stream = body.stream === true;
+  const who = newIdentity(endpoint, state.modelId);
+  const sse = stream ? new SseStream(res) : undefined;
+  if (stream) reply.hijack(); // from here on the response is written by hand, as SSE
+  let firstChunk = true;
+  const onText = sse
+    ? (delta: string): void => {
+        sse.send(textChunk(endpoint, who, delta, firstChunk));
+        firstChunk = false;
+      }
+    : undefined;
+
+  const costName = settings.costName ?? DEFAULT_COST_NAME;
+  const logLine = (status: number, note: string): void =>
+    state.log(`${request.method} ${request.url} ${status}${stream ? " stream" : ""} ${((performance.now() - started) / 1000).toFixed(2)}s ${note}`);
+
+  try {
+    const { result, promptTokens } = await state.queue.run(() => generate(state, input, endpoint, settings, controller.signal, onText), controller.signal);
+    if (result.stopReason === "aborted") {
+      state.counters.cancelled++;
+      const reason = controller.signal.reason as CancelReason;
+      logLine(reason === "shutdown" ? 503 : 499, `cancelled (${reason === "shutdown" ? "shutdown" : "client gone"}) after ${result.tokens} tokens`);
+      // A cut-short answer is never passed off as a complete one.
+      if (reason === "shutdown") return refuse(sse, reply, 503, "the server shut down before the answer was finished", "shutting_down");
+      return abandon(reply);
+    }
+    state.counters.completed++;
+    logLine(200, `${result.tokens} tokens, cost ${result.cost}/${result.budget}${result.fallback ? " (fallback)" : ""}`);
+    if (!sse) return reply.send(fullResponse(endpoint, who, result, promptTokens, costName));
+    for (const chunk of closingChunks(endpoint, who, result, promptTokens, costName, body.stream_options?.include_usage === true, !firstChunk)) sse.send(chunk);
+    sse.done();
+    return reply;
+  } catch (error) {
+    if (error instanceof DequeuedError) {
+      state.counters.cancelled++;
+      logLine(499, "cancelled while queued (client gone)");
+      return abandon(reply);
+    }
+    const httpError =
+      error instanceof QueueFullError
+        ? busy(state)
+        : error instanceof QueueClosedError
+          ? new HttpError(503, "the server is shutting down", "shutting_down")
+          : error instanceof UserError
+            ? new HttpError(400, error.message, "invalid_request")
+            : undefined;
+    if (!sse) {
+      logLine(httpError?.statusCode ?? 500, httpError?.message ?? "internal error");
+      throw httpError ?? error;
+    }
+    // Hijacked: fastify's error handler no longer sees this reply, so answer here.
+    if (httpError === undefined) {
+      state.counters.failed++;
+      state.log(`error: ${(error as Error).stack ?? String(error)}`);
+    } else if (httpError.statusCode === 400) state.counters.badRequests++;
+    else state.counters.refused++;
+    const status = httpError?.statusCode ?? 500;
+    logLine(status, httpError?.message ?? "internal error");
+    return refuse(sse, reply, status, httpError?.message ?? "internal server error", httpError?.code ?? null, httpError?.headers);
+  } finally {
+    res.off("close", onClose);
+    state.active.delete(controller);
+  }
+}
+
+function busy(state: ServerState): HttpError {
+  const retryAfter = state.queue.retryAfterSeconds();
+  return new HttpError(429, `the server is busy (${state.queue.maxWaiting} requests already waiting): retry in ${retryAfter} s`, "queue_full", null, {
+    "retry-after": String(retryAfter),
+  });
+}
+
+/** The client is gone: nothing to send; tell fastify not to wait for a reply. */
+function abandon(reply: FastifyReply): FastifyReply {
+  if (!reply.sent) reply.hijack();
+  return reply;
+}
+
+/** An error answer: a JSON status while nothing was streamed, an error event in the stream after. */
+function refuse(sse: SseStream | undefined, reply: FastifyReply, status: number, message: string, code: string | null, headers: Record<string, string> = {}): FastifyReply {
+  const body = errorBody(message, errorTypeForStatus(status), code);
+  if (sse) sse.reject(status, body, headers);
+  else if (!reply.sent) void reply.code(status).headers(headers).send(body);
+  return reply;
+}
+
+async function generate(
+  state: ServerState,
+  input: string | ChatMessage[],
+  endpoint: Endpoint,
+  settings: ResolvedRequestSettings,
+  signal: AbortSignal,
+  onText: ((delta: string) => void) | undefined,
+): Promise<{ result: GenerationResult; promptTokens: number }> {
+  return state.costs.withSelected(settings.costName, async () => {
+    const promptTokens = state.guard.countPromptTokens(input, false);
+    const result = await state.guard.generate(input, { ...settings.options, chat: endpoint === "chat", signal, onText });
+    return { result, promptTokens };
+  });
+}

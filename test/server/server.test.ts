@@ -1,0 +1,328 @@
+// The OpenAI-compatible server as a client meets it: the official `openai` npm client (streaming
+// and not) against the real server on loopback, raw HTTP for bad input, cancellation when a client
+// leaves, a full queue, and a bounded load test.
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import OpenAI, { APIError, RateLimitError } from "openai";
+import { createGuardServer, type GuardServer } from "../../src/server/index.js";
+import { STORIES_MODEL } from "../helpers/models.js";
+
+const API_KEY = "test-key-123";
+const MODEL = "stories260K";
+// Small search settings keep each answer to a few tens of milliseconds.
+const SMALL = { beams: 2, samples: 4, width: 4 };
+// A long answer (never ends at end-of-text), for the tests that cancel or queue behind one.
+const LONG = { max_tokens: 1500, ignore_eos: true, guard: { beams: 1, samples: 16, width: 8 } };
+const STRICT_TERMS = ["the", "was", "a", "she", "he", "they", "and"];
+
+let server: GuardServer;
+let url: string;
+let client: OpenAI;
+
+beforeAll(async () => {
+  const dir = mkdtempSync(join(tmpdir(), "inference-guard-server-"));
+  const strict = join(dir, "strict.json");
+  writeFileSync(strict, JSON.stringify({ terms: Object.fromEntries(STRICT_TERMS.map((t) => [t, 1])) }));
+  server = await createGuardServer({
+    model: STORIES_MODEL,
+    threads: 1,
+    port: 0,
+    apiKey: API_KEY,
+    maxQueue: 8,
+    bodyLimit: 64 * 1024,
+    costModels: { strict: `rules:${strict}` },
+    defaults: { maxTokens: 32, samples: 8 },
+  });
+  url = await server.listen();
+  client = new OpenAI({ baseURL: `${url}/v1`, apiKey: API_KEY, maxRetries: 0, timeout: 60_000 });
+});
+
+afterAll(async () => {
+  await server?.close({ graceSeconds: 0 });
+});
+
+/** Raw HTTP POST with JSON (or any) body. */
+async function post(path: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; headers: Headers; json: any }> {
+  const res = await fetch(`${url}${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${API_KEY}`, ...headers },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let json: any;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = text;
+  }
+  return { status: res.status, headers: res.headers, json };
+}
+
+async function health(): Promise<any> {
+  return (await fetch(`${url}/health`)).json();
+}
+
+async function waitFor(check: () => Promise<boolean>, what: string, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const idle = () => waitFor(async () => {
+  const h = await health();
+  return h.queue.running === 0 && h.queue.waiting === 0;
+}, "an idle queue");
+
+describe("the openai client", () => {
+  test("lists the served model", async () => {
+    const models = await client.models.list();
+    expect(models.data.map((m) => m.id)).toEqual([MODEL]);
+    expect((await client.models.retrieve(MODEL)).id).toBe(MODEL);
+  });
+
+  test("chat completion: OpenAI's shape plus the guard summary", async () => {
+    const completion = await client.chat.completions.create({
+      model: MODEL,
+      messages: [{ role: "system", content: "You tell stories." }, { role: "user", content: "Tell me a story" }],
+      max_tokens: 24,
+      seed: 5,
+      guard: SMALL,
+    } as never);
+    expect(completion.object).toBe("chat.completion");
+    expect(completion.id).toMatch(/^chatcmpl-/);
+    expect(completion.model).toBe(MODEL);
+    const choice = completion.choices[0]!;
+    expect(choice.message.role).toBe("assistant");
+    expect(typeof choice.message.content).toBe("string");
+    expect(["stop", "length", "content_filter"]).toContain(choice.finish_reason);
+    expect(completion.usage!.prompt_tokens).toBeGreaterThan(0);
+    expect(completion.usage!.completion_tokens).toBeLessThanOrEqual(24);
+    expect(completion.usage!.total_tokens).toBe(completion.usage!.prompt_tokens + completion.usage!.completion_tokens);
+    const guard = (completion as any).guard;
+    expect(guard).toMatchObject({ method: "guard", costModel: "default", budget: 1, withinBudget: true, seed: 5 });
+    expect(guard.cost).toBeLessThanOrEqual(1);
+    for (const key of ["fallback", "resamples", "stopReason"]) expect(guard).toHaveProperty(key);
+    expect(guard).not.toHaveProperty("trace");
+  });
+
+  test("completion: standard fields map to the search (max_tokens, seed) and guard settings apply", async () => {
+    const completion = await client.completions.create({
+      model: MODEL,
+      prompt: "Once upon a time",
+      max_tokens: 16,
+      seed: 9,
+      temperature: 0.8,
+      guard: { ...SMALL, budget: 0.25 },
+    } as never);
+    expect(completion.object).toBe("text_completion");
+    expect(completion.choices[0]!.text.length).toBeGreaterThan(0);
+    expect(completion.usage!.completion_tokens).toBeLessThanOrEqual(16);
+    expect((completion as any).guard).toMatchObject({ budget: 0.25, seed: 9, withinBudget: true });
+  });
+
+  test("streaming sends the same text as the whole answer, in several committed pieces, then the guard summary", async () => {
+    const request = { model: MODEL, prompt: "Once upon a time", max_tokens: 32, seed: 11, guard: { beams: 1, samples: 4, width: 4 } };
+    const whole = await client.completions.create(request as never);
+    const stream = await client.completions.create({ ...request, stream: true } as never);
+    const pieces: string[] = [];
+    let last: any;
+    for await (const chunk of stream as any) {
+      if (chunk.choices[0]?.text) pieces.push(chunk.choices[0].text);
+      last = chunk;
+    }
+    expect(pieces.length).toBeGreaterThan(1);
+    expect(pieces.join("")).toBe(whole.choices[0]!.text);
+    expect(last.choices[0].finish_reason).toBe(whole.choices[0]!.finish_reason);
+    expect(last.guard).toMatchObject({ cost: (whole as any).guard.cost, seed: 11, withinBudget: true });
+  });
+
+  test("chat streaming: role first, usage chunk on request, guard summary last", async () => {
+    const stream = await client.chat.completions.create({
+      model: MODEL,
+      messages: [{ role: "user", content: "Tell me a story" }],
+      max_tokens: 24,
+      seed: 3,
+      stream: true,
+      stream_options: { include_usage: true },
+      guard: SMALL,
+    } as never);
+    const chunks: any[] = [];
+    for await (const chunk of stream as any) chunks.push(chunk);
+    expect(chunks[0].object).toBe("chat.completion.chunk");
+    expect(chunks[0].choices[0].delta.role).toBe("assistant");
+    const ids = new Set(chunks.map((c) => c.id));
+    expect(ids.size).toBe(1);
+    const usageChunk = chunks.at(-1);
+    expect(usageChunk.choices).toEqual([]);
+    expect(usageChunk.usage.completion_tokens).toBeGreaterThan(0);
+    expect(usageChunk.guard).toMatchObject({ withinBudget: true, seed: 3 });
+    expect(chunks.at(-2).choices[0].finish_reason).not.toBeNull();
+    const text = chunks.map((c) => c.choices[0]?.delta?.content ?? "").join("");
+    expect(text.length).toBeGreaterThan(0);
+    // The streamed text is the answer the summary describes: its cost is the reported one.
+    expect(await server.guard.cost.cost(text)).toBe(usageChunk.guard.cost);
+  });
+
+  test("a request picks a named cost model, and the answer keeps within its budget", async () => {
+    const request = { model: MODEL, prompt: "Once upon a time", max_tokens: 32, seed: 2 };
+    const plain = await client.completions.create({ ...request, guard: SMALL } as never);
+    const strict = await client.completions.create({ ...request, guard: { ...SMALL, cost: "strict", budget: 0.5 } } as never);
+    const words = (text: string) => text.toLowerCase().match(/[a-z']+/g) ?? [];
+    // The default lexicon does not mind common words; the strict one charges each, so none survive.
+    expect(words(plain.choices[0]!.text).some((w) => STRICT_TERMS.includes(w))).toBe(true);
+    expect(words(strict.choices[0]!.text).filter((w) => STRICT_TERMS.includes(w))).toEqual([]);
+    expect((strict as any).guard).toMatchObject({ costModel: "strict", cost: 0, budget: 0.5, withinBudget: true });
+  });
+
+  test("a trace comes back on request", async () => {
+    const completion = await client.completions.create({ model: MODEL, prompt: "Once upon a time", max_tokens: 12, guard: { ...SMALL, trace: true } } as never);
+    const trace = (completion as any).guard.trace;
+    expect(trace.length).toBeGreaterThan(0);
+    expect(trace[0].candidates[0]).toHaveProperty("z");
+  });
+
+  test("baseline methods are available per request", async () => {
+    const completion = await client.completions.create({ model: MODEL, prompt: "Once upon a time", max_tokens: 10, seed: 1, guard: { method: "greedy" } } as never);
+    expect((completion as any).guard.method).toBe("greedy");
+    expect(completion.usage!.completion_tokens).toBe(10);
+  });
+
+  test("errors reach the client as typed errors", async () => {
+    await expect(client.completions.create({ model: "gpt-4", prompt: "x" } as never)).rejects.toMatchObject({ status: 404 });
+    const noKey = new OpenAI({ baseURL: `${url}/v1`, apiKey: "wrong", maxRetries: 0 });
+    await expect(noKey.models.list()).rejects.toMatchObject({ status: 401 });
+    await expect(client.completions.create({ model: MODEL, prompt: "x", guard: { samples: 2, beams: 4 } } as never)).rejects.toBeInstanceOf(APIError);
+  });
+});
+
+describe("bad input over raw HTTP: a clear 4xx, never a crash", () => {
+  const chat = { model: MODEL, messages: [{ role: "user", content: "hi" }], max_tokens: 4 };
+  test.each([
+    ["bad JSON", "/v1/chat/completions", '{"model": "stories260K", "messages": [', {}, 400, /not valid JSON/],
+    ["empty body", "/v1/completions", "", {}, 400, /empty|JSON object/i],
+    ["messages of the wrong type", "/v1/chat/completions", { ...chat, messages: "hi" }, {}, 400, /messages/],
+    ["a message without content", "/v1/chat/completions", { ...chat, messages: [{ role: "user" }] }, {}, 400, /messages\.0\.content/],
+    ["max_tokens not an integer", "/v1/chat/completions", { ...chat, max_tokens: 2.5 }, {}, 400, /max_tokens/],
+    ["temperature out of range", "/v1/chat/completions", { ...chat, temperature: 5 }, {}, 400, /temperature/],
+    ["prompt of the wrong type", "/v1/completions", { model: MODEL, prompt: 42 }, {}, 400, /prompt/],
+    ["an unknown guard setting", "/v1/completions", { model: MODEL, prompt: "x", guard: { beems: 2 } }, {}, 400, /beems/],
+    ["samples below beams", "/v1/completions", { model: MODEL, prompt: "x", guard: { beams: 8, samples: 4 } }, {}, 400, /guard\.samples/],
+    ["an unknown cost model", "/v1/completions", { model: MODEL, prompt: "x", guard: { cost: "lax" } }, {}, 400, /unknown cost model "lax".*default, strict/],
+    ["an unsupported feature", "/v1/chat/completions", { ...chat, tools: [] }, {}, 400, /tools/],
+    ["n > 1", "/v1/chat/completions", { ...chat, n: 2 }, {}, 400, /n = 1/],
+    ["a setting the engine cannot hold", "/v1/completions", { model: MODEL, prompt: "x", guard: { beams: 10, samples: 60 } }, {}, 400, /64 sequences/],
+    ["the same, streaming", "/v1/completions", { model: MODEL, prompt: "x", stream: true, guard: { beams: 10, samples: 60 } }, {}, 400, /64 sequences/],
+    ["a prompt longer than the context", "/v1/completions", { model: MODEL, prompt: "Once upon a time there was a dog. ".repeat(300) }, {}, 400, /prompt has \d+ tokens/],
+    ["an unknown model", "/v1/chat/completions", { ...chat, model: "gpt-4o" }, {}, 404, /unknown model "gpt-4o".*stories260K/],
+    ["an oversize body", "/v1/completions", { model: MODEL, prompt: "x".repeat(100_000) }, {}, 413, /larger than the server's limit of 65536 bytes/],
+    ["a missing API key", "/v1/completions", { model: MODEL, prompt: "x" }, { authorization: "" }, 401, /missing API key/],
+    ["a wrong API key", "/v1/completions", { model: MODEL, prompt: "x" }, { authorization: "Bearer nope" }, 401, /incorrect API key/],
+    ["a body that is not JSON", "/v1/completions", "prompt=x", { "content-type": "text/plain" }, 415, /Unsupported Media Type/i],
+    ["an unknown route", "/v1/embeddings", { model: MODEL, input: "x" }, {}, 404, /no route for POST \/v1\/embeddings/],
+  ] as const)("%s", async (_name, path, body, headers, status, message) => {
+    const r = await post(path, body, headers as Record<string, string>);
+    expect(r.status).toBe(status);
+    expect(r.headers.get("content-type")).toMatch(/application\/json/);
+    expect(r.json.error.message).toMatch(message);
+    expect(typeof r.json.error.type).toBe("string");
+  });
+
+  test("the server is still healthy afterwards; /health needs no key", async () => {
+    const h = await health();
+    expect(h).toMatchObject({ status: "ok", model: MODEL, costModels: ["default", "strict"] });
+    expect(h.requests.failed).toBe(0);
+    expect((await post("/v1/completions", { model: MODEL, prompt: "Once", max_tokens: 4 })).status).toBe(200);
+  });
+});
+
+describe("cancellation and a full queue", () => {
+  test("a streaming client that disconnects aborts its generation and frees the server", async () => {
+    await idle();
+    const before = (await health()).requests.cancelled;
+    const controller = new AbortController();
+    const stream = await client.completions.create({ model: MODEL, prompt: "Once upon a time", stream: true, ...LONG } as never, { signal: controller.signal });
+    let chunks = 0;
+    const started = Date.now();
+    // The openai client ends the iteration quietly when its own signal aborts.
+    for await (const _chunk of stream as any) {
+      if (++chunks === 2) controller.abort();
+    }
+    expect(chunks).toBe(2);
+    await idle();
+    // The 1,500-token answer takes ~10 s: ending at once means it was cut short, not finished.
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect((await health()).requests.cancelled).toBe(before + 1);
+    const next = await client.completions.create({ model: MODEL, prompt: "Once", max_tokens: 8, guard: SMALL } as never);
+    expect(next.choices[0]!.text.length).toBeGreaterThan(0);
+  });
+
+  test("a queued client that disconnects is dropped from the queue; beyond the queue, 429 with Retry-After", async () => {
+    await idle();
+    const long = new AbortController();
+    const running = client.completions.create({ model: MODEL, prompt: "Once upon a time", ...LONG } as never, { signal: long.signal }).catch((e) => e);
+    await waitFor(async () => (await health()).queue.running === 1, "the long request to start");
+
+    const queued = new AbortController();
+    const dropped = client.completions.create({ model: MODEL, prompt: "Once", max_tokens: 4 } as never, { signal: queued.signal }).catch((e) => e);
+    await waitFor(async () => (await health()).queue.waiting === 1, "the request to queue");
+    queued.abort();
+    await waitFor(async () => (await health()).queue.waiting === 0, "the queue to drop it");
+    expect(await dropped).toBeInstanceOf(Error);
+
+    // Fill the 8 places, then one more: refused at once.
+    const fillers = Array.from({ length: 8 }, () => {
+      const c = new AbortController();
+      return { c, done: client.completions.create({ model: MODEL, prompt: "Once", max_tokens: 4 } as never, { signal: c.signal }).catch((e) => e) };
+    });
+    await waitFor(async () => (await health()).queue.waiting === 8, "the queue to fill");
+    const refused = await post("/v1/completions", { model: MODEL, prompt: "Once", max_tokens: 4 });
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    expect(refused.json.error.message).toMatch(/busy/);
+
+    for (const f of fillers) f.c.abort();
+    long.abort();
+    await Promise.all([running, ...fillers.map((f) => f.done)]);
+    await idle();
+    expect((await health()).status).toBe("ok");
+  });
+});
+
+test("load: 50 concurrent clients are each answered or refused cleanly; none lost; the server stays healthy", async () => {
+  await idle();
+  const before = (await health()).requests;
+  const started = Date.now();
+  const outcomes = await Promise.all(
+    Array.from({ length: 50 }, async (_, i) => {
+      try {
+        const r =
+          i % 2 === 0
+            ? await client.completions.create({ model: MODEL, prompt: "Once upon a time", max_tokens: 16, seed: i, guard: SMALL } as never)
+            : await client.chat.completions.create({ model: MODEL, messages: [{ role: "user", content: "A story" }], max_tokens: 16, seed: i, guard: SMALL } as never);
+        const guard = (r as any).guard;
+        expect(guard.withinBudget).toBe(true);
+        expect(r.choices).toHaveLength(1);
+        return "answered";
+      } catch (error) {
+        if (error instanceof RateLimitError && Number(error.headers?.get("retry-after")) >= 1) return "refused";
+        throw error; // anything else (a reset connection, a 500) fails the test
+      }
+    }),
+  );
+  const answered = outcomes.filter((o) => o === "answered").length;
+  const refused = outcomes.filter((o) => o === "refused").length;
+  expect(answered + refused).toBe(50);
+  expect(answered).toBeGreaterThanOrEqual(9); // one running + eight waiting at the very least
+  expect(Date.now() - started).toBeLessThan(60_000);
+  await idle();
+  const after = await health();
+  expect(after.status).toBe("ok");
+  expect(after.requests.completed - before.completed).toBe(answered);
+  expect(after.requests.refused - before.refused).toBe(refused);
+  expect(after.requests.failed).toBe(0);
+  const check = await client.completions.create({ model: MODEL, prompt: "Once", max_tokens: 8, guard: SMALL } as never);
+  expect((check as any).guard.withinBudget).toBe(true);
+});

@@ -1,0 +1,93 @@
+// Graceful shutdown: the real `inference-guard serve` process on SIGTERM finishes the running
+// request, refuses the queued one and exits 0; past the grace period a running stream is cancelled
+// with an error event rather than passed off as complete.
+import { spawn, type ChildProcess } from "node:child_process";
+import { join } from "node:path";
+import OpenAI from "openai";
+import { PACKAGE_ROOT } from "../../src/paths.js";
+import { createGuardServer } from "../../src/server/index.js";
+import { STORIES_MODEL } from "../helpers/models.js";
+
+const MODEL = "stories260K";
+
+function startCli(args: string[]): Promise<{ child: ChildProcess; url: string; stderr: () => string; exited: Promise<number | null> }> {
+  const child = spawn(process.execPath, [join(PACKAGE_ROOT, "bin", "inference-guard.js"), "serve", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stderr!.on("data", (d) => (stderr += d));
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`serve did not start: ${stderr}`)), 30_000);
+    child.stdout!.on("data", (d) => {
+      stdout += d;
+      const match = /at (http:\/\/\S+)\/v1 /.exec(stdout);
+      if (match) {
+        clearTimeout(timer);
+        resolve({ child, url: match[1]!, stderr: () => stderr, exited });
+      }
+    });
+    child.on("exit", (code) => reject(new Error(`serve exited with ${code}: ${stderr}`)));
+  });
+}
+
+async function waitFor(check: () => Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+test("SIGTERM: the running request finishes, the queued one gets 503, the process exits 0", async () => {
+  const { child, url, stderr, exited } = await startCli(["--model", STORIES_MODEL, "--port", "0", "--shutdown-grace", "30", "--quiet"]);
+  const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: "none", maxRetries: 0 });
+  const health = async () => (await fetch(`${url}/health`)).json() as Promise<any>;
+
+  // ~2-3 s of generation: long enough to be running when the signal comes.
+  const stream = await client.completions.create({
+    model: MODEL, prompt: "Once upon a time", max_tokens: 300, ignore_eos: true, stream: true,
+    stream_options: { include_usage: true }, guard: { beams: 1, samples: 16, width: 8 },
+  } as never);
+  const iterator = (stream as any)[Symbol.asyncIterator]();
+  await iterator.next(); // it is running
+  const queued = client.completions.create({ model: MODEL, prompt: "Once", max_tokens: 4 } as never).then(
+    () => "answered",
+    (error) => error.status,
+  );
+  await waitFor(async () => (await health()).queue.waiting === 1, "the second request to queue");
+
+  child.kill("SIGTERM");
+  expect(await queued).toBe(503);
+  let last: any;
+  for (let r = await iterator.next(); !r.done; r = await iterator.next()) last = r.value;
+  expect(last.usage.completion_tokens).toBe(300); // the whole answer, not a cut-short one
+  expect(last.guard.stopReason).toBe("max-tokens");
+  expect(await exited).toBe(0);
+  expect(stderr()).toMatch(/SIGTERM: shutting down/);
+  expect(stderr()).toMatch(/stopped/);
+  await expect(fetch(`${url}/health`)).rejects.toThrow(); // no longer listening
+});
+
+test("past the grace period a running stream is cancelled with an error event; close() frees everything", async () => {
+  const server = await createGuardServer({ model: STORIES_MODEL, threads: 1, port: 0 });
+  const url = await server.listen();
+  const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: "none", maxRetries: 0 });
+  const stream = await client.completions.create({
+    model: MODEL, prompt: "Once upon a time", max_tokens: 1500, ignore_eos: true, stream: true, guard: { beams: 1, samples: 16, width: 8 },
+  } as never);
+  const iterator = (stream as any)[Symbol.asyncIterator]();
+  await iterator.next();
+  const started = Date.now();
+  const closed = server.close({ graceSeconds: 0.2 });
+  let error: any;
+  try {
+    while (!(await iterator.next()).done);
+  } catch (e) {
+    error = e;
+  }
+  expect(error?.message).toMatch(/shut down before the answer was finished/);
+  await closed;
+  expect(Date.now() - started).toBeLessThan(5_000); // the 1,500-token answer alone takes ~10 s
+  expect(server.stats).toMatchObject({ shuttingDown: true, queue: { running: 0, waiting: 0 } });
+  expect(server.stats.requests.cancelled).toBe(1);
+});
