@@ -43,6 +43,15 @@ registerCostModelKind({
   },
 });
 
+// The learned kinds load their modules only when used (they pull in native code and llama.cpp).
+registerCostModelKind({
+  kind: "classifier",
+  usage: "classifier:PATH (a text classifier trained with `inference-guard train-cost`)",
+  async load(arg, { baseDir }) {
+    return (await import("./classifier.js")).loadClassifierCostModel(arg, baseDir);
+  },
+});
+
 /** Loads the cost model a spec names: `rules:PATH`, or a bare path ending in `.json` (rules). */
 export async function loadCostModel(spec: string, opts: LoadCostModelOptions = {}): Promise<CostModel> {
   const options: Required<LoadCostModelOptions> = { baseDir: resolve(opts.baseDir ?? process.cwd()) };
