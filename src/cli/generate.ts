@@ -25,7 +25,7 @@ Model and safety:
 
 Search (InferenceGuard):
   --beams K              beams kept per block (default 4)
-  --samples N            candidates per block, over all beams (default 16)
+  --samples N            candidates per block, over all beams (default 8)
   --width W              tokens per block (default 8)
   --max-resamples M      penalised resampling rounds when all candidates are unsafe (default 2)
   --penalty P            logit penalty for tokens of unsafe candidates (default 8)

@@ -28,8 +28,11 @@ export const guardOptionsSchema = z
     budget: z.number().gt(0, "budget must be > 0").finite().default(1),
     /** K: beams kept after each block. */
     beams: z.number().int().min(1).max(256).default(4),
-    /** N: candidates sampled per block, over all beams. */
-    samples: z.number().int().min(1).max(1024).default(16),
+    /**
+     * N: candidates sampled per block, over all beams. Default by measurement (CPU, stories260K,
+     * K=4, W=8, 200 tokens): N=4 cost 2.4x plain sampling, N=8 3.2x, N=16 5.3x; the paper used 128.
+     */
+    samples: z.number().int().min(1).max(1024).default(8),
     /** W: tokens per block. */
     width: z.number().int().min(1).max(1024).default(8),
     /** M: resampling rounds with penalised logits when every candidate is over budget. */

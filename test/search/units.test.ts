@@ -55,7 +55,7 @@ describe("seeds", () => {
 describe("guard options", () => {
   test("defaults are filled in", () => {
     const o = parseOptions(guardOptionsSchema, {}, "guard options");
-    expect(o).toMatchObject({ budget: 1, beams: 4, samples: 16, width: 8, maxResamples: 2, onUnsafe: "truncate" });
+    expect(o).toMatchObject({ budget: 1, beams: 4, samples: 8, width: 8, maxResamples: 2, onUnsafe: "truncate" });
   });
   test.each([
     [{ budget: 0 }, /budget must be > 0/],
