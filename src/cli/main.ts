@@ -13,6 +13,7 @@ const COMMANDS: Record<string, { load: () => Promise<Command>; summary: string }
   },
   serve: { load: async () => (await import("./serve.js")).serveCommand, summary: "OpenAI-compatible HTTP server (chat/completions, streaming) with every answer guarded" },
   batch: { load: async () => (await import("./batch.js")).batchCommand, summary: "answer a JSONL file of prompts into a JSONL file of results (resumable)" },
+  eval: { load: async () => (await import("./eval.js")).evalCommand, summary: "run every decoding method on the same prompts and seeds; report reward, cost, safety rate, time (resumable)" },
   cost: { load: async () => (await import("./cost.js")).costCommand, summary: "score a JSONL file of texts with a cost model (one JSON line per text)" },
   "train-cost": { load: async () => (await import("./trainCost.js")).trainCostCommand, summary: "train the harm classifier cost model (--cost classifier:FILE) on the shared safety data" },
 };

@@ -1,0 +1,151 @@
+// `inference-guard eval`: every decoding method on the same prompts and seeds through one engine,
+// with a resumable record of every answer and a report (table + plots) derived from it.
+import { join } from "node:path";
+import { UserError } from "../errors.js";
+import { resolveEvalSettings, type EvalOverrides } from "../eval/config.js";
+import { METHOD_HELP, METHOD_KINDS } from "../eval/methods.js";
+import { PROMPT_LABELS } from "../eval/prompts.js";
+import { methodsTable } from "../eval/report.js";
+import { runEval } from "../eval/runner.js";
+import { MODEL_ENV } from "../paths.js";
+import { choiceFlag, numberFlag, parseFlags, stringFlag, type OptionSpec } from "./args.js";
+
+const methodLines = METHOD_KINDS.map((k) => `  ${k.padEnd(15)} ${METHOD_HELP[k]}`).join("\n");
+
+export const EVAL_HELP = `Usage: inference-guard eval --prompts FILE --methods LIST --out DIR [options]
+       inference-guard eval --config FILE --out DIR [options]
+
+Runs every method on the same prompts and seeds through the same engine and writes
+DIR/records.jsonl (one line per prompt, method and seed: text, reward, cost, max cumulative
+cost, within budget, tokens, seconds), DIR/report.json, DIR/report.md and three SVG plots
+(reward vs safety rate, time vs safety rate, distribution of max cumulative cost).
+Resumable: run the same command again after a stop and it continues where it stopped
+(no answer is generated twice); more prompts, seeds or methods add to the same folder.
+
+Inputs:
+  --config FILE          JSON config (version 1) with the fields below in camelCase
+                         (model, prompts, cost, critic, budget, maxTokens, seeds, methods, ...);
+                         its relative paths are resolved against its folder; flags override it
+  --model PATH           GGUF model (default: $${MODEL_ENV}, else ../shared/models/stories260K.gguf)
+  --prompts FILE         .jsonl with {"prompt": TEXT} or {"messages": [...]} per line (optional
+                         "label": "harmful"|"harmless"), or a .json array of those or of
+                         {"instruction", "category"} (../shared/data/safety/prompts/*.json:
+                         a category marks a harmful request, null a harmless one)
+  --limit N              take the first N prompts (default: all)
+  --prompt-label L       label every prompt ${PROMPT_LABELS.join(" or ")} (default: the file's labels)
+  --chat                 render prompts with the model's chat template (instruction models)
+  --system TEXT          system message for --chat
+  --cost SPEC            cost model, e.g. rules:PATH (default: rules:models/conflict-lexicon.json)
+  --critic FILE          critic for guard-critic (trained for this model)
+  --budget D             safety budget: an answer is safe when its cost is <= D (default 1)
+  --max-tokens T         answer length cap (default 100)
+  --seeds LIST           comma-separated seeds; every method runs once per prompt and seed (default 1)
+  --scan-width W         block width in tokens of the max-cumulative-cost scan (default 8)
+
+Methods (--methods, comma-separated; parameters as :key=value, e.g. bon:n=8 or
+bon-lagrangian:n=8:lambda=2; t is the sampling temperature):
+${methodLines}
+Reward = mean token log-probability of the answer under the base model.
+
+Output and runtime:
+  --out DIR              output folder (required); reopening it with other model/cost/budget/
+                         max-tokens settings is refused
+  --threads N            llama.cpp threads (default: 1 for small models, cores-1 otherwise)
+  --context-size N       KV cache cells (default: enough for the largest method)
+  --gpu BACKEND          cpu | auto | cuda | metal | vulkan (default cpu)
+  -h, --help             this help
+
+Example:
+  inference-guard eval --prompts models/testbed/story-openings.test.jsonl --out eval-out \\
+    --methods greedy,sample,bon:n=8,bon-lagrangian:n=8:lambda=2,bon-safe:n=8,beam:k=4,beam-safe:k=4,args:k=10:omega=2,guard \\
+    --seeds 1,2 --max-tokens 100
+`;
+
+const OPTIONS: OptionSpec = {
+  config: { type: "string" },
+  model: { type: "string" },
+  prompts: { type: "string" },
+  limit: { type: "string" },
+  "prompt-label": { type: "string" },
+  chat: { type: "boolean" },
+  system: { type: "string" },
+  cost: { type: "string" },
+  critic: { type: "string" },
+  budget: { type: "string" },
+  "max-tokens": { type: "string" },
+  seeds: { type: "string" },
+  "scan-width": { type: "string" },
+  methods: { type: "string" },
+  out: { type: "string" },
+  threads: { type: "string" },
+  "context-size": { type: "string" },
+  gpu: { type: "string" },
+  help: { type: "boolean", short: "h" },
+};
+
+function seedsFlag(raw: string | undefined): number[] | undefined {
+  if (raw === undefined) return undefined;
+  const seeds = raw.split(",").map((s) => s.trim());
+  if (seeds.some((s) => !/^\d+$/.test(s))) throw new UserError(`--seeds expects comma-separated non-negative integers, got "${raw}"`);
+  return seeds.map(Number);
+}
+
+/** The command line as a shell would take it back (for the report). */
+function shellLine(argv: string[]): string {
+  const quote = (a: string) => (/^[\w./:,=@+-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
+  return ["npx", "inference-guard", "eval", ...argv.map(quote)].join(" ");
+}
+
+export async function evalCommand(argv: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+  const v = parseFlags(argv, OPTIONS);
+  if (v.help) {
+    out.write(EVAL_HELP);
+    return 0;
+  }
+  const outDir = stringFlag(v, "out");
+  if (outDir === undefined || outDir === "") throw new UserError("--out DIR is required (see --help)");
+  const overrides: EvalOverrides = {
+    model: stringFlag(v, "model"),
+    prompts: stringFlag(v, "prompts"),
+    limit: numberFlag(v, "limit", "int"),
+    promptLabel: choiceFlag(v, "prompt-label", PROMPT_LABELS),
+    chat: v.chat === true ? true : undefined,
+    system: stringFlag(v, "system"),
+    cost: stringFlag(v, "cost"),
+    critic: stringFlag(v, "critic"),
+    budget: numberFlag(v, "budget"),
+    maxTokens: numberFlag(v, "max-tokens", "int"),
+    seeds: seedsFlag(stringFlag(v, "seeds")),
+    scanWidth: numberFlag(v, "scan-width", "int"),
+    methods: stringFlag(v, "methods"),
+    threads: numberFlag(v, "threads", "int"),
+    contextSize: numberFlag(v, "context-size", "int"),
+    gpu: choiceFlag(v, "gpu", ["cpu", "auto", "cuda", "metal", "vulkan"] as const),
+  };
+  const settings = resolveEvalSettings(stringFlag(v, "config"), overrides);
+
+  // Ctrl-C: finish nothing more, keep every recorded answer, write the report of what is done.
+  const controller = new AbortController();
+  const onSigint = () => {
+    err.write("\ninference-guard: stopping after this answer (run the same command again to continue)\n");
+    controller.abort();
+  };
+  process.once("SIGINT", onSigint);
+  try {
+    const result = await runEval(settings, {
+      out: outDir,
+      progress: err,
+      signal: controller.signal,
+      command: shellLine(argv),
+      warn: (message) => err.write(`inference-guard: warning: ${message}\n`),
+    });
+    out.write(methodsTable(result.report) + "\n\n");
+    out.write(
+      `${result.ran} answers generated, ${result.skipped} already recorded; ` +
+        `${result.report.progress.done}/${result.report.progress.expected} done. Report: ${join(outDir, "report.md")}\n`,
+    );
+    return result.aborted ? 130 : 0;
+  } finally {
+    process.removeListener("SIGINT", onSigint);
+  }
+}

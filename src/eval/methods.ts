@@ -1,0 +1,204 @@
+// The decoding methods an evaluation compares, named with their parameters on the command line
+// ("bon-lagrangian:n=8:lambda=2") or in a config file ({"method": "bon-lagrangian", "n": 8, "lambda": 2}),
+// each validated with zod, and run on one shared engine.
+import { z } from "zod";
+import type { CostModel } from "../cost/costModel.js";
+import type { Engine } from "../engine/engine.js";
+import { UserError, describeZodError } from "../errors.js";
+import { generateArgs } from "../search/baselines/args.js";
+import { generateBeam } from "../search/baselines/beam.js";
+import { generateBestOfN } from "../search/baselines/bestOfN.js";
+import { generateGreedy, generateSample } from "../search/baselines/sampling.js";
+import { generateGuarded, requiredContextCells } from "../search/guard.js";
+import type { CriticScorer, GenerationResult } from "../search/types.js";
+
+const temperature = z.number().min(0).max(10);
+const positive = (fallback: number, max: number) => z.number().int().min(1).max(max).default(fallback);
+// The engine holds 64 sequences: Best-of-N needs n + 1, beam searches K + N.
+const MAX_SEQUENCES = 64;
+const beamShape = {
+  /** K: beams kept per block. */
+  k: positive(4, 32),
+  /** N: candidates per block over all beams. */
+  n: positive(16, MAX_SEQUENCES - 4),
+  /** W: tokens per block. */
+  w: positive(8, 1024),
+  /** Sampling temperature. */
+  t: temperature.default(1),
+};
+const guardShape = {
+  ...beamShape,
+  /** M: penalised resampling rounds. */
+  m: z.number().int().min(0).max(64).default(2),
+  /** Logit penalty for tokens of unsafe candidates. */
+  penalty: z.number().min(0).default(8),
+  /** When no candidate is safe: keep the longest safe prefix, or answer with the refusal text. */
+  unsafe: z.enum(["truncate", "refuse"]).default("truncate"),
+};
+const kAtMostN = (o: { k: number; n: number }) => o.n >= o.k;
+const kAtMostNMessage = { message: "n (candidates per block) must be >= k (beams)", path: ["n"] };
+
+export const METHOD_PARAMS = {
+  greedy: z.object({}).strict(),
+  sample: z.object({ t: temperature.default(1) }).strict(),
+  bon: z.object({ n: positive(8, MAX_SEQUENCES - 1), t: temperature.default(1) }).strict(),
+  "bon-lagrangian": z.object({ n: positive(8, MAX_SEQUENCES - 1), lambda: z.number().min(0).finite().default(1), t: temperature.default(1) }).strict(),
+  "bon-safe": z.object({ n: positive(8, MAX_SEQUENCES - 1), w: positive(8, 1024), t: temperature.default(1) }).strict(),
+  beam: z.object(beamShape).strict().refine(kAtMostN, kAtMostNMessage),
+  "beam-safe": z.object(beamShape).strict().refine(kAtMostN, kAtMostNMessage),
+  args: z.object({ k: positive(10, 100_000), omega: z.number().min(0).finite().default(1), t: temperature.default(0) }).strict(),
+  guard: z.object(guardShape).strict().refine(kAtMostN, kAtMostNMessage),
+  "guard-critic": z
+    .object({ ...guardShape, cw: z.number().min(0).default(1), vp: z.number().min(0).default(10) })
+    .strict()
+    .refine(kAtMostN, kAtMostNMessage),
+} as const;
+
+export type MethodKind = keyof typeof METHOD_PARAMS;
+export const METHOD_KINDS = Object.keys(METHOD_PARAMS) as MethodKind[];
+
+/** One line per method for --help: what it does and its parameters with defaults. */
+export const METHOD_HELP: Record<MethodKind, string> = {
+  greedy: "the most likely token at every step",
+  sample: "temperature sampling of one answer (t=1)",
+  bon: "Best-of-N by reward: n answers, keep the highest mean log-prob (n=8, t=1)",
+  "bon-lagrangian": "Best-of-N by reward - lambda*cost (n=8, lambda=1, t=1)",
+  "bon-safe": "Best-of-N with the safety state: drop answers over budget (scanned in w-token blocks), best reward of the rest (n=8, w=8, t=1)",
+  beam: "block beam search by reward: k beams, n candidates of w tokens per block (k=4, n=16, w=8, t=1)",
+  "beam-safe": "beam search with the safety state: over-budget candidates rank last (k=4, n=16, w=8, t=1)",
+  args: "ARGS-style: top-k tokens by log-prob, pick by log p - omega*(cost the token adds); t=0 greedy (k=10, omega=1, t=0)",
+  guard: "InferenceGuard without critic (k=4, n=16, w=8, m=2 resamples, penalty=8, unsafe=truncate|refuse, t=1)",
+  "guard-critic": "InferenceGuard with the critic (--critic): guard's parameters + cw=1 critic weight, vp=10 violation penalty",
+};
+
+export interface MethodSpec {
+  /** Display name and record key: the kind plus the parameters given, e.g. "bon:n=8". */
+  name: string;
+  kind: MethodKind;
+  /** Every parameter, defaults filled in. */
+  params: Record<string, number | string>;
+}
+
+/** A method from its command-line form, "kind[:key=value]...". */
+export function parseMethodSpec(text: string): MethodSpec {
+  const [kind, ...pairs] = text.trim().split(":");
+  const given: Record<string, number | string> = {};
+  for (const pair of pairs) {
+    const m = /^([A-Za-z][\w-]*)=(.+)$/.exec(pair.trim());
+    if (!m) throw new UserError(`method "${text}": expected key=value after "${kind}:", got "${pair}"`);
+    if (m[1] in given) throw new UserError(`method "${text}": ${m[1]} is given twice`);
+    given[m[1]] = /^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(m[2]) ? Number(m[2]) : m[2];
+  }
+  return methodFromParts(kind, given, text);
+}
+
+/** A method from its config-file form, {"method": kind, ...params} (or the string form). */
+export function methodFromConfig(entry: string | { method: string; [key: string]: unknown }): MethodSpec {
+  if (typeof entry === "string") return parseMethodSpec(entry);
+  const { method, ...given } = entry;
+  return methodFromParts(method, given, JSON.stringify(entry));
+}
+
+function methodFromParts(kind: string, given: Record<string, unknown>, source: string): MethodSpec {
+  if (!(kind in METHOD_PARAMS)) {
+    throw new UserError(`unknown method "${kind}" in "${source}": choose from ${METHOD_KINDS.join(", ")}`);
+  }
+  const k = kind as MethodKind;
+  const parsed = METHOD_PARAMS[k].safeParse(given);
+  if (!parsed.success) throw new UserError(`method "${source}": ${describeZodError(parsed.error)}`);
+  const params = parsed.data as Record<string, number | string>;
+  // The name lists the given parameters in the schema's order, so "bon:n=8" and {"method":"bon","n":8} agree.
+  const order = Object.keys(METHOD_PARAMS[k] instanceof z.ZodObject ? (METHOD_PARAMS[k] as z.ZodObject).shape : params);
+  const named = Object.keys(params).filter((key) => key in given).sort((a, b) => order.indexOf(a) - order.indexOf(b));
+  return { name: [k, ...named.map((key) => `${key}=${params[key]}`)].join(":"), kind: k, params };
+}
+
+/** A comma-separated list of methods; refuses duplicates. */
+export function parseMethodList(text: string): MethodSpec[] {
+  const specs = text
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "")
+    .map(parseMethodSpec);
+  return checkMethods(specs);
+}
+
+export function checkMethods(specs: MethodSpec[]): MethodSpec[] {
+  if (specs.length === 0) throw new UserError("no methods given (see --help for the list)");
+  const seen = new Set<string>();
+  for (const s of specs) {
+    if (seen.has(s.name)) throw new UserError(`method ${s.name} is listed twice`);
+    seen.add(s.name);
+  }
+  return specs;
+}
+
+/** KV cells a method needs for a prompt of `promptTokens` tokens and answers of `maxTokens`. */
+export function methodContextCells(m: MethodSpec, promptTokens: number, maxTokens: number): number {
+  const p = m.params as Record<string, number>;
+  switch (m.kind) {
+    case "greedy":
+    case "sample":
+    case "args":
+      return promptTokens + maxTokens;
+    case "bon":
+    case "bon-lagrangian":
+    case "bon-safe":
+      return promptTokens + p.n * maxTokens;
+    case "beam":
+    case "beam-safe":
+    case "guard":
+    case "guard-critic":
+      return requiredContextCells(promptTokens, { beams: p.k, samples: p.n, width: p.w, maxTokens });
+  }
+}
+
+export interface MethodContext {
+  engine: Engine;
+  cost: CostModel;
+  critic?: CriticScorer;
+  budget: number;
+  maxTokens: number;
+  signal?: AbortSignal;
+}
+
+/** Runs one method on one prompt with one seed. */
+export async function runMethod(m: MethodSpec, ctx: MethodContext, promptTokens: readonly number[], seed: number): Promise<GenerationResult> {
+  const { engine, cost, budget, maxTokens, signal } = ctx;
+  const p = m.params as Record<string, number> & { unsafe?: "truncate" | "refuse" };
+  const common = { engine, promptTokens, cost, budget, seed, maxTokens, signal };
+  switch (m.kind) {
+    case "greedy":
+      return generateGreedy(common);
+    case "sample":
+      return generateSample({ ...common, temperature: p.t });
+    case "bon":
+      return generateBestOfN({ ...common, n: p.n, temperature: p.t, rule: { kind: "reward" } });
+    case "bon-lagrangian":
+      return generateBestOfN({ ...common, n: p.n, temperature: p.t, rule: { kind: "lagrangian", lambda: p.lambda } });
+    case "bon-safe":
+      return generateBestOfN({ ...common, n: p.n, temperature: p.t, rule: { kind: "safe", width: p.w } });
+    case "beam":
+    case "beam-safe":
+      return generateBeam({ ...common, beams: p.k, samples: p.n, width: p.w, temperature: p.t, safety: m.kind === "beam-safe" });
+    case "args":
+      return generateArgs({ ...common, topCandidates: p.k, omega: p.omega, temperature: p.t });
+    case "guard":
+    case "guard-critic": {
+      const withCritic = m.kind === "guard-critic";
+      if (withCritic && !ctx.critic) throw new UserError(`method ${m.name} needs a critic: pass --critic FILE`);
+      return generateGuarded({
+        engine,
+        promptTokens,
+        cost,
+        critic: withCritic ? ctx.critic : undefined,
+        signal,
+        options: {
+          budget, seed, maxTokens, beams: p.k, samples: p.n, width: p.w, maxResamples: p.m, penalty: p.penalty,
+          onUnsafe: p.unsafe, temperature: p.t,
+          ...(withCritic ? { criticWeight: p.cw, violationPenalty: p.vp } : {}),
+        },
+      });
+    }
+  }
+}

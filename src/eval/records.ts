@@ -1,0 +1,166 @@
+// The evaluation's records: one JSON line per (prompt, method, seed), appended and fsynced one at a
+// time, so after a crash a line is whole or absent (a torn last line is cut off on reopening). A
+// restarted run skips every key already recorded; the report is always derived from these lines.
+// DIR/run.json pins the settings that make records comparable (model, cost model, budget, ...):
+// reopening DIR with other settings is refused instead of mixing two runs in one report.
+import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, writeSync } from "node:fs";
+import { join } from "node:path";
+import { z } from "zod";
+import { UserError, describeZodError } from "../errors.js";
+import { writeFileAtomic } from "../util/files.js";
+import { PROMPT_LABELS } from "./prompts.js";
+
+export const RECORDS_FILE = "records.jsonl";
+export const RUN_FILE = "run.json";
+export const RUN_FORMAT_VERSION = 1;
+
+export const evalRecordSchema = z
+  .object({
+    /** Index of the prompt in the prompts file. */
+    prompt: z.number().int().min(0),
+    promptHash: z.string(),
+    label: z.enum(PROMPT_LABELS).optional(),
+    method: z.string(),
+    seed: z.number().int().min(0),
+    text: z.string(),
+    /** Mean token log-probability of the answer under the base model (0 for an empty answer). */
+    reward: z.number(),
+    /** cost(text): the cumulative cost of the final answer. */
+    cost: z.number(),
+    /** Highest cumulative (charged) cost along the answer, scanned block by block. */
+    maxCumulativeCost: z.number(),
+    /** cost <= budget. */
+    withinBudget: z.boolean(),
+    tokens: z.number().int().min(0),
+    /** Wall-clock seconds of the method's call. */
+    seconds: z.number().min(0),
+    stopReason: z.string(),
+    /** The method gave up on a safe continuation and ended early or refused. */
+    fallback: z.boolean(),
+    resamples: z.number().int().min(0),
+  })
+  .strict();
+
+export type EvalRecord = z.infer<typeof evalRecordSchema>;
+
+/** The settings a run's records depend on; a different value makes old records incomparable. */
+export const runFingerprintSchema = z
+  .object({
+    model: z.string(),
+    modelBytes: z.number(),
+    cost: z.string(),
+    critic: z.string().nullable(),
+    budget: z.number(),
+    maxTokens: z.number(),
+    chat: z.boolean(),
+    system: z.string().nullable(),
+    scanWidth: z.number(),
+  })
+  .strict();
+export type RunFingerprint = z.infer<typeof runFingerprintSchema>;
+
+const runFileSchema = z.object({ version: z.literal(RUN_FORMAT_VERSION), fingerprint: runFingerprintSchema }).strict();
+
+export function recordKey(r: { prompt: number; method: string; seed: number }): string {
+  return `${r.prompt}\t${r.method}\t${r.seed}`;
+}
+
+export class RecordStore {
+  private readonly records = new Map<string, EvalRecord>();
+  private fd: number | undefined;
+
+  private constructor(readonly dir: string) {}
+
+  /** Opens (or creates) DIR's records; refuses records of a run with other settings. */
+  static open(dir: string, fingerprint: RunFingerprint): RecordStore {
+    try {
+      mkdirSync(dir, { recursive: true });
+    } catch (error) {
+      throw new UserError(`cannot create the output folder ${dir}: ${(error as Error).message}`);
+    }
+    const store = new RecordStore(dir);
+    store.checkRunFile(fingerprint);
+    store.load();
+    return store;
+  }
+
+  private checkRunFile(fingerprint: RunFingerprint): void {
+    const path = join(this.dir, RUN_FILE);
+    if (!existsSync(path)) {
+      writeFileAtomic(path, JSON.stringify({ version: RUN_FORMAT_VERSION, fingerprint }, null, 2) + "\n");
+      return;
+    }
+    let parsed: z.infer<typeof runFileSchema>;
+    try {
+      const result = runFileSchema.safeParse(JSON.parse(readFileSync(path, "utf8")));
+      if (!result.success) throw new Error(describeZodError(result.error));
+      parsed = result.data;
+    } catch (error) {
+      throw new UserError(`${path} is corrupt (${(error as Error).message}); remove the folder or use another --out`);
+    }
+    const differing = (Object.keys(fingerprint) as (keyof RunFingerprint)[]).filter((k) => parsed.fingerprint[k] !== fingerprint[k]);
+    if (differing.length > 0) {
+      const what = differing.map((k) => `${k} ${JSON.stringify(parsed.fingerprint[k])} -> ${JSON.stringify(fingerprint[k])}`).join(", ");
+      throw new UserError(`${this.dir} holds records of a run with other settings (${what}); use another --out to compare`);
+    }
+  }
+
+  private load(): void {
+    const path = join(this.dir, RECORDS_FILE);
+    this.fd = openSync(path, "a+");
+    const size = fstatSync(this.fd).size;
+    const bytes = Buffer.alloc(size);
+    let read = 0;
+    while (read < size) read += readSync(this.fd, bytes, read, size - read, read);
+    const end = bytes.lastIndexOf(0x0a) + 1;
+    // A line without its newline was torn by a crash mid-write: cut it off before appending.
+    if (end < size) {
+      ftruncateSync(this.fd, end);
+      fsyncSync(this.fd);
+    }
+    const lines = bytes.subarray(0, end).toString("utf8").split("\n");
+    lines.pop();
+    lines.forEach((line, i) => {
+      let json: unknown;
+      try {
+        json = JSON.parse(line);
+      } catch {
+        throw new UserError(`${path}:${i + 1} is not valid JSON; remove the line (or the folder) to go on`);
+      }
+      const parsed = evalRecordSchema.safeParse(json);
+      if (!parsed.success) throw new UserError(`${path}:${i + 1}: ${describeZodError(parsed.error)}`);
+      const key = recordKey(parsed.data);
+      if (this.records.has(key)) throw new UserError(`${path}:${i + 1} repeats prompt ${parsed.data.prompt}, method ${parsed.data.method}, seed ${parsed.data.seed}`);
+      this.records.set(key, parsed.data);
+    });
+  }
+
+  has(key: string): boolean {
+    return this.records.has(key);
+  }
+
+  get(key: string): EvalRecord | undefined {
+    return this.records.get(key);
+  }
+
+  all(): EvalRecord[] {
+    return [...this.records.values()];
+  }
+
+  /** Appends one record as one line and flushes it to disk before returning. */
+  append(record: EvalRecord): void {
+    if (this.fd === undefined) throw new Error("the record store is closed");
+    const key = recordKey(record);
+    if (this.records.has(key)) throw new Error(`internal: ${key.replace(/\t/g, " / ")} is recorded already`);
+    const line = Buffer.from(JSON.stringify(evalRecordSchema.parse(record)) + "\n");
+    let written = 0;
+    while (written < line.length) written += writeSync(this.fd, line, written, line.length - written);
+    fsyncSync(this.fd);
+    this.records.set(key, record);
+  }
+
+  close(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+  }
+}

@@ -1,0 +1,90 @@
+// Batched ancestral sampling: N answers to one prompt in parallel, one decode per token step for
+// all of them. The prompt is decoded once and forked (the answers share its KV cells, and each
+// other's while they agree). Greedy and temperature sampling are the N = 1 case; Best-of-N builds on it.
+import type { CostModel } from "../../cost/costModel.js";
+import type { Engine } from "../../engine/engine.js";
+import type { SampleParams } from "../../native.js";
+import { UserError } from "../../errors.js";
+import { deriveSeed } from "../seed.js";
+import { SequencePool } from "../sequencePool.js";
+import type { StopReason } from "../types.js";
+import { answerTokenLimit, assertEngineFits, finishResult, type BaselineResult } from "./result.js";
+import { growTree } from "./tree.js";
+
+export interface SampledAnswer {
+  tokens: number[];
+  sumLogProb: number;
+  stopReason: StopReason;
+  /** How many of the n draws produced exactly this answer. */
+  count: number;
+}
+
+export interface SampleRequest {
+  engine: Engine;
+  promptTokens: readonly number[];
+  /** Answers to draw. */
+  n: number;
+  params: SampleParams;
+  seed: number;
+  maxTokens: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * Draws `n` answers as one prefix tree (see tree.ts): identical answers come out once, with their
+ * count. Token step t is seeded by (seed, t) and each draw is its own entry, so with n = 1 the
+ * answer is exactly generatePlain's.
+ */
+export async function sampleAnswers(request: SampleRequest): Promise<SampledAnswer[]> {
+  const { engine, promptTokens, n, params, seed } = request;
+  if (!Number.isInteger(n) || n < 1) throw new UserError(`the number of answers must be a positive integer (got ${n})`);
+  const maxTokens = answerTokenLimit(engine, promptTokens.length, request.maxTokens);
+  assertEngineFits(engine, `sampling ${n} answers`, { sequences: n + 1, rows: n, cells: promptTokens.length + n * maxTokens });
+  engine.clear();
+  const pool = new SequencePool(engine, engine.info.maxSequences);
+  const root = pool.acquire();
+  const row = engine.prefill(root, promptTokens);
+  const leaves = await growTree(engine, pool, [{ seq: root, row, pos: promptTokens.length, written: 0, draws: n }], {
+    width: maxTokens,
+    maxTokens,
+    params,
+    seedAt: (t) => deriveSeed(seed, t),
+    signal: request.signal,
+  });
+  engine.clear();
+  return leaves.map((l) => ({ tokens: l.tokens, sumLogProb: l.sumLogProb, stopReason: l.stop ?? "max-tokens", count: l.count }));
+}
+
+export interface SingleAnswerRequest {
+  engine: Engine;
+  promptTokens: readonly number[];
+  seed: number;
+  maxTokens: number;
+  /** Sampling temperature (ignored by greedy). Default 1. */
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  /** Measured on the answer, never steered by. */
+  cost?: CostModel;
+  budget?: number;
+  signal?: AbortSignal;
+}
+
+/** Greedy decoding: the most likely token at every step. */
+export function generateGreedy(request: SingleAnswerRequest): Promise<BaselineResult> {
+  return single("greedy", request, { temperature: 0, topK: 0, topP: 1 });
+}
+
+/** Temperature sampling of one answer. */
+export function generateSample(request: SingleAnswerRequest): Promise<BaselineResult> {
+  return single("sample", request, { temperature: request.temperature ?? 1, topK: request.topK ?? 0, topP: request.topP ?? 1 });
+}
+
+async function single(method: string, request: SingleAnswerRequest, params: SampleParams): Promise<BaselineResult> {
+  const started = performance.now();
+  const [answer] = await sampleAnswers({ ...request, n: 1, params });
+  return finishResult({
+    method, engine: request.engine, tokens: answer.tokens, sumLogProb: answer.sumLogProb, stopReason: answer.stopReason,
+    cost: request.cost, budget: request.budget, seed: request.seed, started,
+  });
+}
