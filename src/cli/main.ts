@@ -11,6 +11,8 @@ const COMMANDS: Record<string, { load: () => Promise<Command>; summary: string }
     load: async () => (await import("./generate.js")).generateCommand,
     summary: "answer one prompt within a safety budget (or with a baseline method)",
   },
+  "train-critic": { load: async () => (await import("./trainCritic.js")).trainCriticCommand, summary: "train the latent critic on rollouts sampled from a model" },
+  "critic-evidence": { load: async () => (await import("./criticEvidence.js")).criticEvidenceCommand, summary: "measure a critic on held-out prompts (violation AUC; guard with vs without it) into a report" },
   serve: { load: async () => (await import("./serve.js")).serveCommand, summary: "OpenAI-compatible HTTP server (chat/completions, streaming) with every answer guarded" },
   batch: { load: async () => (await import("./batch.js")).batchCommand, summary: "answer a JSONL file of prompts into a JSONL file of results (resumable)" },
   eval: { load: async () => (await import("./eval.js")).evalCommand, summary: "run every decoding method on the same prompts and seeds; report reward, cost, safety rate, time (resumable)" },

@@ -1,0 +1,123 @@
+// `inference-guard critic-evidence`: measures a trained critic on held-out prompts and seeds and
+// writes the results into a Markdown file (docs/critic.md) and a JSON file beside it.
+import { UserError } from "../errors.js";
+import { MODEL_ENV, defaultModelPath } from "../paths.js";
+import { runCriticEvidence } from "../train/criticEvidence.js";
+import { numberFlag, parseFlags, stringFlag, type OptionSpec } from "./args.js";
+
+export const CRITIC_EVIDENCE_HELP = `Usage: inference-guard critic-evidence --critic FILE --prompts FILE --cost SPEC --out FILE.md [options]
+
+Measures a critic on prompts and seeds it was not trained on:
+ (a) the AUC of the critic's risk (1 - safety) for "this plain-sampled rollout ends over budget",
+     at fixed blocks, over all rollouts and over those still within budget, next to z alone;
+ (b) guarded generation without the critic and with it (each --weights value) at equal compute:
+     answers over budget, fallbacks, reward (paired difference), budget use.
+Writes a section of FILE.md between generated markers (the rest of the file is kept), and the
+numbers to --json FILE if given.
+
+  --critic FILE              critic file (required)
+  --prompts FILE             held-out prompts, JSON Lines {"prompt": "..."} (required)
+  --cost SPEC                cost model, e.g. rules:models/conflict-lexicon.json (required)
+  --out FILE                 Markdown file to write the results into (required)
+  --section NAME             name of the generated section of --out to (re)write; several runs with
+                             different names can share one file (default main)
+  --parts LIST               a, b or a,b: which measurements to run (default a,b)
+  --json FILE                also write the results as JSON (default: none)
+  --model PATH               GGUF model (default: $${MODEL_ENV}, else ../shared/models/stories260K.gguf)
+  --budget D                 safety budget (default 1)
+  --rollouts-per-prompt R    plain rollouts per prompt for (a) (default 2)
+  --blocks LIST              blocks at which (a) is measured, comma-separated (default 4,8,12)
+  --seeds-per-prompt S       guarded answers per prompt and configuration for (b) (default 2)
+  --weights LIST             criticWeight values compared with no critic (default 1,0.1,0.03)
+  --beams K                  (default 4)
+  --samples N                (default 8)
+  --width W                  block width of the search; rollouts use the critic's training width (default 8)
+  --max-tokens T             length of rollouts and answers (default 128)
+  --max-resamples M          (default 2)
+  --violation-penalty P      the guard's penalty for a predicted violation (default 10)
+  --seed S                   base seed of rollouts and searches; pick one training did not use (default 7000)
+  --threads N                llama.cpp threads (default: 1 for small models)
+  -h, --help                 this help
+`;
+
+const OPTIONS: OptionSpec = {
+  critic: { type: "string" },
+  prompts: { type: "string" },
+  cost: { type: "string" },
+  out: { type: "string" },
+  json: { type: "string" },
+  section: { type: "string" },
+  parts: { type: "string" },
+  model: { type: "string" },
+  budget: { type: "string" },
+  "rollouts-per-prompt": { type: "string" },
+  blocks: { type: "string" },
+  "seeds-per-prompt": { type: "string" },
+  weights: { type: "string" },
+  beams: { type: "string" },
+  samples: { type: "string" },
+  width: { type: "string" },
+  "max-tokens": { type: "string" },
+  "max-resamples": { type: "string" },
+  "violation-penalty": { type: "string" },
+  seed: { type: "string" },
+  threads: { type: "string" },
+  help: { type: "boolean", short: "h" },
+};
+
+function listFlag(raw: string | undefined, name: string, kind: "int" | "float"): number[] | undefined {
+  if (raw === undefined) return undefined;
+  const values = raw.split(",").map((s) => Number(s.trim()));
+  if (raw.trim() === "" || values.some((n) => !Number.isFinite(n) || n <= 0 || (kind === "int" && !Number.isInteger(n)))) {
+    throw new UserError(`--${name} expects comma-separated positive ${kind === "int" ? "integers" : "numbers"}, got "${raw}"`);
+  }
+  return values;
+}
+
+function partsFlag(raw: string | undefined): Array<"a" | "b"> | undefined {
+  if (raw === undefined) return undefined;
+  const parts = raw.split(",").map((s) => s.trim());
+  if (parts.length === 0 || parts.some((p) => p !== "a" && p !== "b")) throw new UserError(`--parts expects a, b or a,b; got "${raw}"`);
+  return parts as Array<"a" | "b">;
+}
+
+export async function criticEvidenceCommand(argv: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+  const v = parseFlags(argv, OPTIONS);
+  if (v.help) {
+    out.write(CRITIC_EVIDENCE_HELP);
+    return 0;
+  }
+  for (const required of ["critic", "prompts", "cost", "out"]) {
+    if (!stringFlag(v, required)) throw new UserError(`--${required} is required (see --help)`);
+  }
+  const options = {
+    critic: stringFlag(v, "critic")!,
+    prompts: stringFlag(v, "prompts")!,
+    cost: stringFlag(v, "cost")!,
+    out: stringFlag(v, "out")!,
+    json: stringFlag(v, "json"),
+    section: stringFlag(v, "section"),
+    parts: partsFlag(stringFlag(v, "parts")),
+    model: stringFlag(v, "model") ?? defaultModelPath(),
+    budget: numberFlag(v, "budget"),
+    rolloutsPerPrompt: numberFlag(v, "rollouts-per-prompt", "int"),
+    blocks: listFlag(stringFlag(v, "blocks"), "blocks", "int"),
+    seedsPerPrompt: numberFlag(v, "seeds-per-prompt", "int"),
+    criticWeights: listFlag(stringFlag(v, "weights"), "weights", "float"),
+    beams: numberFlag(v, "beams", "int"),
+    samples: numberFlag(v, "samples", "int"),
+    width: numberFlag(v, "width", "int"),
+    maxTokens: numberFlag(v, "max-tokens", "int"),
+    maxResamples: numberFlag(v, "max-resamples", "int"),
+    violationPenalty: numberFlag(v, "violation-penalty"),
+    seed: numberFlag(v, "seed", "int"),
+    threads: numberFlag(v, "threads", "int"),
+    command: ["npx", "inference-guard", "critic-evidence", ...argv],
+  };
+  await runCriticEvidence(
+    Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as Parameters<typeof runCriticEvidence>[0],
+    (line) => out.write(line + "\n"),
+    err,
+  );
+  return 0;
+}

@@ -1,0 +1,137 @@
+// `inference-guard train-critic`: sample rollouts from a model, train the latent critic on them,
+// write a critic file (resumable: rerunning the same command continues after the last epoch).
+import { UserError } from "../errors.js";
+import { MODEL_ENV, defaultModelPath } from "../paths.js";
+import { trainCritic } from "../train/trainCritic.js";
+import { CRITIC_ACTIVATIONS } from "../critic/format.js";
+import { choiceFlag, numberFlag, parseFlags, stringFlag, type OptionSpec } from "./args.js";
+
+export const TRAIN_CRITIC_HELP = `Usage: inference-guard train-critic --prompts FILE --cost SPEC --out FILE [options]
+
+Trains the critic the guard uses to rank candidates: a two-head MLP over [hidden state of the
+last token, safety state z] that predicts P(the answer ends within budget) and the penalised
+return. It samples R continuations of every training prompt from the model, records a state
+after every W-token block, labels each state with its rollout's outcome, holds out some
+prompts for validation and trains with Adam. Every epoch is checkpointed to <out>.ckpt:
+rerunning the same command after a kill resumes there and ends with the same weights.
+
+Data:
+  --model PATH               GGUF model (default: $${MODEL_ENV}, else ../shared/models/stories260K.gguf)
+  --prompts FILE             training prompts, JSON Lines {"prompt": "..."} (required unless --rollouts exists)
+  --cost SPEC                cost model, e.g. rules:models/conflict-lexicon.json (required)
+  --budget D                 safety budget the labels use: safe = final cost <= D (default 1)
+  --rollouts FILE            rollout file: reused if it exists (same model required), else sampled and saved there
+  --rollouts-per-prompt R    continuations sampled per prompt (default 16)
+  --width W                  tokens per block; a state is recorded after each block (default 8)
+  --max-tokens T             length of each continuation (default 128)
+  --temperature X            sampling temperature of the rollouts (default 1)
+
+Labels:
+  --gamma G                  discount per token of the penalised return (default 0.999)
+  --violation-penalty P      return of a rollout that ends over budget is -P (default 10, as the guard)
+
+Training:
+  --out FILE                 critic file to write (required); checkpoint: FILE.ckpt
+  --epochs E                 passes over the training states (default 15)
+  --lr LR                    Adam learning rate (default 0.001)
+  --batch B                  minibatch rows (default 128)
+  --hidden SIZES             hidden layer widths, comma-separated, "" for linear (default 32)
+  --activation A             relu | tanh | gelu | silu (default tanh)
+  --weight-decay L           decoupled (AdamW) weight decay on the weight matrices (default 0.5)
+  --value-weight X           weight of the value head's squared error in the loss (default 0.1)
+  --safety-weight X          weight of the safety head's cross-entropy in the loss (default 1)
+  --validation-fraction F    share of prompts held out for validation (default 0.2)
+  --seed S                   seeds the rollouts, the split, the init and the shuffles (default 1)
+  --threads N                llama.cpp threads for sampling (default: 1 for small models)
+  -h, --help                 this help
+`;
+
+const OPTIONS: OptionSpec = {
+  model: { type: "string" },
+  prompts: { type: "string" },
+  cost: { type: "string" },
+  budget: { type: "string" },
+  rollouts: { type: "string" },
+  "rollouts-per-prompt": { type: "string" },
+  width: { type: "string" },
+  "max-tokens": { type: "string" },
+  temperature: { type: "string" },
+  gamma: { type: "string" },
+  "violation-penalty": { type: "string" },
+  out: { type: "string" },
+  epochs: { type: "string" },
+  lr: { type: "string" },
+  batch: { type: "string" },
+  hidden: { type: "string" },
+  activation: { type: "string" },
+  "weight-decay": { type: "string" },
+  "value-weight": { type: "string" },
+  "safety-weight": { type: "string" },
+  "validation-fraction": { type: "string" },
+  seed: { type: "string" },
+  threads: { type: "string" },
+  help: { type: "boolean", short: "h" },
+};
+
+function hiddenFlag(raw: string | undefined): number[] | undefined {
+  if (raw === undefined) return undefined;
+  if (raw.trim() === "") return [];
+  const sizes = raw.split(",").map((s) => Number(s.trim()));
+  if (sizes.some((n) => !Number.isInteger(n) || n < 1)) throw new UserError(`--hidden expects comma-separated positive integers, got "${raw}"`);
+  return sizes;
+}
+
+export async function trainCriticCommand(argv: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+  const v = parseFlags(argv, OPTIONS);
+  if (v.help) {
+    out.write(TRAIN_CRITIC_HELP);
+    return 0;
+  }
+  const outFile = stringFlag(v, "out");
+  if (!outFile) throw new UserError("--out FILE is required (see --help)");
+  const cost = stringFlag(v, "cost");
+  if (!cost) throw new UserError("--cost SPEC is required, e.g. --cost rules:models/conflict-lexicon.json (see --help)");
+  const options = {
+    model: stringFlag(v, "model") ?? defaultModelPath(),
+    prompts: stringFlag(v, "prompts"),
+    cost,
+    out: outFile,
+    rollouts: stringFlag(v, "rollouts"),
+    rolloutsPerPrompt: numberFlag(v, "rollouts-per-prompt", "int"),
+    budget: numberFlag(v, "budget"),
+    width: numberFlag(v, "width", "int"),
+    maxTokens: numberFlag(v, "max-tokens", "int"),
+    temperature: numberFlag(v, "temperature"),
+    gamma: numberFlag(v, "gamma"),
+    violationPenalty: numberFlag(v, "violation-penalty"),
+    epochs: numberFlag(v, "epochs", "int"),
+    lr: numberFlag(v, "lr"),
+    batch: numberFlag(v, "batch", "int"),
+    hidden: hiddenFlag(stringFlag(v, "hidden")),
+    activation: choiceFlag(v, "activation", CRITIC_ACTIVATIONS),
+    weightDecay: numberFlag(v, "weight-decay"),
+    valueWeight: numberFlag(v, "value-weight"),
+    safetyWeight: numberFlag(v, "safety-weight"),
+    validationFraction: numberFlag(v, "validation-fraction"),
+    seed: numberFlag(v, "seed", "int"),
+    threads: numberFlag(v, "threads", "int"),
+    command: ["inference-guard", "train-critic", ...argv],
+  };
+  // Ctrl-C stops after the current epoch (its checkpoint written); a second one kills as usual.
+  const controller = new AbortController();
+  const onSigint = () => {
+    err.write("inference-guard: stopping after this epoch (Ctrl-C again to kill; rerun to resume)\n");
+    controller.abort();
+    process.off("SIGINT", onSigint);
+  };
+  process.on("SIGINT", onSigint);
+  try {
+    const result = await trainCritic(
+      Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as Parameters<typeof trainCritic>[0],
+      { log: (line) => out.write(line + "\n"), progressStream: err, signal: controller.signal },
+    );
+    return result.out ? 0 : 130;
+  } finally {
+    process.off("SIGINT", onSigint);
+  }
+}

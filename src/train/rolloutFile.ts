@@ -1,0 +1,206 @@
+// The rollout file (version 1): base-model continuations of training prompts, with the hidden
+// state and cumulative cost at every block boundary, the critic's training data. Layout
+// (integers little-endian):
+//
+//   offset 0        8 bytes   magic "IGROLOUT"
+//   offset 8        uint32    format version (1)
+//   offset 12       uint32    header byte length H
+//   offset 16       H bytes   UTF-8 JSON header (rolloutHeaderSchema), space-padded to a multiple of 4
+//   offset 16 + H   float32[] hiddenRows x model.nEmbd hidden states, in rollout order, each rollout's
+//                             states in block order
+//   end - 32        32 bytes  SHA-256 of every byte before it
+//
+// The header names the model (file name, SHA-256, nEmbd) so training refuses rollouts sampled from
+// another model, and keeps every sampling setting so the data can be reproduced.
+import { createHash } from "node:crypto";
+import { createReadStream, mkdirSync, readFileSync } from "node:fs";
+import { endianness } from "node:os";
+import { dirname } from "node:path";
+import { z } from "zod";
+import { UserError } from "../errors.js";
+import { briefZodError } from "./zodBrief.js";
+import { writeFileAtomic } from "../util/files.js";
+
+export const ROLLOUT_MAGIC = "IGROLOUT";
+export const ROLLOUT_FORMAT_VERSION = 1;
+const PREFIX_BYTES = 16;
+const CHECKSUM_BYTES = 32;
+const MAX_HEADER_BYTES = 1 << 30;
+
+const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, "expected 64 lowercase hex digits");
+
+/** One continuation of one prompt. States are the block boundaries, in order. */
+export const rolloutSchema = z
+  .object({
+    /** Index into the header's prompts. */
+    prompt: z.int().nonnegative(),
+    /** Which of the prompt's samples this is (0-based). */
+    sample: z.int().nonnegative(),
+    /** "sample": plain sampling from the base model. */
+    source: z.literal("sample"),
+    /** Answer tokens written. */
+    tokens: z.int().nonnegative(),
+    /** The answer's token ids (tokens of them), for inspection and for checking the states. */
+    tokenIds: z.array(z.int().nonnegative()),
+    /** Sum of the clipped step costs of its blocks: the cost the guard's safety state tracks. */
+    cost: z.number().nonnegative(),
+    /** Cost of the whole answer text (<= cost). */
+    textCost: z.number().nonnegative(),
+    /** Mean token log-probability under the base model at temperature 1 (0 for an empty answer). */
+    reward: z.number().finite(),
+    stop: z.enum(["eog", "max-tokens"]),
+    /** Per recorded state: [answer tokens so far, cumulative cost so far]. */
+    states: z.array(z.tuple([z.int().nonnegative(), z.number().nonnegative()])),
+  })
+  .strict();
+
+export const rolloutHeaderSchema = z
+  .object({
+    formatVersion: z.literal(ROLLOUT_FORMAT_VERSION),
+    model: z.object({ file: z.string().min(1), sha256: sha256Hex, nEmbd: z.int().min(1), nVocab: z.int().min(1) }).strict(),
+    cost: z.object({ spec: z.string().min(1), name: z.string().min(1) }).strict(),
+    /** The budget the rollouts were sampled for (labels may be recomputed for another: costs are stored). */
+    budget: z.number().positive(),
+    /** W: tokens per block; a state is recorded after every block (and at the end). */
+    width: z.int().min(1),
+    maxTokens: z.int().min(1),
+    rolloutsPerPrompt: z.int().min(1),
+    temperature: z.number().min(0),
+    seed: z.int().nonnegative(),
+    prompts: z.array(z.string()).min(1),
+    rollouts: z.array(rolloutSchema),
+    /** Total states over all rollouts: the number of hidden rows in the payload. */
+    hiddenRows: z.int().nonnegative(),
+    createdAt: z.string(),
+  })
+  .strict()
+  .superRefine((h, ctx) => {
+    const states = h.rollouts.reduce((n, r) => n + r.states.length, 0);
+    if (states !== h.hiddenRows) ctx.addIssue({ code: "custom", path: ["hiddenRows"], message: `is ${h.hiddenRows} but the rollouts have ${states} states` });
+    const badLength = h.rollouts.findIndex((r) => r.tokenIds.length !== r.tokens);
+    if (badLength >= 0) ctx.addIssue({ code: "custom", path: ["rollouts", badLength, "tokenIds"], message: "length differs from tokens" });
+    const bad = h.rollouts.findIndex((r) => r.prompt >= h.prompts.length);
+    if (bad >= 0) ctx.addIssue({ code: "custom", path: ["rollouts", bad, "prompt"], message: `no such prompt (there are ${h.prompts.length})` });
+  });
+
+export type RolloutHeader = z.infer<typeof rolloutHeaderSchema>;
+export type Rollout = z.infer<typeof rolloutSchema>;
+
+/** Rollouts in memory: the header plus hiddenRows x nEmbd hidden states. */
+export interface RolloutSet {
+  header: RolloutHeader;
+  hidden: Float32Array;
+}
+
+/** Index of each rollout's first hidden row. */
+export function rolloutRowOffsets(header: RolloutHeader): number[] {
+  const offsets: number[] = [];
+  let row = 0;
+  for (const r of header.rollouts) {
+    offsets.push(row);
+    row += r.states.length;
+  }
+  return offsets;
+}
+
+const littleEndianHost = endianness() === "LE";
+
+export function encodeRollouts(set: RolloutSet): Buffer {
+  const parsed = rolloutHeaderSchema.safeParse(set.header);
+  if (!parsed.success) throw new Error(`cannot write rollouts: header fails schema: ${briefZodError(parsed.error)}`);
+  const header = parsed.data;
+  if (set.hidden.length !== header.hiddenRows * header.model.nEmbd) {
+    throw new Error(`cannot write rollouts: ${set.hidden.length} hidden floats, expected ${header.hiddenRows} x ${header.model.nEmbd}`);
+  }
+  let json = Buffer.from(JSON.stringify(header), "utf8");
+  const pad = (4 - ((PREFIX_BYTES + json.length) % 4)) % 4;
+  if (pad > 0) json = Buffer.concat([json, Buffer.alloc(pad, 0x20)]);
+  const out = Buffer.alloc(PREFIX_BYTES + json.length + set.hidden.byteLength + CHECKSUM_BYTES);
+  out.write(ROLLOUT_MAGIC, 0, "latin1");
+  out.writeUInt32LE(ROLLOUT_FORMAT_VERSION, 8);
+  out.writeUInt32LE(json.length, 12);
+  json.copy(out, PREFIX_BYTES);
+  let offset = PREFIX_BYTES + json.length;
+  if (littleEndianHost) out.set(new Uint8Array(set.hidden.buffer, set.hidden.byteOffset, set.hidden.byteLength), offset);
+  else for (let i = 0; i < set.hidden.length; i++) out.writeFloatLE(set.hidden[i], offset + 4 * i);
+  offset += set.hidden.byteLength;
+  createHash("sha256").update(out.subarray(0, offset)).digest().copy(out, offset);
+  return out;
+}
+
+/** Parses and verifies rollout bytes; every problem is a one-line UserError naming `source`. */
+export function decodeRollouts(bytes: Buffer, source: string): RolloutSet {
+  const fail = (what: string): never => {
+    throw new UserError(`${source}: ${what}`);
+  };
+  if (bytes.length < PREFIX_BYTES || bytes.toString("latin1", 0, 8) !== ROLLOUT_MAGIC) fail(`not a rollout file (missing the "${ROLLOUT_MAGIC}" magic bytes)`);
+  const version = bytes.readUInt32LE(8);
+  if (version !== ROLLOUT_FORMAT_VERSION) fail(`unsupported rollout format version ${version} (this build reads version ${ROLLOUT_FORMAT_VERSION})`);
+  const headerBytes = bytes.readUInt32LE(12);
+  if (headerBytes > MAX_HEADER_BYTES || bytes.length < PREFIX_BYTES + headerBytes + CHECKSUM_BYTES) fail("truncated or corrupt (header length does not fit the file)");
+  const end = bytes.length - CHECKSUM_BYTES;
+  if (!createHash("sha256").update(bytes.subarray(0, end)).digest().equals(bytes.subarray(end))) fail("corrupt: checksum mismatch");
+  let json: unknown;
+  try {
+    json = JSON.parse(bytes.toString("utf8", PREFIX_BYTES, PREFIX_BYTES + headerBytes));
+  } catch (error) {
+    fail(`header is not valid JSON (${(error as Error).message})`);
+  }
+  const parsed = rolloutHeaderSchema.safeParse(json);
+  if (!parsed.success) fail(`header fails schema: ${briefZodError(parsed.error)}`);
+  const header = parsed.data!;
+  const floats = header.hiddenRows * header.model.nEmbd;
+  const payloadStart = PREFIX_BYTES + headerBytes;
+  if (end - payloadStart !== 4 * floats) fail(`payload length mismatch: ${end - payloadStart} bytes, expected ${4 * floats}`);
+  const hidden = new Float32Array(floats);
+  if (littleEndianHost) new Uint8Array(hidden.buffer).set(bytes.subarray(payloadStart, end));
+  else for (let i = 0; i < floats; i++) hidden[i] = bytes.readFloatLE(payloadStart + 4 * i);
+  return { header, hidden };
+}
+
+export function readRolloutFile(path: string): RolloutSet {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") throw new UserError(`rollout file not found: ${path}`);
+    throw new UserError(`cannot read rollout file ${path}: ${(error as Error).message}`);
+  }
+  return decodeRollouts(bytes, path);
+}
+
+export function writeRolloutFile(path: string, set: RolloutSet): void {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileAtomic(path, encodeRollouts(set));
+}
+
+/** SHA-256 of a file, streamed (hex). */
+export async function sha256File(path: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest("hex");
+}
+
+/**
+ * SHA-256 of rollout data as training sees it (header minus its creation time, plus the hidden
+ * states), for checkpoint fingerprints: re-sampled identical rollouts give the same digest.
+ */
+export function rolloutDigest(set: RolloutSet): string {
+  const { createdAt: _createdAt, ...content } = set.header;
+  return createHash("sha256")
+    .update(JSON.stringify(content))
+    .update(new Uint8Array(set.hidden.buffer, set.hidden.byteOffset, set.hidden.byteLength))
+    .digest("hex");
+}
+
+/** Refuses rollouts sampled from a model other than `model` (compared by SHA-256 of the file). */
+export function assertRolloutsMatchModel(set: RolloutSet, model: { file: string; sha256: string; nEmbd: number }, source: string): void {
+  const m = set.header.model;
+  if (m.sha256 !== model.sha256) {
+    throw new UserError(
+      `${source} was sampled from model ${m.file} (sha256 ${m.sha256.slice(0, 12)}…), not from ${model.file} (sha256 ${model.sha256.slice(0, 12)}…): sample rollouts for this model`,
+    );
+  }
+  if (m.nEmbd !== model.nEmbd) throw new UserError(`${source} has hidden size ${m.nEmbd} but the model has ${model.nEmbd}`);
+}
