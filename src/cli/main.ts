@@ -15,6 +15,7 @@ const COMMANDS: Record<string, { load: () => Promise<Command>; summary: string }
   "critic-evidence": { load: async () => (await import("./criticEvidence.js")).criticEvidenceCommand, summary: "measure a critic on held-out prompts (violation AUC; guard with vs without it) into a report" },
   serve: { load: async () => (await import("./serve.js")).serveCommand, summary: "OpenAI-compatible HTTP server (chat/completions, streaming) with every answer guarded" },
   batch: { load: async () => (await import("./batch.js")).batchCommand, summary: "answer a JSONL file of prompts into a JSONL file of results (resumable)" },
+  "train-probe": { load: async () => (await import("./trainProbe.js")).trainProbeCommand, summary: "train a latent probe cost model on the model's own hidden states (--cost probe:FILE)" },
   eval: { load: async () => (await import("./eval.js")).evalCommand, summary: "run every decoding method on the same prompts and seeds; report reward, cost, safety rate, time (resumable)" },
   cost: { load: async () => (await import("./cost.js")).costCommand, summary: "score a JSONL file of texts with a cost model (one JSON line per text)" },
   "train-cost": { load: async () => (await import("./trainCost.js")).trainCostCommand, summary: "train the harm classifier cost model (--cost classifier:FILE) on the shared safety data" },

@@ -52,6 +52,22 @@ registerCostModelKind({
   },
 });
 
+registerCostModelKind({
+  kind: "probe",
+  usage: "probe:PATH (a latent probe on the base model's hidden states, from `inference-guard train-probe`)",
+  async load(arg, { baseDir }) {
+    return (await import("./probe.js")).loadProbeCostModel(arg, baseDir);
+  },
+});
+
+registerCostModelKind({
+  kind: "guard",
+  usage: "guard:PATH (a guard GGUF such as Llama Guard, or a JSON config {model, template, unsafe, safe})",
+  async load(arg, { baseDir }) {
+    return (await import("./guardModel.js")).loadGuardCostModel(arg, baseDir);
+  },
+});
+
 /** Loads the cost model a spec names: `rules:PATH`, or a bare path ending in `.json` (rules). */
 export async function loadCostModel(spec: string, opts: LoadCostModelOptions = {}): Promise<CostModel> {
   const options: Required<LoadCostModelOptions> = { baseDir: resolve(opts.baseDir ?? process.cwd()) };

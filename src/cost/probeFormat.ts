@@ -1,0 +1,146 @@
+// The latent probe file (JSON, version 1): a logistic regression on one model's hidden states.
+//
+//   {
+//     "format": "inference-guard-probe", "formatVersion": 1,
+//     "model": { "file": "stories260K.gguf", "path": "../shared/models/stories260K.gguf",
+//                "sha256": "<64 hex>", "nEmbd": 64, "nVocab": 512 },
+//     "pooling": "last" | "mean",          // last token's hidden state, or the mean over all tokens
+//     "standardization": { "mean": [nEmbd], "std": [nEmbd] },
+//     "weights": [nEmbd], "bias": b,       // P(unsafe) = sigmoid(w . (h - mean) / std + b)
+//     "metrics": { "validation": {...}, "train": {...}, ... },
+//     "training": { "data": ..., "epochs": ..., "seed": ..., ... }
+//   }
+//
+// `model.path` is relative to the probe file's folder (or absolute); `sha256` pins the exact
+// weights, since hidden states of another model (even one with the same nEmbd) mean nothing to it.
+import { createHash } from "node:crypto";
+import { createReadStream, readFileSync, statSync } from "node:fs";
+import { resolve } from "node:path";
+import { z } from "zod";
+import { UserError, describeZodError } from "../errors.js";
+import { writeFileAtomic } from "../util/files.js";
+
+export const PROBE_FORMAT = "inference-guard-probe";
+export const PROBE_FORMAT_VERSION = 1;
+export const PROBE_POOLINGS = ["last", "mean"] as const;
+export type ProbePooling = (typeof PROBE_POOLINGS)[number];
+
+const finite = z.number().refine(Number.isFinite, "must be a finite number");
+
+/** Classification quality on one split (label 1 = unsafe). */
+export const probeSplitMetricsSchema = z.looseObject({
+  examples: z.int().nonnegative(),
+  positives: z.int().nonnegative(),
+  auc: z.number().min(0).max(1).nullable(),
+  accuracy: z.number().min(0).max(1),
+  logLoss: z.number().nonnegative(),
+});
+export type ProbeSplitMetrics = z.infer<typeof probeSplitMetricsSchema>;
+
+export const probeFileSchema = z
+  .object({
+    format: z.literal(PROBE_FORMAT),
+    formatVersion: z.literal(PROBE_FORMAT_VERSION),
+    model: z.object({
+      file: z.string().min(1),
+      path: z.string().min(1),
+      sha256: z.string().regex(/^[0-9a-f]{64}$/, "expected 64 lowercase hex digits"),
+      nEmbd: z.int().min(1),
+      nVocab: z.int().min(1).optional(),
+    }),
+    pooling: z.enum(PROBE_POOLINGS),
+    standardization: z.object({
+      mean: z.array(finite),
+      std: z.array(finite.refine((s) => s > 0, "must be > 0")),
+    }),
+    weights: z.array(finite),
+    bias: finite,
+    metrics: z.looseObject({ validation: probeSplitMetricsSchema.optional(), train: probeSplitMetricsSchema.optional() }),
+    training: z.record(z.string(), z.unknown()).optional(),
+  })
+  .superRefine((p, ctx) => {
+    const n = p.model.nEmbd;
+    for (const [path, array] of [
+      [["standardization", "mean"], p.standardization.mean],
+      [["standardization", "std"], p.standardization.std],
+      [["weights"], p.weights],
+    ] as const) {
+      if (array.length !== n) ctx.addIssue({ code: "custom", path: [...path], message: `must have model.nEmbd = ${n} values, got ${array.length}` });
+    }
+  });
+
+export type ProbeFile = z.infer<typeof probeFileSchema>;
+
+/** Reads and validates a probe file; every problem is a one-line UserError naming the file. */
+export function readProbeFile(path: string): ProbeFile {
+  const file = resolve(path);
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") throw new UserError(`probe file not found: ${file}`);
+    if (code === "EISDIR") throw new UserError(`probe file is a directory: ${file}`);
+    throw new UserError(`cannot read probe file ${file}: ${(error as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new UserError(`probe file ${file} is not valid JSON: ${(error as Error).message}`);
+  }
+  const header = json as { format?: unknown; formatVersion?: unknown } | null;
+  if (typeof header !== "object" || header === null || header.format !== PROBE_FORMAT) {
+    throw new UserError(`${file} is not a probe file (expected "format": "${PROBE_FORMAT}"; make one with \`inference-guard train-probe\`)`);
+  }
+  if (header.formatVersion !== PROBE_FORMAT_VERSION) {
+    throw new UserError(`probe file ${file} has format version ${String(header.formatVersion)}; this inference-guard reads version ${PROBE_FORMAT_VERSION}`);
+  }
+  const parsed = probeFileSchema.safeParse(json);
+  if (!parsed.success) throw new UserError(`invalid probe file ${file}: ${describeZodError(parsed.error)}`);
+  return parsed.data;
+}
+
+/** Validates and writes a probe file atomically (numbers rounded to float32 precision). */
+export function writeProbeFile(path: string, probe: ProbeFile): void {
+  const parsed = probeFileSchema.safeParse(probe);
+  if (!parsed.success) throw new Error(`internal: probe fails its schema: ${describeZodError(parsed.error)}`);
+  const f32 = (xs: readonly number[]): number[] => xs.map(roundFloat32);
+  const data: ProbeFile = {
+    ...parsed.data,
+    standardization: { mean: f32(parsed.data.standardization.mean), std: f32(parsed.data.standardization.std) },
+    weights: f32(parsed.data.weights),
+    bias: roundFloat32(parsed.data.bias),
+  };
+  writeFileAtomic(path, JSON.stringify(data, null, 1) + "\n");
+}
+
+/** The shortest decimal that reads back as the same float32 (9 significant digits always suffice). */
+function roundFloat32(x: number): number {
+  return Number(Math.fround(x).toPrecision(9));
+}
+
+const shaMemo = new Map<string, Promise<string>>();
+
+/**
+ * SHA-256 of a file, hex. Memoised per (path, size, mtime) within the process: a GGUF of several
+ * GB takes seconds to hash, and a process may load several cost models on the same file.
+ */
+export function fileSha256(path: string): Promise<string> {
+  const file = resolve(path);
+  const info = statSync(file);
+  const key = `${file}\0${info.size}\0${info.mtimeMs}`;
+  let hash = shaMemo.get(key);
+  if (!hash) {
+    hash = new Promise<string>((ok, fail) => {
+      const h = createHash("sha256");
+      createReadStream(file, { highWaterMark: 1 << 20 })
+        .on("data", (chunk) => h.update(chunk))
+        .on("error", fail)
+        .on("end", () => ok(h.digest("hex")));
+    });
+    hash.catch(() => shaMemo.delete(key));
+    shaMemo.set(key, hash);
+  }
+  return hash;
+}
