@@ -75,8 +75,9 @@ describe("loadCostModel", () => {
   });
 
   test("problems are UserErrors that say what is supported", async () => {
-    await expect(loadCostModel("guard:model.gguf")).rejects.toThrow(UserError);
-    await expect(loadCostModel("guard:model.gguf")).rejects.toThrow(/unknown cost model kind "guard".*rules:PATH/);
+    await expect(loadCostModel("oracle:model.gguf")).rejects.toThrow(UserError);
+    await expect(loadCostModel("oracle:model.gguf")).rejects.toThrow(/unknown cost model kind "oracle".*rules:PATH.*classifier:PATH.*probe:PATH.*guard:PATH/);
+    await expect(loadCostModel("guard:model.gguf")).rejects.toThrow(/guard model not found/);
     await expect(loadCostModel("lexicon.txt")).rejects.toThrow(/cannot tell.*rules:PATH/);
     await expect(loadCostModel("")).rejects.toThrow(UserError);
     await expect(loadCostModel("rules:")).rejects.toThrow(/missing its argument/);
@@ -92,7 +93,7 @@ describe("loadCostModel", () => {
       stepCosts: (items) => stepCostsByDifference(fake.cost, items),
     };
     registerCostModelKind({ kind: "len", usage: "len:ANY (test)", load: async (arg) => ({ ...fake, name: `len:${arg}` }) });
-    expect(costModelKinds().map((k) => k.kind)).toEqual(["rules", "len"]);
+    expect(costModelKinds().map((k) => k.kind)).toEqual(["rules", "classifier", "probe", "guard", "len"]);
     const m = await loadCostModel("len:abc");
     expect(m.name).toBe("len:abc");
     expect(await m.cost("four")).toBe(4);
