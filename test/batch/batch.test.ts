@@ -4,25 +4,9 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Writable } from "node:stream";
-import { runCli } from "../../src/cli/main.js";
 import { PACKAGE_ROOT } from "../../src/paths.js";
 import { STORIES_MODEL } from "../helpers/models.js";
-
-class Capture extends Writable {
-  text = "";
-  override _write(chunk: Buffer, _enc: string, done: () => void): void {
-    this.text += chunk.toString();
-    done();
-  }
-}
-
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out = new Capture();
-  const err = new Capture();
-  const code = await runCli(argv, out, err);
-  return { code, out: out.text, err: err.text };
-}
+import { cli } from "../helpers/cli.js";
 
 const dir = mkdtempSync(join(tmpdir(), "inference-guard-batch-"));
 const SMALL = ["--model", STORIES_MODEL, "--threads", "1", "--max-tokens", "16", "--beams", "2", "--samples", "4", "--width", "4"];

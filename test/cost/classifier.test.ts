@@ -3,8 +3,6 @@
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Writable } from "node:stream";
-import { runCli } from "../../src/cli/main.js";
 import { ClassifierCostModel, TextClassifier, loadClassifierCostModel } from "../../src/cost/classifier.js";
 import {
   type ClassifierSpec,
@@ -19,6 +17,7 @@ import { type FeatureSettings, TextPacker, classifierAddon, nativeFeatureVersion
 import { DEFAULT_COST_RULES } from "../../src/cost/load.js";
 import { UserError } from "../../src/errors.js";
 import { PACKAGE_ROOT } from "../../src/paths.js";
+import { cli } from "../helpers/cli.js";
 
 const dir = mkdtempSync(join(tmpdir(), "inference-guard-classifier-"));
 const SHIPPED = join(PACKAGE_ROOT, "models", "harm-classifier.bin");
@@ -320,19 +319,6 @@ describe("the shipped harm classifier (models/harm-classifier.bin)", () => {
 });
 
 describe("inference-guard cost", () => {
-  class Capture extends Writable {
-    text = "";
-    override _write(chunk: Buffer, _enc: string, done: () => void): void {
-      this.text += chunk.toString();
-      done();
-    }
-  }
-  async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-    const out = new Capture();
-    const err = new Capture();
-    const code = await runCli(argv, out, err);
-    return { code, out: out.text, err: err.text };
-  }
 
   test("scores each line, reports and skips a bad one", async () => {
     const input = join(dir, "texts.jsonl");

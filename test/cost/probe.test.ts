@@ -5,8 +5,6 @@ import { jest } from "@jest/globals";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
-import { Writable } from "node:stream";
-import { runCli } from "../../src/cli/main.js";
 import { ProbeCostModel, PROBE_MODEL_ENV, foldProbeWeights, loadProbeCostModel } from "../../src/cost/probe.js";
 import { readProbeFile, writeProbeFile, fileSha256, type ProbeFile } from "../../src/cost/probeFormat.js";
 import { PrefixForward } from "../../src/cost/probeForward.js";
@@ -15,21 +13,7 @@ import { UserError } from "../../src/errors.js";
 import { MODEL_ENV } from "../../src/paths.js";
 import { extractFeatures, fitLogistic, mulberry32, predict, stratifiedSplit, stratifiedSubset } from "../../src/train/trainProbe.js";
 import { STORIES_MODEL, TINY_RANDOM_MODEL, maxAbsDiff } from "../helpers/models.js";
-
-class Capture extends Writable {
-  text = "";
-  override _write(chunk: Buffer, _enc: string, done: () => void): void {
-    this.text += chunk.toString();
-    done();
-  }
-}
-
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out = new Capture();
-  const err = new Capture();
-  const code = await runCli(argv, out, err);
-  return { code, out: out.text, err: err.text };
-}
+import { cli } from "../helpers/cli.js";
 
 /** Short stories; the unsafe ones carry a conflict word in the middle, never at the end. */
 function markerExamples(n: number, seed: number): Array<{ text: string; label: 0 | 1 }> {

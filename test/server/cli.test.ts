@@ -1,23 +1,7 @@
 // `inference-guard serve` flags: help, and one clear line for every mistake.
 import { createServer } from "node:net";
-import { Writable } from "node:stream";
-import { runCli } from "../../src/cli/main.js";
 import { STORIES_MODEL } from "../helpers/models.js";
-
-class Capture extends Writable {
-  text = "";
-  override _write(chunk: Buffer, _enc: string, done: () => void): void {
-    this.text += chunk.toString();
-    done();
-  }
-}
-
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out = new Capture();
-  const err = new Capture();
-  const code = await runCli(argv, out, err);
-  return { code, out: out.text, err: err.text };
-}
+import { cli } from "../helpers/cli.js";
 
 test("the command list and --help explain the server and each flag", async () => {
   expect((await cli("--help")).out).toMatch(/serve .*OpenAI-compatible/);

@@ -3,9 +3,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
-import { runCli } from "../../src/cli/main.js";
 import { DEFAULT_COST_RULES, loadCostModel } from "../../src/cost/load.js";
 import { Critic, readCriticFile, seededRandom } from "../../src/critic/index.js";
 import { Engine } from "../../src/engine/engine.js";
@@ -24,25 +22,11 @@ import {
 import { rolloutContextCells, sampleRollouts } from "../../src/train/rollouts.js";
 import { checkpointPath, trainCritic, type TrainCriticOptions } from "../../src/train/trainCritic.js";
 import { STORIES_MODEL, TINY_RANDOM_MODEL, maxAbsDiff } from "../helpers/models.js";
+import { cli } from "../helpers/cli.js";
 
 const dir = mkdtempSync(join(tmpdir(), "critic-training-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const COST_SPEC = `rules:${DEFAULT_COST_RULES}`;
-
-class Capture extends Writable {
-  text = "";
-  override _write(chunk: Buffer, _enc: string, done: () => void): void {
-    this.text += chunk.toString();
-    done();
-  }
-}
-
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out = new Capture();
-  const err = new Capture();
-  const code = await runCli(argv, out, err);
-  return { code, out: out.text, err: err.text };
-}
 
 /**
  * Rollouts with synthetic 64-float hidden states for the stories260K model: a rollout ends over

@@ -3,29 +3,13 @@
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Writable } from "node:stream";
-import { runCli } from "../../src/cli/main.js";
 import { parseMix } from "../../src/cli/trainCost.js";
 import { loadClassifierCostModel } from "../../src/cost/classifier.js";
 import { readClassifierFile } from "../../src/cost/classifierFormat.js";
 import { SHARED_DIR } from "../../src/paths.js";
 import type { LabeledText } from "../../src/train/datasets.js";
 import { DEFAULT_MIX, stratifiedSplit } from "../../src/train/trainClassifier.js";
-
-class Capture extends Writable {
-  text = "";
-  override _write(chunk: Buffer, _enc: string, done: () => void): void {
-    this.text += chunk.toString();
-    done();
-  }
-}
-
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out = new Capture();
-  const err = new Capture();
-  const code = await runCli(argv, out, err);
-  return { code, out: out.text, err: err.text };
-}
+import { cli } from "../helpers/cli.js";
 
 const dir = mkdtempSync(join(tmpdir(), "inference-guard-train-cost-"));
 
