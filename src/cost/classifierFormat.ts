@@ -12,22 +12,17 @@
 // The header says how texts become features (which must match this build's extractor, see
 // native/classifier.cpp), the bias and calibration, and where the model came from: training
 // data, seed, metrics, creation time and the command that made it.
-import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync } from "node:fs";
-import { endianness } from "node:os";
 import { dirname } from "node:path";
 import { z } from "zod";
 import { UserError, describeZodError } from "../errors.js";
+import { decodeContainer, encodeContainer, type ContainerFormat } from "../util/container.js";
 import { writeFileAtomic } from "../util/files.js";
 import type { FeatureSettings } from "./classifierNative.js";
 
 export const CLASSIFIER_MAGIC = "IGTXTCLF";
 export const CLASSIFIER_FORMAT_VERSION = 1;
 
-const PREFIX_BYTES = 16; // magic + version + header length
-const CHECKSUM_BYTES = 32; // SHA-256
-const PAYLOAD_ALIGN = 8;
-const MAX_HEADER_BYTES = 16 << 20;
 // Limits shared with native/classifier.cpp, which refuses anything outside them.
 export const MIN_BUCKET_BITS = 4;
 export const MAX_BUCKET_BITS = 26;
@@ -154,32 +149,23 @@ function checkWeights(weights: Float32Array, source: string): void {
   if (bad >= 0) throw new UserError(`${source}: weight ${bad} is ${weights[bad]} (non-finite weights; did training diverge?)`);
 }
 
-const littleEndianHost = endianness() === "LE";
-
-function sha256(bytes: Uint8Array): Buffer {
-  return createHash("sha256").update(bytes).digest();
-}
+const CLASSIFIER_CONTAINER: ContainerFormat<ClassifierHeader> = {
+  magic: CLASSIFIER_MAGIC,
+  version: CLASSIFIER_FORMAT_VERSION,
+  noun: "text-classifier",
+  schema: classifierHeaderSchema,
+  expectedFloats(header, fail) {
+    if (header.payloadFloats !== header.features.buckets) {
+      fail(`payload length mismatch: header says ${header.payloadFloats} floats but ${header.features.buckets} buckets`);
+    }
+    return header.payloadFloats;
+  },
+};
 
 /** Serialises a classifier; the header's payloadFloats is filled in. */
 export function encodeClassifier(spec: ClassifierSpec): Buffer {
   const header = validateClassifierSpec(spec, "cannot write classifier");
-  let json = Buffer.from(JSON.stringify(header), "utf8");
-  const pad = (PAYLOAD_ALIGN - ((PREFIX_BYTES + json.length) % PAYLOAD_ALIGN)) % PAYLOAD_ALIGN;
-  if (pad > 0) json = Buffer.concat([json, Buffer.alloc(pad, 0x20)]); // JSON allows trailing spaces
-  const out = Buffer.alloc(PREFIX_BYTES + json.length + 4 * header.payloadFloats + CHECKSUM_BYTES);
-  out.write(CLASSIFIER_MAGIC, 0, "latin1");
-  out.writeUInt32LE(CLASSIFIER_FORMAT_VERSION, 8);
-  out.writeUInt32LE(json.length, 12);
-  json.copy(out, PREFIX_BYTES);
-  let offset = PREFIX_BYTES + json.length;
-  if (littleEndianHost) {
-    out.set(new Uint8Array(spec.weights.buffer, spec.weights.byteOffset, spec.weights.byteLength), offset);
-  } else {
-    for (let i = 0; i < spec.weights.length; i++) out.writeFloatLE(spec.weights[i]!, offset + 4 * i);
-  }
-  offset += 4 * header.payloadFloats;
-  sha256(out.subarray(0, offset)).copy(out, offset);
-  return out;
+  return encodeContainer(CLASSIFIER_CONTAINER, header, [spec.weights]);
 }
 
 /**
@@ -188,58 +174,7 @@ export function encodeClassifier(spec: ClassifierSpec): Buffer {
  * schema, payload length mismatch, non-finite weights. `source` names the file in messages.
  */
 export function decodeClassifier(bytes: Uint8Array, source = "classifier file"): ClassifierSpec {
-  const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const fail = (what: string): never => {
-    throw new UserError(`${source}: ${what}`);
-  };
-  if (buf.length < CLASSIFIER_MAGIC.length || buf.toString("latin1", 0, CLASSIFIER_MAGIC.length) !== CLASSIFIER_MAGIC) {
-    fail(`not a text-classifier file (missing the "${CLASSIFIER_MAGIC}" magic bytes)`);
-  }
-  if (buf.length < PREFIX_BYTES) fail(`truncated: ${buf.length} bytes, shorter than the ${PREFIX_BYTES}-byte preamble`);
-  const version = buf.readUInt32LE(8);
-  if (version !== CLASSIFIER_FORMAT_VERSION) {
-    fail(`unsupported classifier format version ${version} (this build reads version ${CLASSIFIER_FORMAT_VERSION})`);
-  }
-  const headerBytes = buf.readUInt32LE(12);
-  if (headerBytes > MAX_HEADER_BYTES) fail(`corrupt: header length ${headerBytes} bytes is implausible`);
-  const payloadStart = PREFIX_BYTES + headerBytes;
-  if (buf.length < payloadStart + CHECKSUM_BYTES) {
-    fail(`truncated: ${buf.length} bytes, but the header alone needs ${payloadStart + CHECKSUM_BYTES}`);
-  }
-  // A header that does not parse is either damage (checksum fails) or a writer bug (it passes).
-  const checksumMatches = (): boolean => {
-    const end = buf.length - CHECKSUM_BYTES;
-    return sha256(buf.subarray(0, end)).equals(buf.subarray(end));
-  };
-  let json: unknown;
-  try {
-    json = JSON.parse(buf.toString("utf8", PREFIX_BYTES, payloadStart));
-  } catch (error) {
-    if (!checksumMatches()) fail("corrupt: checksum mismatch (the header is unreadable)");
-    fail(`header is not valid JSON (${(error as Error).message})`);
-  }
-  const parsed = classifierHeaderSchema.safeParse(json);
-  if (!parsed.success) {
-    if (!checksumMatches()) fail("corrupt: checksum mismatch");
-    fail(`header fails schema: ${describeZodError(parsed.error)}`);
-  }
-  const header = parsed.data!;
-  if (header.payloadFloats !== header.features.buckets) {
-    fail(`payload length mismatch: header says ${header.payloadFloats} floats but ${header.features.buckets} buckets`);
-  }
-  const expectedBytes = payloadStart + 4 * header.payloadFloats + CHECKSUM_BYTES;
-  if (buf.length < expectedBytes) fail(`truncated: ${buf.length} bytes, expected ${expectedBytes} (payload length mismatch)`);
-  if (buf.length > expectedBytes) {
-    fail(`payload length mismatch: ${buf.length - expectedBytes} unexpected bytes after the payload (expected ${expectedBytes} bytes)`);
-  }
-  if (!checksumMatches()) fail("corrupt: checksum mismatch");
-  // Copy: the payload may sit at any byte offset of the Buffer, and the caller owns the result.
-  const weights = new Float32Array(header.payloadFloats);
-  if (littleEndianHost) {
-    new Uint8Array(weights.buffer).set(buf.subarray(payloadStart, payloadStart + 4 * header.payloadFloats));
-  } else {
-    for (let i = 0; i < weights.length; i++) weights[i] = buf.readFloatLE(payloadStart + 4 * i);
-  }
+  const { header, payload: weights } = decodeContainer(bytes, CLASSIFIER_CONTAINER, source);
   checkWeights(weights, source);
   return { header, weights };
 }

@@ -12,26 +12,22 @@
 //   end - 32        32 bytes  SHA-256 of every byte before it
 //
 // The payload's weight part is exactly the `weights` array the native CriticNet takes.
-import { createHash } from "node:crypto";
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
-import { endianness } from "node:os";
-import { basename, dirname, join } from "node:path";
+import { mkdirSync, readFileSync } from "node:fs";
+import { dirname } from "node:path";
 import { z } from "zod";
 import { UserError, describeZodError } from "../errors.js";
+import { decodeContainer, encodeContainer, type ContainerFormat } from "../util/container.js";
+import { writeFileAtomic } from "../util/files.js";
 
 export const CRITIC_MAGIC = "IGCRITIC";
 export const CRITIC_FORMAT_VERSION = 1;
 export const CRITIC_ACTIVATIONS = ["relu", "tanh", "gelu", "silu"] as const;
 export type CriticActivation = (typeof CRITIC_ACTIVATIONS)[number];
 
-const PREFIX_BYTES = 16; // magic + version + header length
-const CHECKSUM_BYTES = 32; // SHA-256
-const PAYLOAD_ALIGN = 8;
 // Limits shared with native/critic.cpp, which refuses anything larger.
 const MAX_INPUT_DIM = 1 << 24;
 const MAX_LAYER_WIDTH = 1 << 16;
 const MAX_HIDDEN_LAYERS = 16;
-const MAX_HEADER_BYTES = 16 << 20;
 
 /** The model a critic was trained for; its hidden states are the critic's input. */
 export const criticModelSchema = z.object({
@@ -179,52 +175,28 @@ function checkValues(spec: CriticSpec, source: string): void {
   }
 }
 
-const littleEndianHost = endianness() === "LE";
-
-function putFloats(dst: Buffer, offset: number, values: Float32Array): number {
-  if (littleEndianHost) {
-    dst.set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength), offset);
-  } else {
-    for (let i = 0; i < values.length; i++) dst.writeFloatLE(values[i], offset + 4 * i);
-  }
-  return offset + values.byteLength;
-}
-
-// Copies (the payload may sit at any byte offset of the Buffer, and we own the result).
-function takeFloats(src: Buffer, offset: number, count: number): Float32Array {
-  const out = new Float32Array(count);
-  if (littleEndianHost) {
-    new Uint8Array(out.buffer).set(src.subarray(offset, offset + 4 * count));
-  } else {
-    for (let i = 0; i < count; i++) out[i] = src.readFloatLE(offset + 4 * i);
-  }
-  return out;
-}
-
-function sha256(bytes: Uint8Array): Buffer {
-  return createHash("sha256").update(bytes).digest();
-}
+const CRITIC_CONTAINER: ContainerFormat<CriticHeader> = {
+  magic: CRITIC_MAGIC,
+  version: CRITIC_FORMAT_VERSION,
+  noun: "critic",
+  schema: criticHeaderSchema,
+  expectedFloats(header, fail) {
+    const need = criticPayloadFloats(header);
+    if (header.payloadFloats !== need) {
+      fail(
+        `payload length mismatch: header says ${header.payloadFloats} floats, layer sizes ${criticLayerSizes(header).join("-")}` +
+          `${header.normalization ? " with normalization" : ""} need ${need}`,
+      );
+    }
+    return need;
+  },
+};
 
 /** Serialises a critic. The header's formatVersion and payloadFloats are filled in. */
 export function encodeCritic(spec: CriticSpec): Buffer {
   const header = validateCriticSpec(spec, "cannot write critic");
-  let json = Buffer.from(JSON.stringify(header), "utf8");
-  const pad = (PAYLOAD_ALIGN - ((PREFIX_BYTES + json.length) % PAYLOAD_ALIGN)) % PAYLOAD_ALIGN;
-  if (pad > 0) json = Buffer.concat([json, Buffer.alloc(pad, 0x20)]); // JSON allows trailing spaces
-  const payloadBytes = 4 * header.payloadFloats;
-  const out = Buffer.alloc(PREFIX_BYTES + json.length + payloadBytes + CHECKSUM_BYTES);
-  out.write(CRITIC_MAGIC, 0, "latin1");
-  out.writeUInt32LE(CRITIC_FORMAT_VERSION, 8);
-  out.writeUInt32LE(json.length, 12);
-  json.copy(out, PREFIX_BYTES);
-  let offset = PREFIX_BYTES + json.length;
-  if (header.normalization) {
-    offset = putFloats(out, offset, spec.mean!);
-    offset = putFloats(out, offset, spec.std!);
-  }
-  offset = putFloats(out, offset, spec.weights);
-  sha256(out.subarray(0, offset)).copy(out, offset);
-  return out;
+  const payload = header.normalization ? [spec.mean!, spec.std!, spec.weights] : [spec.weights];
+  return encodeContainer(CRITIC_CONTAINER, header, payload);
 }
 
 /**
@@ -233,71 +205,11 @@ export function encodeCritic(spec: CriticSpec): Buffer {
  * length mismatch, non-finite values. `source` (a path) names the file in messages.
  */
 export function decodeCritic(bytes: Uint8Array, source = "critic file"): CriticSpec {
-  const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const fail = (what: string): never => {
-    throw new UserError(`${source}: ${what}`);
-  };
-  if (buf.length < CRITIC_MAGIC.length || buf.toString("latin1", 0, CRITIC_MAGIC.length) !== CRITIC_MAGIC) {
-    fail(`not a critic file (missing the "${CRITIC_MAGIC}" magic bytes)`);
-  }
-  if (buf.length < PREFIX_BYTES) fail(`truncated: ${buf.length} bytes, shorter than the ${PREFIX_BYTES}-byte preamble`);
-  const version = buf.readUInt32LE(8);
-  if (version !== CRITIC_FORMAT_VERSION) {
-    fail(`unsupported critic format version ${version} (this build reads version ${CRITIC_FORMAT_VERSION})`);
-  }
-  const headerBytes = buf.readUInt32LE(12);
-  if (headerBytes > MAX_HEADER_BYTES) fail(`corrupt: header length ${headerBytes} bytes is implausible`);
-  const payloadStart = PREFIX_BYTES + headerBytes;
-  if (buf.length < payloadStart + CHECKSUM_BYTES) {
-    fail(`truncated: ${buf.length} bytes, but the header alone needs ${payloadStart + CHECKSUM_BYTES}`);
-  }
-
-  // A header that does not parse is either damage (checksum fails) or a writer bug (it passes).
-  const checksumMatches = (): boolean => {
-    const end = buf.length - CHECKSUM_BYTES;
-    return sha256(buf.subarray(0, end)).equals(buf.subarray(end));
-  };
-  let json: unknown;
-  try {
-    json = JSON.parse(buf.toString("utf8", PREFIX_BYTES, payloadStart));
-  } catch (error) {
-    if (!checksumMatches()) fail("corrupt: checksum mismatch (the header is unreadable)");
-    fail(`header is not valid JSON (${(error as Error).message})`);
-  }
-  const parsed = criticHeaderSchema.safeParse(json);
-  if (!parsed.success) {
-    if (!checksumMatches()) fail("corrupt: checksum mismatch");
-    fail(`header fails schema: ${describeZodError(parsed.error)}`);
-  }
-  const header = parsed.data!;
-
-  const needFloats = criticPayloadFloats(header);
-  if (header.payloadFloats !== needFloats) {
-    fail(
-      `payload length mismatch: header says ${header.payloadFloats} floats, layer sizes ${criticLayerSizes(header).join("-")}` +
-        `${header.normalization ? " with normalization" : ""} need ${needFloats}`,
-    );
-  }
-  const expectedBytes = payloadStart + 4 * needFloats + CHECKSUM_BYTES;
-  if (buf.length < expectedBytes) {
-    fail(`truncated: ${buf.length} bytes, expected ${expectedBytes} (payload length mismatch)`);
-  }
-  if (buf.length > expectedBytes) {
-    fail(`payload length mismatch: ${buf.length - expectedBytes} unexpected bytes after the payload (expected ${expectedBytes} bytes)`);
-  }
-  if (!checksumMatches()) fail("corrupt: checksum mismatch");
-
-  let offset = payloadStart;
-  let mean: Float32Array | undefined;
-  let std: Float32Array | undefined;
-  if (header.normalization) {
-    mean = takeFloats(buf, offset, header.inputDim);
-    offset += 4 * header.inputDim;
-    std = takeFloats(buf, offset, header.inputDim);
-    offset += 4 * header.inputDim;
-  }
-  const weights = takeFloats(buf, offset, criticWeightCount(header));
-  const spec: CriticSpec = { header, weights, ...(mean ? { mean, std } : {}) };
+  const { header, payload } = decodeContainer(bytes, CRITIC_CONTAINER, source);
+  let offset = 0;
+  const take = (count: number): Float32Array => payload.subarray(offset, (offset += count));
+  const norm = header.normalization ? { mean: take(header.inputDim), std: take(header.inputDim) } : {};
+  const spec: CriticSpec = { header, ...norm, weights: take(criticWeightCount(header)) };
   checkValues(spec, source);
   return spec;
 }
@@ -321,23 +233,8 @@ export function readCriticFile(path: string): CriticSpec {
  */
 export function writeCriticFile(path: string, spec: CriticSpec): void {
   const bytes = encodeCritic(spec);
-  const dir = dirname(path);
-  mkdirSync(dir, { recursive: true });
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
-  try {
-    const fd = openSync(tmp, "wx");
-    try {
-      let written = 0;
-      while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
-  } catch (error) {
-    rmSync(tmp, { force: true });
-    throw error;
-  }
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileAtomic(path, bytes);
 }
 
 /**

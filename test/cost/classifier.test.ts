@@ -241,7 +241,7 @@ describe("model file format", () => {
     refuse(Buffer.from("IGCRITIC....................................."), /not a text-classifier file/);
     const v2 = Buffer.from(good);
     v2.writeUInt32LE(2, 8);
-    refuse(v2, /unsupported classifier format version 2/);
+    refuse(v2, /unsupported text-classifier format version 2/);
     const headerDamage = Buffer.from(good);
     headerDamage[20]! ^= 0x01;
     refuse(headerDamage, /corrupt: checksum mismatch/);
