@@ -9,6 +9,7 @@ import { MODEL_ENV } from "../paths.js";
 import { CostModelSet, DEFAULT_COST_NAME, parseNamedCostSpecs } from "../server/costModels.js";
 import { DEFAULT_COST_RULES } from "../cost/load.js";
 import { choiceFlag, numberFlag, parseFlags, stringFlag, type OptionSpec } from "./args.js";
+import { RUNTIME_OPTIONS, SEARCH_OPTIONS, definedOnly, runtimeFlags, searchFlags } from "./sharedFlags.js";
 
 export const BATCH_HELP = `Usage: inference-guard batch --in PROMPTS.jsonl --out RESULTS.jsonl [options]
 
@@ -60,6 +61,8 @@ Runtime:
 `;
 
 const OPTIONS: OptionSpec = {
+  ...SEARCH_OPTIONS,
+  ...RUNTIME_OPTIONS,
   in: { type: "string" },
   out: { type: "string" },
   model: { type: "string" },
@@ -69,19 +72,9 @@ const OPTIONS: OptionSpec = {
   "cost-model": { type: "string", multiple: true },
   critic: { type: "string" },
   method: { type: "string" },
-  budget: { type: "string" },
-  beams: { type: "string" },
-  samples: { type: "string" },
-  width: { type: "string" },
-  "max-resamples": { type: "string" },
-  "on-unsafe": { type: "string" },
-  "max-tokens": { type: "string" },
   temperature: { type: "string" },
   seed: { type: "string" },
   trace: { type: "boolean" },
-  gpu: { type: "string" },
-  threads: { type: "string" },
-  "context-size": { type: "string" },
   quiet: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 };
@@ -100,22 +93,14 @@ export async function batchCommand(argv: string[], out: NodeJS.WritableStream, e
   if (!existsSync(inputPath)) throw new UserError(`input file not found: ${inputPath}`);
   if (resolve(inputPath) === resolve(outputPath)) throw new UserError("--in and --out are the same file");
   const method = choiceFlag<Method>(v, "method", ["guard", "sample", "greedy"]) ?? "guard";
-  const gpu = choiceFlag(v, "gpu", ["cpu", "auto", "cuda", "metal", "vulkan"] as const);
   const costRules = stringFlag(v, "cost-rules");
   const seed = numberFlag(v, "seed", "int");
   if (seed !== undefined && seed < 0) throw new UserError(`--seed must be >= 0, got ${seed}`);
-  const given = {
-    budget: numberFlag(v, "budget"),
-    beams: numberFlag(v, "beams", "int"),
-    samples: numberFlag(v, "samples", "int"),
-    width: numberFlag(v, "width", "int"),
-    maxResamples: numberFlag(v, "max-resamples", "int"),
-    onUnsafe: choiceFlag(v, "on-unsafe", ["truncate", "refuse"] as const),
-    maxTokens: numberFlag(v, "max-tokens", "int"),
+  const defaults = definedOnly({
+    ...searchFlags(v),
     temperature: numberFlag(v, "temperature"),
     trace: v.trace ? true : undefined,
-  };
-  const defaults = Object.fromEntries(Object.entries(given).filter(([, value]) => value !== undefined));
+  });
 
   const costs = await CostModelSet.load({
     [DEFAULT_COST_NAME]: stringFlag(v, "cost") ?? `rules:${costRules ?? DEFAULT_COST_RULES}`,
@@ -125,9 +110,7 @@ export async function batchCommand(argv: string[], out: NodeJS.WritableStream, e
     model: stringFlag(v, "model"),
     cost: costs,
     critic: stringFlag(v, "critic"),
-    gpu: gpu === undefined || gpu === "cpu" ? false : gpu,
-    threads: numberFlag(v, "threads", "int"),
-    contextSize: numberFlag(v, "context-size", "int"),
+    ...runtimeFlags(v),
     defaults,
   }).catch(async (error: unknown) => {
     await costs.dispose();

@@ -4,6 +4,7 @@ import { UserError } from "../errors.js";
 import { MODEL_ENV } from "../paths.js";
 import { writeFileAtomic } from "../util/files.js";
 import { choiceFlag, numberFlag, parseFlags, stringFlag, type OptionSpec } from "./args.js";
+import { RUNTIME_OPTIONS, SEARCH_OPTIONS, definedOnly, runtimeFlags, searchFlags } from "./sharedFlags.js";
 
 export const GENERATE_HELP = `Usage: inference-guard generate --prompt TEXT [options]
 
@@ -50,6 +51,8 @@ Output:
 `;
 
 const OPTIONS: OptionSpec = {
+  ...SEARCH_OPTIONS,
+  ...RUNTIME_OPTIONS,
   prompt: { type: "string" },
   model: { type: "string" },
   chat: { type: "boolean" },
@@ -57,22 +60,12 @@ const OPTIONS: OptionSpec = {
   "cost-rules": { type: "string" },
   cost: { type: "string" },
   critic: { type: "string" },
-  budget: { type: "string" },
-  beams: { type: "string" },
-  samples: { type: "string" },
-  width: { type: "string" },
-  "max-resamples": { type: "string" },
   penalty: { type: "string" },
-  "on-unsafe": { type: "string" },
   method: { type: "string" },
-  "max-tokens": { type: "string" },
   temperature: { type: "string" },
   "top-k": { type: "string" },
   "top-p": { type: "string" },
   seed: { type: "string" },
-  gpu: { type: "string" },
-  threads: { type: "string" },
-  "context-size": { type: "string" },
   json: { type: "boolean" },
   trace: { type: "string" },
   help: { type: "boolean", short: "h" },
@@ -87,17 +80,10 @@ export async function generateCommand(argv: string[], out: NodeJS.WritableStream
   const prompt = stringFlag(v, "prompt");
   if (prompt === undefined || prompt === "") throw new UserError("--prompt is required (see --help)");
   const method = choiceFlag<Method>(v, "method", ["guard", "sample", "greedy"]) ?? "guard";
-  const gpu = choiceFlag(v, "gpu", ["cpu", "auto", "cuda", "metal", "vulkan"] as const);
   const costRules = stringFlag(v, "cost-rules");
   const search = {
-    budget: numberFlag(v, "budget"),
-    beams: numberFlag(v, "beams", "int"),
-    samples: numberFlag(v, "samples", "int"),
-    width: numberFlag(v, "width", "int"),
-    maxResamples: numberFlag(v, "max-resamples", "int"),
+    ...searchFlags(v),
     penalty: numberFlag(v, "penalty"),
-    onUnsafe: choiceFlag(v, "on-unsafe", ["truncate", "refuse"] as const),
-    maxTokens: numberFlag(v, "max-tokens", "int"),
     temperature: numberFlag(v, "temperature"),
     topK: numberFlag(v, "top-k", "int"),
     topP: numberFlag(v, "top-p"),
@@ -110,10 +96,8 @@ export async function generateCommand(argv: string[], out: NodeJS.WritableStream
     model: stringFlag(v, "model"),
     cost: stringFlag(v, "cost") ?? (costRules !== undefined ? `rules:${costRules}` : undefined),
     critic: stringFlag(v, "critic"),
-    gpu: gpu === undefined || gpu === "cpu" ? false : gpu,
-    threads: numberFlag(v, "threads", "int"),
-    contextSize: numberFlag(v, "context-size", "int"),
-    defaults: Object.fromEntries(Object.entries(search).filter(([, value]) => value !== undefined)),
+    ...runtimeFlags(v),
+    defaults: definedOnly(search),
   });
   for (const warning of guard.warnings) err.write(`inference-guard: warning: ${warning}\n`);
   try {

@@ -10,7 +10,8 @@ import {
 } from "../server/config.js";
 import { parseNamedCostSpecs } from "../server/costModels.js";
 import { createGuardServer, type GuardServer } from "../server/guardServer.js";
-import { choiceFlag, numberFlag, parseFlags, stringFlag, type OptionSpec } from "./args.js";
+import { numberFlag, parseFlags, stringFlag, type OptionSpec } from "./args.js";
+import { RUNTIME_OPTIONS, SEARCH_OPTIONS, runtimeFlags, searchFlags } from "./sharedFlags.js";
 
 export const API_KEY_ENV = "INFERENCE_GUARD_API_KEY";
 
@@ -61,6 +62,8 @@ Runtime:
 `;
 
 const OPTIONS: OptionSpec = {
+  ...SEARCH_OPTIONS,
+  ...RUNTIME_OPTIONS,
   host: { type: "string" },
   port: { type: "string" },
   "api-key": { type: "string" },
@@ -74,16 +77,6 @@ const OPTIONS: OptionSpec = {
   "cost-rules": { type: "string" },
   "cost-model": { type: "string", multiple: true },
   critic: { type: "string" },
-  budget: { type: "string" },
-  beams: { type: "string" },
-  samples: { type: "string" },
-  width: { type: "string" },
-  "max-resamples": { type: "string" },
-  "on-unsafe": { type: "string" },
-  "max-tokens": { type: "string" },
-  gpu: { type: "string" },
-  threads: { type: "string" },
-  "context-size": { type: "string" },
   help: { type: "boolean", short: "h" },
 };
 
@@ -93,17 +86,7 @@ export async function serveCommand(argv: string[], out: NodeJS.WritableStream, e
     out.write(SERVE_HELP);
     return 0;
   }
-  const gpu = choiceFlag(v, "gpu", ["cpu", "auto", "cuda", "metal", "vulkan"] as const);
   const costRules = stringFlag(v, "cost-rules");
-  const defaults = {
-    budget: numberFlag(v, "budget"),
-    beams: numberFlag(v, "beams", "int"),
-    samples: numberFlag(v, "samples", "int"),
-    width: numberFlag(v, "width", "int"),
-    maxResamples: numberFlag(v, "max-resamples", "int"),
-    onUnsafe: choiceFlag(v, "on-unsafe", ["truncate", "refuse"] as const),
-    maxTokens: numberFlag(v, "max-tokens", "int"),
-  };
   const quiet = Boolean(v.quiet);
   const server = await createGuardServer({
     host: stringFlag(v, "host"),
@@ -117,10 +100,8 @@ export async function serveCommand(argv: string[], out: NodeJS.WritableStream, e
     cost: stringFlag(v, "cost") ?? (costRules !== undefined ? `rules:${costRules}` : undefined),
     costModels: parseNamedCostSpecs((v["cost-model"] as unknown as string[] | undefined) ?? []),
     critic: stringFlag(v, "critic"),
-    gpu: gpu === undefined || gpu === "cpu" ? false : gpu,
-    threads: numberFlag(v, "threads", "int"),
-    contextSize: numberFlag(v, "context-size", "int"),
-    defaults: Object.fromEntries(Object.entries(defaults).filter(([, value]) => value !== undefined)),
+    ...runtimeFlags(v),
+    defaults: searchFlags(v),
     log: quiet ? undefined : (line) => err.write(`${new Date().toISOString()} ${line}\n`),
   });
 
