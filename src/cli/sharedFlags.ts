@@ -1,6 +1,9 @@
 // Flags that generate, batch and serve share: the search settings and the llama.cpp runtime.
 import type { GpuOption } from "../engine/engine.js";
+import { definedOnly } from "../util/objects.js";
 import { choiceFlag, numberFlag, type OptionSpec } from "./args.js";
+
+export { definedOnly };
 
 type Values = Record<string, unknown>;
 
@@ -40,8 +43,4 @@ export function runtimeFlags(v: Values): { gpu: GpuOption; threads?: number; con
     threads: numberFlag(v, "threads", "int"),
     contextSize: numberFlag(v, "context-size", "int"),
   };
-}
-
-export function definedOnly<T extends Record<string, unknown>>(values: T): { [K in keyof T]: Exclude<T[K], undefined> } {
-  return Object.fromEntries(Object.entries(values).filter(([, value]) => value !== undefined)) as never;
 }

@@ -1,6 +1,7 @@
 // The critic at run time: a thin wrapper over the native CriticNet (native/critic.cpp).
 import { nativeAddon } from "../native.js";
 import { UserError } from "../errors.js";
+import { mulberry32 } from "../util/random.js";
 import {
   type CriticActivation,
   type CriticHeader,
@@ -110,18 +111,6 @@ export class Critic {
   }
 }
 
-/** mulberry32: a small, fast, seeded PRNG returning floats in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  // Fold seeds beyond 32 bits (and negative ones) into the state instead of truncating them.
-  let state = (Math.trunc(seed) ^ Math.trunc(seed / 4294967296)) >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface RandomCriticOptions {
   nEmbd: number;
@@ -183,3 +172,6 @@ export function randomCriticSpec(options: RandomCriticOptions): CriticSpec {
   validateCriticSpec(spec, "randomCriticSpec");
   return spec;
 }
+
+/** The seeded PRNG for initial weights (the project-wide mulberry32, under its older name here). */
+export const seededRandom = mulberry32;

@@ -13,6 +13,7 @@ import { TextClassifier } from "../cost/classifier.js";
 import { type BinaryMetrics, binaryMetrics, fitPlatt } from "../cost/classifierMetrics.js";
 import { type FeatureSettings, TextPacker, classifierAddon } from "../cost/classifierNative.js";
 import { UserError } from "../errors.js";
+import { mulberry32 } from "../util/random.js";
 import {
   type LabeledText,
   type XsTestModel,
@@ -108,17 +109,6 @@ export interface TrainHooks {
   onProgress?(phase: "load" | "train" | "eval", done: number, total: number, note?: string): void;
 }
 
-/** A tiny seeded PRNG (mulberry32) for the validation split. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Splits texts into (train, validation), a `fraction` of each class to validation, seeded. */
 export function stratifiedSplit<T extends LabeledText>(texts: readonly T[], fraction: number, seed: number): { train: T[]; validation: T[] } {

@@ -13,7 +13,6 @@
 // 0.629 / 0.863, a synthetic marker-word set 0.77 / 1.0: mean pooling wins on all three.
 import { basename, dirname, relative, resolve, sep } from "node:path";
 import { z } from "zod";
-import { readFileSync } from "node:fs";
 import { Engine } from "../engine/engine.js";
 import { UserError, describeZodError } from "../errors.js";
 import { sigmoid } from "../cost/probe.js";
@@ -28,6 +27,9 @@ import {
 } from "../cost/probeFormat.js";
 import { rocAuc } from "./metrics.js";
 import { Progress } from "../util/progress.js";
+import { readJsonLinesFile } from "../util/jsonLines.js";
+import { definedOnly } from "../util/objects.js";
+import { mulberry32 } from "../util/random.js";
 
 /** One training example: label 1 = unsafe, 0 = safe. */
 export interface ProbeExample {
@@ -99,29 +101,13 @@ const exampleSchema = z.looseObject({
 
 /** Reads a JSON Lines file of {"text": "...", "label": 0|1} (1 = unsafe); blank lines are skipped. */
 export function readProbeExamples(path: string): ProbeExample[] {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") throw new UserError(`data file not found: ${path}`);
-    if (code === "EISDIR") throw new UserError(`data file is a directory: ${path}`);
-    throw new UserError(`cannot read data file ${path}: ${(error as Error).message}`);
-  }
-  const examples: ProbeExample[] = [];
-  text.split(/\r?\n/).forEach((line, i) => {
-    if (line.trim() === "") return;
-    let json: unknown;
-    try {
-      json = JSON.parse(line);
-    } catch {
-      throw new UserError(`${path}:${i + 1}: not valid JSON (expected {"text": "...", "label": 0 or 1} per line)`);
-    }
-    const parsed = exampleSchema.safeParse(json);
-    if (!parsed.success) throw new UserError(`${path}:${i + 1}: ${describeZodError(parsed.error)}`);
-    examples.push({ text: parsed.data.text, label: parsed.data.label });
+  const rows = readJsonLinesFile(path, {
+    noun: "data file",
+    shape: '{"text": "...", "label": 0 or 1}',
+    schema: exampleSchema,
+    describe: describeZodError,
   });
-  return examples;
+  return rows.map((row) => ({ text: row.text, label: row.label }));
 }
 
 export async function trainProbe(options: TrainProbeOptions): Promise<TrainProbeResult> {
@@ -441,25 +427,10 @@ function count(examples: readonly ProbeExample[], label: 0 | 1): number {
   return examples.reduce((s, e) => s + (e.label === label ? 1 : 0), 0);
 }
 
-/** A small, fast, seedable PRNG (mulberry32), uniform in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function shuffle<T>(a: T[], rng: () => number): void {
   for (let i = a.length - 1; i > 0; i--) {
     const j = Math.floor(rng() * (i + 1));
     [a[i], a[j]] = [a[j], a[i]];
   }
-}
-
-function definedOnly<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -11,7 +11,8 @@ import { PrefixForward } from "../../src/cost/probeForward.js";
 import { Engine } from "../../src/engine/engine.js";
 import { UserError } from "../../src/errors.js";
 import { MODEL_ENV } from "../../src/paths.js";
-import { extractFeatures, fitLogistic, mulberry32, predict, stratifiedSplit, stratifiedSubset } from "../../src/train/trainProbe.js";
+import { extractFeatures, fitLogistic, predict, stratifiedSplit, stratifiedSubset } from "../../src/train/trainProbe.js";
+import { mulberry32 } from "../../src/util/random.js";
 import { STORIES_MODEL, TINY_RANDOM_MODEL, maxAbsDiff } from "../helpers/models.js";
 import { cli } from "../helpers/cli.js";
 

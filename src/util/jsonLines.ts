@@ -1,0 +1,41 @@
+// Reading a JSON Lines input file (one object per line, blank lines skipped) where every mistake
+// is a one-line UserError naming the file and, for a bad line, its number.
+import { readFileSync } from "node:fs";
+import type { z } from "zod";
+import { UserError } from "../errors.js";
+
+export interface JsonLinesFormat<S extends z.ZodType> {
+  /** What the file is, in messages: "prompts file", "data file". */
+  noun: string;
+  /** One line's expected shape, for the "not valid JSON" message, e.g. {"prompt": "..."}. */
+  shape: string;
+  schema: S;
+  /** Formats a schema failure (the callers differ in how terse they want it). */
+  describe(error: z.ZodError): string;
+}
+
+export function readJsonLinesFile<S extends z.ZodType>(path: string, format: JsonLinesFormat<S>): z.output<S>[] {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") throw new UserError(`${format.noun} not found: ${path}`);
+    if (code === "EISDIR") throw new UserError(`${format.noun} is a directory: ${path}`);
+    throw new UserError(`cannot read ${format.noun} ${path}: ${(error as Error).message}`);
+  }
+  const rows: z.output<S>[] = [];
+  text.split(/\r?\n/).forEach((line, i) => {
+    if (line.trim() === "") return;
+    let json: unknown;
+    try {
+      json = JSON.parse(line);
+    } catch {
+      throw new UserError(`${path}:${i + 1}: not valid JSON (expected ${format.shape} per line)`);
+    }
+    const parsed = format.schema.safeParse(json);
+    if (!parsed.success) throw new UserError(`${path}:${i + 1}: ${format.describe(parsed.error)}`);
+    rows.push(parsed.data);
+  });
+  return rows;
+}
