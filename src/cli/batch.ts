@@ -5,6 +5,7 @@ import { Writable } from "node:stream";
 import { createGuard, type Method } from "../createGuard.js";
 import { runBatch } from "../batch/runBatch.js";
 import { UserError } from "../errors.js";
+import { DEFAULT_CRITIC_WEIGHT } from "../search/options.js";
 import { MODEL_ENV } from "../paths.js";
 import { CostModelSet, DEFAULT_COST_NAME, parseNamedCostSpecs } from "../server/costModels.js";
 import { DEFAULT_COST_RULES } from "../cost/load.js";
@@ -37,12 +38,13 @@ Model and safety:
   --cost-rules PATH      same as --cost rules:PATH
   --cost-model NAME=SPEC another cost model lines may choose with guard: {cost: "NAME"}; repeatable
   --critic FILE          critic file trained for this model (optional)
+  --critic-weight X      weight of the critic in a candidate's score (default ${DEFAULT_CRITIC_WEIGHT}; docs/critic.md)
 
 Defaults for lines that do not set them:
   --method M             guard | sample | greedy (default guard)
   --budget D             safety budget, > 0 (default 1)
   --beams K              beams kept per block (default 4)
-  --samples N            candidates per block, over all beams (default 16)
+  --samples N            candidates per block, over all beams (default 8)
   --width W              tokens per block (default 8)
   --max-resamples M      penalised resampling rounds when all candidates are unsafe (default 2)
   --on-unsafe MODE       truncate or refuse (default truncate)

@@ -1,6 +1,7 @@
 // `inference-guard generate`: one answer to one prompt, guarded or with a baseline method.
 import { createGuard, type Method } from "../createGuard.js";
 import { UserError } from "../errors.js";
+import { DEFAULT_CRITIC_WEIGHT } from "../search/options.js";
 import { MODEL_ENV } from "../paths.js";
 import { writeFileAtomic } from "../util/files.js";
 import { choiceFlag, numberFlag, parseFlags, stringFlag, type OptionSpec } from "./args.js";
@@ -22,6 +23,7 @@ Model and safety:
   --cost-rules PATH      rules cost model JSON {"terms": {"word": cost}} (default: models/conflict-lexicon.json)
   --cost SPEC            cost model spec, e.g. rules:PATH (overrides --cost-rules)
   --critic FILE          critic file trained for this model (optional)
+  --critic-weight X      weight of the critic in a candidate's score (default ${DEFAULT_CRITIC_WEIGHT}; docs/critic.md)
   --budget D             safety budget: total cost allowed in the answer, > 0 (default 1)
 
 Search (InferenceGuard):

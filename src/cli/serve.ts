@@ -1,5 +1,6 @@
 // `inference-guard serve`: the OpenAI-compatible HTTP server, until SIGTERM or Ctrl-C.
 import { UserError } from "../errors.js";
+import { DEFAULT_CRITIC_WEIGHT } from "../search/options.js";
 import { MODEL_ENV } from "../paths.js";
 import {
   DEFAULT_BODY_LIMIT,
@@ -44,11 +45,12 @@ Model and safety:
   --cost-model NAME=SPEC another cost model a request may choose with guard: {cost: "NAME"};
                          repeatable (requests name models, never files)
   --critic FILE          critic file trained for this model (optional)
+  --critic-weight X      weight of the critic in a candidate's score (default ${DEFAULT_CRITIC_WEIGHT}; docs/critic.md)
 
 Search defaults (a request's guard field and standard fields override them):
   --budget D             safety budget, > 0 (default 1)
   --beams K              beams kept per block (default 4)
-  --samples N            candidates per block, over all beams (default 16)
+  --samples N            candidates per block, over all beams (default 8)
   --width W              tokens per block (default 8)
   --max-resamples M      penalised resampling rounds when all candidates are unsafe (default 2)
   --on-unsafe MODE       truncate or refuse (default truncate)

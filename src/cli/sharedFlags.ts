@@ -15,6 +15,7 @@ export const SEARCH_OPTIONS: OptionSpec = {
   "max-resamples": { type: "string" },
   "on-unsafe": { type: "string" },
   "max-tokens": { type: "string" },
+  "critic-weight": { type: "string" },
 };
 
 export const RUNTIME_OPTIONS: OptionSpec = {
@@ -33,6 +34,7 @@ export function searchFlags(v: Values): Record<string, number | string> {
     maxResamples: numberFlag(v, "max-resamples", "int"),
     onUnsafe: choiceFlag(v, "on-unsafe", ["truncate", "refuse"] as const),
     maxTokens: numberFlag(v, "max-tokens", "int"),
+    criticWeight: numberFlag(v, "critic-weight"),
   });
 }
 

@@ -10,6 +10,7 @@ import { generateBeam } from "../search/baselines/beam.js";
 import { generateBestOfN } from "../search/baselines/bestOfN.js";
 import { generateGreedy, generateSample } from "../search/baselines/sampling.js";
 import { generateGuarded, requiredContextCells } from "../search/guard.js";
+import { DEFAULT_CRITIC_WEIGHT } from "../search/options.js";
 import type { CriticScorer, GenerationResult } from "../search/types.js";
 
 const temperature = z.number().min(0).max(10);
@@ -49,7 +50,7 @@ export const METHOD_PARAMS = {
   args: z.object({ k: positive(10, 100_000), omega: z.number().min(0).finite().default(1), t: temperature.default(0) }).strict(),
   guard: z.object(guardShape).strict().refine(kAtMostN, kAtMostNMessage),
   "guard-critic": z
-    .object({ ...guardShape, cw: z.number().min(0).default(1), vp: z.number().min(0).default(10) })
+    .object({ ...guardShape, cw: z.number().min(0).default(DEFAULT_CRITIC_WEIGHT), vp: z.number().min(0).default(10) })
     .strict()
     .refine(kAtMostN, kAtMostNMessage),
 } as const;
@@ -68,7 +69,7 @@ export const METHOD_HELP: Record<MethodKind, string> = {
   "beam-safe": "beam search with the safety state: over-budget candidates rank last (k=4, n=16, w=8, t=1)",
   args: "ARGS-style: top-k tokens by log-prob, pick by log p - omega*(cost the token adds); t=0 greedy (k=10, omega=1, t=0)",
   guard: "InferenceGuard without critic (k=4, n=16, w=8, m=2 resamples, penalty=8, unsafe=truncate|refuse, t=1)",
-  "guard-critic": "InferenceGuard with the critic (--critic): guard's parameters + cw=1 critic weight, vp=10 violation penalty",
+  "guard-critic": `InferenceGuard with the critic (--critic): guard's parameters + cw=${DEFAULT_CRITIC_WEIGHT} critic weight, vp=10 violation penalty`,
 };
 
 export interface MethodSpec {

@@ -2,6 +2,14 @@
 import { z } from "zod";
 import { UserError, describeZodError } from "../errors.js";
 
+/**
+ * Default criticWeight. Chosen on the training openings (stories260K, conflict lexicon, K=4, N=8,
+ * W=8): the largest weight whose paired reward change stayed within half a standard error of 0
+ * (0.03: -0.002 +/- 0.008 nats/token) while it cut the answers that spend budget from 40% to 15%.
+ * Weight 1 cost 0.18 nats/token on the held-out openings (docs/critic.md).
+ */
+export const DEFAULT_CRITIC_WEIGHT = 0.03;
+
 const samplingShape = {
   /** Sampling temperature; 0 = greedy. */
   temperature: z.number().min(0).max(10).default(1),
@@ -39,8 +47,8 @@ export const guardOptionsSchema = z
     maxResamples: z.number().int().min(0).max(64).default(2),
     /** Logit penalty per unit of frequency among unsafe candidates, for the resampling rounds. */
     penalty: z.number().min(0).default(8),
-    /** Weight of the critic's penalised-return estimate in a candidate's score. */
-    criticWeight: z.number().min(0).default(1),
+    /** Weight of the critic's penalised-return estimate in a candidate's score (see DEFAULT_CRITIC_WEIGHT). */
+    criticWeight: z.number().min(0).default(DEFAULT_CRITIC_WEIGHT),
     /** Return value the critic's safety head charges for a predicted violation. */
     violationPenalty: z.number().min(0).default(10),
     /** When no candidate stays within budget: keep the longest safe prefix, or answer with refusalText. */

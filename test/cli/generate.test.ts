@@ -15,7 +15,7 @@ test("--help explains the command and its flags", async () => {
   expect(top.out).toMatch(/generate/);
   const help = await cli("generate", "--help");
   expect(help.code).toBe(0);
-  for (const flag of ["--prompt", "--model", "--cost-rules", "--budget", "--beams", "--samples", "--width", "--max-tokens", "--seed", "--method", "--trace", "--json", "--chat", "--gpu"]) {
+  for (const flag of ["--prompt", "--model", "--cost-rules", "--budget", "--beams", "--samples", "--width", "--max-tokens", "--seed", "--method", "--trace", "--json", "--chat", "--gpu", "--critic", "--critic-weight"]) {
     expect(help.out).toContain(flag);
   }
 });
@@ -50,6 +50,18 @@ test("--trace writes every block's candidates", async () => {
   expect(trace.trace[0].candidates[0]).toHaveProperty("z");
 });
 
+test("--critic-weight reaches the search: 0 leaves the critic out of the scores", async () => {
+  const critic = join(PACKAGE_ROOT, "models", "stories260K-critic.bin");
+  const candidates = async (weight: string) => {
+    const traceFile = join(dir, `trace-critic-${weight}.json`);
+    const r = await cli("generate", "--prompt", "Once upon a time", "--model", STORIES_MODEL, "--critic", critic, "--critic-weight", weight, "--trace", traceFile, "--max-tokens", "16", "--seed", "3");
+    expect(r.code).toBe(0);
+    return (JSON.parse(readFileSync(traceFile, "utf8")).trace as Array<{ candidates: Array<Record<string, unknown>> }>).flatMap((b) => b.candidates);
+  };
+  expect((await candidates("0.5")).some((c) => typeof c.safety === "number")).toBe(true);
+  expect((await candidates("0")).some((c) => "safety" in c)).toBe(false);
+});
+
 test("--chat renders the prompt with the model's chat template", async () => {
   const r = await cli("generate", "--prompt", "Tell me a story", "--chat", "--system", "Be kind", "--model", TINY_RANDOM_MODEL, "--json", "--max-tokens", "8", "--seed", "1", "--samples", "4");
   expect(r.code).toBe(0);
@@ -82,6 +94,7 @@ describe("mistakes give one clear line and a non-zero exit", () => {
     [["generate", "--prompt", "x", "--model", STORIES_MODEL, "--budget", "0"], /budget must be > 0/],
     [["generate", "--prompt", "x", "--model", STORIES_MODEL, "--budget", "abc"], /--budget expects a number/],
     [["generate", "--prompt", "x", "--model", STORIES_MODEL, "--method", "magic"], /--method must be one of/],
+    [["generate", "--prompt", "x", "--model", STORIES_MODEL, "--critic-weight=-1"], /criticWeight/],
     [["generate", "--prompt", "x", "--bogus"], /Unknown option '--bogus'/],
     [["generate", "--prompt", longPrompt, "--model", STORIES_MODEL], /prompt has \d+ tokens; the model's context is 2048/],
     [["frobnicate"], /unknown command "frobnicate"/],
