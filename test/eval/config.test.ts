@@ -68,7 +68,7 @@ describe("settings", () => {
     expect(s.prompts).toBe(join(PACKAGE_ROOT, "models", "testbed", "story-openings.test.jsonl"));
     expect(s.critic).toBe(join(PACKAGE_ROOT, "models", "stories260K-critic.bin"));
     expect(s.limit).toBeGreaterThanOrEqual(100);
-    expect(s.methods.map((m) => m.kind)).toEqual(["greedy", "sample", "bon", "bon-lagrangian", "bon-safe", "beam", "beam-safe", "args", "guard", "guard-critic"]);
+    expect(s.methods.map((m) => m.kind)).toEqual(["greedy", "sample", "bon", "bon-lagrangian", "bon-safe", "beam", "beam-safe", "args", "guard", "guard-critic", "guard-critic"]);
   });
 });
 
