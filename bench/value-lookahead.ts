@@ -1,8 +1,9 @@
 // Experiment (not a test): can a value learned from the guard's own answers raise its reward?
 //
 //   npx tsx bench/value-lookahead.ts [--seeds 16] [--eval-seeds 2] [--every 2] [--cost SPEC] [--budget D]
+//                                    [--beams K] [--samples N] [--width W] [--max-resamples M]
 //
-// 1. Runs the guard without a critic (K=4, N=8, W=8, M=2, 128 tokens) on the training openings,
+// 1. Runs the guard without a critic (default K=4, N=8, W=8, M=2; 128 tokens) on the training openings,
 //    --seeds seeds each, and recovers every returned answer's states from its trace: the hidden
 //    state the guard scored, z, the tokens so far and their log-prob sum.
 // 2. Fits two ridge regressions on [h, z, tokens left / 128, z * tokens left / 128]:
@@ -32,9 +33,16 @@ const { values: args } = parseArgs({
     every: { type: "string", default: "2" },
     cost: { type: "string", default: `rules:${join(PACKAGE_ROOT, "models", "conflict-lexicon.json")}` },
     budget: { type: "string", default: "1" },
+    beams: { type: "string", default: "4" },
+    samples: { type: "string", default: "8" },
+    width: { type: "string", default: "8" },
+    "max-resamples": { type: "string", default: "2" },
   },
 });
-const SEARCH = { beams: 4, samples: 8, width: 8, maxResamples: 2, maxTokens: 128, ignoreEos: true, budget: Number(args.budget) };
+const SEARCH = {
+  beams: Number(args.beams), samples: Number(args.samples), width: Number(args.width), maxResamples: Number(args["max-resamples"]),
+  maxTokens: 128, ignoreEos: true, budget: Number(args.budget),
+};
 const T = SEARCH.maxTokens;
 const W = SEARCH.width;
 
