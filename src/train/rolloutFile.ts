@@ -5,27 +5,26 @@
 //   offset 0        8 bytes   magic "IGROLOUT"
 //   offset 8        uint32    format version (1)
 //   offset 12       uint32    header byte length H
-//   offset 16       H bytes   UTF-8 JSON header (rolloutHeaderSchema), space-padded to a multiple of 4
+//   offset 16       H bytes   UTF-8 JSON header (rolloutHeaderSchema), space-padded to a multiple of 8
 //   offset 16 + H   float32[] hiddenRows x model.nEmbd hidden states, in rollout order, each rollout's
 //                             states in block order
 //   end - 32        32 bytes  SHA-256 of every byte before it
+//
+// That is the container of the critic and classifier files (src/util/container.ts).
 //
 // The header names the model (file name, SHA-256, nEmbd) so training refuses rollouts sampled from
 // another model, and keeps every sampling setting so the data can be reproduced.
 import { createHash } from "node:crypto";
 import { createReadStream, mkdirSync, readFileSync } from "node:fs";
-import { endianness } from "node:os";
 import { dirname } from "node:path";
 import { z } from "zod";
 import { UserError } from "../errors.js";
 import { briefZodError } from "./zodBrief.js";
+import { decodeContainer, encodeContainer, type ContainerFormat } from "../util/container.js";
 import { writeFileAtomic } from "../util/files.js";
 
 export const ROLLOUT_MAGIC = "IGROLOUT";
 export const ROLLOUT_FORMAT_VERSION = 1;
-const PREFIX_BYTES = 16;
-const CHECKSUM_BYTES = 32;
-const MAX_HEADER_BYTES = 1 << 30;
 
 const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, "expected 64 lowercase hex digits");
 
@@ -103,7 +102,16 @@ export function rolloutRowOffsets(header: RolloutHeader): number[] {
   return offsets;
 }
 
-const littleEndianHost = endianness() === "LE";
+const ROLLOUT_CONTAINER: ContainerFormat<RolloutHeader> = {
+  magic: ROLLOUT_MAGIC,
+  version: ROLLOUT_FORMAT_VERSION,
+  noun: "rollout",
+  schema: rolloutHeaderSchema,
+  expectedFloats: (header) => header.hiddenRows * header.model.nEmbd,
+  // The header lists every rollout's token ids: large sets are megabytes of JSON.
+  maxHeaderBytes: 1 << 30,
+  describeSchemaError: briefZodError,
+};
 
 export function encodeRollouts(set: RolloutSet): Buffer {
   const parsed = rolloutHeaderSchema.safeParse(set.header);
@@ -112,50 +120,13 @@ export function encodeRollouts(set: RolloutSet): Buffer {
   if (set.hidden.length !== header.hiddenRows * header.model.nEmbd) {
     throw new Error(`cannot write rollouts: ${set.hidden.length} hidden floats, expected ${header.hiddenRows} x ${header.model.nEmbd}`);
   }
-  let json = Buffer.from(JSON.stringify(header), "utf8");
-  const pad = (4 - ((PREFIX_BYTES + json.length) % 4)) % 4;
-  if (pad > 0) json = Buffer.concat([json, Buffer.alloc(pad, 0x20)]);
-  const out = Buffer.alloc(PREFIX_BYTES + json.length + set.hidden.byteLength + CHECKSUM_BYTES);
-  out.write(ROLLOUT_MAGIC, 0, "latin1");
-  out.writeUInt32LE(ROLLOUT_FORMAT_VERSION, 8);
-  out.writeUInt32LE(json.length, 12);
-  json.copy(out, PREFIX_BYTES);
-  let offset = PREFIX_BYTES + json.length;
-  if (littleEndianHost) out.set(new Uint8Array(set.hidden.buffer, set.hidden.byteOffset, set.hidden.byteLength), offset);
-  else for (let i = 0; i < set.hidden.length; i++) out.writeFloatLE(set.hidden[i], offset + 4 * i);
-  offset += set.hidden.byteLength;
-  createHash("sha256").update(out.subarray(0, offset)).digest().copy(out, offset);
-  return out;
+  return encodeContainer(ROLLOUT_CONTAINER, header, [set.hidden]);
 }
 
 /** Parses and verifies rollout bytes; every problem is a one-line UserError naming `source`. */
 export function decodeRollouts(bytes: Buffer, source: string): RolloutSet {
-  const fail = (what: string): never => {
-    throw new UserError(`${source}: ${what}`);
-  };
-  if (bytes.length < PREFIX_BYTES || bytes.toString("latin1", 0, 8) !== ROLLOUT_MAGIC) fail(`not a rollout file (missing the "${ROLLOUT_MAGIC}" magic bytes)`);
-  const version = bytes.readUInt32LE(8);
-  if (version !== ROLLOUT_FORMAT_VERSION) fail(`unsupported rollout format version ${version} (this build reads version ${ROLLOUT_FORMAT_VERSION})`);
-  const headerBytes = bytes.readUInt32LE(12);
-  if (headerBytes > MAX_HEADER_BYTES || bytes.length < PREFIX_BYTES + headerBytes + CHECKSUM_BYTES) fail("truncated or corrupt (header length does not fit the file)");
-  const end = bytes.length - CHECKSUM_BYTES;
-  if (!createHash("sha256").update(bytes.subarray(0, end)).digest().equals(bytes.subarray(end))) fail("corrupt: checksum mismatch");
-  let json: unknown;
-  try {
-    json = JSON.parse(bytes.toString("utf8", PREFIX_BYTES, PREFIX_BYTES + headerBytes));
-  } catch (error) {
-    fail(`header is not valid JSON (${(error as Error).message})`);
-  }
-  const parsed = rolloutHeaderSchema.safeParse(json);
-  if (!parsed.success) fail(`header fails schema: ${briefZodError(parsed.error)}`);
-  const header = parsed.data!;
-  const floats = header.hiddenRows * header.model.nEmbd;
-  const payloadStart = PREFIX_BYTES + headerBytes;
-  if (end - payloadStart !== 4 * floats) fail(`payload length mismatch: ${end - payloadStart} bytes, expected ${4 * floats}`);
-  const hidden = new Float32Array(floats);
-  if (littleEndianHost) new Uint8Array(hidden.buffer).set(bytes.subarray(payloadStart, end));
-  else for (let i = 0; i < floats; i++) hidden[i] = bytes.readFloatLE(payloadStart + 4 * i);
-  return { header, hidden };
+  const { header, payload } = decodeContainer(bytes, ROLLOUT_CONTAINER, source);
+  return { header, hidden: payload };
 }
 
 export function readRolloutFile(path: string): RolloutSet {

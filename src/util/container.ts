@@ -1,11 +1,11 @@
-// The binary container our model files share (critic, text classifier). Little-endian:
+// The binary container our files share (critic, text classifier, rollouts). Little-endian:
 //
 //   offset 0        8 bytes   magic (format-specific, e.g. "IGCRITIC")
 //   offset 8        uint32    format version
 //   offset 12       uint32    header byte length H
 //   offset 16       H bytes   UTF-8 JSON header (zod-validated by the format), space-padded so the
 //                             payload starts at a multiple of 8 bytes
-//   offset 16 + H   float32[] payload (header.payloadFloats values)
+//   offset 16 + H   float32[] payload (as many floats as the format's header implies)
 //   end - 32        32 bytes  SHA-256 of every byte before it
 import { createHash } from "node:crypto";
 import { endianness } from "node:os";
@@ -18,7 +18,7 @@ const PAYLOAD_ALIGN = 8;
 const MAX_HEADER_BYTES = 16 << 20;
 const littleEndianHost = endianness() === "LE";
 
-export interface ContainerFormat<H extends { payloadFloats: number }> {
+export interface ContainerFormat<H> {
   magic: string;
   version: number;
   /** The noun in messages: "critic" gives "not a critic file", "unsupported critic format version". */
@@ -26,6 +26,10 @@ export interface ContainerFormat<H extends { payloadFloats: number }> {
   schema: z.ZodType<H>;
   /** The floats this header's payload must hold; calls `fail` when the header contradicts itself. */
   expectedFloats(header: H, fail: (what: string) => never): number;
+  /** Largest header accepted (default 16 MiB): a bigger length field means a damaged file. */
+  maxHeaderBytes?: number;
+  /** How a schema failure reads in messages (default: every issue). */
+  describeSchemaError?: (error: z.ZodError) => string;
 }
 
 function sha256(bytes: Uint8Array): Buffer {
@@ -33,11 +37,12 @@ function sha256(bytes: Uint8Array): Buffer {
 }
 
 /** Serialises a (validated) header and the payload arrays, in order, with the checksum trailer. */
-export function encodeContainer(format: { magic: string; version: number }, header: { payloadFloats: number }, payload: readonly Float32Array[]): Buffer {
+export function encodeContainer(format: { magic: string; version: number }, header: object, payload: readonly Float32Array[]): Buffer {
   let json = Buffer.from(JSON.stringify(header), "utf8");
   const pad = (PAYLOAD_ALIGN - ((PREFIX_BYTES + json.length) % PAYLOAD_ALIGN)) % PAYLOAD_ALIGN;
   if (pad > 0) json = Buffer.concat([json, Buffer.alloc(pad, 0x20)]); // JSON allows trailing spaces
-  const out = Buffer.alloc(PREFIX_BYTES + json.length + 4 * header.payloadFloats + CHECKSUM_BYTES);
+  const payloadBytes = payload.reduce((n, values) => n + values.byteLength, 0);
+  const out = Buffer.alloc(PREFIX_BYTES + json.length + payloadBytes + CHECKSUM_BYTES);
   out.write(format.magic, 0, "latin1");
   out.writeUInt32LE(format.version, 8);
   out.writeUInt32LE(json.length, 12);
@@ -57,7 +62,7 @@ export function encodeContainer(format: { magic: string; version: number }, head
  * wrong magic, unsupported version, truncated, corrupt (checksum mismatch), header not JSON or
  * failing the schema, payload length mismatch. Returns the header and a copy of the payload.
  */
-export function decodeContainer<H extends { payloadFloats: number }>(
+export function decodeContainer<H>(
   bytes: Uint8Array,
   format: ContainerFormat<H>,
   source: string,
@@ -74,7 +79,7 @@ export function decodeContainer<H extends { payloadFloats: number }>(
   const version = buf.readUInt32LE(8);
   if (version !== wanted) fail(`unsupported ${noun} format version ${version} (this build reads version ${wanted})`);
   const headerBytes = buf.readUInt32LE(12);
-  if (headerBytes > MAX_HEADER_BYTES) fail(`corrupt: header length ${headerBytes} bytes is implausible`);
+  if (headerBytes > (format.maxHeaderBytes ?? MAX_HEADER_BYTES)) fail(`corrupt: header length ${headerBytes} bytes is implausible`);
   const payloadStart = PREFIX_BYTES + headerBytes;
   if (buf.length < payloadStart + CHECKSUM_BYTES) {
     fail(`truncated: ${buf.length} bytes, but the header alone needs ${payloadStart + CHECKSUM_BYTES}`);
@@ -95,7 +100,7 @@ export function decodeContainer<H extends { payloadFloats: number }>(
   const parsed = format.schema.safeParse(json);
   if (!parsed.success) {
     if (!checksumMatches()) fail("corrupt: checksum mismatch");
-    fail(`header fails schema: ${describeZodError(parsed.error)}`);
+    fail(`header fails schema: ${(format.describeSchemaError ?? describeZodError)(parsed.error)}`);
   }
   const header = parsed.data as H;
 
