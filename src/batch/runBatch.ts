@@ -145,8 +145,8 @@ export async function runBatch(options: BatchOptions): Promise<BatchSummary> {
 function answer(guard: Guard, costs: CostModelSet | undefined, job: BatchJob, options: BatchOptions): Promise<GenerationResult> {
   const { costName, options: settings } = job.settings;
   const seed = settings.seed ?? (options.seed !== undefined ? seedFor(options.seed, job.key) : undefined);
-  const run = (): Promise<GenerationResult> => guard.generate(job.input, { ...settings, seed, chat: options.chat === true, signal: options.signal });
-  return costs ? costs.withSelected(costName, run) : run();
+  const cost = costs?.get(costName);
+  return guard.generate(job.input, { ...settings, seed, ...(cost ? { cost } : {}), chat: options.chat === true, signal: options.signal });
 }
 
 /** A seed that depends only on the base seed and the id (not on line order or earlier runs). */

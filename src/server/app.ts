@@ -309,9 +309,8 @@ async function generate(
   signal: AbortSignal,
   onText: ((delta: string) => void) | undefined,
 ): Promise<{ result: GenerationResult; promptTokens: number }> {
-  return state.costs.withSelected(settings.costName, async () => {
-    const promptTokens = state.guard.countPromptTokens(input, false);
-    const result = await state.guard.generate(input, { ...settings.options, chat: endpoint === "chat", signal, onText });
-    return { result, promptTokens };
-  });
+  const cost = state.costs.get(settings.costName);
+  const promptTokens = state.guard.countPromptTokens(input, false);
+  const result = await state.guard.generate(input, { ...settings.options, cost, chat: endpoint === "chat", signal, onText });
+  return { result, promptTokens };
 }

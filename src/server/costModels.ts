@@ -1,11 +1,10 @@
 // Named cost models for per-request selection (`guard: {cost: "NAME"}` in a request or a batch
-// line). A Guard owns one CostModel, so the server hands it this set, which delegates every call
-// to the model selected for the current request. The selection rides on AsyncLocalStorage, so it
-// follows the request's own async chain and can never leak into another request's generation.
+// line): the server and batch look a request's model up with get() and pass it to that one
+// guard.generate call. As a CostModel itself the set is its default model, so the Guard can own
+// it (and dispose every model with it).
 //
 // Clients pick models by the names the operator configured, never by spec: a spec is a file path,
 // and a network client must not make the server open files of its choosing.
-import { AsyncLocalStorage } from "node:async_hooks";
 import type { CostModel } from "../cost/costModel.js";
 import { loadCostModel } from "../cost/load.js";
 import { UserError } from "../errors.js";
@@ -15,8 +14,6 @@ export const DEFAULT_COST_NAME = "default";
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 export class CostModelSet implements CostModel {
-  private readonly selected = new AsyncLocalStorage<CostModel>();
-
   private constructor(private readonly models: ReadonlyMap<string, CostModel>) {}
 
   /**
@@ -47,16 +44,15 @@ export class CostModelSet implements CostModel {
     return this.models.has(name);
   }
 
-  /** Runs `fn` (and everything it awaits) with the cost model called `name` selected. */
-  withSelected<T>(name: string | undefined, fn: () => Promise<T>): Promise<T> {
+  /** The cost model called `name` (the default one when name is undefined). */
+  get(name: string | undefined): CostModel {
     const model = this.models.get(name ?? DEFAULT_COST_NAME);
     if (model === undefined) throw new UserError(`unknown cost model "${name}": this server offers ${this.names().join(", ")}`);
-    return this.selected.run(model, fn);
+    return model;
   }
 
-  /** The model the current request selected (the default one outside withSelected). */
   private current(): CostModel {
-    return this.selected.getStore() ?? this.models.get(DEFAULT_COST_NAME)!;
+    return this.models.get(DEFAULT_COST_NAME)!;
   }
 
   get name(): string {
