@@ -7,7 +7,8 @@ import type { CostModel } from "../cost/costModel.js";
 import type { Engine } from "../engine/engine.js";
 import { UserError } from "../errors.js";
 import { guardOptionsSchema, parseOptions, type GuardOptions, type ResolvedGuardOptions } from "./options.js";
-import { accumulatePenalty, packBias, type TokenPenalty } from "./penalty.js";
+import { growTree, type TreeRoot } from "./tree.js";
+import { accumulatePenalty, type TokenPenalty } from "./penalty.js";
 import { isOverBudget, safetyStateAfter } from "./safetyState.js";
 import { deriveSeed, randomSeed } from "./seed.js";
 import { SequencePool } from "./sequencePool.js";
@@ -194,7 +195,7 @@ class GuardSearch {
         this.resamples++;
         this.redecodeLast(live);
       }
-      const candidates = this.expand(live, penalties, block, attempt);
+      const candidates = await this.expand(live, penalties, block, attempt);
       await this.chargeCosts(live, candidates);
       const safe = candidates.filter((c) => !isOverBudget(c.cost, this.o.budget));
       const unsafe = candidates.filter((c) => isOverBudget(c.cost, this.o.budget));
@@ -221,104 +222,34 @@ class GuardSearch {
   }
 
   /**
-   * Samples the block's N candidates as a prefix tree: each live beam draws its share of N, and
-   * draws that picked the same tokens so far share one sequence (and one row per decode) until
-   * they diverge. The draws are the same independent samples as N separate sequences would make;
-   * only duplicated work is skipped, and identical candidates come out once (with their count).
+   * Samples the block's N candidates as a prefix tree (growTree): each live beam draws its share of
+   * N with its own penalties, and identical candidates come out once (with their count).
    */
-  private expand(live: Hypothesis[], penalties: TokenPenalty[], block: number, attempt: number): Candidate[] {
-    const { engine, o } = this;
-    const candidates: Candidate[] = [];
+  private async expand(live: Hypothesis[], penalties: TokenPenalty[], block: number, attempt: number): Promise<Candidate[]> {
+    const { o } = this;
     const base = Math.floor(o.samples / live.length);
-    live.forEach((beam, b) => {
-      const draws = base + (b < o.samples % live.length ? 1 : 0);
-      if (draws === 0) return;
-      // Fork into a fresh sequence: the beam's own stays intact for a resampling round.
-      const seq = this.pool.acquire();
-      engine.fork(beam.seq, seq);
-      candidates.push({
-        beam: b, seq, count: draws, newTokens: [], pos: beam.pos, lastToken: beam.lastToken, row: beam.row,
-        sumLogProb: beam.sumLogProb, done: null, added: "", stepCost: 0, cost: beam.cost, score: 0,
-      });
+    // growTree grows each beam in a fork: the beam's own sequence stays intact for a resampling round.
+    const roots: TreeRoot[] = live.map((beam, b) => ({
+      seq: beam.seq, row: beam.row, pos: beam.pos, written: beam.tokens.length, sumLogProb: beam.sumLogProb,
+      draws: base + (b < o.samples % live.length ? 1 : 0), bias: penalties[b],
+    }));
+    const leaves = await growTree(this.engine, this.pool, roots, {
+      width: o.width,
+      maxTokens: this.maxTokens,
+      params: { temperature: o.temperature, topK: o.topK, topP: o.topP },
+      seedAt: (w) => deriveSeed(this.seed, block, attempt, w),
+      captureHidden: true,
     });
-    const params = { temperature: o.temperature, topK: o.topK, topP: o.topP };
-    for (let w = 0; w < o.width; w++) {
-      const active = candidates.filter((c) => c.done === null);
-      if (active.length === 0) break;
-      // One sampled row per draw: a candidate standing for `count` draws samples `count` times.
-      const owners: Candidate[] = [];
-      for (const c of active) for (let k = 0; k < c.count; k++) owners.push(c);
-      const rows = Int32Array.from(owners, (c) => c.row);
-      const bias = packBias(owners.map((c) => penalties[c.beam]));
-      const { tokens, logProbs } = engine.sample(rows, params, deriveSeed(this.seed, block, attempt, w), bias);
-      const extending: Candidate[] = [];
-      const finishedNow: Candidate[] = [];
-      for (const c of active) {
-        // Group this candidate's draws by token, in draw order (deterministic).
-        const groups = new Map<number, { count: number; logProb: number }>();
-        owners.forEach((owner, i) => {
-          if (owner !== c) return;
-          const g = groups.get(tokens[i]);
-          if (g) g.count++;
-          else groups.set(tokens[i], { count: 1, logProb: logProbs[i] });
-        });
-        // Branches copy the state before this step; the first group continues in `c` itself.
-        const parent = { ...c, newTokens: [...c.newTokens] };
-        let first = true;
-        for (const [token, g] of groups) {
-          const eog = engine.isEndOfGeneration(token);
-          const child: Candidate = first ? c : { ...parent, newTokens: [...parent.newTokens], seq: -1 };
-          child.count = g.count;
-          if (eog) {
-            // Ends here: no further decode, so it needs no sequence of its own.
-            child.done = "eog";
-            finishedNow.push(child);
-          } else {
-            if (!first) {
-              child.seq = this.pool.acquire();
-              engine.fork(parent.seq, child.seq);
-            }
-            child.newTokens.push(token);
-            child.sumLogProb += g.logProb;
-            child.lastToken = token;
-            extending.push(child);
-          }
-          if (!first) candidates.push(child);
-          first = false;
-        }
-      }
-      // Their hidden state is that of the row they ended on, still valid before the next decode.
-      this.captureHidden(finishedNow);
-      if (extending.length === 0) break;
-      engine.step(
-        Int32Array.from(extending, (c) => c.lastToken),
-        Int32Array.from(extending, (c) => c.pos),
-        Int32Array.from(extending, (c) => c.seq),
-      );
-      const reachedMax: Candidate[] = [];
-      extending.forEach((c, i) => {
-        c.row = i;
-        c.pos++;
-        if (live[c.beam].tokens.length + c.newTokens.length >= this.maxTokens) {
-          c.done = "max-tokens";
-          reachedMax.push(c);
-        }
-      });
-      this.captureHidden(reachedMax);
-    }
-    this.captureHidden(candidates.filter((c) => c.hidden === undefined));
-    return candidates;
+    return leaves.map((l) => ({
+      beam: l.root, seq: l.seq, count: l.count, newTokens: l.tokens, pos: l.pos,
+      lastToken: l.tokens.length > 0 ? l.tokens[l.tokens.length - 1] : live[l.root].lastToken,
+      row: l.row, sumLogProb: l.sumLogProb, done: l.stop, hidden: l.hidden,
+      added: "", stepCost: 0, cost: live[l.root].cost, score: 0,
+    }));
   }
 
   private releaseCandidate(c: Candidate): void {
     if (c.seq >= 0) this.pool.release(c.seq);
-  }
-
-  /** Copies the hidden states of candidates whose rows belong to the last decode. */
-  private captureHidden(candidates: Candidate[]): void {
-    if (candidates.length === 0) return;
-    const states = this.engine.hidden(Int32Array.from(candidates, (c) => c.row));
-    candidates.forEach((c, i) => (c.hidden = states.subarray(i * this.nEmbd, (i + 1) * this.nEmbd)));
   }
 
   /** A resampled block starts from the beams again: re-decode their last token to get fresh rows. */

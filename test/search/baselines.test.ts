@@ -10,10 +10,13 @@ import { generateBeam } from "../../src/search/baselines/beam.js";
 import { argBest, generateBestOfN } from "../../src/search/baselines/bestOfN.js";
 import { blockTexts, chargedCostCurves, maxOf } from "../../src/search/baselines/blocks.js";
 import { generateGreedy, generateSample, sampleAnswers } from "../../src/search/baselines/sampling.js";
+import { growTree, type TreeRoot } from "../../src/search/tree.js";
 import { generateGuarded } from "../../src/search/guard.js";
 import { generatePlain } from "../../src/search/plain.js";
+import { deriveSeed } from "../../src/search/seed.js";
+import { SequencePool } from "../../src/search/sequencePool.js";
 import type { GenerationResult } from "../../src/search/types.js";
-import { STORIES_MODEL, TINY_RANDOM_MODEL } from "../helpers/models.js";
+import { STORIES_MODEL, TINY_RANDOM_MODEL, maxAbsDiff } from "../helpers/models.js";
 
 function costFrom(name: string, f: (text: string) => number): CostModel {
   return { name, cost: f, stepCosts: (items) => items.map(({ prefix, added }) => Math.max(0, f(prefix + added) - f(prefix))) };
@@ -122,6 +125,45 @@ describe("stories260K", () => {
     expect(safe.cost).toBeLessThanOrEqual(2);
     expect(safe.fallback).toBe(false);
     expect(safe.candidates!.find((c) => c.chosen)!.chargedCost!).toBeLessThanOrEqual(2);
+  });
+
+  test("growTree: per-root bias and starting log-prob; captureHidden copies each leaf's last hidden state", async () => {
+    const grow = async (roots: Array<Omit<TreeRoot, "seq" | "row" | "pos">>, captureHidden?: boolean) => {
+      engine.clear();
+      const pool = new SequencePool(engine, engine.info.maxSequences);
+      const seq = pool.acquire();
+      const row = engine.prefill(seq, prompt);
+      const params = { temperature: 1, topK: 0, topP: 1 };
+      const all = roots.map((r) => ({ seq, row, pos: prompt.length, ...r }));
+      return growTree(engine, pool, all, { width: 6, maxTokens: 7, params, seedAt: (w) => deriveSeed(5, w), captureHidden });
+    };
+    const plain = await grow([{ written: 0, draws: 12 }]);
+    expect(plain.every((l) => l.hidden === undefined)).toBe(true);
+    const firsts = new Map<number, number>();
+    for (const l of plain) firsts.set(l.tokens[0], (firsts.get(l.tokens[0]) ?? 0) + l.count);
+    const top = [...firsts].sort((a, b) => b[1] - a[1])[0][0];
+    const eog = new Map(engine.endOfGenerationTokens().map((t) => [t, 30]));
+    // Root 0: its most frequent first token forbidden, ends open at width; root 1: stops at max tokens;
+    // root 2: ends at once at end-of-generation (captured before the next decode overwrites its row).
+    const leaves = await grow(
+      [
+        { written: 0, draws: 12, bias: new Map([[top, -Infinity]]), sumLogProb: -5 },
+        { written: 4, draws: 12 },
+        { written: 0, draws: 2, bias: eog },
+      ],
+      true,
+    );
+    const of = (root: number) => leaves.filter((l) => l.root === root);
+    for (const [root, draws] of [[0, 12], [1, 12], [2, 2]]) expect(of(root).reduce((s, l) => s + l.count, 0)).toBe(draws);
+    expect(of(0).every((l) => l.tokens[0] !== top && l.tokens.length === 6 && l.stop === null)).toBe(true);
+    expect(of(1).some((l) => l.tokens[0] === top)).toBe(true);
+    expect(of(1).every((l) => l.tokens.length === 3 && l.stop === "max-tokens")).toBe(true);
+    expect(of(2).map((l) => [l.tokens.length, l.stop])).toEqual([[0, "eog"]]);
+    for (const l of leaves) {
+      expect(maxAbsDiff(l.hidden!, await engine.referenceHidden([...prompt, ...l.tokens]))).toBeLessThanOrEqual(1e-3);
+    }
+    // Log-probabilities are the unbiased model's, summed on from the root's.
+    for (const l of of(0).slice(0, 3)) expect(l.sumLogProb).toBeCloseTo(-5 + 6 * teacherForcedReward(engine, prompt, l.tokens), 3);
   });
 
   test("ARGS: top-1 without reward weight is greedy; a heavy weight steers around costly tokens", async () => {

@@ -16,7 +16,7 @@ import { deriveSeed } from "../seed.js";
 import { SequencePool } from "../sequencePool.js";
 import type { StopReason } from "../types.js";
 import { answerTokenLimit, assertEngineFits, DETOKENIZE_CONTEXT, finishResult, type BaselineResult, type CandidateSummary } from "./result.js";
-import { growTree } from "./tree.js";
+import { growTree } from "../tree.js";
 
 export interface BeamRequest {
   engine: Engine;

@@ -5,4 +5,4 @@ export { argBest, generateBestOfN, type BestOfNRequest, type BestOfNRule } from 
 export { blockTexts, chargedCostCurves, maxOf } from "./blocks.js";
 export { DETOKENIZE_CONTEXT, piecewiseText, type BaselineResult, type CandidateSummary } from "./result.js";
 export { generateGreedy, generateSample, sampleAnswers, type SampledAnswer, type SampleRequest, type SingleAnswerRequest } from "./sampling.js";
-export { growTree, type GrowOptions, type TreeLeaf, type TreeRoot } from "./tree.js";
+export { growTree, type GrowOptions, type TreeLeaf, type TreeRoot } from "../tree.js";

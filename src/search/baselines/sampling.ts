@@ -9,7 +9,7 @@ import { deriveSeed } from "../seed.js";
 import { SequencePool } from "../sequencePool.js";
 import type { StopReason } from "../types.js";
 import { answerTokenLimit, assertEngineFits, finishResult, type BaselineResult } from "./result.js";
-import { growTree } from "./tree.js";
+import { growTree } from "../tree.js";
 
 export interface SampledAnswer {
   tokens: number[];

@@ -1,13 +1,14 @@
-// Sampling many draws from a few starting points as a prefix tree, the way the guard samples a
-// block: each root draws its share of the draws, and draws that picked the same tokens so far
-// share one KV sequence (and one row per decode) until they diverge. The draws are the same
-// independent samples that separate sequences would make; only duplicated decoding is skipped,
-// and identical continuations come out once, with the number of draws that produced them.
-import type { Engine } from "../../engine/engine.js";
-import type { SampleParams } from "../../native.js";
-import { yieldToEventLoop } from "../../util/yield.js";
-import type { SequencePool } from "../sequencePool.js";
-import type { StopReason } from "../types.js";
+// Sampling many draws from a few starting points as a prefix tree (the guard's blocks, the
+// baselines' candidates): each root draws its share of the draws, and draws that picked the same
+// tokens so far share one KV sequence (and one row per decode) until they diverge. The draws are
+// the same independent samples that separate sequences would make; only duplicated decoding is
+// skipped, and identical continuations come out once, with the number of draws that produced them.
+import type { Engine } from "../engine/engine.js";
+import type { SampleParams } from "../native.js";
+import { yieldToEventLoop } from "../util/yield.js";
+import { packBias, type TokenPenalty } from "./penalty.js";
+import type { SequencePool } from "./sequencePool.js";
+import type { StopReason } from "./types.js";
 
 /** Where a set of draws starts: a sequence whose last decode left its next-token row. */
 export interface TreeRoot {
@@ -19,6 +20,10 @@ export interface TreeRoot {
   /** Answer tokens already written before the root (counts toward maxTokens). */
   written: number;
   draws: number;
+  /** Log-probability summed before the root; its leaves' sums continue it, in token order (default 0). */
+  sumLogProb?: number;
+  /** Logit bias of this root's draws. */
+  bias?: TokenPenalty;
 }
 
 export interface TreeLeaf {
@@ -37,6 +42,8 @@ export interface TreeLeaf {
   row: number;
   /** Why it stopped before `width` tokens, or null when it is still open. */
   stop: StopReason | null;
+  /** With captureHidden: the hidden state of its last token, copied while its row was valid. */
+  hidden?: Float32Array;
 }
 
 export interface GrowOptions {
@@ -48,6 +55,8 @@ export interface GrowOptions {
   /** Seed of the draws of token step w. */
   seedAt: (w: number) => bigint;
   signal?: AbortSignal;
+  /** Fill every leaf's `hidden` (a leaf's row is overwritten by the next decode, so it is copied when the leaf stops). */
+  captureHidden?: boolean;
 }
 
 /** Steps between yields to the event loop, so aborts and timers get a turn. */
@@ -60,11 +69,17 @@ const YIELD_EVERY_STEPS = 8;
 export async function growTree(engine: Engine, pool: SequencePool, roots: readonly TreeRoot[], o: GrowOptions): Promise<TreeLeaf[]> {
   const leaves: TreeLeaf[] = [];
   const written = roots.map((r) => r.written);
+  const capture = (stopped: TreeLeaf[]) => {
+    if (!o.captureHidden || stopped.length === 0) return;
+    const n = engine.info.nEmbd;
+    const states = engine.hidden(Int32Array.from(stopped, (l) => l.row));
+    stopped.forEach((l, i) => (l.hidden = states.subarray(i * n, (i + 1) * n)));
+  };
   roots.forEach((r, i) => {
     if (r.draws === 0) return;
     const seq = pool.acquire();
     engine.fork(r.seq, seq);
-    leaves.push({ root: i, seq, count: r.draws, tokens: [], sumLogProb: 0, pos: r.pos, row: r.row, stop: null });
+    leaves.push({ root: i, seq, count: r.draws, tokens: [], sumLogProb: r.sumLogProb ?? 0, pos: r.pos, row: r.row, stop: null });
   });
   for (let w = 0; w < o.width; w++) {
     if (w > 0 && w % YIELD_EVERY_STEPS === 0) await yieldToEventLoop();
@@ -77,8 +92,10 @@ export async function growTree(engine: Engine, pool: SequencePool, roots: readon
     // One sampled row per draw: a leaf standing for `count` draws samples `count` times.
     const owners: TreeLeaf[] = [];
     for (const l of active) for (let k = 0; k < l.count; k++) owners.push(l);
-    const { tokens, logProbs } = engine.sample(Int32Array.from(owners, (l) => l.row), o.params, o.seedAt(w));
+    const bias = packBias(owners.map((l) => roots[l.root].bias));
+    const { tokens, logProbs } = engine.sample(Int32Array.from(owners, (l) => l.row), o.params, o.seedAt(w), bias);
     const extending: TreeLeaf[] = [];
+    const endedNow: TreeLeaf[] = [];
     let d = 0;
     for (const leaf of active) {
       // Group this leaf's draws by token, in draw order (deterministic).
@@ -96,6 +113,7 @@ export async function growTree(engine: Engine, pool: SequencePool, roots: readon
         child.count = g.count;
         if (engine.isEndOfGeneration(token)) {
           child.stop = "eog";
+          endedNow.push(child);
         } else {
           if (!first) {
             child.seq = pool.acquire();
@@ -109,17 +127,25 @@ export async function growTree(engine: Engine, pool: SequencePool, roots: readon
         first = false;
       }
     }
+    // Their last row is still the current decode's.
+    capture(endedNow);
     if (extending.length === 0) break;
     engine.step(
       Int32Array.from(extending, (l) => l.tokens[l.tokens.length - 1]),
       Int32Array.from(extending, (l) => l.pos),
       Int32Array.from(extending, (l) => l.seq),
     );
+    const reachedMax: TreeLeaf[] = [];
     extending.forEach((l, i) => {
       l.row = i;
       l.pos++;
-      if (written[l.root] + l.tokens.length >= o.maxTokens) l.stop = "max-tokens";
+      if (written[l.root] + l.tokens.length >= o.maxTokens) {
+        l.stop = "max-tokens";
+        reachedMax.push(l);
+      }
     });
+    capture(reachedMax);
   }
+  capture(leaves.filter((l) => l.hidden === undefined));
   return leaves;
 }
