@@ -348,7 +348,7 @@ function renderEvidence(o: Resolved, e: CriticEvidence, critic: Critic): string 
     `Critic \`${basename(o.critic)}\` (${critic.header.hidden.join("-") || "linear"} ${critic.header.activation}, ` +
       `trained for budget ${t?.budget ?? "?"} with ${t?.epochs ?? "?"} epochs; validation AUC ${fmtUnknown(m.valAuc)}, ` +
       `ECE ${fmtUnknown(m.valEce)}, Brier ${fmtUnknown(m.valBrier)}), model \`${e.model}\`, ` +
-      `${e.promptCount} test prompts from \`${o.prompts}\`, budget ${e.budget}, evaluation seed ${o.seed}. ` +
+      `${e.promptCount} prompts from \`${o.prompts}\`, budget ${e.budget}, evaluation seed ${o.seed}. ` +
       `Total time ${formatDuration(e.seconds)}.`,
     "",
     `Reproduce: \`${(o.command ?? ["inference-guard", "critic-evidence"]).join(" ")}\``,
