@@ -1,29 +1,6 @@
 // Metrics for a probabilistic binary classifier (ranking, accuracy, calibration), and Platt
 // scaling. Labels are 0/1, scores are probabilities (or logits where noted).
-
-/** Area under the ROC curve: P(score of a random positive > a random negative), ties count 1/2. NaN without both classes. */
-export function rocAuc(scores: ArrayLike<number>, labels: ArrayLike<number>): number {
-  const n = scores.length;
-  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => scores[a]! - scores[b]!);
-  // Mann-Whitney U with mid-ranks for tied scores.
-  let positives = 0;
-  let rankSum = 0;
-  for (let i = 0; i < n; ) {
-    let j = i;
-    while (j + 1 < n && scores[order[j + 1]!] === scores[order[i]!]) j++;
-    const midRank = (i + j) / 2 + 1;
-    for (let k = i; k <= j; k++) {
-      if (labels[order[k]!] === 1) {
-        positives++;
-        rankSum += midRank;
-      }
-    }
-    i = j + 1;
-  }
-  const negatives = n - positives;
-  if (positives === 0 || negatives === 0) return NaN;
-  return (rankSum - (positives * (positives + 1)) / 2) / (positives * negatives);
-}
+import { rocAuc } from "../util/metrics.js";
 
 export interface ReliabilityBin {
   /** Bin range [from, to) of predicted probability (the last bin includes 1). */

@@ -20,7 +20,7 @@ import { parseOptions } from "../search/options.js";
 import { isOverBudget, safetyStateAfter } from "../search/safetyState.js";
 import { writeFileAtomic } from "../util/files.js";
 import { Progress, formatDuration } from "../util/progress.js";
-import { meanAndStderr, rocAuc } from "./metrics.js";
+import { meanAndStderr, rocAuc } from "../util/metrics.js";
 import { readPromptsFile } from "./promptFile.js";
 import { rolloutRowOffsets, sha256File, type RolloutSet } from "./rolloutFile.js";
 import { rolloutContextCells, sampleRollouts } from "./rollouts.js";

@@ -22,7 +22,7 @@ import { Progress } from "../util/progress.js";
 import { type EpochMetrics, readCheckpoint, writeCheckpoint } from "./criticCheckpoint.js";
 import { buildCriticRows, type CriticRows, inputNormalization, splitPrompts } from "./criticDataset.js";
 import { createCriticTrainer, type NativeCriticTrainer, seedHalves } from "./criticTrainer.js";
-import { brierScore, expectedCalibrationError, rocAuc } from "./metrics.js";
+import { brierScore, expectedCalibrationError, rocAuc } from "../util/metrics.js";
 import { readPromptsFile } from "./promptFile.js";
 import { assertRolloutsMatchModel, readRolloutFile, rolloutDigest, type RolloutSet, sha256File, writeRolloutFile } from "./rolloutFile.js";
 import { rolloutContextCells, sampleRollouts } from "./rollouts.js";

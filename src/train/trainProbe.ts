@@ -25,7 +25,7 @@ import {
   type ProbePooling,
   type ProbeSplitMetrics,
 } from "../cost/probeFormat.js";
-import { rocAuc } from "./metrics.js";
+import { rocAuc } from "../util/metrics.js";
 import { Progress } from "../util/progress.js";
 import { readJsonLinesFile } from "../util/jsonLines.js";
 import { definedOnly } from "../util/objects.js";

@@ -12,7 +12,8 @@ import {
   readClassifierFile,
   writeClassifierFile,
 } from "../../src/cost/classifierFormat.js";
-import { binaryMetrics, fitPlatt, rocAuc } from "../../src/cost/classifierMetrics.js";
+import { binaryMetrics, fitPlatt } from "../../src/cost/classifierMetrics.js";
+import { rocAuc } from "../../src/util/metrics.js";
 import { type FeatureSettings, TextPacker, classifierAddon, nativeFeatureVersion, textFeatures } from "../../src/cost/classifierNative.js";
 import { DEFAULT_COST_RULES } from "../../src/cost/load.js";
 import { UserError } from "../../src/errors.js";

@@ -9,7 +9,7 @@ import { Critic, readCriticFile, seededRandom } from "../../src/critic/index.js"
 import { Engine } from "../../src/engine/engine.js";
 import { UserError } from "../../src/errors.js";
 import { buildCriticRows, splitPrompts } from "../../src/train/criticDataset.js";
-import { rocAuc } from "../../src/train/metrics.js";
+import { rocAuc } from "../../src/util/metrics.js";
 import {
   ROLLOUT_FORMAT_VERSION,
   type Rollout,

@@ -1,5 +1,5 @@
-// Metrics of a probabilistic classifier (the critic's safety head): ranking (AUC) and calibration
-// (expected calibration error, Brier score).
+// Metrics of a probabilistic classifier (the critic's safety head, the text classifier): ranking
+// (AUC) and calibration (expected calibration error, Brier score); mean and standard error.
 
 /**
  * Area under the ROC curve of `scores` for the positive class (labels > 0.5): the probability that
