@@ -12,12 +12,12 @@
 // The header says how texts become features (which must match this build's extractor, see
 // native/classifier.cpp), the bias and calibration, and where the model came from: training
 // data, seed, metrics, creation time and the command that made it.
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { z } from "zod";
 import { UserError, describeZodError } from "../errors.js";
 import { decodeContainer, encodeContainer, type ContainerFormat } from "../util/container.js";
-import { writeFileAtomic } from "../util/files.js";
+import { readUserFile, writeFileAtomic } from "../util/files.js";
 import type { FeatureSettings } from "./classifierNative.js";
 
 export const CLASSIFIER_MAGIC = "IGTXTCLF";
@@ -181,16 +181,7 @@ export function decodeClassifier(bytes: Uint8Array, source = "classifier file"):
 
 /** Reads and verifies a classifier file (see decodeClassifier for what is refused). */
 export function readClassifierFile(path: string): ClassifierSpec {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(path);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") throw new UserError(`classifier file not found: ${path}`, { cause: error });
-    if (code === "EISDIR") throw new UserError(`classifier file is a directory: ${path}`, { cause: error });
-    throw new UserError(`cannot read classifier file ${path}: ${(error as Error).message}`, { cause: error });
-  }
-  return decodeClassifier(bytes, path);
+  return decodeClassifier(readUserFile(path, "classifier file"), path);
 }
 
 /** Writes a classifier atomically (temp file + fsync + rename), creating its directory. */

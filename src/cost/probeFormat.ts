@@ -14,11 +14,11 @@
 // `model.path` is relative to the probe file's folder (or absolute); `sha256` pins the exact
 // weights, since hidden states of another model (even one with the same nEmbd) mean nothing to it.
 import { createHash } from "node:crypto";
-import { createReadStream, readFileSync, statSync } from "node:fs";
+import { createReadStream, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { z } from "zod";
 import { UserError, describeZodError } from "../errors.js";
-import { writeFileAtomic } from "../util/files.js";
+import { readUserFile, writeFileAtomic } from "../util/files.js";
 
 export const PROBE_FORMAT = "inference-guard-probe";
 export const PROBE_FORMAT_VERSION = 1;
@@ -74,15 +74,7 @@ export type ProbeFile = z.infer<typeof probeFileSchema>;
 /** Reads and validates a probe file; every problem is a one-line UserError naming the file. */
 export function readProbeFile(path: string): ProbeFile {
   const file = resolve(path);
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") throw new UserError(`probe file not found: ${file}`);
-    if (code === "EISDIR") throw new UserError(`probe file is a directory: ${file}`);
-    throw new UserError(`cannot read probe file ${file}: ${(error as Error).message}`);
-  }
+  const text = readUserFile(file, "probe file", "utf8");
   let json: unknown;
   try {
     json = JSON.parse(text);

@@ -10,7 +10,7 @@
 // its words separated by any run of whitespace. All terms are compiled into one regex, longest
 // alternatives first (so "shut up" is one match, not "shut" + "up" when both are listed), and a
 // text is scored in a single pass.
-import { readFileSync } from "node:fs";
+import { readUserFile } from "../util/files.js";
 import { resolve } from "node:path";
 import { z } from "zod";
 import { UserError, describeZodError } from "../errors.js";
@@ -164,15 +164,7 @@ export class RulesCostModel implements CostModel {
   /** A model from a rules JSON file; every problem with the file is a one-line UserError naming it. */
   static fromFile(path: string): RulesCostModel {
     const file = resolve(path);
-    let text: string;
-    try {
-      text = readFileSync(file, "utf8");
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === "ENOENT") throw new UserError(`cost rules file not found: ${file}`, { cause: error });
-      if (code === "EISDIR") throw new UserError(`cost rules file is a directory: ${file}`, { cause: error });
-      throw new UserError(`cannot read cost rules file ${file}: ${oneLine(errorMessage(error))}`, { cause: error });
-    }
+    const text = readUserFile(file, "cost rules file", "utf8");
     let json: unknown;
     try {
       json = JSON.parse(text);

@@ -12,12 +12,12 @@
 //   end - 32        32 bytes  SHA-256 of every byte before it
 //
 // The payload's weight part is exactly the `weights` array the native CriticNet takes.
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { z } from "zod";
 import { UserError, describeZodError } from "../errors.js";
 import { decodeContainer, encodeContainer, type ContainerFormat } from "../util/container.js";
-import { writeFileAtomic } from "../util/files.js";
+import { readUserFile, writeFileAtomic } from "../util/files.js";
 
 export const CRITIC_MAGIC = "IGCRITIC";
 export const CRITIC_FORMAT_VERSION = 1;
@@ -216,15 +216,7 @@ export function decodeCritic(bytes: Uint8Array, source = "critic file"): CriticS
 
 /** Reads and verifies a critic file (see decodeCritic for what is refused). */
 export function readCriticFile(path: string): CriticSpec {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(path);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") throw new UserError(`critic file not found: ${path}`, { cause: error });
-    throw new UserError(`cannot read critic file ${path}: ${(error as Error).message}`, { cause: error });
-  }
-  return decodeCritic(bytes, path);
+  return decodeCritic(readUserFile(path, "critic file"), path);
 }
 
 /**

@@ -1,7 +1,7 @@
 // An evaluation's settings: a zod-validated config file (version 1) and/or command-line flags
 // (flags win). Relative paths in a config file are resolved against the file's folder, so a
 // config can ship beside its data (models/testbed/eval-stories.json).
-import { readFileSync } from "node:fs";
+import { readUserFile } from "../util/files.js";
 import { dirname, resolve } from "node:path";
 import { z } from "zod";
 import { DEFAULT_COST_RULES } from "../cost/load.js";
@@ -82,14 +82,7 @@ export type EvalOverrides = Partial<Omit<EvalConfigFile, "version" | "methods">>
 
 /** Reads and validates a config file (no flags). */
 export function readEvalConfigFile(path: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") throw new UserError(`config file not found: ${path}`);
-    throw new UserError(`cannot read config file ${path}: ${(error as Error).message}`);
-  }
+  const text = readUserFile(path, "config file", "utf8");
   try {
     return JSON.parse(text);
   } catch (error) {

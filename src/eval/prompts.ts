@@ -5,7 +5,7 @@
 //           ../shared/data/safety/prompts/*.json (a category marks a harmful request, null a harmless one)
 // Every mistake is a one-line UserError naming the file (and line).
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readUserFile } from "../util/files.js";
 import { z } from "zod";
 import type { Engine } from "../engine/engine.js";
 import { UserError, describeZodError } from "../errors.js";
@@ -43,15 +43,7 @@ export interface ReadPromptsOptions {
 }
 
 export function readEvalPrompts(path: string, options: ReadPromptsOptions = {}): EvalPrompt[] {
-  let raw: string;
-  try {
-    raw = readFileSync(path, "utf8");
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") throw new UserError(`prompts file not found: ${path}`);
-    if (code === "EISDIR") throw new UserError(`prompts file is a directory: ${path}`);
-    throw new UserError(`cannot read prompts file ${path}: ${(error as Error).message}`);
-  }
+  const raw = readUserFile(path, "prompts file", "utf8");
   const entries: PromptEntry[] = [];
   const parseEntry = (value: unknown, where: string): PromptEntry => {
     const parsed = promptEntrySchema.safeParse(value);

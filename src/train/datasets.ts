@@ -3,7 +3,7 @@
 // missing or malformed file with a one-line UserError naming the file (and line).
 //
 // Label convention everywhere: 1 = unsafe (harmful answer, offensive text), 0 = safe.
-import { readFileSync } from "node:fs";
+import { readUserFile } from "../util/files.js";
 import { join } from "node:path";
 import { z } from "zod";
 import { UserError, describeZodError } from "../errors.js";
@@ -174,14 +174,7 @@ export function readCsvRecords(path: string, required: readonly string[]): CsvRe
 }
 
 function readText(path: string): string {
-  try {
-    return readFileSync(path, "utf8");
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") throw new UserError(`data file not found: ${path}`, { cause: error });
-    if (code === "EISDIR") throw new UserError(`data file is a directory: ${path}`, { cause: error });
-    throw new UserError(`cannot read data file ${path}: ${(error as Error).message}`, { cause: error });
-  }
+  return readUserFile(path, "data file", "utf8");
 }
 
 /** Validates one record against a row schema; a failure names the file and line. */

@@ -15,13 +15,13 @@
 // The header names the model (file name, SHA-256, nEmbd) so training refuses rollouts sampled from
 // another model, and keeps every sampling setting so the data can be reproduced.
 import { createHash } from "node:crypto";
-import { createReadStream, mkdirSync, readFileSync } from "node:fs";
+import { createReadStream, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { z } from "zod";
 import { UserError } from "../errors.js";
 import { briefZodError } from "./zodBrief.js";
 import { decodeContainer, encodeContainer, type ContainerFormat } from "../util/container.js";
-import { writeFileAtomic } from "../util/files.js";
+import { readUserFile, writeFileAtomic } from "../util/files.js";
 
 export const ROLLOUT_MAGIC = "IGROLOUT";
 export const ROLLOUT_FORMAT_VERSION = 1;
@@ -130,15 +130,7 @@ export function decodeRollouts(bytes: Buffer, source: string): RolloutSet {
 }
 
 export function readRolloutFile(path: string): RolloutSet {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(path);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") throw new UserError(`rollout file not found: ${path}`);
-    throw new UserError(`cannot read rollout file ${path}: ${(error as Error).message}`);
-  }
-  return decodeRollouts(bytes, path);
+  return decodeRollouts(readUserFile(path, "rollout file"), path);
 }
 
 export function writeRolloutFile(path: string, set: RolloutSet): void {

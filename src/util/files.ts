@@ -1,7 +1,27 @@
-// Crash-safe file writes: write a temp file beside the target, fsync, then rename over it,
-// so a reader sees the old file or the new one, never half of one.
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
+// Reading the files a user names (one clear line when one cannot be read), and crash-safe writes:
+// write a temp file beside the target, fsync, then rename over it, so a reader sees the old file
+// or the new one, never half of one.
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
 import { dirname, basename, join } from "node:path";
+import { UserError } from "../errors.js";
+
+/**
+ * Reads a file the user named. A missing file, a directory or any other read error becomes a
+ * one-line UserError: "<noun> not found: PATH", "<noun> is a directory: PATH", "cannot read
+ * <noun> PATH: reason".
+ */
+export function readUserFile(path: string, noun: string): Buffer;
+export function readUserFile(path: string, noun: string, encoding: "utf8"): string;
+export function readUserFile(path: string, noun: string, encoding?: "utf8"): Buffer | string {
+  try {
+    return encoding ? readFileSync(path, encoding) : readFileSync(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") throw new UserError(`${noun} not found: ${path}`, { cause: error });
+    if (code === "EISDIR") throw new UserError(`${noun} is a directory: ${path}`, { cause: error });
+    throw new UserError(`cannot read ${noun} ${path}: ${(error as Error).message}`, { cause: error });
+  }
+}
 
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);

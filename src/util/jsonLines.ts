@@ -1,6 +1,6 @@
 // Reading a JSON Lines input file (one object per line, blank lines skipped) where every mistake
 // is a one-line UserError naming the file and, for a bad line, its number.
-import { readFileSync } from "node:fs";
+import { readUserFile } from "./files.js";
 import type { z } from "zod";
 import { UserError } from "../errors.js";
 
@@ -15,15 +15,7 @@ export interface JsonLinesFormat<S extends z.ZodType> {
 }
 
 export function readJsonLinesFile<S extends z.ZodType>(path: string, format: JsonLinesFormat<S>): z.output<S>[] {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") throw new UserError(`${format.noun} not found: ${path}`);
-    if (code === "EISDIR") throw new UserError(`${format.noun} is a directory: ${path}`);
-    throw new UserError(`cannot read ${format.noun} ${path}: ${(error as Error).message}`);
-  }
+  const text = readUserFile(path, format.noun, "utf8");
   const rows: z.output<S>[] = [];
   text.split(/\r?\n/).forEach((line, i) => {
     if (line.trim() === "") return;
