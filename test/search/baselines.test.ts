@@ -17,31 +17,13 @@ import { deriveSeed } from "../../src/search/seed.js";
 import { SequencePool } from "../../src/search/sequencePool.js";
 import type { GenerationResult } from "../../src/search/types.js";
 import { STORIES_MODEL, TINY_RANDOM_MODEL, maxAbsDiff } from "../helpers/models.js";
+import { teacherForcedReward } from "../helpers/teacherForced.js";
 
 function costFrom(name: string, f: (text: string) => number): CostModel {
   return { name, cost: f, stepCosts: (items) => items.map(({ prefix, added }) => Math.max(0, f(prefix + added) - f(prefix))) };
 }
 const commas = costFrom("commas", (t) => (t.match(/,/g) ?? []).length);
 const nothing = costFrom("nothing", () => 0);
-
-/** Mean log-probability of `tokens` after `prompt`, re-scored one token at a time. */
-function teacherForcedReward(engine: Engine, prompt: number[], tokens: number[]): number {
-  engine.clear();
-  let row = engine.prefill(0, prompt);
-  let sum = 0;
-  tokens.forEach((token, i) => {
-    const logits = engine.logits(row);
-    let max = -Infinity;
-    for (const l of logits) max = Math.max(max, l);
-    let z = 0;
-    for (const l of logits) z += Math.exp(l - max);
-    sum += logits[token] - max - Math.log(z);
-    engine.step(Int32Array.of(token), Int32Array.of(prompt.length + i), Int32Array.of(0));
-    row = 0;
-  });
-  engine.clear();
-  return sum / tokens.length;
-}
 
 describe("stories260K", () => {
   let engine: Engine;
