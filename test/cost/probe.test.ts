@@ -13,7 +13,7 @@ import { UserError } from "../../src/errors.js";
 import { MODEL_ENV } from "../../src/paths.js";
 import { extractFeatures, fitLogistic, predict, stratifiedSplit, stratifiedSubset } from "../../src/train/trainProbe.js";
 import { mulberry32 } from "../../src/util/random.js";
-import { STORIES_MODEL, TINY_RANDOM_MODEL, maxAbsDiff } from "../helpers/models.js";
+import { STORIES_MODEL, TINY_RANDOM_MODEL, expectSameRow } from "../helpers/models.js";
 import { cli } from "../helpers/cli.js";
 
 /** Short stories; the unsafe ones carry a conflict word in the middle, never at the end. */
@@ -65,7 +65,7 @@ describe("PrefixForward", () => {
       const rows = forward.run(texts.map((t) => engine.completionPrompt(t)));
       const alone = oneAtATime(pooling, texts);
       expect(rows.map((r) => r.length)).toEqual(texts.map(() => (pooling === "both" ? 128 : 64)));
-      rows.forEach((r, i) => expect(maxAbsDiff(r, alone[i])).toBeLessThan(1e-4));
+      rows.forEach((r, i) => expectSameRow(r, alone[i]));
       prefix = texts[1 + ((3 * block) % 10)];
     }
   });
@@ -81,7 +81,7 @@ describe("PrefixForward", () => {
       const [row] = forward.run([grown]);
       // One decode per token after the shared prefix (at most one more where the boundary re-tokenizes).
       expect(step.mock.calls.length).toBeLessThanOrEqual(grown.length - first.length + 1);
-      expect(maxAbsDiff(row, oneAtATime(pooling, ["Once upon a time there was a little girl named Lily who liked to play in the park"])[0])).toBeLessThan(1e-4);
+      expectSameRow(row, oneAtATime(pooling, ["Once upon a time there was a little girl named Lily who liked to play in the park"])[0]);
     } finally {
       step.mockRestore();
     }
@@ -93,7 +93,7 @@ describe("PrefixForward", () => {
     const texts = Array.from({ length: 20 }, (_, i) => `The dog number ${i} ran to the tree.`);
     const rows = forward.run(texts.map((t) => engine.completionPrompt(t)));
     const alone = oneAtATime("last", texts);
-    rows.forEach((r, i) => expect(maxAbsDiff(r, alone[i])).toBeLessThan(1e-4));
+    rows.forEach((r, i) => expectSameRow(r, alone[i]));
     expect(() => forward.run([new Array(3000).fill(1)])).toThrow(UserError);
   });
 
@@ -107,7 +107,7 @@ describe("PrefixForward", () => {
       for (const t of texts) expect(small.completionPrompt(t).length).toBeGreaterThan(256 / 8);
       const rows = forward.run(texts.map((t) => small.completionPrompt(t)));
       const alone = oneAtATime("mean", texts);
-      rows.forEach((r, i) => expect(maxAbsDiff(r, alone[i])).toBeLessThan(1e-4));
+      rows.forEach((r, i) => expectSameRow(r, alone[i]));
     } finally {
       await small.dispose();
     }
@@ -122,7 +122,7 @@ describe("PrefixForward", () => {
       solo.clear();
       const row = solo.prefill(0, solo.completionPrompt(t));
       const logits = solo.logits(row);
-      expect(maxAbsDiff(rows[i], [logits[5], logits[300], logits[7]])).toBeLessThan(1e-4);
+      expectSameRow(rows[i], [logits[5], logits[300], logits[7]]);
     });
   });
 });
