@@ -1,4 +1,6 @@
 // `inference-guard generate`: one answer to one prompt, guarded or with a baseline method.
+import { existsSync, mkdirSync, statSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { createGuard, type Method } from "../createGuard.js";
 import { UserError } from "../errors.js";
 import { DEFAULT_CRITIC_WEIGHT } from "../search/options.js";
@@ -49,6 +51,7 @@ Runtime:
 Output:
   --json                 print one JSON object: text, cost, budget, withinBudget, tokens, method, seconds, ...
   --trace FILE           write every candidate of every block (text, cost, z, critic, verdict) as JSON
+                         (missing folders are created; the answer is printed first)
   -h, --help             this help
 `;
 
@@ -93,6 +96,7 @@ export async function generateCommand(argv: string[], out: NodeJS.WritableStream
     trace: stringFlag(v, "trace") !== undefined,
   };
   const traceFile = stringFlag(v, "trace");
+  if (traceFile !== undefined) checkTracePath(traceFile);
 
   const guard = await createGuard({
     model: stringFlag(v, "model"),
@@ -109,7 +113,6 @@ export async function generateCommand(argv: string[], out: NodeJS.WritableStream
       : prompt;
     const result = await guard.generate(input, { method, chat: Boolean(v.chat) });
     const { trace, tokenIds: _ids, ...summary } = result;
-    if (traceFile !== undefined) writeFileAtomic(traceFile, JSON.stringify({ ...summary, prompt, trace: trace ?? [] }, null, 2) + "\n");
     if (v.json) {
       out.write(JSON.stringify(summary) + "\n");
     } else {
@@ -121,8 +124,24 @@ export async function generateCommand(argv: string[], out: NodeJS.WritableStream
           `stop: ${result.stopReason}, ${result.seconds.toFixed(2)} s, seed ${result.seed}\n`,
       );
     }
+    // The answer is out first: a trace that cannot be written never costs the user the answer.
+    if (traceFile !== undefined) writeTrace(traceFile, JSON.stringify({ ...summary, prompt, trace: trace ?? [] }, null, 2) + "\n");
     return 0;
   } finally {
     await guard.dispose();
+  }
+}
+
+/** Before the model loads: a trace path that is a folder is a mistake (its own folder is created when missing). */
+function checkTracePath(path: string): void {
+  if (existsSync(path) && statSync(path).isDirectory()) throw new UserError(`--trace ${path} is a folder: give a file path, e.g. ${join(path, "trace.json")}`);
+}
+
+function writeTrace(path: string, json: string): void {
+  try {
+    mkdirSync(dirname(resolve(path)), { recursive: true });
+    writeFileAtomic(path, json);
+  } catch (error) {
+    throw new UserError(`the answer is above, but its trace could not be written to ${path}: ${(error as Error).message}`, { cause: error });
   }
 }

@@ -50,6 +50,27 @@ test("--trace writes every block's candidates", async () => {
   expect(trace.trace[0].candidates[0]).toHaveProperty("z");
 });
 
+test("--trace into a missing folder creates it; a trace that cannot be written never loses the answer", async () => {
+  const nested = join(dir, "new", "folder", "trace.json");
+  const args = ["generate", "--prompt", "Once upon a time", "--model", STORIES_MODEL, "--max-tokens", "12", "--seed", "2", "--samples", "4"];
+  const r = await cli(...args, "--trace", nested);
+  expect(r.code).toBe(0);
+  expect(r.out.trim().length).toBeGreaterThan(0);
+  expect(JSON.parse(readFileSync(nested, "utf8")).text + "\n").toBe(r.out);
+
+  const blocker = join(dir, "a-file");
+  writeFileSync(blocker, "not a folder");
+  const failed = await cli(...args, "--json", "--trace", join(blocker, "trace.json"));
+  expect(JSON.parse(failed.out).tokens).toBeGreaterThan(0); // the answer is printed
+  expect(failed.code).toBe(2);
+  expect(failed.err).toMatch(/the answer is above, but its trace could not be written to .*a-file\/trace\.json/);
+  expect(failed.err.trim().split("\n")).toHaveLength(1);
+
+  const folder = await cli(...args, "--trace", dir);
+  expect(folder.code).toBe(2);
+  expect(folder.err).toMatch(/--trace .* is a folder/);
+});
+
 test("--critic-weight reaches the search: 0 leaves the critic out of the scores", async () => {
   const critic = join(PACKAGE_ROOT, "models", "stories260K-critic.bin");
   const candidates = async (weight: string) => {
