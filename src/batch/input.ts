@@ -68,7 +68,8 @@ export function parseBatchInput(text: string, context: ParseContext): BatchInput
   const jobs: BatchJob[] = [];
   const problems: InputProblem[] = [];
   const firstLineOf = new Map<string, number>();
-  const lines = text.split("\n");
+  // Editors on Windows often save UTF-8 with a byte-order mark: it is not part of line 1's JSON.
+  const lines = text.replace(/^\uFEFF/, "").split("\n");
   lines.forEach((raw, index) => {
     const line = index + 1;
     const source = raw.endsWith("\r") ? raw.slice(0, -1) : raw;

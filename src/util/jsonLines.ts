@@ -15,7 +15,8 @@ export interface JsonLinesFormat<S extends z.ZodType> {
 }
 
 export function readJsonLinesFile<S extends z.ZodType>(path: string, format: JsonLinesFormat<S>): z.output<S>[] {
-  const text = readUserFile(path, format.noun, "utf8");
+  // A UTF-8 byte-order mark (Windows editors) is not part of line 1's JSON.
+  const text = readUserFile(path, format.noun, "utf8").replace(/^\uFEFF/, "");
   const rows: z.output<S>[] = [];
   text.split(/\r?\n/).forEach((line, i) => {
     if (line.trim() === "") return;

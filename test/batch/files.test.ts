@@ -29,6 +29,13 @@ describe("input lines", () => {
     expect(jobs[0]!.settings.options.method).toBe("guard");
   });
 
+  test("a UTF-8 byte-order mark before line 1 is accepted", () => {
+    const text = "\uFEFF" + JSON.stringify({ id: "a", prompt: "Once" }) + "\r\n" + JSON.stringify({ id: "b", prompt: "Twice" }) + "\r\n";
+    const { jobs, problems } = parseBatchInput(text, context);
+    expect(problems).toEqual([]);
+    expect(jobs.map((j) => j.id)).toEqual(["a", "b"]);
+  });
+
   test("each bad line is reported with its number and the rest still parse", () => {
     const lines = [
       "{not json",
