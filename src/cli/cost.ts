@@ -20,7 +20,8 @@ probability that the text is unsafe (classifier, probe, guard). See docs/cost-mo
 
 Input lines look like {"text": "..."} (other fields are ignored, except "id", which is echoed).
 A line that is not such an object is reported on stderr with its line number and skipped;
-blank lines are skipped silently.
+blank lines are skipped silently. Exit status (as batch): 0 every line scored, 1 some lines
+skipped, 2 a usage mistake.
 
 Options:
   --in FILE              JSONL texts to score ("-" reads standard input) (required)
@@ -84,7 +85,8 @@ export async function costCommand(argv: string[], out: NodeJS.WritableStream, er
   }
   if (outFile !== undefined) writeFileAtomic(resolve(outFile), results.map((l) => l + "\n").join(""));
   err.write(`inference-guard cost: ${scored} text(s) scored with ${model.name}${skipped > 0 ? `, ${skipped} bad line(s) skipped` : ""}\n`);
-  return 0;
+  // The same rule as batch: a skipped line is something a script should notice.
+  return skipped > 0 ? 1 : 0;
 }
 
 /** The text (and id) of one input line, or why the line is unusable. */
