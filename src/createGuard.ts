@@ -5,7 +5,7 @@ import type { CostModel } from "./cost/costModel.js";
 import { DEFAULT_COST_RULES, loadCostModel } from "./cost/load.js";
 import { Critic, assertCriticMatchesModel } from "./critic/index.js";
 import { Engine, type GpuOption } from "./engine/engine.js";
-import { UserError } from "./errors.js";
+import { GuardModelNotFoundError, ModelFileNotFoundError, UserError } from "./errors.js";
 import { defaultModelPath } from "./paths.js";
 import { generateGuarded, requiredContextCells } from "./search/guard.js";
 import { guardOptionsSchema, parseOptions, type GuardOptions } from "./search/options.js";
@@ -63,12 +63,16 @@ export async function createGuard(options: CreateGuardOptions = {}): Promise<Gua
   const defaults = parseOptions(guardOptionsSchema, options.defaults, "guard options");
   const cost = typeof options.cost === "object" ? options.cost : await loadCostModel(options.cost ?? `rules:${DEFAULT_COST_RULES}`);
   const contextSize = options.contextSize ?? Math.max(4096, requiredContextCells(PROMPT_ALLOWANCE, defaults));
+  const modelPath = options.model ?? defaultModelPath();
   const engine = await Engine.load({
-    modelPath: options.model ?? defaultModelPath(),
+    modelPath,
     gpu: options.gpu,
     threads: options.threads,
     contextSize,
     maxSequences: MAX_SEQUENCES,
+  }).catch((error: unknown) => {
+    if (error instanceof ModelFileNotFoundError) throw new GuardModelNotFoundError(modelPath, options.model === undefined);
+    throw error;
   });
   let critic: CriticScorer | undefined;
   const warnings: string[] = [];

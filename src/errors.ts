@@ -9,6 +9,35 @@ export class UserError extends Error {
   }
 }
 
+/** A model path that does not exist. Callers that know where the path came from may say more. */
+export class ModelFileNotFoundError extends UserError {
+  constructor(
+    readonly path: string,
+    message = `model file not found: ${path}`,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * createGuard's model file is missing. The message speaks to a library caller (the `model`
+ * option, $INFERENCE_GUARD_MODEL); the CLI says `--model` instead.
+ */
+export class GuardModelNotFoundError extends ModelFileNotFoundError {
+  constructor(
+    path: string,
+    /** True when no model was given and the default ($INFERENCE_GUARD_MODEL, else the shared stories260K) was tried. */
+    readonly defaulted: boolean,
+  ) {
+    super(
+      path,
+      defaulted
+        ? `no model given, and the default model file was not found: ${path} (pass createGuard({ model: "path/to/model.gguf" }) or set INFERENCE_GUARD_MODEL)`
+        : `model file not found: ${path}`,
+    );
+  }
+}
+
 /** Formats a zod error as one readable line: `where: what` for each issue. */
 export function describeZodError(error: { issues: ReadonlyArray<{ path: PropertyKey[]; message: string }> }): string {
   return error.issues

@@ -11,6 +11,6 @@ export { Engine } from "./engine/engine.js";
 export type { EngineOptions, EngineInfo, GpuOption } from "./engine/engine.js";
 export { generateGuarded } from "./search/guard.js";
 export { generatePlain } from "./search/plain.js";
-export { UserError } from "./errors.js";
+export { UserError, ModelFileNotFoundError, GuardModelNotFoundError } from "./errors.js";
 export { runEval } from "./eval/runner.js";
 export { trainCritic } from "./train/trainCritic.js";

@@ -1,6 +1,7 @@
 // The `inference-guard` command: dispatches to one module per subcommand and turns user
 // mistakes (UserError) into one line on stderr and a non-zero exit, never a stack trace.
-import { UserError } from "../errors.js";
+import { GuardModelNotFoundError, UserError } from "../errors.js";
+import { MODEL_ENV } from "../paths.js";
 
 export type Command = (argv: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream) => Promise<number>;
 
@@ -48,6 +49,11 @@ export async function runCli(argv: string[], out: NodeJS.WritableStream = proces
   try {
     return await (await command.load())(rest, out, err);
   } catch (error) {
+    // The library's message names its `model` option; on the command line it is --model.
+    if (error instanceof GuardModelNotFoundError) {
+      err.write(`inference-guard: model file not found: ${error.path} (pass --model PATH or set ${MODEL_ENV})\n`);
+      return 2;
+    }
     if (error instanceof UserError) {
       err.write(`inference-guard: ${error.message}\n`);
       return 2;

@@ -5,12 +5,13 @@ import { open, stat } from "node:fs/promises";
 import { cpus } from "node:os";
 import {
   getLlama,
+  readGgufFileInfo,
   resolveChatWrapper,
   type Llama,
   type LlamaEmbeddingContext,
   type LlamaModel,
 } from "node-llama-cpp";
-import { UserError } from "../errors.js";
+import { ModelFileNotFoundError, UserError } from "../errors.js";
 import { nativeAddon, type NativeBatchContext, type SampleParams } from "../native.js";
 import { addonModelOf, assertPinnedNodeLlamaCpp } from "./nodeLlamaInternals.js";
 
@@ -78,7 +79,7 @@ const SMALL_MODEL_BYTES = 100 * 1024 * 1024;
 
 const GGUF_MAGIC = "GGUF";
 
-/** Checks the file is a GGUF; returns its size in bytes. */
+/** Checks the file is a whole GGUF (not cut short); returns its size in bytes. */
 async function assertGgufFile(path: string): Promise<number> {
   let size: number;
   try {
@@ -87,7 +88,7 @@ async function assertGgufFile(path: string): Promise<number> {
     size = info.size;
   } catch (error) {
     if (error instanceof UserError) throw error;
-    throw new UserError(`model file not found: ${path} (pass --model PATH or set INFERENCE_GUARD_MODEL)`);
+    throw new ModelFileNotFoundError(path);
   }
   const handle = await open(path, "r");
   try {
@@ -99,7 +100,39 @@ async function assertGgufFile(path: string): Promise<number> {
   } finally {
     await handle.close();
   }
+  await assertGgufComplete(path, size);
   return size;
+}
+
+/** [elements per block, bytes per block] of the ggml tensor types (ggml.c's type_traits), by type id. */
+const GGML_TYPE_SIZES: Record<number, [number, number]> = {
+  0: [1, 4], 1: [1, 2], 2: [32, 18], 3: [32, 20], 6: [32, 22], 7: [32, 24], 8: [32, 34], 9: [32, 36],
+  10: [256, 84], 11: [256, 110], 12: [256, 144], 13: [256, 176], 14: [256, 210], 15: [256, 292],
+  24: [1, 1], 25: [1, 2], 26: [1, 4], 27: [1, 8], 28: [1, 8], 30: [1, 2],
+};
+
+/**
+ * A GGUF cut short (an interrupted download or copy) fails inside llama.cpp with "Failed to load
+ * model" and the cause only in its log, or inside node-llama-cpp's metadata reader with a
+ * TypeError. Its header says where every tensor lies: check the file reaches the end of the last one.
+ */
+async function assertGgufComplete(path: string, size: number): Promise<void> {
+  let info: Awaited<ReturnType<typeof readGgufFileInfo>>;
+  try {
+    info = await readGgufFileInfo(path, { readTensorInfo: true, logWarnings: false });
+  } catch (error) {
+    throw new UserError(`cannot read the GGUF header of ${path}: ${(error as Error).message} (is the file complete?)`);
+  }
+  let needed = 0;
+  for (const tensor of info.fullTensorInfo ?? info.tensorInfo ?? []) {
+    const start = Number(tensor.fileOffset);
+    const [block, bytes] = GGML_TYPE_SIZES[tensor.ggmlType] ?? [1, 0];
+    const elements = tensor.dimensions.reduce<number>((n, d) => n * Number(d), 1);
+    needed = Math.max(needed, start + Math.ceil(elements / block) * bytes, start + 1);
+  }
+  if (needed > size) {
+    throw new UserError(`the model file is incomplete (truncated): ${path} has ${size} bytes but its tensors need ${needed}; download or copy it again`);
+  }
 }
 
 let llamaPromise: Promise<Llama> | undefined;
