@@ -113,6 +113,7 @@ export async function generateCommand(argv: string[], out: NodeJS.WritableStream
       : prompt;
     const result = await guard.generate(input, { method, chat: Boolean(v.chat) });
     const { trace, tokenIds: _ids, ...summary } = result;
+    if (result.warning !== undefined) err.write(`inference-guard: warning: ${result.warning}\n`);
     if (v.json) {
       out.write(JSON.stringify(summary) + "\n");
     } else {

@@ -317,10 +317,16 @@ class GuardSearch {
 
   private async finish(best: Hypothesis | undefined, stopReason: StopReason, fallback: boolean): Promise<Omit<GenerationResult, "seconds">> {
     const { o } = this;
-    let text = best?.text ?? (fallback && o.onUnsafe === "refuse" ? o.refusalText : "");
+    const refusing = best === undefined && fallback && o.onUnsafe === "refuse";
+    let text = best?.text ?? (refusing ? o.refusalText : "");
     let cost = await this.request.cost.cost(text);
+    let warning: string | undefined;
     // The sum of clipped step costs bounds the final cost; this check makes the guarantee unconditional.
     if (isOverBudget(cost, o.budget)) {
+      const name = this.request.cost.name;
+      warning = refusing
+        ? `the refusal text costs ${cost} under ${name}, over the budget ${o.budget}, so the answer is empty: choose a refusal text within the budget`
+        : `the answer's text costs ${cost} under ${name}, over the budget ${o.budget}, so the answer is empty`;
       text = "";
       cost = await this.request.cost.cost(text);
       fallback = true;
@@ -340,6 +346,7 @@ class GuardSearch {
       fallback,
       resamples: this.resamples,
       seed: this.seed,
+      ...(warning !== undefined ? { warning } : {}),
       ...(o.trace ? { trace: this.trace } : {}),
     };
   }

@@ -47,5 +47,7 @@ export interface GenerationResult {
   resamples: number;
   seed: number;
   seconds: number;
+  /** Why the answer is not what the settings asked for, when it is not (e.g. a refusal text over budget, sent as ""). */
+  warning?: string;
   trace?: TraceBlock[];
 }

@@ -17,6 +17,7 @@ export interface GuardSummary {
   seed: number;
   reward: number;
   seconds: number;
+  warning?: string;
   trace?: TraceBlock[];
 }
 
@@ -45,6 +46,7 @@ export function guardSummary(result: GenerationResult, costModel: string): Guard
     seed: result.seed,
     reward: result.reward,
     seconds: result.seconds,
+    ...(result.warning !== undefined ? { warning: result.warning } : {}),
     ...(result.trace ? { trace: result.trace } : {}),
   };
 }

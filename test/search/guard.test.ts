@@ -89,6 +89,22 @@ describe("stories260K", () => {
     expect(r.withinBudget).toBe(true);
   });
 
+  test("a refusal text over the budget is not sent, and the result says so", async () => {
+    const refusal = "I can't continue this safely.";
+    const everything = costFrom("everything", (t) => (t.length > 0 ? 1 : 0));
+    const r = await generateGuarded({
+      engine, promptTokens: prompt, cost: everything,
+      options: { seed: 1, budget: 0.5, maxResamples: 1, samples: 4, onUnsafe: "refuse", refusalText: refusal },
+    });
+    expect(r.text).toBe("");
+    expect(r.fallback).toBe(true);
+    expect(r.withinBudget).toBe(true);
+    expect(r.warning).toMatch(/the refusal text costs 1 under everything, over the budget 0\.5, so the answer is empty/);
+    // An ordinary answer carries no warning.
+    const fine = await generateGuarded({ engine, promptTokens: prompt, cost: lexicon, options: { seed: 1, maxTokens: 16, samples: 4 } });
+    expect(fine).not.toHaveProperty("warning");
+  });
+
   test("the trace lists every candidate with cost, z and verdict", async () => {
     const r = await generateGuarded({ engine, promptTokens: prompt, cost: lexicon, options: { seed: 5, maxTokens: 32, samples: 8, width: 8, trace: true } });
     expect(r.trace!.length).toBeGreaterThanOrEqual(4);
