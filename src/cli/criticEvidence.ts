@@ -17,6 +17,7 @@ numbers to --json FILE if given.
 
   --critic FILE              critic file (required)
   --prompts FILE             held-out prompts, JSON Lines {"prompt": "..."} (required)
+  --chat                     render each prompt as a user message with the model's chat template
   --cost SPEC                cost model, e.g. rules:models/conflict-lexicon.json (required)
   --out FILE                 Markdown file to write the results into (required)
   --section NAME             name of the generated section of --out to (re)write; several runs with
@@ -43,6 +44,7 @@ numbers to --json FILE if given.
 const OPTIONS: OptionSpec = {
   critic: { type: "string" },
   prompts: { type: "string" },
+  chat: { type: "boolean" },
   cost: { type: "string" },
   out: { type: "string" },
   json: { type: "string" },
@@ -93,6 +95,7 @@ export async function criticEvidenceCommand(argv: string[], out: NodeJS.Writable
   const options = {
     critic: stringFlag(v, "critic")!,
     prompts: stringFlag(v, "prompts")!,
+    chat: Boolean(v.chat),
     cost: stringFlag(v, "cost")!,
     out: stringFlag(v, "out")!,
     json: stringFlag(v, "json"),

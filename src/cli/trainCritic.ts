@@ -18,6 +18,7 @@ rerunning the same command after a kill resumes there and ends with the same wei
 Data:
   --model PATH               GGUF model (default: $${MODEL_ENV}, else ../shared/models/stories260K.gguf)
   --prompts FILE             training prompts, JSON Lines {"prompt": "..."} (required unless --rollouts exists)
+  --chat                     render each prompt as a user message with the model's chat template
   --cost SPEC                cost model, e.g. rules:models/conflict-lexicon.json (required)
   --budget D                 safety budget the labels use: safe = final cost <= D (default 1)
   --rollouts FILE            rollout file: reused if it exists (same model required), else sampled and saved there
@@ -49,6 +50,7 @@ Training:
 const OPTIONS: OptionSpec = {
   model: { type: "string" },
   prompts: { type: "string" },
+  chat: { type: "boolean" },
   cost: { type: "string" },
   budget: { type: "string" },
   rollouts: { type: "string" },
@@ -94,6 +96,7 @@ export async function trainCriticCommand(argv: string[], out: NodeJS.WritableStr
   const options = {
     model: stringFlag(v, "model") ?? defaultModelPath(),
     prompts: stringFlag(v, "prompts"),
+    chat: Boolean(v.chat),
     cost,
     out: outFile,
     rollouts: stringFlag(v, "rollouts"),

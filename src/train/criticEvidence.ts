@@ -38,6 +38,8 @@ export const criticEvidenceOptionsSchema = z
     model: z.string().min(1),
     critic: z.string().min(1),
     prompts: z.string().min(1),
+    /** Render the prompts with the model's chat template (instruction models). */
+    chat: z.boolean().default(false),
     cost: z.string().min(1),
     /** Markdown file to write the results section into. */
     out: z.string().min(1),
@@ -192,7 +194,7 @@ async function testRollouts(o: Resolved, critic: Critic, cost: CostModel, prompt
   try {
     const progress = new Progress(prompts.length, { unit: "prompts", label: "(a) rollouts", stream: progressStream });
     const set = await sampleRollouts({
-      engine, modelSha256: await sha256File(o.model), cost, costSpec: o.cost, prompts,
+      engine, modelSha256: await sha256File(o.model), cost, costSpec: o.cost, prompts, chat: o.chat,
       rolloutsPerPrompt: o.rolloutsPerPrompt, width, maxTokens: o.maxTokens, budget: o.budget, seed: o.seed, progress,
     });
     progress.finish();
@@ -269,7 +271,7 @@ async function compareSearch(o: Resolved, critic: Critic, cost: CostModel, promp
       let overBudget = 0, fallbacks = 0, costSum = 0, used = 0, tokens = 0, resamples = 0;
       const t0 = performance.now();
       for (const [i, prompt] of prompts.entries()) {
-        const promptTokens = engine.completionPrompt(prompt);
+        const promptTokens = o.chat ? engine.chatPrompt([{ role: "user", content: prompt }]) : engine.completionPrompt(prompt);
         for (let j = 0; j < o.seedsPerPrompt; j++) {
           const r = await generateGuarded({
             engine,

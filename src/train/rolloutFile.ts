@@ -67,6 +67,8 @@ export const rolloutHeaderSchema = z
     temperature: z.number().min(0),
     seed: z.int().nonnegative(),
     prompts: z.array(z.string()).min(1),
+    /** The prompts were rendered with the chat template (absent: completion prompts). */
+    chat: z.boolean().optional(),
     rollouts: z.array(rolloutSchema),
     /** Total states over all rollouts: the number of hidden rows in the payload. */
     hiddenRows: z.int().nonnegative(),

@@ -25,6 +25,8 @@ export interface SampleRolloutsOptions {
   /** The cost spec as the user wrote it (recorded). */
   costSpec: string;
   prompts: readonly string[];
+  /** Render each prompt as a user message with the model's chat template (instruction models). */
+  chat?: boolean;
   rolloutsPerPrompt: number;
   width: number;
   maxTokens: number;
@@ -68,7 +70,7 @@ export async function sampleRollouts(o: SampleRolloutsOptions): Promise<RolloutS
   if (R > engine.info.maxSequences) throw new UserError(`rollouts per prompt (${R}) exceed the engine's ${engine.info.maxSequences} sequences`);
   if (R > engine.info.batchSize) throw new UserError(`rollouts per prompt (${R}) exceed the engine's batch size ${engine.info.batchSize}`);
   const group = promptsPerGroup(Math.min(engine.info.maxSequences, engine.info.batchSize), R);
-  const promptTokens = o.prompts.map((p) => engine.completionPrompt(p));
+  const promptTokens = o.prompts.map((p) => (o.chat ? engine.chatPrompt([{ role: "user", content: p }]) : engine.completionPrompt(p)));
   for (const [i, t] of promptTokens.entries()) {
     if (t.length + o.maxTokens > engine.info.trainContextSize) {
       throw new UserError(`prompt ${i + 1} has ${t.length} tokens: with ${o.maxTokens} answer tokens it exceeds the model's context ${engine.info.trainContextSize}`);
@@ -107,6 +109,7 @@ export async function sampleRollouts(o: SampleRolloutsOptions): Promise<RolloutS
       temperature: params.temperature,
       seed: o.seed,
       prompts: [...o.prompts],
+      ...(o.chat ? { chat: true } : {}),
       rollouts,
       hiddenRows: hiddenChunks.length,
       createdAt: new Date().toISOString(),

@@ -38,6 +38,8 @@ export const trainCriticOptionsSchema = z
     model: z.string().min(1),
     /** Training prompts (JSON Lines {"prompt"}); required unless `rollouts` names an existing file. */
     prompts: z.string().min(1).optional(),
+    /** Render the prompts with the model's chat template (instruction models). */
+    chat: z.boolean().default(false),
     /** Cost model spec, e.g. "rules:models/conflict-lexicon.json". */
     cost: z.string().min(1),
     /** Critic file to write; the checkpoint goes to `<out>.ckpt`. */
@@ -260,6 +262,9 @@ async function obtainRollouts(
         ["--rollouts-per-prompt", o.rolloutsPerPrompt, h.rolloutsPerPrompt],
       ] as const
     ).find(([, want, have]) => want !== have);
+    if ((h.chat ?? false) !== o.chat) {
+      throw new UserError(`rollouts ${o.rollouts} were sampled ${h.chat ? "with" : "without"} --chat: pass the same or sample new rollouts`);
+    }
     if (mismatch) {
       throw new UserError(`rollouts ${o.rollouts} were sampled with ${mismatch[0]} ${mismatch[2]}, not ${mismatch[1]}: pass the same value or sample new rollouts`);
     }
@@ -293,6 +298,7 @@ async function obtainRollouts(
       cost,
       costSpec: o.cost,
       prompts,
+      chat: o.chat,
       rolloutsPerPrompt: o.rolloutsPerPrompt,
       width: o.width,
       maxTokens: o.maxTokens,
