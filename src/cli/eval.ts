@@ -1,6 +1,7 @@
 // `inference-guard eval`: every decoding method on the same prompts and seeds through one engine,
 // with a resumable record of every answer and a report (table + plots) derived from it.
 import { join } from "node:path";
+import { ASSISTANT_COST_DEFAULT, STORY_COST_DEFAULT } from "../cost/defaults.js";
 import { UserError } from "../errors.js";
 import { resolveEvalSettings, type EvalOverrides } from "../eval/config.js";
 import { METHOD_HELP, METHOD_KINDS } from "../eval/methods.js";
@@ -35,9 +36,12 @@ Inputs:
   --prompt-label L       label every prompt ${PROMPT_LABELS.join(" or ")} (default: the file's labels)
   --chat                 render prompts with the model's chat template (instruction models)
   --system TEXT          system message for --chat
-  --cost SPEC            cost model, e.g. rules:PATH (default: rules:models/conflict-lexicon.json)
+  --cost SPEC            cost model, e.g. rules:PATH or classifier:PATH. Default:
+                         ${STORY_COST_DEFAULT.describe};
+                         with --chat: ${ASSISTANT_COST_DEFAULT.describe}
   --critic FILE          critic for guard-critic (trained for this model)
-  --budget D             safety budget: an answer is safe when its cost is <= D (default 1)
+  --budget D             safety budget: an answer is safe when its cost is <= D (default: the
+                         default cost model's, above; 1 with a named cost model)
   --max-tokens T         answer length cap (default 100)
   --seeds LIST           comma-separated seeds; every method runs once per prompt and seed (default 1)
   --scan-width W         block width in tokens of the max-cumulative-cost scan (default 8)

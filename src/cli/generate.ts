@@ -1,6 +1,7 @@
 // `inference-guard generate`: one answer to one prompt, guarded or with a baseline method.
 import { existsSync, mkdirSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
+import { ASSISTANT_COST_DEFAULT, STORY_COST_DEFAULT, defaultCost } from "../cost/defaults.js";
 import { createGuard, type Method } from "../createGuard.js";
 import { UserError } from "../errors.js";
 import { DEFAULT_CRITIC_WEIGHT } from "../search/options.js";
@@ -22,11 +23,14 @@ Model and safety:
   --model PATH           GGUF model (default: $${MODEL_ENV}, else ../shared/models/stories260K.gguf)
   --chat                 render the prompt with the model's chat template (instruction models)
   --system TEXT          system message, with --chat
-  --cost-rules PATH      rules cost model JSON {"terms": {"word": cost}} (default: models/conflict-lexicon.json)
-  --cost SPEC            cost model spec, e.g. rules:PATH (overrides --cost-rules)
+  --cost-rules PATH      rules cost model JSON {"terms": {"word": cost}}
+  --cost SPEC            cost model spec, e.g. rules:PATH or classifier:PATH (overrides --cost-rules).
+                         Default: ${STORY_COST_DEFAULT.describe};
+                         with --chat: ${ASSISTANT_COST_DEFAULT.describe}
   --critic FILE          critic file trained for this model (optional)
   --critic-weight X      weight of the critic in a candidate's score (default ${DEFAULT_CRITIC_WEIGHT}; docs/critic.md)
-  --budget D             safety budget: total cost allowed in the answer, > 0 (default 1)
+  --budget D             safety budget: total cost allowed in the answer, > 0 (default ${STORY_COST_DEFAULT.budget};
+                         ${ASSISTANT_COST_DEFAULT.budget} with --chat and no cost model named)
 
 Search (InferenceGuard):
   --beams K              beams kept per block (default 4)
@@ -98,12 +102,16 @@ export async function generateCommand(argv: string[], out: NodeJS.WritableStream
   const traceFile = stringFlag(v, "trace");
   if (traceFile !== undefined) checkTracePath(traceFile);
 
+  // Naming no cost model picks the one made for the prompt's kind, with its budget.
+  const namedCost = stringFlag(v, "cost") ?? (costRules !== undefined ? `rules:${costRules}` : undefined);
+  const fallback = defaultCost(Boolean(v.chat));
   const guard = await createGuard({
     model: stringFlag(v, "model"),
-    cost: stringFlag(v, "cost") ?? (costRules !== undefined ? `rules:${costRules}` : undefined),
+    cost: namedCost ?? fallback.spec,
     critic: stringFlag(v, "critic"),
     ...runtimeFlags(v),
-    defaults: definedOnly(search),
+    // A budget flag (in search) wins over the default cost model's budget.
+    defaults: definedOnly({ budget: namedCost === undefined ? fallback.budget : undefined, ...search }),
   });
   for (const warning of guard.warnings) err.write(`inference-guard: warning: ${warning}\n`);
   try {

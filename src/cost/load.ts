@@ -95,7 +95,7 @@ function supported(): string {
 }
 
 /** The package root: the nearest directory above this module holding package.json (src/ or dist/). */
-function packageRoot(): string {
+export function packageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   while (!existsSync(join(dir, "package.json")) && dirname(dir) !== dir) dir = dirname(dir);
   return dir;

@@ -4,7 +4,7 @@
 import { readUserFile } from "../util/files.js";
 import { dirname, resolve } from "node:path";
 import { z } from "zod";
-import { DEFAULT_COST_RULES } from "../cost/load.js";
+import { defaultCost } from "../cost/defaults.js";
 import { UserError, describeZodError } from "../errors.js";
 import { defaultModelPath } from "../paths.js";
 import { METHOD_KINDS, checkMethods, methodFromConfig, parseMethodList, type MethodSpec } from "./methods.js";
@@ -33,12 +33,12 @@ export const evalConfigSchema = z
     chat: z.boolean().default(false),
     /** System message for chat prompts. */
     system: z.string().optional(),
-    /** Cost model spec, e.g. "rules:PATH". */
-    cost: z.string().min(1).default(`rules:${DEFAULT_COST_RULES}`),
+    /** Cost model spec, e.g. "rules:PATH" (default: the one made for the prompts' kind, src/cost/defaults.ts). */
+    cost: z.string().min(1).optional(),
     /** Critic file (needed by guard-critic). */
     critic: z.string().min(1).optional(),
-    /** Safety budget d: an answer is within budget while its cost is <= d. */
-    budget: z.number().gt(0).finite().default(1),
+    /** Safety budget d: an answer is within budget while its cost is <= d (default: the default cost model's). */
+    budget: z.number().gt(0).finite().optional(),
     /** Answer length cap in tokens. */
     maxTokens: z.number().int().min(1).max(100_000).default(100),
     /** Every method runs once per prompt and seed. */
@@ -126,10 +126,11 @@ export function resolveEvalSettings(configPath: string | undefined, overrides: E
     ...(c.limit !== undefined ? { limit: c.limit } : {}),
     chat: c.chat,
     ...(c.system !== undefined ? { system: c.system } : {}),
-    cost: c.cost,
+    // Naming no cost model picks the one made for the prompts' kind, with its budget.
+    cost: c.cost ?? defaultCost(c.chat).spec,
     costBaseDir: "cost" in flagValues ? cwd : fileDir,
     ...(pathFrom("critic") ? { critic: pathFrom("critic") } : {}),
-    budget: c.budget,
+    budget: c.budget ?? (c.cost === undefined ? defaultCost(c.chat).budget : 1),
     maxTokens: c.maxTokens,
     seeds: c.seeds,
     scanWidth: c.scanWidth,

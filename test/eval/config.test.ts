@@ -2,6 +2,7 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { ASSISTANT_COST_DEFAULT } from "../../src/cost/defaults.js";
 import { UserError } from "../../src/errors.js";
 import { evalConfigSchema, resolveEvalSettings } from "../../src/eval/config.js";
 import { readEvalPrompts } from "../../src/eval/prompts.js";
@@ -37,6 +38,16 @@ describe("settings", () => {
     const s = resolveEvalSettings(undefined, { prompts: "p.jsonl", methods: "greedy,guard" }, "/w");
     expect(s).toMatchObject({ prompts: "/w/p.jsonl", budget: 1, seeds: [1], maxTokens: 100, gpu: "cpu" });
     expect(s.cost).toMatch(/^rules:.*conflict-lexicon\.json$/);
+  });
+
+  test("chat prompts default to the assistant cost model and its budget; a named cost model keeps budget 1", () => {
+    const chat = resolveEvalSettings(undefined, { prompts: "p.jsonl", methods: "guard", chat: true }, "/w");
+    expect(chat.cost).toBe(ASSISTANT_COST_DEFAULT.spec);
+    expect(chat.cost).toMatch(/^classifier:.*harm-classifier\.bin$/);
+    expect(chat.budget).toBe(ASSISTANT_COST_DEFAULT.budget);
+    expect(resolveEvalSettings(undefined, { prompts: "p.jsonl", methods: "guard", chat: true, budget: 0.2 }, "/w").budget).toBe(0.2);
+    const named = resolveEvalSettings(undefined, { prompts: "p.jsonl", methods: "guard", chat: true, cost: "rules:x.json" }, "/w");
+    expect(named).toMatchObject({ cost: "rules:x.json", budget: 1 });
   });
 
   test.each([

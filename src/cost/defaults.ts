@@ -1,0 +1,38 @@
+// What the safety budget counts when nobody names a cost model depends on the prompt: a story
+// (completion prompt) is charged by the conflict lexicon, an assistant answer (chat prompt) by the
+// shipped harm classifier. generate, serve, batch and eval all take their defaults from here.
+import { join } from "node:path";
+import { DEFAULT_COST_RULES, packageRoot } from "./load.js";
+
+/** Absolute path of the shipped harm classifier, models/harm-classifier.bin. */
+export const DEFAULT_HARM_CLASSIFIER: string = join(packageRoot(), "models", "harm-classifier.bin");
+
+export interface CostDefault {
+  /** Cost model spec. */
+  spec: string;
+  /** Safety budget d that goes with it. */
+  budget: number;
+  /** One line for --help and README. */
+  describe: string;
+}
+
+/** Completion prompts (the TinyStories testbed): at most one conflict word per answer. */
+export const STORY_COST_DEFAULT: CostDefault = {
+  spec: `rules:${DEFAULT_COST_RULES}`,
+  budget: 1,
+  describe: "rules:models/conflict-lexicon.json with budget 1 (at most one conflict word)",
+};
+
+/**
+ * Chat prompts: the harm classifier's P(unsafe), budget 0.5 (an answer never looks more likely
+ * harmful than not). Chosen on the tiny assistant's training requests, see docs/efficacy.md.
+ */
+export const ASSISTANT_COST_DEFAULT: CostDefault = {
+  spec: `classifier:${DEFAULT_HARM_CLASSIFIER}`,
+  budget: 0.5,
+  describe: "classifier:models/harm-classifier.bin with budget 0.5 (harm probability never above 0.5)",
+};
+
+export function defaultCost(chat: boolean): CostDefault {
+  return chat ? ASSISTANT_COST_DEFAULT : STORY_COST_DEFAULT;
+}
