@@ -4,11 +4,11 @@ import { basename } from "node:path";
 import type { CostModel } from "./cost/costModel.js";
 import { DEFAULT_COST_RULES, loadCostModel } from "./cost/load.js";
 import { Critic, assertCriticMatchesModel } from "./critic/index.js";
-import { Engine, type GpuOption } from "./engine/engine.js";
+import { Engine, type GpuOption, type ModelFacts } from "./engine/engine.js";
 import { GuardModelNotFoundError, ModelFileNotFoundError, UserError } from "./errors.js";
 import { defaultModelPath } from "./paths.js";
 import { generateGuarded, requiredContextCells } from "./search/guard.js";
-import { guardOptionsSchema, parseOptions, type GuardOptions } from "./search/options.js";
+import { guardOptionsSchema, parseOptions, type GuardOptions, type ResolvedGuardOptions } from "./search/options.js";
 import { generatePlain } from "./search/plain.js";
 import type { CriticScorer, GenerationResult } from "./search/types.js";
 
@@ -28,7 +28,12 @@ export interface CreateGuardOptions {
   critic?: string | CriticScorer;
   gpu?: GpuOption;
   threads?: number;
-  /** KV cells shared by all beams; default fits the default search on a 1,024-token prompt. */
+  /**
+   * KV cells shared by all beams. Default: enough for the default search to write up to the
+   * model's whole trained context when that takes at most 512 MiB of KV cache (small models),
+   * else 4,096 (at least the default search on a 1,024-token prompt). An answer the context cannot
+   * hold ends early with stopReason "context".
+   */
   contextSize?: number;
   /** Default search settings for every call (each call may override them). */
   defaults?: GuardOptions;
@@ -58,11 +63,23 @@ export interface Guard {
 
 const PROMPT_ALLOWANCE = 1024;
 const MAX_SEQUENCES = 64;
+/** KV cache the default context size may take to cover the model's whole trained context. */
+const DEFAULT_KV_BUDGET_BYTES = 512 * 1024 * 1024;
+
+/**
+ * The default context size: the default search (K beams, N candidates of W tokens) writing up to
+ * the model's trained context, within the KV budget; never below the old fixed default.
+ */
+export function defaultContextSize(defaults: ResolvedGuardOptions, model: ModelFacts): number {
+  const floor = Math.max(4096, requiredContextCells(PROMPT_ALLOWANCE, defaults));
+  const whole = requiredContextCells(1, { ...defaults, maxTokens: Math.max(1, model.trainContextSize - 1) });
+  return Math.max(floor, Math.min(whole, Math.floor(DEFAULT_KV_BUDGET_BYTES / Math.max(1, model.kvBytesPerCell))));
+}
 
 export async function createGuard(options: CreateGuardOptions = {}): Promise<Guard> {
   const defaults = parseOptions(guardOptionsSchema, options.defaults, "guard options");
   const cost = typeof options.cost === "object" ? options.cost : await loadCostModel(options.cost ?? `rules:${DEFAULT_COST_RULES}`);
-  const contextSize = options.contextSize ?? Math.max(4096, requiredContextCells(PROMPT_ALLOWANCE, defaults));
+  const contextSize = options.contextSize ?? ((model: ModelFacts) => defaultContextSize(defaults, model));
   const modelPath = options.model ?? defaultModelPath();
   const engine = await Engine.load({
     modelPath,

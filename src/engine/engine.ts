@@ -24,8 +24,12 @@ export interface EngineOptions {
   gpu?: GpuOption;
   /** Threads for llama.cpp. Default: see defaultThreads(). */
   threads?: number;
-  /** KV cache cells shared by all beams (unified cache). Default 4096. */
-  contextSize?: number;
+  /**
+   * KV cache cells shared by all beams (unified cache): the engine never uses more, whatever
+   * llama.cpp rounds its own allocation up to. A function receives facts of the loaded model
+   * (to size the cache from its trained context and its memory per cell). Default 4096.
+   */
+  contextSize?: number | ((model: ModelFacts) => number);
   /** Sequences (beams + candidates) the context can hold at once. Default 64. */
   maxSequences?: number;
   /** Tokens one decode may carry (prompt chunks, candidates per step). Default 512. */
@@ -35,6 +39,24 @@ export interface EngineOptions {
   /** KV cache precision. Default "f16". */
   kvCacheType?: "f16" | "f32";
 }
+
+/** What a context size can be chosen from, once the model is loaded. */
+export interface ModelFacts {
+  trainContextSize: number;
+  /** Bytes one KV cell takes (keys and values of every layer) at the engine's KV cache type. */
+  kvBytesPerCell: number;
+}
+
+/** The largest context size the engine accepts (2^24 cells); more is a mistake, not a plan. */
+export const MAX_CONTEXT_SIZE = 1 << 24;
+
+/**
+ * llama.cpp rounds a context up to a multiple of 256 cells and clamps its batch to the context
+ * it was asked for; asked for fewer cells than sequences, it aborts the process
+ * (GGML_ASSERT n_outputs_max). So the native context always gets at least this many cells (and
+ * a batch that fits in them), while the engine keeps to the cells it was asked for.
+ */
+const MIN_NATIVE_CONTEXT = 256;
 
 export interface EngineInfo {
   modelPath: string;
@@ -135,6 +157,28 @@ async function assertGgufComplete(path: string, size: number): Promise<void> {
   }
 }
 
+function assertCount(name: string, value: number): void {
+  if (!Number.isInteger(value) || value < 1) throw new UserError(`${name} must be a positive integer (got ${value})`);
+  if (name === "contextSize" && value > MAX_CONTEXT_SIZE) throw new UserError(`contextSize must be at most ${MAX_CONTEXT_SIZE} (got ${value})`);
+}
+
+/** KV cache bytes per cell from the GGUF's attention metadata (keys and values of every layer). */
+function kvBytesPerCell(model: LlamaModel, kvCacheType: "f16" | "f32"): number {
+  const arch = (model.fileInfo.architectureMetadata ?? {}) as {
+    block_count?: number;
+    embedding_length?: number;
+    attention?: { head_count?: number | number[]; head_count_kv?: number | number[]; key_length?: number; value_length?: number };
+  };
+  const first = (v: number | number[] | undefined): number | undefined => (Array.isArray(v) ? Math.max(...v) : v);
+  const layers = arch.block_count ?? 1;
+  const nEmbd = arch.embedding_length ?? model.embeddingVectorSize;
+  const heads = first(arch.attention?.head_count) ?? 1;
+  const kvHeads = first(arch.attention?.head_count_kv) ?? heads;
+  const keyLength = arch.attention?.key_length ?? Math.ceil(nEmbd / heads);
+  const valueLength = arch.attention?.value_length ?? keyLength;
+  return layers * kvHeads * (keyLength + valueLength) * (kvCacheType === "f32" ? 4 : 2);
+}
+
 let llamaPromise: Promise<Llama> | undefined;
 let llamaGpu: GpuOption | undefined;
 
@@ -171,6 +215,13 @@ export class Engine {
   }
 
   static async load(options: EngineOptions): Promise<Engine> {
+    const maxSequences = options.maxSequences ?? 64;
+    const batchSize = options.batchSize ?? 512;
+    const given = { threads: options.threads, maxSequences, batchSize, ...(typeof options.contextSize === "number" ? { contextSize: options.contextSize } : {}) };
+    for (const [name, value] of Object.entries(given)) if (value !== undefined) assertCount(name, value);
+    // llama.cpp reserves an output row per sequence in every decode: the batch must hold them all.
+    if (maxSequences > MIN_NATIVE_CONTEXT) throw new UserError(`maxSequences must be at most ${MIN_NATIVE_CONTEXT} (got ${maxSequences})`);
+    if (batchSize < maxSequences) throw new UserError(`batchSize (${batchSize}) must be at least maxSequences (${maxSequences})`);
     const modelBytes = await assertGgufFile(options.modelPath);
     const gpu = options.gpu ?? false;
     const flashAttention = options.flashAttention ?? defaultFlashAttention(gpu, modelBytes);
@@ -187,21 +238,23 @@ export class Engine {
     }
     const nEmbd = model.embeddingVectorSize;
     const threads = options.threads ?? defaultThreads(nEmbd);
-    const contextSize = options.contextSize ?? 4096;
-    const maxSequences = options.maxSequences ?? 64;
-    const batchSize = options.batchSize ?? 512;
-    for (const [name, value] of Object.entries({ threads, contextSize, maxSequences, batchSize })) {
-      if (!Number.isInteger(value) || value < 1) throw new UserError(`${name} must be a positive integer (got ${value})`);
-    }
+    const kvCacheType = options.kvCacheType ?? "f16";
+    let contextSize: number;
     let ctx: NativeBatchContext;
     try {
+      contextSize =
+        typeof options.contextSize === "function"
+          ? options.contextSize({ trainContextSize: model.trainContextSize, kvBytesPerCell: kvBytesPerCell(model, kvCacheType) })
+          : (options.contextSize ?? 4096);
+      assertCount("contextSize", contextSize);
+      const nativeContext = Math.max(contextSize, MIN_NATIVE_CONTEXT);
       ctx = new (nativeAddon().BatchContext)(addonModelOf(model), {
-        contextSize,
-        batchSize,
+        contextSize: nativeContext,
+        batchSize: Math.min(batchSize, nativeContext),
         sequences: maxSequences,
         threads,
         flashAttention,
-        kvCacheType: options.kvCacheType ?? "f16",
+        kvCacheType,
       });
     } catch (error) {
       await model.dispose();
@@ -212,7 +265,7 @@ export class Engine {
       modelPath: options.modelPath,
       nVocab: native.nVocab,
       nEmbd: native.nEmbd,
-      contextSize: native.nCtx,
+      contextSize,
       trainContextSize: native.nCtxTrain,
       maxSequences: native.nSeqMax,
       batchSize: native.nBatch,

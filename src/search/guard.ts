@@ -106,18 +106,23 @@ class GuardSearch {
     if (promptLength >= trainContextSize) {
       throw new UserError(`the prompt has ${promptLength} tokens; the model's context is ${trainContextSize}`);
     }
-    // Positions past the model's trained context would degrade the answer: stop there instead.
-    this.maxTokens = Math.min(o.maxTokens, trainContextSize - promptLength);
     if (o.beams + o.samples > maxSequences) {
       throw new UserError(`beams + samples (${o.beams + o.samples}) exceed the engine's ${maxSequences} sequences`);
     }
     if (o.samples > this.engine.info.batchSize) {
       throw new UserError(`samples (${o.samples}) exceed the engine's batch size ${this.engine.info.batchSize}`);
     }
-    const cells = requiredContextCells(promptLength, { ...o, maxTokens: this.maxTokens });
-    if (cells > contextSize) {
-      throw new UserError(`this search needs up to ${cells} KV cells but the context has ${contextSize}: raise the context size or lower beams/max tokens`);
+    // The context, not the cap, may end the answer (stopReason "context"): positions past the
+    // model's trained context would degrade it, and K beams of T tokens may need up to K*T KV cells.
+    const firstBlock = requiredContextCells(promptLength, { ...o, maxTokens: 0 });
+    const kvRoom = Math.floor((contextSize - firstBlock) / o.beams);
+    if (kvRoom < 1) {
+      throw new UserError(
+        `the context has ${contextSize} KV cells: the prompt (${promptLength} tokens) and one block of ${o.samples}x${o.width} candidate tokens ` +
+          `need ${firstBlock + o.beams}; raise the context size or lower samples/width`,
+      );
     }
+    this.maxTokens = Math.min(o.maxTokens, trainContextSize - promptLength, kvRoom);
     this.pool = new SequencePool(this.engine, maxSequences);
   }
 
@@ -181,7 +186,9 @@ class GuardSearch {
       best = finished.sort((a, b) => b.score - a.score)[0];
     }
     for (const h of live) this.pool.release(h.seq);
-    return this.finish(best, stop ?? best?.finished ?? "eog", fallback);
+    let reason = stop ?? best?.finished ?? "eog";
+    if (reason === "max-tokens" && this.maxTokens < o.maxTokens) reason = "context";
+    return this.finish(best, reason, fallback);
   }
 
   /**

@@ -35,6 +35,10 @@ export async function generatePlain(request: PlainRequest): Promise<GenerationRe
   if (promptTokens.length >= engine.info.trainContextSize) {
     throw new UserError(`the prompt has ${promptTokens.length} tokens; the model's context is ${engine.info.trainContextSize}`);
   }
+  if (promptTokens.length >= engine.info.contextSize) {
+    throw new UserError(`the prompt has ${promptTokens.length} tokens but the context holds ${engine.info.contextSize}: no room for an answer`);
+  }
+  // The context, not the cap, may end the answer (stopReason "context").
   const maxTokens = Math.min(o.maxTokens, engine.info.trainContextSize - promptTokens.length, engine.info.contextSize - promptTokens.length);
   const seed = o.seed ?? randomSeed();
   const params = { temperature: request.method === "greedy" ? 0 : o.temperature, topK: o.topK, topP: o.topP };
@@ -75,6 +79,7 @@ export async function generatePlain(request: PlainRequest): Promise<GenerationRe
     row = 0;
   }
   engine.release(seq);
+  if (stopReason === "max-tokens" && maxTokens < o.maxTokens) stopReason = "context";
 
   const cost = request.cost ? await request.cost.cost(text) : 0;
   const budget = request.budget ?? null;

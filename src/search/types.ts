@@ -5,7 +5,11 @@ export interface CriticScorer {
   evaluate(hidden: Float32Array, z: Float32Array, rows: number): { safety: Float32Array; value: Float32Array };
 }
 
-export type StopReason = "eog" | "max-tokens" | "fallback" | "aborted";
+/**
+ * Why an answer ended: an end-of-generation token, the maxTokens cap, the context (the model's
+ * trained context or the engine's KV cells) before the cap, no safe continuation, or an abort.
+ */
+export type StopReason = "eog" | "max-tokens" | "context" | "fallback" | "aborted";
 
 export interface TraceCandidate {
   beam: number;

@@ -27,10 +27,13 @@ export interface Usage {
   total_tokens: number;
 }
 
-/** The answer ended by the search cutting it short for safety is OpenAI's "content_filter". */
+/**
+ * The answer ended by the search cutting it short for safety is OpenAI's "content_filter"; by
+ * max_tokens or by the context (guard.stopReason tells which), "length".
+ */
 export function finishReason(result: GenerationResult): FinishReason {
   if (result.fallback) return "content_filter";
-  return result.stopReason === "max-tokens" ? "length" : "stop";
+  return result.stopReason === "max-tokens" || result.stopReason === "context" ? "length" : "stop";
 }
 
 export function guardSummary(result: GenerationResult, costModel: string): GuardSummary {

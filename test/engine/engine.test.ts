@@ -39,3 +39,34 @@ test.each([
   // Past the header, the tensors' extent is the whole file's length.
   if (bytes > 100_000) expect(Number(match![1])).toBe(whole.length);
 });
+
+describe("context sizes", () => {
+  test.each([1, 10, 32, 100])("a context of %i cells loads (llama.cpp is never asked for fewer cells than sequences) and keeps to its size", async (cells) => {
+    const engine = await Engine.load({ modelPath: STORIES_MODEL, contextSize: cells });
+    try {
+      expect(engine.info.contextSize).toBe(cells); // errors report what was asked, not llama.cpp's rounded 256
+      const prompt = engine.completionPrompt("Once upon a time there was");
+      if (prompt.length > cells) expect(() => engine.prefill(0, prompt)).toThrow(new RegExp(`the prompt has ${prompt.length} tokens but the context holds ${cells}$`));
+      else engine.prefill(0, prompt);
+    } finally {
+      await engine.dispose();
+    }
+  });
+
+  test.each([[0], [-5], [2.5], [2 ** 25]])("contextSize %p is a UserError before the model loads", async (cells) => {
+    await expect(Engine.load({ modelPath: STORIES_MODEL, contextSize: cells })).rejects.toThrow(UserError);
+    await expect(Engine.load({ modelPath: STORIES_MODEL, contextSize: cells })).rejects.toThrow(/contextSize must be/);
+  });
+
+  test("a context size may be chosen from the loaded model's facts", async () => {
+    let facts: { trainContextSize: number; kvBytesPerCell: number } | undefined;
+    const engine = await Engine.load({ modelPath: STORIES_MODEL, contextSize: (m) => ((facts = m), 3000) });
+    try {
+      // stories260K: 2,048 trained positions; 5 layers x 4 KV heads x (8 + 8) dims x 2 bytes (f16).
+      expect(facts).toEqual({ trainContextSize: 2048, kvBytesPerCell: 640 });
+      expect(engine.info.contextSize).toBe(3000);
+    } finally {
+      await engine.dispose();
+    }
+  });
+});

@@ -5,7 +5,7 @@ import { DEFAULT_COST_RULES } from "../../src/cost/load.js";
 import { RulesCostModel } from "../../src/cost/rules.js";
 import { Engine } from "../../src/engine/engine.js";
 import { UserError } from "../../src/errors.js";
-import { generateGuarded } from "../../src/search/guard.js";
+import { generateGuarded, requiredContextCells } from "../../src/search/guard.js";
 import { generatePlain } from "../../src/search/plain.js";
 import type { CriticScorer } from "../../src/search/types.js";
 import { STORIES_MODEL, TINY_RANDOM_MODEL } from "../helpers/models.js";
@@ -162,6 +162,18 @@ describe("stories260K", () => {
     expect(plainDeltas.join("")).toBe(p.text);
   });
 
+  test("the context, not the cap, ending an answer says so: stopReason context", async () => {
+    // A prompt 40 tokens short of the trained context: 40 tokens, not the 200 asked for.
+    const filler = engine.completionPrompt(" the dog ran".repeat(4000)).slice(0, engine.info.trainContextSize - 40);
+    const near = await generateGuarded({ engine, promptTokens: filler, cost: lexicon, options: { seed: 1, maxTokens: 200, samples: 4, beams: 1, ignoreEos: true } });
+    expect([near.tokens, near.stopReason]).toEqual([40, "context"]);
+    const plain = await generatePlain({ engine, promptTokens: prompt, method: "sample", options: { seed: 1, maxTokens: 100_000, ignoreEos: true } });
+    expect([plain.tokens, plain.stopReason]).toEqual([engine.info.trainContextSize - prompt.length, "context"]);
+    // The cap reached first is still max-tokens.
+    const capped = await generateGuarded({ engine, promptTokens: filler, cost: lexicon, options: { seed: 1, maxTokens: 16, samples: 4, beams: 1, ignoreEos: true } });
+    expect([capped.tokens, capped.stopReason]).toEqual([16, "max-tokens"]);
+  });
+
   test("bad requests are clear UserErrors", async () => {
     await expect(generateGuarded({ engine, promptTokens: [], cost: lexicon })).rejects.toThrow(UserError);
     const tooLong = new Array(engine.info.trainContextSize + 5).fill(prompt[1]);
@@ -169,6 +181,20 @@ describe("stories260K", () => {
     await expect(generateGuarded({ engine, promptTokens: prompt, cost: lexicon, options: { beams: 40, samples: 40 } })).rejects.toThrow(/sequences/);
     await expect(generateGuarded({ engine, promptTokens: prompt, cost: lexicon, options: { budget: 0 } })).rejects.toThrow(/budget/);
   });
+});
+
+test("with K beams the KV cells cap the answer: it ends early with stopReason context instead of a refusal", async () => {
+  const engine = await Engine.load({ modelPath: STORIES_MODEL, contextSize: 300 });
+  try {
+    const promptTokens = engine.completionPrompt("Once upon a time");
+    const options = { seed: 1, maxTokens: 200, beams: 4, samples: 8, width: 8, ignoreEos: true };
+    const r = await generateGuarded({ engine, promptTokens, cost: RulesCostModel.fromFile(DEFAULT_COST_RULES), options });
+    // 300 cells hold the prompt, one block of 8x8 candidates and 4 beams of at most 56 tokens.
+    expect(r.stopReason).toBe("context");
+    expect(r.tokens).toBe(Math.floor((300 - requiredContextCells(promptTokens.length, { ...options, maxTokens: 0 })) / 4));
+  } finally {
+    await engine.dispose();
+  }
 });
 
 describe("llama-2-tiny-random (32k vocabulary)", () => {
