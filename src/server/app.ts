@@ -280,10 +280,16 @@ async function answer(
   }
 }
 
+/**
+ * 429 with the queue's own estimate of when it will have drained (from recent job durations):
+ * Retry-After in whole seconds, and OpenAI's retry-after-ms, which the openai clients prefer.
+ */
 function busy(state: ServerState): HttpError {
+  const ms = state.queue.retryAfterMs();
   const retryAfter = state.queue.retryAfterSeconds();
-  return new HttpError(429, `the server is busy (${state.queue.maxWaiting} requests already waiting): retry in ${retryAfter} s`, "queue_full", null, {
+  return new HttpError(429, `the server is busy (${state.queue.maxWaiting} requests already waiting): retry in ${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`, "queue_full", null, {
     "retry-after": String(retryAfter),
+    "retry-after-ms": String(ms),
   });
 }
 

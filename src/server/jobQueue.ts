@@ -27,17 +27,24 @@ export interface QueueStats {
   maxWaiting: number;
 }
 
+/** Job durations kept for the Retry-After estimate: recent enough to follow a change of load. */
+const RECENT_JOBS = 16;
+
 export class JobQueue {
   private running = 0;
   private readonly waiters: Waiter[] = [];
   private closed = false;
   private idleResolvers: Array<() => void> = [];
-  /** Moving average of job seconds, for Retry-After. */
-  private averageSeconds = 1;
+  /** Milliseconds of the last RECENT_JOBS jobs, for Retry-After. */
+  private readonly recentMs: number[] = [];
+  /** When each running job started (clock ms). */
+  private readonly startedAt = new Set<{ at: number }>();
 
   constructor(
     readonly maxWaiting: number,
     readonly concurrency = 1,
+    /** Milliseconds clock (tests pass their own). */
+    private readonly now: () => number = () => performance.now(),
   ) {
     if (!Number.isInteger(maxWaiting) || maxWaiting < 0) throw new Error(`maxWaiting must be an integer >= 0, got ${maxWaiting}`);
     if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error(`concurrency must be an integer >= 1, got ${concurrency}`);
@@ -52,10 +59,29 @@ export class JobQueue {
     return this.running >= this.concurrency && this.waiters.length >= this.maxWaiting;
   }
 
-  /** Seconds until a slot is likely to free up for a job queued now (at least 1). */
+  /**
+   * Milliseconds until the queue has drained what it holds now, from the measured durations of
+   * recent jobs: what the running jobs have left (a typical job's length minus the time each has
+   * run) plus the waiting jobs, over the slots. Before any job has finished there is nothing to go
+   * on, and the estimate is the least a client should wait (1 s).
+   */
+  retryAfterMs(): number {
+    if (this.recentMs.length === 0) return 1000;
+    const typical = this.recentMs.reduce((a, b) => a + b, 0) / this.recentMs.length;
+    const now = this.now();
+    // A job running longer than typical is taken to need about a typical job's time more.
+    let remaining = 0;
+    for (const job of this.startedAt) {
+      const ran = now - job.at;
+      remaining += ran < typical ? typical - ran : typical;
+    }
+    const ms = (remaining + this.waiters.length * typical) / this.concurrency;
+    return Math.max(1, Math.round(ms));
+  }
+
+  /** retryAfterMs() in whole seconds, at least 1 (the Retry-After header's unit). */
   retryAfterSeconds(): number {
-    const ahead = this.waiters.length + Math.max(1, this.running);
-    return Math.max(1, Math.ceil((ahead * this.averageSeconds) / this.concurrency));
+    return Math.max(1, Math.ceil(this.retryAfterMs() / 1000));
   }
 
   /**
@@ -70,11 +96,14 @@ export class JobQueue {
       if (this.waiters.length >= this.maxWaiting) throw new QueueFullError(`the queue is full (${this.maxWaiting} waiting)`);
       await this.wait(signal); // the finishing job handed its slot over: `running` already counts this one
     }
-    const started = performance.now();
+    const started = { at: this.now() };
+    this.startedAt.add(started);
     try {
       return await job();
     } finally {
-      this.averageSeconds = 0.8 * this.averageSeconds + 0.2 * ((performance.now() - started) / 1000);
+      this.startedAt.delete(started);
+      this.recentMs.push(this.now() - started.at);
+      if (this.recentMs.length > RECENT_JOBS) this.recentMs.shift();
       this.release();
     }
   }

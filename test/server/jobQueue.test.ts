@@ -94,3 +94,51 @@ test("close() fails waiting jobs, refuses new ones, lets the running one finish;
   await idlePromise;
   expect(idle).toBe(true);
 });
+
+describe("Retry-After reflects the real queue, from measured job durations", () => {
+  /** A queue on a hand-driven clock, and jobs that end when told. */
+  function clocked(maxWaiting: number) {
+    let now = 0;
+    const queue = new JobQueue(maxWaiting, 1, () => now);
+    return { queue, advance: (ms: number) => void (now += ms) };
+  }
+
+  test("before any job has finished: the least wait, 1 s", () => {
+    const { queue } = clocked(4);
+    const gate = deferred();
+    void queue.run(() => gate.promise);
+    for (let i = 0; i < 4; i++) void queue.run(async () => i);
+    expect(queue.retryAfterMs()).toBe(1000);
+    expect(queue.retryAfterSeconds()).toBe(1);
+    gate.resolve();
+  });
+
+  test("jobs of 150 ms: 8 waiting + 1 running drain in ~1.35 s, not 9 s", async () => {
+    const { queue, advance } = clocked(8);
+    // Measure: four jobs of 150 ms each.
+    for (let i = 0; i < 4; i++) {
+      await queue.run(async () => advance(150));
+    }
+    const gates = Array.from({ length: 9 }, () => deferred());
+    const runs = gates.map((g) => queue.run(() => g.promise));
+    expect(queue.stats).toMatchObject({ running: 1, waiting: 8 });
+    advance(50); // the running job is 50 ms in: 100 ms left
+    expect(queue.retryAfterMs()).toBe(100 + 8 * 150);
+    expect(queue.retryAfterSeconds()).toBe(2);
+    advance(400); // running longer than typical: assume a typical job's time more
+    expect(queue.retryAfterMs()).toBe(150 + 8 * 150);
+    for (const g of gates) g.resolve();
+    await Promise.all(runs);
+  });
+
+  test("the estimate follows a change of load (recent jobs only)", async () => {
+    const { queue, advance } = clocked(2);
+    for (let i = 0; i < 20; i++) await queue.run(async () => advance(2000));
+    for (let i = 0; i < 16; i++) await queue.run(async () => advance(100));
+    const gate = deferred();
+    const running = queue.run(() => gate.promise);
+    expect(queue.retryAfterMs()).toBe(100);
+    gate.resolve();
+    await running;
+  });
+});
