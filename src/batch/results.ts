@@ -10,6 +10,8 @@ import { batchIdSchema, idKey } from "./input.js";
 
 /** What a results line must hold to count as done (the rest is the result itself). */
 const resultLineSchema = z.looseObject({ id: batchIdSchema, text: z.string(), cost: z.number() });
+/** A row that failed for good, `{id, error, attempts}`: `queue collect` writes one for each, so it is done too. */
+const failedLineSchema = z.looseObject({ id: batchIdSchema, error: z.string() });
 
 export class ResultsFile {
   private fd: number | undefined;
@@ -21,6 +23,8 @@ export class ResultsFile {
     readonly done: ReadonlySet<string>,
     /** Bytes of an unfinished last line that were cut off when opening (0 when the file was clean). */
     readonly repairedBytes: number,
+    /** Lines that record a failed row ({id, error}) rather than a result. */
+    readonly failedLines = 0,
   ) {
     this.fd = fd;
   }
@@ -37,12 +41,12 @@ export class ResultsFile {
       throw new UserError(code === "ENOENT" ? `cannot create ${path}: its folder does not exist` : `cannot open ${path}: ${(error as Error).message}`);
     }
     try {
-      const { done, keep, size } = ResultsFile.scan(path);
+      const { done, failedLines, keep, size } = ResultsFile.scan(path);
       if (keep < size) {
         ftruncateSync(fd, keep);
         fsyncSync(fd);
       }
-      return new ResultsFile(path, fd, done, size - keep);
+      return new ResultsFile(path, fd, done, size - keep, failedLines);
     } catch (error) {
       closeSync(fd);
       throw error;
@@ -50,11 +54,12 @@ export class ResultsFile {
   }
 
   /** Reads the finished ids and finds where the last whole line ends. */
-  private static scan(path: string): { done: Set<string>; keep: number; size: number } {
+  private static scan(path: string): { done: Set<string>; failedLines: number; keep: number; size: number } {
     const bytes = readFileSync(path);
     const lastNewline = bytes.lastIndexOf(0x0a);
     const keep = lastNewline + 1; // everything after the last newline is an unfinished line
     const done = new Set<string>();
+    let failedLines = 0;
     const lines = bytes.subarray(0, keep).toString("utf8").split("\n");
     lines.pop(); // the empty string after the final newline
     lines.forEach((line, index) => {
@@ -68,10 +73,12 @@ export class ResultsFile {
         throw notAResult("not valid JSON");
       }
       const parsed = resultLineSchema.safeParse(value);
-      if (!parsed.success) throw notAResult(describeZodError(parsed.error));
-      done.add(idKey(parsed.data.id));
+      const failed = parsed.success ? undefined : failedLineSchema.safeParse(value);
+      if (!parsed.success && !failed!.success) throw notAResult(describeZodError(parsed.error));
+      if (!parsed.success) failedLines++;
+      done.add(idKey((parsed.success ? parsed.data : failed!.data!).id));
     });
-    return { done, keep, size: bytes.length };
+    return { done, failedLines, keep, size: bytes.length };
   }
 
   /** Appends one result as one whole line, durably (fsync) before returning. */

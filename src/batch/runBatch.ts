@@ -115,7 +115,7 @@ export async function runBatch(options: BatchOptions): Promise<BatchSummary> {
       }
       let result: GenerationResult;
       try {
-        result = await answer(guard, costs, job, options);
+        result = await answerJob(guard, costs, job, { seed: options.seed, chat: options.chat, signal: options.signal });
       } catch (error) {
         if (!(error instanceof UserError)) throw error;
         report(`${options.inputPath} line ${job.line} (id ${JSON.stringify(job.id)}): ${error.message} (skipped)`);
@@ -127,7 +127,7 @@ export async function runBatch(options: BatchOptions): Promise<BatchSummary> {
         summary.interrupted = true; // cut short: not a result, the next run answers it again
         break;
       }
-      results.append(toRecord(job, result));
+      results.append(resultRecord(job, result));
       summary.written++;
       if (!result.withinBudget) summary.overBudget++;
       if (result.fallback) summary.fallbacks++;
@@ -142,7 +142,19 @@ export async function runBatch(options: BatchOptions): Promise<BatchSummary> {
   return summary;
 }
 
-function answer(guard: Guard, costs: CostModelSet | undefined, job: BatchJob, options: BatchOptions): Promise<GenerationResult> {
+/** How a job is answered besides its own settings: the run's base seed, chat rendering, cancellation. */
+export interface AnswerOptions {
+  /** Base seed (BatchOptions.seed): a job without its own seed gets seedFor(seed, job.key). */
+  seed?: number;
+  chat?: boolean;
+  signal?: AbortSignal;
+}
+
+/**
+ * Answers one job. The one place a batch line becomes a generation: `batch` and the queue's
+ * workers (src/queue) both call it, so a row and base seed give the same answer in either.
+ */
+export function answerJob(guard: Guard, costs: CostModelSet | undefined, job: BatchJob, options: AnswerOptions): Promise<GenerationResult> {
   const { costName, options: settings } = job.settings;
   const seed = settings.seed ?? (options.seed !== undefined ? seedFor(options.seed, job.key) : undefined);
   const cost = costs?.get(costName);
@@ -154,7 +166,8 @@ export function seedFor(base: number, key: string): number {
   return createHash("sha256").update(`${base}\n${key}`).digest().readUInt32BE(0) & 0x7fffffff;
 }
 
-function toRecord(job: BatchJob, result: GenerationResult): BatchResult {
+/** The results line of a job (`batch` appends it to --out; the queue stores it in Redis for `collect`). */
+export function resultRecord(job: BatchJob, result: GenerationResult): BatchResult {
   return {
     id: job.id,
     text: result.text,

@@ -1,0 +1,252 @@
+// `inference-guard queue push|status|collect`: batch generation across machines on a Redis-backed
+// BullMQ queue (workers: `inference-guard worker`, src/cli/worker.ts). See docs/scale-out.md.
+import { existsSync } from "node:fs";
+import { Writable } from "node:stream";
+import type { Method } from "../createGuard.js";
+import { UserError } from "../errors.js";
+import { pushSettingsSchema, redactUrl, type QueueConnection } from "../queue/config.js";
+import { collectResults } from "../queue/collect.js";
+import { pushRows } from "../queue/push.js";
+import { closeRedis, connectRedis } from "../queue/redis.js";
+import { formatStatus, queueStatus } from "../queue/status.js";
+import { QueueStore, openQueue } from "../queue/store.js";
+import { DEFAULT_COST_NAME } from "../server/costModels.js";
+import { DEFAULT_CRITIC_WEIGHT } from "../search/options.js";
+import { choiceFlag, numberFlag, parseFlags, stringFlag, type OptionSpec } from "./args.js";
+import { CONNECTION_HELP, CONNECTION_OPTIONS, connectionFlags, parseAsFlags } from "./queueFlags.js";
+import { SEARCH_OPTIONS, definedOnly, searchFlags } from "./sharedFlags.js";
+
+export const QUEUE_HELP = `Usage: inference-guard queue <push|status|collect> --queue NAME [--redis URL] [options]
+
+Batch generation across machines: push a JSONL file of prompts (batch's input format) to a
+Redis-backed queue, start \`inference-guard worker\` on as many machines as you like, and collect
+the answers into one JSONL file in input order (batch's result format). docs/scale-out.md.
+
+Subcommands:
+  push      validate an input file and queue its rows (idempotent by row id)
+  status    rows waiting / active / done / failed, and what each worker is doing
+  collect   write one line per input row, in input order (resumable; --wait for the rest)
+
+Run \`inference-guard queue <subcommand> --help\` for its options.
+`;
+
+export const PUSH_HELP = `Usage: inference-guard queue push --queue NAME --in PROMPTS.jsonl [--redis URL] [options]
+
+Checks every line of PROMPTS.jsonl exactly as \`batch\` does (same format, same per-line guard
+settings, bad lines reported with their line number and skipped), then queues each valid row as
+one job whose id is the row's id. Pushing again adds nothing twice: after a crash mid-push, or
+after fixing bad lines, push the same file again and only what is missing is added. A queue holds
+one input file: its lines stay where they were first pushed (collect's order); new rows go at the
+end. The flags below fix how every row of the queue is answered (the first push sets them; a
+later push must give the same ones), so every worker answers a row the same way, and the same
+way \`batch\` with these flags and --seed would.
+
+Exit status: 0 every row queued (or already queued), 1 some lines skipped, 2 a mistake.
+
+Connection:
+${CONNECTION_HELP}
+
+Input:
+  --in FILE              input JSONL, one {id, prompt | messages, guard?} per line (required)
+  --cost-model NAME      a cost model name rows may choose with guard: {cost: "NAME"}; the workers
+                         must be started with --cost-model NAME=SPEC; repeatable (NAME=SPEC is
+                         accepted too, the spec is ignored here)
+  --attempts N           tries per row before it ends as failed with its reason (default 3)
+  --retry-delay MS       delay before the first retry of a failed row, doubling each time (default 1000)
+
+Defaults for rows that do not set them (as batch's):
+  --method M             guard | sample | greedy (default guard)
+  --chat                 render string prompts with the model's chat template (messages always are)
+  --budget D             safety budget, > 0 (default 1)
+  --beams K              beams kept per block (default 4)
+  --samples N            candidates per block, over all beams (default 8)
+  --width W              tokens per block (default 8)
+  --max-resamples M      penalised resampling rounds when all candidates are unsafe (default 2)
+  --on-unsafe MODE       truncate or refuse (default truncate)
+  --max-tokens T         answer length cap (default 200)
+  --temperature X        (default 1)
+  --critic-weight X      weight of the critic in a candidate's score (default ${DEFAULT_CRITIC_WEIGHT})
+  --seed S               base seed: each row's seed is derived from S and its id, as batch --seed S
+                         does (default: a random one, chosen by the queue's first push and kept)
+  --trace                add every block's candidates to each result line
+  -h, --help             this help
+`;
+
+export const STATUS_HELP = `Usage: inference-guard queue status --queue NAME [--redis URL] [--json]
+
+Prints the queue's rows waiting, active, done and failed (and waiting to be retried), the model
+its workers answer with, and each worker: rows done and failed, the row it is answering, or that
+it is gone (killed: its row goes back to the queue) or stopped.
+
+${CONNECTION_HELP}
+  --json                 print the status as one JSON object
+  -h, --help             this help
+`;
+
+export const COLLECT_HELP = `Usage: inference-guard queue collect --queue NAME --out RESULTS.jsonl [--redis URL] [--wait]
+
+Writes exactly one line per row of the queue, in input order: the row's answer in batch's result
+format ({id, text, cost, budget, withinBudget, seconds, tokens, method, costModel, stopReason,
+fallback, resamples, seed}), or {id, error, attempts} for a row that failed for good. Each line
+is written whole (one write, then fsync). Running it again resumes after the last line written.
+Without --wait it writes the answers that are ready, in order, up to the first row still waiting
+or running, and says which; with --wait it waits for the queue to drain, with a progress bar.
+
+Exit status: 0 every row answered, 1 every row written but some failed, 3 rows still to come
+(without --wait), 130 interrupted (run again to resume), 2 a mistake.
+
+${CONNECTION_HELP}
+  --out FILE             results JSONL, created or appended to (required)
+  --wait                 wait until every row is answered or failed
+  --quiet                no progress bar
+  -h, --help             this help
+`;
+
+const PUSH_OPTIONS: OptionSpec = {
+  ...CONNECTION_OPTIONS,
+  ...SEARCH_OPTIONS,
+  in: { type: "string" },
+  "cost-model": { type: "string", multiple: true },
+  attempts: { type: "string" },
+  "retry-delay": { type: "string" },
+  method: { type: "string" },
+  chat: { type: "boolean" },
+  temperature: { type: "string" },
+  seed: { type: "string" },
+  trace: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+};
+
+const STATUS_OPTIONS: OptionSpec = { ...CONNECTION_OPTIONS, json: { type: "boolean" }, help: { type: "boolean", short: "h" } };
+
+const COLLECT_OPTIONS: OptionSpec = {
+  ...CONNECTION_OPTIONS,
+  out: { type: "string" },
+  wait: { type: "boolean" },
+  quiet: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+};
+
+type Out = NodeJS.WritableStream;
+
+export async function queueCommand(argv: string[], out: Out, err: Out): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub === undefined || sub === "-h" || sub === "--help" || sub === "help") {
+    out.write(QUEUE_HELP);
+    return sub === undefined ? 1 : 0;
+  }
+  if (sub === "push") return push(rest, out, err);
+  if (sub === "status") return status(rest, out);
+  if (sub === "collect") return collect(rest, out, err);
+  throw new UserError(`unknown queue subcommand "${sub}": use push, status or collect (see queue --help)`);
+}
+
+/** Opens the queue for one command, with Redis checked first (one clear line when it does not answer). */
+async function withQueue<T>(connection: QueueConnection, err: Out, use: (queue: ReturnType<typeof openQueue>, store: QueueStore) => Promise<T>): Promise<T> {
+  const client = await connectRedis({ url: connection.redis, waitForServer: false, log: (line) => err.write(`inference-guard: ${line}\n`) });
+  const queue = openQueue(client, connection.queue);
+  try {
+    return await use(queue, new QueueStore(client, connection.queue));
+  } finally {
+    await queue.close().catch(() => {});
+    await closeRedis(client);
+  }
+}
+
+async function push(argv: string[], out: Out, err: Out): Promise<number> {
+  const v = parseFlags(argv, PUSH_OPTIONS);
+  if (v.help) {
+    out.write(PUSH_HELP);
+    return 0;
+  }
+  const connection = connectionFlags(v);
+  const inputPath = stringFlag(v, "in");
+  if (inputPath === undefined || inputPath === "") throw new UserError("--in is required (see --help)");
+  if (!existsSync(inputPath)) throw new UserError(`input file not found: ${inputPath}`);
+  const method = choiceFlag<Method>(v, "method", ["guard", "sample", "greedy"]) ?? "guard";
+  const seed = numberFlag(v, "seed", "int");
+  if (seed !== undefined && seed < 0) throw new UserError(`--seed must be >= 0, got ${seed}`);
+  const settings = parseAsFlags(
+    pushSettingsSchema,
+    definedOnly({ attempts: numberFlag(v, "attempts", "int"), backoffMs: numberFlag(v, "retry-delay", "int") }),
+    { attempts: "--attempts", backoffMs: "--retry-delay" },
+  );
+  const defaults = definedOnly({ ...searchFlags(v), temperature: numberFlag(v, "temperature"), trace: v.trace ? true : undefined });
+  const costNames = [DEFAULT_COST_NAME, ...((v["cost-model"] as unknown as string[] | undefined) ?? []).map((entry) => entry.split("=")[0]!.trim())];
+
+  return withQueue(connection, err, async (queue, store) => {
+    const summary = await pushRows({
+      queue,
+      store,
+      inputPath,
+      context: { defaults, method, costNames },
+      seed,
+      chat: Boolean(v.chat),
+      settings,
+      report: (line) => err.write(`inference-guard: ${line}\n`),
+    });
+    err.write(
+      `inference-guard: queue "${connection.queue}" at ${redactUrl(connection.redis)}: ${summary.added} rows added, ${summary.alreadyQueued} already queued, ` +
+        `${summary.skipped} lines skipped; base seed ${summary.seed}\n`,
+    );
+    return summary.skipped > 0 ? 1 : 0;
+  });
+}
+
+async function status(argv: string[], out: Out): Promise<number> {
+  const v = parseFlags(argv, STATUS_OPTIONS);
+  if (v.help) {
+    out.write(STATUS_HELP);
+    return 0;
+  }
+  const connection = connectionFlags(v);
+  return withQueue(connection, out, async (queue, store) => {
+    const s = await queueStatus(queue, store);
+    out.write(v.json ? `${JSON.stringify({ redis: redactUrl(connection.redis), ...s })}\n` : formatStatus(s));
+    return 0;
+  });
+}
+
+async function collect(argv: string[], out: Out, err: Out): Promise<number> {
+  const v = parseFlags(argv, COLLECT_OPTIONS);
+  if (v.help) {
+    out.write(COLLECT_HELP);
+    return 0;
+  }
+  const connection = connectionFlags(v);
+  const outputPath = stringFlag(v, "out");
+  if (outputPath === undefined || outputPath === "") throw new UserError("--out is required (see --help)");
+
+  const controller = new AbortController();
+  const onSignal = (): void => controller.abort();
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  try {
+    return await withQueue(connection, err, async (queue, store) => {
+      const summary = await collectResults({
+        queue,
+        store,
+        outputPath,
+        wait: Boolean(v.wait),
+        signal: controller.signal,
+        report: (line) => err.write(`inference-guard: ${line}\n`),
+        progressStream: v.quiet ? new Writable({ write: (_chunk, _encoding, done) => done() }) : err,
+      });
+      const total = summary.alreadyDone + summary.written;
+      err.write(`inference-guard: ${summary.written} lines written, ${summary.alreadyDone} already there; ${total} of ${summary.rows} rows in ${outputPath}, ${summary.failed} failed\n`);
+      if (summary.interrupted) {
+        err.write(`inference-guard: interrupted; run the same command again to resume\n`);
+        return 130;
+      }
+      if (!summary.complete) {
+        const next = summary.next!;
+        err.write(`inference-guard: next in order is row ${JSON.stringify(next.id)} (line ${next.line}), ${next.state}: run again later, or with --wait\n`);
+        return 3;
+      }
+      return summary.failed > 0 ? 1 : 0;
+    });
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+}

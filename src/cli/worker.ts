@@ -1,0 +1,158 @@
+// `inference-guard worker`: answers the rows of a queue (see src/cli/queue.ts and
+// src/queue/worker.ts), one at a time, until told to stop.
+import { statSync } from "node:fs";
+import { basename } from "node:path";
+import { createGuard } from "../createGuard.js";
+import { DEFAULT_COST_RULES } from "../cost/load.js";
+import { MODEL_ENV, defaultModelPath } from "../paths.js";
+import {
+  DEFAULT_LOCK_DURATION_MS,
+  DEFAULT_MAX_STALLED_COUNT,
+  DEFAULT_STALLED_INTERVAL_MS,
+  workerSettingsSchema,
+} from "../queue/config.js";
+import { runQueueWorker } from "../queue/worker.js";
+import { CostModelSet, DEFAULT_COST_NAME, parseNamedCostSpecs } from "../server/costModels.js";
+import { definedOnly } from "../util/objects.js";
+import { numberFlag, parseFlags, stringFlag, type OptionSpec } from "./args.js";
+import { CONNECTION_HELP, CONNECTION_OPTIONS, connectionFlags, parseAsFlags } from "./queueFlags.js";
+import { RUNTIME_OPTIONS, runtimeFlags } from "./sharedFlags.js";
+
+export const WORKER_HELP = `Usage: inference-guard worker --queue NAME [--redis URL] [--model PATH] [options]
+
+Answers the rows of a queue filled with \`inference-guard queue push\`, one at a time, and stores
+each answer in Redis before acknowledging its row. Start one on each machine (or one per core
+with --threads 1 for a small model). Every worker of a queue must have the same model, cost
+models and critic (checked: the first worker's are recorded, another is refused), so a row gets
+the same answer whichever worker takes it. A row's search settings (budget, beams, max tokens,
+seed, ...) were fixed when it was pushed.
+
+Stopping: SIGTERM or Ctrl-C finishes the current row, stores it, and exits 0 (a second one exits
+at once; that row then goes back to the queue like a killed worker's). A worker that is killed
+loses nothing: once its row's lock runs out (--lock-duration), another worker's stalled check
+(every --stalled-interval) puts the row back in the queue. If Redis is down or goes away, the
+worker retries with backoff (0.25 s doubling to 10 s) and says so.
+
+${CONNECTION_HELP}
+
+Model and safety (the same on every worker of a queue):
+  --model PATH           GGUF model (default: $${MODEL_ENV}, else ../shared/models/stories260K.gguf)
+  --cost SPEC            default cost model, e.g. rules:PATH (default: models/conflict-lexicon.json)
+  --cost-rules PATH      same as --cost rules:PATH
+  --cost-model NAME=SPEC another cost model rows may choose with guard: {cost: "NAME"}; repeatable
+  --critic FILE          critic file trained for this model (optional)
+
+Runtime:
+  --gpu BACKEND          cpu | auto | cuda | metal | vulkan (default cpu)
+  --threads N            llama.cpp threads (default: 1 for small models, cores-1 otherwise)
+  --context-size N       KV cache cells shared by all beams (raise it for rows with long prompts
+                         or many beams; a row that does not fit fails with the reason)
+  --name NAME            this worker's name in queue status (default HOST:PID)
+
+Failure handling (the defaults are the production values; docs/scale-out.md):
+  --lock-duration MS     a row's lock; a live worker renews it every half of this (default ${DEFAULT_LOCK_DURATION_MS})
+  --stalled-interval MS  how often to requeue rows whose worker died (default ${DEFAULT_STALLED_INTERVAL_MS})
+  --max-stalled N        times a row may lose its worker before it fails (default ${DEFAULT_MAX_STALLED_COUNT})
+  --exit-when-empty      exit once nothing is waiting, delayed or running (default: wait for more)
+  --quiet                no notices, only mistakes
+  -h, --help             this help
+`;
+
+const OPTIONS: OptionSpec = {
+  ...CONNECTION_OPTIONS,
+  ...RUNTIME_OPTIONS,
+  model: { type: "string" },
+  cost: { type: "string" },
+  "cost-rules": { type: "string" },
+  "cost-model": { type: "string", multiple: true },
+  critic: { type: "string" },
+  name: { type: "string" },
+  "lock-duration": { type: "string" },
+  "stalled-interval": { type: "string" },
+  "max-stalled": { type: "string" },
+  "exit-when-empty": { type: "boolean" },
+  quiet: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+};
+
+export async function workerCommand(argv: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+  const v = parseFlags(argv, OPTIONS);
+  if (v.help) {
+    out.write(WORKER_HELP);
+    return 0;
+  }
+  const connection = connectionFlags(v);
+  const settings = parseAsFlags(
+    workerSettingsSchema,
+    definedOnly({
+      lockDurationMs: numberFlag(v, "lock-duration", "int"),
+      stalledIntervalMs: numberFlag(v, "stalled-interval", "int"),
+      maxStalledCount: numberFlag(v, "max-stalled", "int"),
+      exitWhenEmpty: v["exit-when-empty"] ? true : undefined,
+    }),
+    { lockDurationMs: "--lock-duration", stalledIntervalMs: "--stalled-interval", maxStalledCount: "--max-stalled", exitWhenEmpty: "--exit-when-empty" },
+  );
+  const name = stringFlag(v, "name");
+  const log = v.quiet ? () => {} : (line: string) => void err.write(`inference-guard: ${line}\n`);
+
+  const specs = {
+    [DEFAULT_COST_NAME]: stringFlag(v, "cost") ?? `rules:${stringFlag(v, "cost-rules") ?? DEFAULT_COST_RULES}`,
+    ...parseNamedCostSpecs((v["cost-model"] as unknown as string[] | undefined) ?? []),
+  };
+  const modelPath = stringFlag(v, "model") ?? defaultModelPath();
+  const criticPath = stringFlag(v, "critic");
+  const costs = await CostModelSet.load(specs);
+  const guard = await createGuard({ model: modelPath, cost: costs, critic: criticPath, ...runtimeFlags(v) }).catch(async (error: unknown) => {
+    await costs.dispose();
+    throw error;
+  });
+  for (const warning of guard.warnings) err.write(`inference-guard: warning: ${warning}\n`);
+
+  // First SIGTERM / Ctrl-C: finish the current row, then exit 0. A second one: exit now.
+  const controller = new AbortController();
+  const onSignal = (): void => {
+    if (controller.signal.aborted) process.exit(130);
+    log("stopping: finishing the current row first (signal again to exit now)");
+    controller.abort();
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  try {
+    const summary = await runQueueWorker({
+      guard,
+      costs,
+      connection,
+      settings,
+      answeredWith: answeredWith(modelPath, specs, criticPath),
+      name,
+      signal: controller.signal,
+      log,
+    });
+    log(
+      `worker stopped: ${summary.answered} rows answered, ${summary.failed} failed for good, in ${summary.seconds.toFixed(1)} s` +
+        (summary.answered > 0 ? ` (${(summary.answered / summary.seconds).toFixed(2)} rows/s)` : ""),
+    );
+    return 0;
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    await guard.dispose();
+  }
+}
+
+/** What answers depend on besides the row, as one line: each file by name and size (paths differ between machines). */
+function answeredWith(modelPath: string, specs: Record<string, string>, criticPath: string | undefined): string {
+  const costs = Object.entries(specs)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([costName, spec]) => {
+      const colon = spec.indexOf(":");
+      const [kind, path] = colon > 0 ? [spec.slice(0, colon), spec.slice(colon + 1)] : ["rules", spec];
+      return `${costName}=${kind}:${fileIdentity(path)}`;
+    });
+  return `model ${fileIdentity(modelPath)}, cost ${costs.join(" ")}, critic ${criticPath === undefined ? "none" : fileIdentity(criticPath)}`;
+}
+
+function fileIdentity(path: string): string {
+  const size = statSync(path, { throwIfNoEntry: false })?.size;
+  return size === undefined ? basename(path) : `${basename(path)} (${size} bytes)`;
+}
