@@ -143,12 +143,12 @@ class GuardImpl implements Guard {
     }
     if (method !== "sample" && method !== "greedy") throw new UserError(`unknown method "${String(method)}" (guard, sample, greedy)`);
     const budget = parseOptions(guardOptionsSchema, merged, "guard options").budget;
-    const { temperature, topK, topP, maxTokens, seed, ignoreEos } = merged;
+    const { temperature, topK, topP, maxTokens, seed, ignoreEos, stop } = merged;
     return generatePlain({
       engine: this.engine,
       promptTokens,
       method,
-      options: { temperature, topK, topP, maxTokens, seed, ignoreEos },
+      options: { temperature, topK, topP, maxTokens, seed, ignoreEos, stop },
       cost,
       budget,
       signal,

@@ -12,6 +12,7 @@ import { accumulatePenalty, type TokenPenalty } from "./penalty.js";
 import { isOverBudget, safetyStateAfter } from "./safetyState.js";
 import { deriveSeed, randomSeed } from "./seed.js";
 import { SequencePool } from "./sequencePool.js";
+import { StopSequences } from "./stop.js";
 import { yieldToEventLoop } from "../util/yield.js";
 import type { CriticScorer, GenerationResult, StopReason, TraceBlock, TraceCandidate } from "./types.js";
 
@@ -49,6 +50,8 @@ interface Candidate {
   /** Hidden state of its last token, copied out while its row was valid. */
   hidden?: Float32Array;
   added: string;
+  /** Set when a stop sequence began before the end of the beam's text: the whole text it keeps. */
+  cutText?: string;
   stepCost: number;
   cost: number;
   score: number;
@@ -92,6 +95,7 @@ class GuardSearch {
   private readonly maxTokens: number;
   private resamples = 0;
   private committed = "";
+  private readonly stops: StopSequences;
 
   constructor(
     private readonly request: GuardRequest,
@@ -99,6 +103,7 @@ class GuardSearch {
     private readonly seed: number,
   ) {
     this.engine = request.engine;
+    this.stops = new StopSequences(o.stop);
     this.nEmbd = this.engine.info.nEmbd;
     const { contextSize, trainContextSize, maxSequences } = this.engine.info;
     const promptLength = request.promptTokens.length;
@@ -274,14 +279,33 @@ class GuardSearch {
     for (const c of candidates) {
       const beam = live[c.beam];
       c.added = c.newTokens.length === 0 ? "" : this.engine.detokenize(c.newTokens, beam.tokens.slice(-DETOKENIZE_CONTEXT));
+      this.applyStop(beam, c);
     }
-    const costs = await this.request.cost.stepCosts(candidates.map((c) => ({ prefix: live[c.beam].text, added: c.added })));
+    const costs = await this.request.cost.stepCosts(candidates.map((c) => ({ prefix: c.cutText ?? live[c.beam].text, added: c.added })));
     candidates.forEach((c, i) => {
       const stepCost = costs[i];
       if (!(stepCost >= 0)) throw new Error(`cost model ${this.request.cost.name} returned an invalid step cost: ${stepCost}`);
       c.stepCost = stepCost;
       c.cost = live[c.beam].cost + stepCost;
     });
+  }
+
+  /**
+   * A candidate whose text would contain a stop sequence ends before it (stopReason
+   * "stop-sequence"). A sequence that began in the beam's own text cuts into it: the streamed text
+   * never reached that far (see commit), and the cut text is charged as it is.
+   */
+  private applyStop(beam: Hypothesis, c: Candidate): void {
+    if (this.stops.empty || c.added === "") return;
+    const full = beam.text + c.added;
+    const at = this.stops.find(full, beam.text.length);
+    if (at < 0) return;
+    c.done = "stop-sequence";
+    if (at >= beam.text.length) c.added = full.slice(beam.text.length, at);
+    else {
+      c.cutText = full.slice(0, at);
+      c.added = "";
+    }
   }
 
   /** Score = mean token log-prob (+ criticWeight * critic's penalised-return estimate). */
@@ -311,7 +335,7 @@ class GuardSearch {
     return {
       seq: c.seq,
       tokens: beam.tokens.concat(c.newTokens),
-      text: beam.text + c.added,
+      text: c.cutText ?? beam.text + c.added,
       pos: c.pos,
       lastToken: c.lastToken,
       row: c.row,
@@ -368,6 +392,8 @@ class GuardSearch {
       while (i < n && prefix.charCodeAt(i) === h.text.charCodeAt(i)) i++;
       prefix = prefix.slice(0, i);
     }
+    // Text that may still turn out to begin a stop sequence waits.
+    prefix = prefix.slice(0, this.stops.safeLength(prefix));
     // Never split a UTF-16 surrogate pair across two deltas.
     if (prefix.length > 0 && /[\uD800-\uDBFF]/.test(prefix[prefix.length - 1])) prefix = prefix.slice(0, -1);
     if (prefix.length > this.committed.length) this.emit(prefix.slice(this.committed.length));

@@ -23,6 +23,8 @@ const samplingShape = {
   ignoreEos: z.boolean().default(false),
   /** Seed: the same seed, prompt, model and settings give the same answer. */
   seed: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+  /** Stop sequences: the answer ends before the first one it would contain (stopReason "stop-sequence"). */
+  stop: z.array(z.string().min(1, "a stop sequence must not be empty")).max(16, "at most 16 stop sequences").default([]),
 };
 
 export const samplingOptionsSchema = z.object(samplingShape).strict();

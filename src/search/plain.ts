@@ -7,6 +7,7 @@ import { parseOptions, samplingOptionsSchema, type SamplingOptions } from "./opt
 import { packBias } from "./penalty.js";
 import { isOverBudget } from "./safetyState.js";
 import { deriveSeed, randomSeed } from "./seed.js";
+import { StopSequences } from "./stop.js";
 import { yieldToEventLoop } from "../util/yield.js";
 import type { GenerationResult, StopReason } from "./types.js";
 
@@ -23,7 +24,7 @@ export interface PlainRequest {
   cost?: CostModel;
   budget?: number;
   signal?: AbortSignal;
-  /** Streaming: receives the text of each token as it is written. */
+  /** Streaming: receives the text of each token as it is written (held back while it may begin a stop sequence). */
   onText?: (delta: string) => void;
 }
 
@@ -50,6 +51,9 @@ export async function generatePlain(request: PlainRequest): Promise<GenerationRe
   let sumLogProb = 0;
   let text = "";
   let stopReason: StopReason = "max-tokens";
+  const stops = new StopSequences(o.stop);
+  /** Text already passed to onText. */
+  let sent = 0;
   const rows = new Int32Array(1);
   const one = { tokens: new Int32Array(1), positions: new Int32Array(1), seqs: new Int32Array(1).fill(seq) };
   const sampled = { tokens: new Int32Array(1), logProbs: new Float32Array(1) };
@@ -69,10 +73,22 @@ export async function generatePlain(request: PlainRequest): Promise<GenerationRe
     }
     // Pieces with their preceding tokens as context join exactly as the guard's blocks do.
     const piece = engine.detokenize([token], tokens.slice(-DETOKENIZE_CONTEXT));
+    const checkedUpTo = text.length;
     text += piece;
-    if (request.onText && piece !== "") request.onText(piece);
     tokens.push(token);
     sumLogProb += sampled.logProbs[0];
+    const stopAt = stops.find(text, checkedUpTo);
+    if (stopAt >= 0) {
+      text = text.slice(0, stopAt);
+      stopReason = "stop-sequence";
+      break;
+    }
+    // Text that may still turn out to begin a stop sequence waits.
+    const safe = stops.safeLength(text);
+    if (request.onText && safe > sent) {
+      request.onText(text.slice(sent, safe));
+      sent = safe;
+    }
     one.tokens[0] = token;
     one.positions[0] = promptTokens.length + tokens.length - 1;
     engine.step(one.tokens, one.positions, one.seqs);
@@ -80,6 +96,7 @@ export async function generatePlain(request: PlainRequest): Promise<GenerationRe
   }
   engine.release(seq);
   if (stopReason === "max-tokens" && maxTokens < o.maxTokens) stopReason = "context";
+  if (request.onText && text.length > sent) request.onText(text.slice(sent));
 
   const cost = request.cost ? await request.cost.cost(text) : 0;
   const budget = request.budget ?? null;

@@ -6,10 +6,11 @@ export interface CriticScorer {
 }
 
 /**
- * Why an answer ended: an end-of-generation token, the maxTokens cap, the context (the model's
- * trained context or the engine's KV cells) before the cap, no safe continuation, or an abort.
+ * Why an answer ended: an end-of-generation token, a stop sequence, the maxTokens cap, the context
+ * (the model's trained context or the engine's KV cells) before the cap, no safe continuation, or
+ * an abort.
  */
-export type StopReason = "eog" | "max-tokens" | "context" | "fallback" | "aborted";
+export type StopReason = "eog" | "stop-sequence" | "max-tokens" | "context" | "fallback" | "aborted";
 
 export interface TraceCandidate {
   beam: number;
@@ -36,7 +37,7 @@ export interface GenerationResult {
   method: string;
   text: string;
   tokens: number;
-  /** The answer's token ids (what `tokens` counts). */
+  /** The answer's token ids (what `tokens` counts; after a stop sequence, up to the token that completed it). */
   tokenIds: number[];
   /** Cost of `text` under the cost model (not the sum of step costs). */
   cost: number;

@@ -13,7 +13,7 @@ import type { ResolvedServerConfig } from "./config.js";
 import { DEFAULT_COST_NAME, type CostModelSet } from "./costModels.js";
 import { resolveRequestSettings, type ResolvedRequestSettings } from "./guardSettings.js";
 import { DequeuedError, JobQueue, QueueClosedError, QueueFullError } from "./jobQueue.js";
-import { chatCompletionRequestSchema, completionRequestSchema, toChatMessages } from "./requestSchemas.js";
+import { chatCompletionRequestSchema, completionRequestSchema, stopSequences, toChatMessages } from "./requestSchemas.js";
 import {
   closingChunks,
   errorBody,
@@ -66,7 +66,7 @@ export class HttpError extends Error {
   }
 }
 
-const SAMPLING_FIELD_NAMES = { maxTokens: "max_tokens", temperature: "temperature", topP: "top_p", seed: "seed", ignoreEos: "ignore_eos" };
+const SAMPLING_FIELD_NAMES = { maxTokens: "max_tokens", temperature: "temperature", topP: "top_p", seed: "seed", stop: "stop", ignoreEos: "ignore_eos" };
 
 export function buildApp(state: ServerState): FastifyInstance {
   const app = Fastify({ bodyLimit: state.config.bodyLimit, logger: false, return503OnClosing: true });
@@ -128,13 +128,13 @@ export function buildApp(state: ServerState): FastifyInstance {
       v1.post("/chat/completions", async (request, reply) => {
         const body = parseBody(chatCompletionRequestSchema, request.body);
         const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? undefined;
-        return answer(state, "chat", toChatMessages(body.messages), { ...body, max_tokens: maxTokens }, request, reply);
+        return answer(state, "chat", toChatMessages(body.messages), { ...body, max_tokens: maxTokens, echo: false }, request, reply);
       });
 
       v1.post("/completions", async (request, reply) => {
         const body = parseBody(completionRequestSchema, request.body);
         const prompt = typeof body.prompt === "string" ? body.prompt : body.prompt[0]!;
-        return answer(state, "completion", prompt, body, request, reply);
+        return answer(state, "completion", prompt, { ...body, echo: body.echo === true }, request, reply);
       });
     },
     { prefix: "/v1" },
@@ -157,8 +157,14 @@ function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
   }
   const result = schema.safeParse(body);
   if (!result.success) {
-    const first = result.error.issues[0];
-    throw new HttpError(400, `invalid request: ${describeZodError(result.error)}`, "invalid_request", first ? first.path.map(String).join(".") || null : null);
+    const issues = result.error.issues.map((issue) =>
+      issue.code === "unrecognized_keys"
+        ? { ...issue, message: `unknown field${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")} (not an OpenAI request field; this server's own are guard and ignore_eos)` }
+        : issue,
+    );
+    const first = issues[0];
+    const param = first ? (first.code === "unrecognized_keys" ? [...first.path, first.keys[0]] : first.path).map(String).join(".") || null : null;
+    throw new HttpError(400, `invalid request: ${describeZodError({ issues })}`, "invalid_request", param);
   }
   return result.data;
 }
@@ -169,8 +175,12 @@ interface StandardFields {
   temperature?: number | null;
   top_p?: number | null;
   seed?: number | null;
+  stop?: string | string[] | null;
   stream?: boolean | null;
-  stream_options?: { include_usage?: boolean } | null;
+  stream_options?: { include_usage?: boolean | null } | null;
+  user?: string | null;
+  /** Completions: the prompt comes back before the answer. */
+  echo: boolean;
   ignore_eos?: boolean;
   guard?: Parameters<typeof resolveRequestSettings>[0];
 }
@@ -185,7 +195,7 @@ async function answer(
   reply: FastifyReply,
 ): Promise<unknown> {
   const started = performance.now();
-  if (body.model !== state.modelId) throw unknownModel(body.model, state.modelId);
+  // Any model name: one model is served (as llama.cpp's server does); responses name the real one.
   const settings = resolveRequestSettings(
     body.guard,
     {
@@ -193,6 +203,7 @@ async function answer(
       temperature: body.temperature ?? undefined,
       topP: body.top_p ?? undefined,
       seed: body.seed ?? undefined,
+      stop: stopSequences(body.stop),
       ignoreEos: body.ignore_eos,
     },
     state.defaults,
@@ -226,13 +237,19 @@ async function answer(
         firstChunk = false;
       }
     : undefined;
+  const echoed = body.echo && typeof input === "string" ? input : "";
 
   const costName = settings.costName ?? DEFAULT_COST_NAME;
+  const user = body.user ? ` user=${JSON.stringify(body.user)}` : "";
   const logLine = (status: number, note: string): void =>
-    state.log(`${request.method} ${request.url} ${status}${stream ? " stream" : ""} ${((performance.now() - started) / 1000).toFixed(2)}s ${note}`);
+    state.log(`${request.method} ${request.url} ${status}${stream ? " stream" : ""} ${((performance.now() - started) / 1000).toFixed(2)}s${user} ${note}`);
 
   try {
-    const { result, promptTokens } = await state.queue.run(() => generate(state, input, endpoint, settings, controller.signal, onText), controller.signal);
+    const { result: answered, promptTokens } = await state.queue.run(() => {
+      if (echoed !== "") onText?.(echoed);
+      return generate(state, input, endpoint, settings, controller.signal, onText);
+    }, controller.signal);
+    const result = echoed === "" ? answered : { ...answered, text: echoed + answered.text };
     if (result.stopReason === "aborted") {
       state.counters.cancelled++;
       const reason = controller.signal.reason as CancelReason;

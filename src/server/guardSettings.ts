@@ -50,7 +50,7 @@ export interface ResolvedRequestSettings {
  */
 export function resolveRequestSettings(
   field: GuardField | undefined,
-  sampling: Pick<GuardOptions, "maxTokens" | "temperature" | "topP" | "seed" | "ignoreEos">,
+  sampling: Pick<GuardOptions, "maxTokens" | "temperature" | "topP" | "seed" | "stop" | "ignoreEos">,
   defaults: GuardOptions,
   /** How the caller's format names a search option, for messages; default `guard.<option>`. */
   fieldNames: Readonly<Record<string, string>> = {},

@@ -1,34 +1,77 @@
-// Zod schemas of the OpenAI-compatible request bodies the server accepts. Objects are strict: a
-// field this server does not implement (tools, logprobs, n > 1, ...) is refused with a 400 that
-// names it, rather than ignored so that the client believes it took effect.
+// Zod schemas of the OpenAI-compatible request bodies the server accepts. Every standard field of
+// OpenAI's chat and legacy completions requests is known: what the guard can honour is honoured
+// (max_tokens, temperature, top_p, seed, stop, stream, stream_options, n = 1, user, echo); fields
+// that do not change the answer are accepted (store, metadata, service_tier, prediction, ...); the
+// rest are accepted at their neutral values (frequency_penalty 0, logprobs false, response_format
+// text, no tools, ...) and any other value is refused with a 400 that says why, rather than
+// ignored so that the client believes it took effect. A key that is no standard field is refused
+// too (a typo should not pass silently).
 import { z } from "zod";
 import type { ChatMessage } from "../createGuard.js";
 import { guardFieldSchema } from "./guardSettings.js";
 
-const textPartSchema = z.object({ type: z.literal("text"), text: z.string() }).strict();
+/**
+ * A standard field the guard cannot honour: absent, null or one of its neutral values is fine;
+ * any other value would change the answer, so it is refused with `why`.
+ */
+function neutralOnly<S extends z.ZodType>(schema: S, isNeutral: (value: z.output<S>) => boolean, why: string) {
+  return schema.nullish().refine((value) => value === null || value === undefined || isNeutral(value as z.output<S>), { message: why });
+}
+
+const contentPartSchema = z
+  .object({ type: z.string(), text: z.string().optional() })
+  .loose()
+  .superRefine((part, ctx) => {
+    if (part.type !== "text") ctx.addIssue({ code: "custom", message: `content parts of type "${part.type}" are not supported (only text: this model reads text)` });
+    else if (part.text === undefined) ctx.addIssue({ code: "custom", message: 'a text part needs "text"', path: ["text"] });
+  });
 
 export const messageSchema = z
   .object({
     // "developer" is OpenAI's newer name for the system role.
-    role: z.enum(["system", "developer", "user", "assistant"]),
-    content: z.union([z.string(), z.array(textPartSchema).min(1)], { error: "expected a string or a list of {type: \"text\", text} parts" }),
+    role: z.enum(["system", "developer", "user", "assistant"], {
+      error: (issue) =>
+        issue.input === "tool" || issue.input === "function"
+          ? `${String(issue.input)} messages are not supported (this server has no tool calling)`
+          : "role must be system, developer, user or assistant",
+    }),
+    // null content is OpenAI's shape for an assistant turn that only called tools; read as empty.
+    content: z.union([z.string(), z.null(), z.array(contentPartSchema).min(1)], {
+      error: (issue) => (issue.code === "invalid_union" ? 'expected a string or a list of {type: "text", text} parts' : undefined),
+    }),
     name: z.string().optional(),
+    /** An earlier assistant turn's refusal note (OpenAI echoes it back); not part of the prompt. */
+    refusal: z.string().nullish(),
+    tool_calls: neutralOnly(z.array(z.unknown()), (calls) => calls.length === 0, "tool_calls are not supported (this server has no tool calling)"),
+    function_call: neutralOnly(z.unknown(), () => false, "function_call is not supported (this server has no tool calling)"),
+    audio: neutralOnly(z.unknown(), () => false, "audio is not supported (this model reads text)"),
   })
   .strict();
 
+const NO_PENALTIES = "only 0 is supported (repetition penalties are not implemented and would change the answer)";
+const NO_TOOLS = "this server has no tool calling";
+
 /** Fields both endpoints share; sampling ranges follow OpenAI's. */
 const commonShape = {
+  /** Any name: the server answers with its one model (as llama.cpp's server does), and says which in `model`. */
   model: z.string().min(1),
   max_tokens: z.int().min(1).nullish(),
   temperature: z.number().min(0).max(2).nullish(),
   top_p: z.number().gt(0).max(1).nullish(),
   seed: z.int().min(0).max(Number.MAX_SAFE_INTEGER).nullish(),
   stream: z.boolean().nullish(),
-  stream_options: z.object({ include_usage: z.boolean().optional() }).strict().nullish(),
-  n: z.literal(1, "only n = 1 is supported").nullish(),
-  /** Stop sequences are not implemented; an empty list or null is accepted. */
-  stop: z.union([z.null(), z.array(z.string()).max(0)], { error: "stop sequences are not supported" }).optional(),
-  user: z.string().optional(),
+  stream_options: z.object({ include_usage: z.boolean().nullish(), include_obfuscation: z.boolean().nullish() }).strict().nullish(),
+  n: z.literal(1, "only n = 1 is supported (one answer per request)").nullish(),
+  /** Up to 4 sequences (OpenAI's limit): the answer ends before the first one. */
+  stop: z.preprocess(
+    (stop) => (typeof stop === "string" ? [stop] : stop),
+    z.array(z.string().min(1, "a stop sequence must not be empty"), { error: "expected a string or a list of strings" }).max(4, "at most 4 stop sequences").nullish(),
+  ),
+  /** The end user's id: logged with the request. */
+  user: z.string().nullish(),
+  frequency_penalty: neutralOnly(z.number().min(-2).max(2), (v) => v === 0, NO_PENALTIES),
+  presence_penalty: neutralOnly(z.number().min(-2).max(2), (v) => v === 0, NO_PENALTIES),
+  logit_bias: neutralOnly(z.record(z.string(), z.number()), (bias) => Object.keys(bias).length === 0, "only an empty logit_bias is supported"),
   /** Never end at end-of-text; always write max_tokens (as vLLM's extra parameter). */
   ignore_eos: z.boolean().optional(),
   /** inference-guard's own settings for this request. */
@@ -40,6 +83,30 @@ export const chatCompletionRequestSchema = z
     ...commonShape,
     messages: z.array(messageSchema).min(1),
     max_completion_tokens: z.int().min(1).nullish(),
+    logprobs: neutralOnly(z.boolean(), (v) => v === false, "logprobs are not supported (the answer is chosen among candidate blocks; per-token log-probabilities are not returned)"),
+    top_logprobs: neutralOnly(z.int().min(0).max(20), (v) => v === 0, "top_logprobs are not supported (only 0)"),
+    response_format: neutralOnly(
+      z.object({ type: z.string() }).loose(),
+      (format) => format.type === "text",
+      'only response_format {type: "text"} is supported (no constrained decoding for JSON)',
+    ),
+    tools: neutralOnly(z.array(z.unknown()), (tools) => tools.length === 0, `tools are not supported (${NO_TOOLS})`),
+    tool_choice: neutralOnly(z.unknown(), (choice) => choice === "none" || choice === "auto", `only tool_choice "none" or "auto" is supported (${NO_TOOLS})`),
+    parallel_tool_calls: z.boolean().nullish(),
+    functions: neutralOnly(z.array(z.unknown()), (functions) => functions.length === 0, `functions are not supported (${NO_TOOLS})`),
+    function_call: neutralOnly(z.unknown(), (call) => call === "none" || call === "auto", `only function_call "none" or "auto" is supported (${NO_TOOLS})`),
+    modalities: neutralOnly(z.array(z.string()), (m) => m.every((x) => x === "text"), 'only modalities ["text"] are supported'),
+    audio: neutralOnly(z.unknown(), () => false, "audio output is not supported"),
+    reasoning_effort: neutralOnly(z.string(), () => false, "reasoning_effort is not supported (the model has no separate reasoning phase)"),
+    verbosity: neutralOnly(z.string(), (v) => v === "medium", 'only verbosity "medium" is supported'),
+    web_search_options: neutralOnly(z.unknown(), () => false, "web search is not supported"),
+    // These do not change the answer: accepted and not used.
+    store: z.boolean().nullish(),
+    metadata: z.record(z.string(), z.string()).nullish(),
+    service_tier: z.string().nullish(),
+    prediction: z.unknown().optional(),
+    prompt_cache_key: z.string().nullish(),
+    safety_identifier: z.string().nullish(),
   })
   .strict();
 
@@ -48,17 +115,27 @@ export const completionRequestSchema = z
     ...commonShape,
     // One prompt per request: the guard answers one prompt at a time.
     prompt: z.union([z.string(), z.array(z.string()).length(1)], { error: "expected a string (one prompt per request)" }),
-    echo: z.literal(false, "echo is not supported").optional(),
+    /** Prepend the prompt to the answer's text. */
+    echo: z.boolean().nullish(),
+    best_of: z.literal(1, "only best_of = 1 is supported (one answer per request)").nullish(),
+    logprobs: neutralOnly(z.int().min(0).max(5), () => false, "logprobs are not supported (the answer is chosen among candidate blocks; per-token log-probabilities are not returned)"),
+    suffix: neutralOnly(z.string(), (s) => s === "", "suffix (insertion) is not supported"),
   })
   .strict();
 
 export type ChatCompletionRequest = z.infer<typeof chatCompletionRequestSchema>;
 export type CompletionRequest = z.infer<typeof completionRequestSchema>;
 
-/** OpenAI messages → the library's chat messages (text parts joined, developer → system). */
+/** OpenAI messages → the library's chat messages (text parts joined, developer → system, null → ""). */
 export function toChatMessages(messages: ChatCompletionRequest["messages"]): ChatMessage[] {
   return messages.map((m) => ({
     role: m.role === "developer" ? "system" : m.role,
-    content: typeof m.content === "string" ? m.content : m.content.map((part) => part.text).join(""),
+    content: typeof m.content === "string" ? m.content : m.content === null ? "" : m.content.map((part) => part.text ?? "").join(""),
   }));
+}
+
+/** OpenAI's `stop` (a string, a list, or null) → the library's list. */
+export function stopSequences(stop: string | string[] | null | undefined): string[] | undefined {
+  if (stop === null || stop === undefined) return undefined;
+  return typeof stop === "string" ? [stop] : stop;
 }

@@ -174,6 +174,24 @@ describe("stories260K", () => {
     expect([capped.tokens, capped.stopReason]).toEqual([16, "max-tokens"]);
   });
 
+  test("stop sequences end the answer before them, also across blocks; the stream never sends a part of one", async () => {
+    for (const [stop, width] of [["." , 8], ["there was", 1], [" was", 1]] as const) {
+      const deltas: string[] = [];
+      const r = await generateGuarded({
+        engine, promptTokens: prompt, cost: lexicon, options: { seed: 2, maxTokens: 60, samples: 4, width, stop: [stop] },
+        onText: (d) => deltas.push(d),
+      });
+      expect(r.stopReason).toBe("stop-sequence");
+      expect(r.text).not.toContain(stop);
+      expect(deltas.join("")).toBe(r.text);
+      const plain = await generatePlain({ engine, promptTokens: prompt, method: "sample", options: { seed: 2, maxTokens: 60, stop: [stop] }, onText: (d) => deltas.push(d) });
+      expect([plain.stopReason, plain.text.includes(stop)]).toEqual(["stop-sequence", false]);
+    }
+    // ", there was": a stop that began in text written by an earlier block cuts into it.
+    const cut = await generateGuarded({ engine, promptTokens: prompt, cost: lexicon, options: { seed: 2, maxTokens: 20, samples: 4, width: 1, stop: ["there was"] } });
+    expect(cut.text).toBe(", ");
+  });
+
   test("bad requests are clear UserErrors", async () => {
     await expect(generateGuarded({ engine, promptTokens: [], cost: lexicon })).rejects.toThrow(UserError);
     const tooLong = new Array(engine.info.trainContextSize + 5).fill(prompt[1]);

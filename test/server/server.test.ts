@@ -19,6 +19,7 @@ const STRICT_TERMS = ["the", "was", "a", "she", "he", "they", "and"];
 let server: GuardServer;
 let url: string;
 let client: OpenAI;
+const logLines: string[] = [];
 
 beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), "inference-guard-server-"));
@@ -33,6 +34,7 @@ beforeAll(async () => {
     bodyLimit: 64 * 1024,
     costModels: { strict: `rules:${strict}` },
     defaults: { maxTokens: 32, samples: 8 },
+    log: (line) => logLines.push(line),
   });
   url = await server.listen();
   client = new OpenAI({ baseURL: `${url}/v1`, apiKey: API_KEY, maxRetries: 0, timeout: 60_000 });
@@ -191,10 +193,62 @@ describe("the openai client", () => {
   });
 
   test("errors reach the client as typed errors", async () => {
-    await expect(client.completions.create({ model: "gpt-4", prompt: "x" } as never)).rejects.toMatchObject({ status: 404 });
+    await expect(client.models.retrieve("gpt-4")).rejects.toMatchObject({ status: 404 });
     const noKey = new OpenAI({ baseURL: `${url}/v1`, apiKey: "wrong", maxRetries: 0 });
     await expect(noKey.models.list()).rejects.toMatchObject({ status: 401 });
     await expect(client.completions.create({ model: MODEL, prompt: "x", guard: { samples: 2, beams: 4 } } as never)).rejects.toBeInstanceOf(APIError);
+  });
+});
+
+describe("OpenAI clients as they are: any model name, standard fields honoured or accepted at neutral values", () => {
+  test("any model name is served by the one model, and the answer names the real one", async () => {
+    const completion = await client.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "Tell me a story" }], max_tokens: 8, guard: SMALL } as never);
+    expect(completion.model).toBe(MODEL);
+    expect((await client.models.list()).data.map((m) => m.id)).toEqual([MODEL]);
+  });
+
+  test("the fields clients send by default are accepted at their neutral values", async () => {
+    const completion = await client.chat.completions.create({
+      model: "gpt-4o-mini", messages: [{ role: "user", content: "Tell me a story" }], max_tokens: 8,
+      frequency_penalty: 0, presence_penalty: 0, logprobs: false, response_format: { type: "text" }, n: 1, user: "user-7", top_p: 1, temperature: 1,
+      guard: SMALL,
+    } as never);
+    expect(completion.choices).toHaveLength(1);
+    const text = await client.completions.create({ model: "davinci-002", prompt: "Once", max_tokens: 4, frequency_penalty: 0, presence_penalty: 0, best_of: 1, echo: false, guard: SMALL } as never);
+    expect(text.choices[0]!.text.length).toBeGreaterThan(0);
+  });
+
+  test("stop sequences end the answer before them (finish_reason stop), streamed or not", async () => {
+    const request = { model: MODEL, prompt: "Once upon a time", max_tokens: 64, seed: 4, stop: ["."], guard: SMALL };
+    const whole = await client.completions.create(request as never);
+    expect(whole.choices[0]!.finish_reason).toBe("stop");
+    expect(whole.choices[0]!.text).not.toContain(".");
+    expect((whole as any).guard.stopReason).toBe("stop-sequence");
+    const stream = await client.completions.create({ ...request, stream: true } as never);
+    let text = "";
+    for await (const chunk of stream as any) text += chunk.choices[0]?.text ?? "";
+    expect(text).toBe(whole.choices[0]!.text);
+  });
+
+  test("echo puts the prompt before the answer", async () => {
+    const request = { model: MODEL, prompt: "Once upon a time", max_tokens: 8, seed: 4, guard: SMALL };
+    const plain = await client.completions.create(request as never);
+    const echoed = await client.completions.create({ ...request, echo: true } as never);
+    expect(echoed.choices[0]!.text).toBe("Once upon a time" + plain.choices[0]!.text);
+  });
+
+  test("the user field is logged with the request", async () => {
+    await client.completions.create({ model: MODEL, prompt: "Once", max_tokens: 2, user: "user-99", guard: SMALL } as never);
+    expect(logLines.some((line) => line.includes('user="user-99"'))).toBe(true);
+  });
+
+  test("max_tokens 1024 works at default search settings; beyond the model's context the answer ends with finish_reason length", async () => {
+    const long = await client.completions.create({ model: MODEL, prompt: "Once upon a time", max_tokens: 1024, ignore_eos: true, seed: 1 } as never);
+    expect(long.usage!.completion_tokens).toBe(1024);
+    expect([long.choices[0]!.finish_reason, (long as any).guard.stopReason]).toEqual(["length", "max-tokens"]);
+    const huge = await client.completions.create({ model: MODEL, prompt: "Once upon a time", max_tokens: 100_000, ignore_eos: true, seed: 1, guard: { method: "sample" } } as never);
+    expect(huge.usage!.prompt_tokens + huge.usage!.completion_tokens).toBe(2048); // stories260K's trained context
+    expect([huge.choices[0]!.finish_reason, (huge as any).guard.stopReason]).toEqual(["length", "context"]);
   });
 });
 
@@ -211,12 +265,13 @@ describe("bad input over raw HTTP: a clear 4xx, never a crash", () => {
     ["an unknown guard setting", "/v1/completions", { model: MODEL, prompt: "x", guard: { beems: 2 } }, {}, 400, /beems/],
     ["samples below beams", "/v1/completions", { model: MODEL, prompt: "x", guard: { beams: 8, samples: 4 } }, {}, 400, /guard\.samples/],
     ["an unknown cost model", "/v1/completions", { model: MODEL, prompt: "x", guard: { cost: "lax" } }, {}, 400, /unknown cost model "lax".*default, strict/],
-    ["an unsupported feature", "/v1/chat/completions", { ...chat, tools: [] }, {}, 400, /tools/],
+    ["an unsupported feature", "/v1/chat/completions", { ...chat, tools: [{ type: "function", function: { name: "f" } }] }, {}, 400, /tools are not supported/],
+    ["a field that would change the answer", "/v1/chat/completions", { ...chat, frequency_penalty: 1 }, {}, 400, /frequency_penalty: only 0 is supported/],
+    ["an unknown field", "/v1/completions", { model: MODEL, prompt: "x", frobnicate: 1 }, {}, 400, /unknown field "frobnicate"/],
     ["n > 1", "/v1/chat/completions", { ...chat, n: 2 }, {}, 400, /n = 1/],
     ["a setting the engine cannot hold", "/v1/completions", { model: MODEL, prompt: "x", guard: { beams: 10, samples: 60 } }, {}, 400, /64 sequences/],
     ["the same, streaming", "/v1/completions", { model: MODEL, prompt: "x", stream: true, guard: { beams: 10, samples: 60 } }, {}, 400, /64 sequences/],
     ["a prompt longer than the context", "/v1/completions", { model: MODEL, prompt: "Once upon a time there was a dog. ".repeat(300) }, {}, 400, /prompt has \d+ tokens/],
-    ["an unknown model", "/v1/chat/completions", { ...chat, model: "gpt-4o" }, {}, 404, /unknown model "gpt-4o".*stories260K/],
     ["an oversize body", "/v1/completions", { model: MODEL, prompt: "x".repeat(100_000) }, {}, 413, /larger than the server's limit of 65536 bytes/],
     ["a missing API key", "/v1/completions", { model: MODEL, prompt: "x" }, { authorization: "" }, 401, /missing API key/],
     ["a wrong API key", "/v1/completions", { model: MODEL, prompt: "x" }, { authorization: "Bearer nope" }, 401, /incorrect API key/],
