@@ -23,12 +23,14 @@ export function reconnectDelayMs(attempt: number): number {
 }
 
 export function describeRedisError(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
+  // Duck-typed: errors can come from another realm (a vm context), where instanceof Error fails.
+  if (typeof error !== "object" || error === null || !("message" in error)) return error === undefined ? "no answer" : String(error);
   const code = (error as NodeJS.ErrnoException).code;
+  const message = String(error.message);
   if (code === "ECONNREFUSED") return "connection refused (is redis-server running there?)";
   if (code === "ENOTFOUND" || code === "EAI_AGAIN") return "host not found";
-  if (code === "ETIMEDOUT" || error.message === "connect ETIMEDOUT") return "connection timed out";
-  return error.message;
+  if (code === "ETIMEDOUT" || message === "connect ETIMEDOUT") return "connection timed out";
+  return message;
 }
 
 /** Connects (or, with waitForServer, keeps trying until Redis answers or the signal fires). */
