@@ -324,6 +324,15 @@ describe("mistakes give one clear line", () => {
     expect(wrong.err).toMatch(/other\.jsonl line 1 is id "zz", but queue "oneq" has id "a0" there/);
   });
 
+  test("a worker with another model or cost model than the queue's first worker is refused", async () => {
+    const store = new QueueStore(client, "modelq");
+    await store.claimMeta("answeredWith", "model other.gguf (1 bytes), cost default=rules:x.json (2 bytes), critic none");
+    const r = await cli("worker", "--redis", redis.url, "--queue", "modelq", "--model", STORIES_MODEL, "--threads", "1", "--quiet");
+    expect(r.code).toBe(2);
+    expect(r.err.trim().split("\n")).toHaveLength(1);
+    expect(r.err).toMatch(/queue "modelq" is answered with model other\.gguf .*; this worker has model stories260K\.gguf \(\d+ bytes\), cost default=rules:conflict-lexicon\.json/);
+  });
+
   test("--help for each command", async () => {
     const expectations: Array<[string[], string[]]> = [
       [["queue", "--help"], ["push", "status", "collect"]],
