@@ -26,6 +26,7 @@ Subcommands:
   push      validate an input file and queue its rows (idempotent by row id)
   status    rows waiting / active / done / failed, and what each worker is doing
   collect   write one line per input row, in input order (resumable; --wait for the rest)
+  retry     put the rows that failed for good back in the queue
 
 Run \`inference-guard queue <subcommand> --help\` for its options.
 `;
@@ -117,6 +118,18 @@ const PUSH_OPTIONS: OptionSpec = {
   help: { type: "boolean", short: "h" },
 };
 
+export const RETRY_HELP = `Usage: inference-guard queue retry --queue NAME [--redis URL]
+
+Puts every row that failed for good back in the queue, with its attempts counted afresh: after
+fixing what made them fail (e.g. workers restarted with a larger --context-size). Their new answers
+replace nothing already collected: collect into a new --out to have them in place of the errors.
+
+${CONNECTION_HELP}
+  -h, --help             this help
+`;
+
+const RETRY_OPTIONS: OptionSpec = { ...CONNECTION_OPTIONS, help: { type: "boolean", short: "h" } };
+
 const STATUS_OPTIONS: OptionSpec = { ...CONNECTION_OPTIONS, json: { type: "boolean" }, help: { type: "boolean", short: "h" } };
 
 const COLLECT_OPTIONS: OptionSpec = {
@@ -138,7 +151,8 @@ export async function queueCommand(argv: string[], out: Out, err: Out): Promise<
   if (sub === "push") return push(rest, out, err);
   if (sub === "status") return status(rest, out);
   if (sub === "collect") return collect(rest, out, err);
-  throw new UserError(`unknown queue subcommand "${sub}": use push, status or collect (see queue --help)`);
+  if (sub === "retry") return retry(rest, out, err);
+  throw new UserError(`unknown queue subcommand "${sub}": use push, status, collect or retry (see queue --help)`);
 }
 
 /** Opens the queue for one command, with Redis checked first (one clear line when it does not answer). */
@@ -203,6 +217,21 @@ async function status(argv: string[], out: Out): Promise<number> {
   return withQueue(connection, out, async (queue, store) => {
     const s = await queueStatus(queue, store);
     out.write(v.json ? `${JSON.stringify({ redis: redactUrl(connection.redis), ...s })}\n` : formatStatus(s));
+    return 0;
+  });
+}
+
+async function retry(argv: string[], out: Out, err: Out): Promise<number> {
+  const v = parseFlags(argv, RETRY_OPTIONS);
+  if (v.help) {
+    out.write(RETRY_HELP);
+    return 0;
+  }
+  const connection = connectionFlags(v);
+  return withQueue(connection, err, async (queue) => {
+    const failed = await queue.getFailedCount();
+    if (failed > 0) await queue.retryJobs({ state: "failed" });
+    err.write(`inference-guard: ${failed} failed rows are back in queue "${connection.queue}"\n`);
     return 0;
   });
 }

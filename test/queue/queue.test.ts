@@ -199,6 +199,12 @@ test("three worker processes, one SIGKILLed mid-row: every id exactly once, in i
   const final = await status(queue);
   expect(final.workers.filter((w: any) => w.connected)).toHaveLength(0);
   expect(final.workers.map((w: any) => w.done).reduce((a: number, b: number) => a + b, 0)).toBeGreaterThanOrEqual(16);
+  expect(final.counts).toMatchObject({ waiting: 0, active: 0, completed: 16, failed: 1 });
+
+  // queue retry puts the failed row back.
+  const retried = await cli("queue", "retry", "--redis", redis.url, "--queue", queue);
+  expect(retried.err).toMatch(/1 failed rows are back in queue "killq"/);
+  expect((await status(queue)).counts).toMatchObject({ waiting: 1, failed: 0 });
 });
 
 test("SIGTERM: the worker finishes the row it is answering, stores it, and exits 0", async () => {
@@ -298,6 +304,7 @@ describe("mistakes give one clear line", () => {
     [["queue", "status", "--queue", "a b"], /--queue: use 1-100 letters/],
     [["queue", "status", "--queue", "q", "--redis", "http://x"], /--redis: expected a Redis URL/],
     [["queue", "frobnicate"], /unknown queue subcommand "frobnicate"/],
+    [["queue", "retry"], /--queue is required/],
     [["queue", "push", "--queue", "q"], /--in is required/],
     [["queue", "push", "--queue", "q", "--in", "/nope.jsonl"], /input file not found: \/nope\.jsonl/],
     [["queue", "push", "--queue", "q", "--in", "README.md", "--attempts", "0"], /--attempts: Too small/],
@@ -335,10 +342,11 @@ describe("mistakes give one clear line", () => {
 
   test("--help for each command", async () => {
     const expectations: Array<[string[], string[]]> = [
-      [["queue", "--help"], ["push", "status", "collect"]],
+      [["queue", "--help"], ["push", "status", "collect", "retry"]],
       [["queue", "push", "--help"], ["--redis", "--queue", "--in", "--cost-model", "--attempts", "--retry-delay", "--seed", "--max-tokens", "--budget", "--chat"]],
       [["queue", "status", "--help"], ["--redis", "--queue", "--json"]],
       [["queue", "collect", "--help"], ["--redis", "--queue", "--out", "--wait", "--quiet"]],
+      [["queue", "retry", "--help"], ["--redis", "--queue"]],
       [["worker", "--help"], ["--redis", "--queue", "--model", "--cost", "--cost-model", "--critic", "--threads", "--lock-duration", "--stalled-interval", "--max-stalled", "--exit-when-empty", "--name"]],
     ];
     for (const [argv, flags] of expectations) {
