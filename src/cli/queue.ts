@@ -120,9 +120,10 @@ const PUSH_OPTIONS: OptionSpec = {
 
 export const RETRY_HELP = `Usage: inference-guard queue retry --queue NAME [--redis URL]
 
-Puts every row that failed for good back in the queue, with its attempts counted afresh: after
-fixing what made them fail (e.g. workers restarted with a larger --context-size). Their new answers
-replace nothing already collected: collect into a new --out to have them in place of the errors.
+Puts every row that failed for good back in the queue, for one more try each (BullMQ keeps its
+count of attempts): after fixing what made them fail, e.g. workers restarted with a larger
+--context-size. A file already collected keeps its error lines: collect into a new --out to have
+their answers in place of the errors.
 
 ${CONNECTION_HELP}
   -h, --help             this help
