@@ -2,6 +2,7 @@
 // is hand-written, and once said N=16 after the default had become 8).
 import { BATCH_HELP } from "../../src/cli/batch.js";
 import { GENERATE_HELP } from "../../src/cli/generate.js";
+import { PUSH_HELP } from "../../src/cli/queue.js";
 import { SERVE_HELP } from "../../src/cli/serve.js";
 import { guardOptionsSchema } from "../../src/search/options.js";
 
@@ -33,6 +34,7 @@ test.each([
   ["generate", GENERATE_HELP],
   ["batch", BATCH_HELP],
   ["serve", SERVE_HELP],
+  ["queue push", PUSH_HELP],
 ])("%s --help states the library's search defaults", (_name, help) => {
   const stated = statedDefaults(help);
   const checked = Object.entries(FLAG_OPTION).filter(([flag]) => stated.has(flag));
