@@ -95,9 +95,11 @@ export async function pushRows(options: PushOptions): Promise<PushSummary> {
         summary.skipped++;
       }
     });
-    // A known row whose job is missing was recorded by a push killed before it added the job.
+    // A known row whose job is missing (and has no answer) was recorded by a push killed before it added the job.
     const exists = await store.jobsExist(known.map((c) => c.jobId));
-    const missing = known.filter((_, i) => !exists[i]);
+    const jobless = known.filter((_, i) => !exists[i]);
+    const answered = await store.getResults(jobless.map((c) => c.jobId));
+    const missing = jobless.filter((_, i) => answered[i] === null);
     summary.alreadyQueued += known.length - missing.length;
 
     await store.recordRows(fresh.map((c) => ({ jobId: c.jobId, line: c.job.line, digest: c.digest })));

@@ -137,6 +137,29 @@ test("push checks every line as batch does, and pushing again adds nothing twice
   expect((await status("pushq")).rows).toBe(6);
 });
 
+test("a push killed between recording a row and queueing its job: collect names the row, pushing again queues it", async () => {
+  const input = writeInput("crash.jsonl", storyRows("c", 3));
+  const push = () => cli("queue", "push", "--redis", redis.url, "--queue", "crashq", "--in", input, ...FAST);
+  expect((await push()).code).toBe(0);
+  const bull = openQueue(client, "crashq");
+  try {
+    await bull.remove(jobIdOf(idKey("c1"))); // the job is gone, its row is still recorded: what a kill mid-push leaves
+    const out = join(dir, "crash-results.jsonl");
+    const waiting = await cli("queue", "collect", "--redis", redis.url, "--queue", "crashq", "--out", out);
+    expect(waiting.code).toBe(3);
+    expect(waiting.err).toMatch(/next in order is row "c0" \(line 1\), waiting/);
+    await bull.remove(jobIdOf(idKey("c0")));
+    await new QueueStore(client, "crashq").saveResult(jobIdOf(idKey("c0")), JSON.stringify({ id: "c0", text: "x", cost: 0 }));
+    const missing = await cli("queue", "collect", "--redis", redis.url, "--queue", "crashq", "--out", out);
+    expect(missing.err).toMatch(/next in order is row "c1" \(line 2\), not queued \(push the file again\)/);
+    const again = await push();
+    expect(again.err).toMatch(/1 rows added, 2 already queued/); // c0 has its answer: not queued again
+    expect(await bull.getJobState(jobIdOf(idKey("c1")))).toBe("waiting");
+  } finally {
+    await bull.close();
+  }
+});
+
 test("three worker processes, one SIGKILLed mid-row: every id exactly once, in input order, the same answers as batch; a poison row fails with its reason", async () => {
   const queue = "killq";
   const poison = { id: "poison", prompt: "Once upon a time ".repeat(800) }; // longer than the model's context
