@@ -7,5 +7,21 @@ if (!existsSync(main)) {
   console.error("inference-guard: the TypeScript build is missing (dist/): run `npm install` or `npm run build` in the package folder");
   process.exit(1);
 }
+
+// `npx inference-guard ...` and npm scripts start this file through `sh -c`. On SIGTERM npm passes
+// the signal to that shell, which dies without passing it on: node would go on running (and
+// serving, holding its port) as an orphan while the supervisor believes it stopped. So when npm
+// started us, the parent going away is that signal: take it as SIGTERM (serve and batch shut down
+// gracefully; other commands end as they would on the signal).
+if (process.env.npm_lifecycle_event !== undefined) {
+  const parent = process.ppid;
+  const watch = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(watch);
+    process.kill(process.pid, "SIGTERM");
+  }, 200);
+  watch.unref();
+}
+
 const { runCli } = await import(main.href);
 process.exitCode = await runCli(process.argv.slice(2));

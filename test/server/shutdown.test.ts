@@ -2,6 +2,7 @@
 // request, refuses the queued one and exits 0; past the grace period a running stream is cancelled
 // with an error event rather than passed off as complete.
 import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import OpenAI from "openai";
 import { PACKAGE_ROOT } from "../../src/paths.js";
@@ -66,6 +67,61 @@ test("SIGTERM: the running request finishes, the queued one gets 503, the proces
   expect(stderr()).toMatch(/SIGTERM: shutting down/);
   expect(stderr()).toMatch(/stopped/);
   await expect(fetch(`${url}/health`)).rejects.toThrow(); // no longer listening
+});
+
+/** Processes whose command line contains `marker` (Linux /proc), for finding an orphaned server. */
+function processesWith(marker: string): number[] {
+  if (!existsSync("/proc")) return [];
+  return readdirSync("/proc")
+    .filter((entry) => /^\d+$/.test(entry) && Number(entry) !== process.pid)
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes(marker);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+test("SIGTERM to `npx inference-guard serve` (README's command) stops node too and frees the port", async () => {
+  // npm runs the bin through `sh -c`; npm passes SIGTERM to that shell, which dies without passing
+  // it on. Supervisors and containers signal the process they started: npx.
+  const marker = `sigterm-${process.pid}-${Date.now()}`;
+  const npx = spawn("npx", ["inference-guard", "serve", "--model", STORIES_MODEL, "--port", "0", "--quiet", "--model-name", marker], {
+    cwd: PACKAGE_ROOT,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  try {
+    let stdout = "";
+    let stderr = "";
+    npx.stderr!.on("data", (d) => (stderr += d));
+    const npxExited = new Promise<number | null>((resolve) => npx.on("exit", (code) => resolve(code)));
+    const url = await new Promise<string>((resolve, reject) => {
+      npx.stdout!.on("data", (d) => {
+        stdout += d;
+        const match = /at (http:\/\/\S+)\/v1 /.exec(stdout);
+        if (match) resolve(match[1]!);
+      });
+      void npxExited.then((code) => reject(new Error(`npx exited with ${code}: ${stderr}`)));
+    });
+    expect((await fetch(`${url}/health`)).status).toBe(200);
+    expect(processesWith(marker).length).toBeGreaterThan(0);
+
+    npx.kill("SIGTERM");
+    await npxExited;
+    // node shuts down as on its own SIGTERM: the port is freed and no process is left behind.
+    const deadline = Date.now() + 20_000;
+    let listening = true;
+    while (listening && Date.now() < deadline) {
+      listening = await fetch(`${url}/health`).then(() => true, () => false);
+      if (listening) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(listening).toBe(false);
+    await waitFor(async () => processesWith(marker).length === 0, "the server process to exit");
+  } finally {
+    for (const pid of processesWith(marker)) process.kill(pid, "SIGKILL"); // never leave one behind
+  }
 });
 
 test("past the grace period a running stream is cancelled with an error event; close() frees everything", async () => {
