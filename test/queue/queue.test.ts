@@ -177,10 +177,9 @@ test("three worker processes, one SIGKILLed mid-row: every id exactly once, in i
   const held = await until("w1 answering a row", async () => (await workerRecord(store, "w1"))?.current ?? undefined);
   victim.child.kill("SIGKILL");
   await victim.exited;
-  // What w1 held when it died (it records each row before answering it).
-  const died = (await workerRecord(store, "w1"))!;
-  expect(died.current).not.toBeNull();
-  const lost = died.current!;
+  // What w1 was answering when it died (it records each row before answering it; null only if it
+  // died in the instant between two rows, when BullMQ had still handed it the next one).
+  const lost = (await workerRecord(store, "w1"))!.current;
   const after = await status(queue);
   expect(after.workers.find((w: any) => w.name === "w1").connected).toBe(false);
 
@@ -193,12 +192,13 @@ test("three worker processes, one SIGKILLed mid-row: every id exactly once, in i
   const failed = lines[10];
   expect(failed).toEqual({ id: "poison", error: expect.stringMatching(/the prompt has \d+ tokens; the model's context is \d+/), attempts: 2 });
 
-  // The row w1 died on went back to the queue and was answered by another worker.
+  // The row w1 held went back to the queue (its stalled counter says so) and another worker answered it.
   const bull = openQueue(client, queue);
   try {
-    const job = await bull.getJob(lost.jobId);
-    expect(await job!.getState()).toBe("completed");
-    expect(["w2", "w3"]).toContain(job!.processedBy);
+    const recovered = (await bull.getCompleted(0, -1)).filter((job) => job.stalledCounter > 0);
+    expect(recovered.length).toBeGreaterThanOrEqual(1);
+    for (const job of recovered) expect(["w2", "w3"]).toContain(job.processedBy);
+    if (lost !== null) expect(recovered.map((job) => job.id)).toContain(lost.jobId);
   } finally {
     await bull.close();
   }
