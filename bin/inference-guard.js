@@ -11,14 +11,15 @@ if (!existsSync(main)) {
 // `npx inference-guard ...` and npm scripts start this file through `sh -c`. On SIGTERM npm passes
 // the signal to that shell, which dies without passing it on: node would go on running (and
 // serving, holding its port) as an orphan while the supervisor believes it stopped. So when npm
-// started us, the parent going away is that signal: take it as SIGTERM (serve and batch shut down
-// gracefully; other commands end as they would on the signal).
+// started us, the parent going away is that signal. serve listens for it as a first signal only
+// (after Ctrl-C, which reaches node as well, it must not count as a second one that cancels at
+// once); other commands get SIGTERM.
 if (process.env.npm_lifecycle_event !== undefined) {
   const parent = process.ppid;
   const watch = setInterval(() => {
     if (process.ppid === parent) return;
     clearInterval(watch);
-    process.kill(process.pid, "SIGTERM");
+    if (!process.emit("inference-guard:parent-gone")) process.kill(process.pid, "SIGTERM");
   }, 200);
   watch.unref();
 }

@@ -135,16 +135,24 @@ function untilSignalled(server: GuardServer, err: NodeJS.WritableStream): Promis
         () => {
           process.off("SIGTERM", onSignal);
           process.off("SIGINT", onSignal);
+          process.off(PARENT_GONE, onParentGone);
           err.write("inference-guard: stopped\n");
           resolve();
         },
         reject,
       );
     };
+    // bin/inference-guard.js: npm, which started us, is gone (its SIGTERM never reached us).
+    const onParentGone = (): void => {
+      if (!signalled) onSignal("SIGTERM");
+    };
     process.on("SIGTERM", onSignal);
     process.on("SIGINT", onSignal);
+    process.on(PARENT_GONE, onParentGone);
   });
 }
+
+const PARENT_GONE = "inference-guard:parent-gone";
 
 function listenError(error: unknown, server: GuardServer): Error {
   const code = (error as NodeJS.ErrnoException).code;

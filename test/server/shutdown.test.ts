@@ -124,6 +124,41 @@ test("SIGTERM to `npx inference-guard serve` (README's command) stops node too a
   }
 });
 
+test("Ctrl-C to `npx inference-guard serve` (the whole process group) still lets the running request finish", async () => {
+  // The shell npm started dies of the SIGINT too: that must not count as a second signal.
+  const marker = `sigint-${process.pid}-${Date.now()}`;
+  const npx = spawn("npx", ["inference-guard", "serve", "--model", STORIES_MODEL, "--port", "0", "--quiet", "--shutdown-grace", "30", "--model-name", marker], {
+    cwd: PACKAGE_ROOT,
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true, // its own process group, as a terminal's foreground job
+  });
+  try {
+    let stdout = "";
+    const url = await new Promise<string>((resolve, reject) => {
+      npx.stdout!.on("data", (d) => {
+        stdout += d;
+        const match = /at (http:\/\/\S+)\/v1 /.exec(stdout);
+        if (match) resolve(match[1]!);
+      });
+      npx.on("exit", (code) => reject(new Error(`npx exited with ${code}`)));
+    });
+    const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: "none", maxRetries: 0 });
+    const stream = await client.completions.create({
+      model: marker, prompt: "Once upon a time", max_tokens: 300, ignore_eos: true, stream: true,
+      stream_options: { include_usage: true }, guard: { beams: 1, samples: 16, width: 8 },
+    } as never);
+    const iterator = (stream as any)[Symbol.asyncIterator]();
+    await iterator.next(); // it is running
+    process.kill(-npx.pid!, "SIGINT");
+    let last: any;
+    for (let r = await iterator.next(); !r.done; r = await iterator.next()) last = r.value;
+    expect(last.usage.completion_tokens).toBe(300); // finished, not cancelled
+    await waitFor(async () => processesWith(marker).length === 0, "the server process to exit");
+  } finally {
+    for (const pid of processesWith(marker)) process.kill(pid, "SIGKILL");
+  }
+});
+
 test("past the grace period a running stream is cancelled with an error event; close() frees everything", async () => {
   const server = await createGuardServer({ model: STORIES_MODEL, threads: 1, port: 0 });
   const url = await server.listen();
