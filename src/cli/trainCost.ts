@@ -1,11 +1,11 @@
 // `inference-guard train-cost`: trains the text classifier behind the "classifier" cost model on
 // the shared safety data, prints and saves its held-out metrics, and writes the model file.
 import { existsSync, statSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join, relative, resolve } from "node:path";
 import { writeClassifierFile, MAX_BUCKET_BITS, MIN_BUCKET_BITS } from "../cost/classifierFormat.js";
 import type { BinaryMetrics } from "../cost/classifierMetrics.js";
 import { UserError } from "../errors.js";
-import { SHARED_DIR } from "../paths.js";
+import { PACKAGE_ROOT, SHARED_DIR } from "../paths.js";
 import { XSTEST_MODELS, type XsTestModel } from "../train/datasets.js";
 import {
   DEFAULT_TRAIN_OPTIONS,
@@ -20,6 +20,8 @@ import { choiceFlag, numberFlag, parseFlags, stringFlag, type OptionSpec } from 
 
 const D = DEFAULT_TRAIN_OPTIONS;
 const DEFAULT_DATA = join(SHARED_DIR, "data");
+/** As --help shows it: beside the package, the same on every machine (../shared/data). */
+const DEFAULT_DATA_SHOWN = relative(PACKAGE_ROOT, DEFAULT_DATA);
 
 /** Targets from the issue: the run reports whether it met them. */
 const TARGETS: Record<string, number> = { "gptfuzz-evaluate": 0.95, "xstest-heldout": 0.85 };
@@ -32,7 +34,7 @@ ROC-AUC, accuracy, Brier score and calibration (ECE) on GPTFuzz responses_evalua
 XSTest answers of the held-out models, which are never trained on. See docs/cost-models.md.
 
 Data:
-  --data DIR             shared data folder holding safety/ and toxicity/ (default: ${DEFAULT_DATA})
+  --data DIR             shared data folder holding safety/ and toxicity/ (default: ${DEFAULT_DATA_SHOWN})
   --mix SRC=W,...        share of the training loss per source; 0 leaves one out. Sources:
                          ${MIX_SOURCES.join(", ")}
                          (default ${MIX_SOURCES.map((s) => `${s}=${D.mix[s]}`).join(",")})
