@@ -7,5 +7,7 @@ export default {
   transform: { "^.+\\.ts$": ["ts-jest", { useESM: true, tsconfig: "tsconfig.json" }] },
   testMatch: ["<rootDir>/test/**/*.test.ts"],
   testTimeout: 120000,
+  // The counts scripts/test.mjs prints last (a no-op outside it).
+  reporters: ["default", "<rootDir>/scripts/jest-count-reporter.mjs"],
   maxWorkers: 2,
 };

@@ -1,0 +1,50 @@
+// Builds the C++ addon (`npm install` runs this): extracts llama.cpp's headers from node-llama-cpp,
+// then runs node-gyp with its output kept for a failure only, so an install that works prints
+// nothing of its ~50 lines of `gyp info` and compiler progress.
+//
+// Incremental when build/ was configured for this Node and this binding.gyp: make then leaves an
+// up-to-date addon as it is. That matters beyond speed: the first `npx inference-guard` in the
+// package folder reinstalls the package (npm's self-execution of a local bin), and a clean rebuild
+// would delete the addon under processes that are using it. `--clean` forces a rebuild from scratch.
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const stampFile = join(root, "build", "inference-guard-build.json");
+
+function run(label, command, args) {
+  const r = spawnSync(command, args, { cwd: root, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+  if (r.status === 0) return;
+  process.stderr.write(`${r.stdout ?? ""}${r.stderr ?? ""}`);
+  const why = r.error ? r.error.message : `exit status ${r.status ?? r.signal}`;
+  console.error(`inference-guard: ${label} failed (${why}); its output is above`);
+  process.exit(r.status || 1);
+}
+
+/** node-gyp as npm runs it (npm_config_node_gyp), else npm's own copy beside this Node, else PATH. */
+function nodeGyp() {
+  const candidates = [
+    process.env.npm_config_node_gyp,
+    join(dirname(process.execPath), "..", "lib", "node_modules", "npm", "node_modules", "node-gyp", "bin", "node-gyp.js"),
+  ];
+  const script = candidates.find((p) => p && existsSync(p));
+  return script ? [process.execPath, [script]] : ["node-gyp", []];
+}
+
+const stamp = JSON.stringify({
+  node: process.version,
+  modules: process.versions.modules,
+  platform: process.platform,
+  arch: process.arch,
+  bindingGyp: createHash("sha256").update(readFileSync(join(root, "binding.gyp"))).digest("hex"),
+});
+const configured = existsSync(join(root, "build", "config.gypi")) && existsSync(stampFile) && readFileSync(stampFile, "utf8") === stamp;
+const clean = process.argv.includes("--clean") || !configured;
+
+run("extracting llama.cpp's headers", process.execPath, [join(root, "native", "prepare-llama-headers.mjs")]);
+const [gyp, gypArgs] = nodeGyp();
+run(`node-gyp ${clean ? "rebuild" : "build"}`, gyp, [...gypArgs, clean ? "rebuild" : "build"]);
+writeFileSync(stampFile, stamp);
