@@ -337,13 +337,11 @@ describe("cancellation and a full queue", () => {
     expect(refused.status).toBe(429);
     expect(Number(refused.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
     expect(refused.json.error.message).toMatch(/busy/);
-    // The estimate comes from measured job durations (OpenAI's retry-after-ms, which the openai
-    // clients prefer, plus the standard whole seconds): the small answers before took well under
-    // a second each, so 8 waiting ones are not 9 s away as a fixed 1 s guess per job made them.
+    // The estimate (from measured job durations: test/server/jobQueue.test.ts) comes as OpenAI's
+    // retry-after-ms, which the openai clients prefer, and as the standard whole seconds.
     const ms = Number(refused.headers.get("retry-after-ms"));
     expect(ms).toBeGreaterThan(0);
     expect(Number(refused.headers.get("retry-after"))).toBe(Math.max(1, Math.ceil(ms / 1000)));
-    expect(ms).toBeLessThan(8_000);
 
     for (const f of fillers) f.c.abort();
     long.abort();
