@@ -79,8 +79,10 @@ export interface LogitBias {
 
 /**
  * Default thread count, by measurement: on small models the per-token work is too small to split,
- * and extra threads only add synchronisation (stories260K: ~2,000 tok/s with 1 thread, ~50 with 2 on
- * a 2-core machine). Larger models use all but one core, at least one.
+ * and extra threads only add synchronisation. stories260K on 2 cores (npm run bench, section 5):
+ * with the cores free, 2 threads take ~1.9x the time per token of 1; with other processes on the
+ * cores, a decode waits for every thread and 2 threads were ~150x slower (~3,000 vs ~20 tok/s at a
+ * load average of 6.7). Larger models use all but one core, at least one.
  */
 export function defaultThreads(nEmbd: number): number {
   if (nEmbd <= 1024) return 1;
