@@ -2,8 +2,14 @@
 // `npm install` on a supported Node prints no EBADENGINE warning.
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import semver from "semver";
+import { createRequire } from "node:module";
 import { PACKAGE_ROOT } from "../src/paths.js";
+
+// npm's own range logic (installed with fastify; it ships no types).
+const semver = createRequire(import.meta.url)("semver") as {
+  satisfies(version: string, range: string): boolean;
+  minVersion(range: string): { version: string } | null;
+};
 
 const ours = JSON.parse(readFileSync(join(PACKAGE_ROOT, "package.json"), "utf8")).engines.node as string;
 
