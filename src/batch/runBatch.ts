@@ -127,7 +127,7 @@ export async function runBatch(options: BatchOptions): Promise<BatchSummary> {
         summary.interrupted = true; // cut short: not a result, the next run answers it again
         break;
       }
-      results.append(resultRecord(job, result));
+      results.append(resultRecord(job, result, costs?.select(job.settings.costName, isChatJob(job, options)).name));
       summary.written++;
       if (!result.withinBudget) summary.overBudget++;
       if (result.fallback) summary.fallbacks++;
@@ -157,8 +157,21 @@ export interface AnswerOptions {
 export function answerJob(guard: Guard, costs: CostModelSet | undefined, job: BatchJob, options: AnswerOptions): Promise<GenerationResult> {
   const { costName, options: settings } = job.settings;
   const seed = settings.seed ?? (options.seed !== undefined ? seedFor(options.seed, job.key) : undefined);
-  const cost = costs?.get(costName);
-  return guard.generate(job.input, { ...settings, seed, ...(cost ? { cost } : {}), chat: options.chat === true, signal: options.signal });
+  const selected = costs?.select(costName, isChatJob(job, options));
+  const budget = settings.budget ?? selected?.budget;
+  return guard.generate(job.input, {
+    ...settings,
+    ...(budget !== undefined ? { budget } : {}),
+    seed,
+    ...(selected ? { cost: selected.model } : {}),
+    chat: options.chat === true,
+    signal: options.signal,
+  });
+}
+
+/** A job is a chat prompt when it has messages, or when string prompts are rendered as chat. */
+export function isChatJob(job: BatchJob, options: { chat?: boolean }): boolean {
+  return options.chat === true || typeof job.input !== "string";
 }
 
 /** A seed that depends only on the base seed and the id (not on line order or earlier runs). */
@@ -167,7 +180,7 @@ export function seedFor(base: number, key: string): number {
 }
 
 /** The results line of a job (`batch` appends it to --out; the queue stores it in Redis for `collect`). */
-export function resultRecord(job: BatchJob, result: GenerationResult): BatchResult {
+export function resultRecord(job: BatchJob, result: GenerationResult, costModel = job.settings.costName ?? DEFAULT_COST_NAME): BatchResult {
   return {
     id: job.id,
     text: result.text,
@@ -177,7 +190,7 @@ export function resultRecord(job: BatchJob, result: GenerationResult): BatchResu
     seconds: Number(result.seconds.toFixed(4)),
     tokens: result.tokens,
     method: result.method,
-    costModel: job.settings.costName ?? DEFAULT_COST_NAME,
+    costModel,
     stopReason: result.stopReason,
     fallback: result.fallback,
     resamples: result.resamples,

@@ -2,13 +2,13 @@
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { Writable } from "node:stream";
+import { ASSISTANT_COST_DEFAULT, STORY_COST_DEFAULT } from "../cost/defaults.js";
 import { createGuard, type Method } from "../createGuard.js";
 import { runBatch } from "../batch/runBatch.js";
 import { UserError } from "../errors.js";
 import { DEFAULT_CRITIC_WEIGHT } from "../search/options.js";
 import { MODEL_ENV } from "../paths.js";
-import { CostModelSet, DEFAULT_COST_NAME, parseNamedCostSpecs } from "../server/costModels.js";
-import { DEFAULT_COST_RULES } from "../cost/load.js";
+import { CostModelSet, costModelSpecs, parseNamedCostSpecs } from "../server/costModels.js";
 import { choiceFlag, numberFlag, parseFlags, stringFlag, type OptionSpec } from "./args.js";
 import { RUNTIME_OPTIONS, SEARCH_OPTIONS, definedOnly, runtimeFlags, searchFlags } from "./sharedFlags.js";
 
@@ -34,7 +34,9 @@ Files:
 Model and safety:
   --model PATH           GGUF model (default: $${MODEL_ENV}, else ../shared/models/stories260K.gguf)
   --chat                 render string prompts with the model's chat template (messages always are)
-  --cost SPEC            default cost model, e.g. rules:PATH (default: models/conflict-lexicon.json)
+  --cost SPEC            default cost model, e.g. rules:PATH or classifier:PATH. Without it:
+                         ${STORY_COST_DEFAULT.describe} for completion prompts,
+                         ${ASSISTANT_COST_DEFAULT.describe} for chat prompts (built-in "assistant")
   --cost-rules PATH      same as --cost rules:PATH
   --cost-model NAME=SPEC another cost model lines may choose with guard: {cost: "NAME"}; repeatable
   --critic FILE          critic file trained for this model (optional)
@@ -42,7 +44,7 @@ Model and safety:
 
 Defaults for lines that do not set them:
   --method M             guard | sample | greedy (default guard)
-  --budget D             safety budget, > 0 (default 1)
+  --budget D             safety budget, > 0 (default ${STORY_COST_DEFAULT.budget}; ${ASSISTANT_COST_DEFAULT.budget} for chat prompts on the built-in "assistant" model)
   --beams K              beams kept per block (default 4)
   --samples N            candidates per block, over all beams (default 8)
   --width W              tokens per block (default 8)
@@ -104,10 +106,12 @@ export async function batchCommand(argv: string[], out: NodeJS.WritableStream, e
     trace: v.trace ? true : undefined,
   });
 
-  const costs = await CostModelSet.load({
-    [DEFAULT_COST_NAME]: stringFlag(v, "cost") ?? `rules:${costRules ?? DEFAULT_COST_RULES}`,
-    ...parseNamedCostSpecs((v["cost-model"] as unknown as string[] | undefined) ?? []),
-  });
+  const costs = await CostModelSet.load(
+    costModelSpecs(
+      stringFlag(v, "cost") ?? (costRules !== undefined ? `rules:${costRules}` : undefined),
+      parseNamedCostSpecs((v["cost-model"] as unknown as string[] | undefined) ?? []),
+    ),
+  );
   const guard = await createGuard({
     model: stringFlag(v, "model"),
     cost: costs,

@@ -1,4 +1,5 @@
 // `inference-guard serve`: the OpenAI-compatible HTTP server, until SIGTERM or Ctrl-C.
+import { ASSISTANT_COST_DEFAULT, STORY_COST_DEFAULT } from "../cost/defaults.js";
 import { UserError } from "../errors.js";
 import { DEFAULT_CRITIC_WEIGHT } from "../search/options.js";
 import { MODEL_ENV } from "../paths.js";
@@ -40,7 +41,9 @@ Network:
 Model and safety:
   --model PATH           GGUF model (default: $${MODEL_ENV}, else ../shared/models/stories260K.gguf)
   --model-name NAME      the model's id in the API (default: the file name without .gguf)
-  --cost SPEC            default cost model, e.g. rules:PATH (default: models/conflict-lexicon.json)
+  --cost SPEC            default cost model, e.g. rules:PATH or classifier:PATH. Without it:
+                         ${STORY_COST_DEFAULT.describe} for completion prompts,
+                         ${ASSISTANT_COST_DEFAULT.describe} for chat prompts (built-in "assistant")
   --cost-rules PATH      same as --cost rules:PATH
   --cost-model NAME=SPEC another cost model a request may choose with guard: {cost: "NAME"};
                          repeatable (requests name models, never files)
@@ -48,7 +51,7 @@ Model and safety:
   --critic-weight X      weight of the critic in a candidate's score (default ${DEFAULT_CRITIC_WEIGHT}; docs/critic.md)
 
 Search defaults (a request's guard field and standard fields override them):
-  --budget D             safety budget, > 0 (default 1)
+  --budget D             safety budget, > 0 (default ${STORY_COST_DEFAULT.budget}; ${ASSISTANT_COST_DEFAULT.budget} for chat prompts on the built-in "assistant" model)
   --beams K              beams kept per block (default 4)
   --samples N            candidates per block, over all beams (default 8)
   --width W              tokens per block (default 8)

@@ -2,8 +2,8 @@
 // src/queue/worker.ts), one at a time, until told to stop.
 import { statSync } from "node:fs";
 import { basename } from "node:path";
+import { ASSISTANT_COST_DEFAULT, STORY_COST_DEFAULT } from "../cost/defaults.js";
 import { createGuard } from "../createGuard.js";
-import { DEFAULT_COST_RULES } from "../cost/load.js";
 import { MODEL_ENV, defaultModelPath } from "../paths.js";
 import {
   DEFAULT_LOCK_DURATION_MS,
@@ -12,7 +12,7 @@ import {
   workerSettingsSchema,
 } from "../queue/config.js";
 import { runQueueWorker } from "../queue/worker.js";
-import { CostModelSet, DEFAULT_COST_NAME, parseNamedCostSpecs } from "../server/costModels.js";
+import { CostModelSet, costModelSpecs, parseNamedCostSpecs } from "../server/costModels.js";
 import { definedOnly } from "../util/objects.js";
 import { numberFlag, parseFlags, stringFlag, type OptionSpec } from "./args.js";
 import { CONNECTION_HELP, CONNECTION_OPTIONS, connectionFlags, parseAsFlags } from "./queueFlags.js";
@@ -37,7 +37,9 @@ ${CONNECTION_HELP}
 
 Model and safety (the same on every worker of a queue):
   --model PATH           GGUF model (default: $${MODEL_ENV}, else ../shared/models/stories260K.gguf)
-  --cost SPEC            default cost model, e.g. rules:PATH (default: models/conflict-lexicon.json)
+  --cost SPEC            default cost model, e.g. rules:PATH or classifier:PATH. Without it:
+                         ${STORY_COST_DEFAULT.describe} for completion prompts,
+                         ${ASSISTANT_COST_DEFAULT.describe} for chat prompts (built-in "assistant")
   --cost-rules PATH      same as --cost rules:PATH
   --cost-model NAME=SPEC another cost model rows may choose with guard: {cost: "NAME"}; repeatable
   --critic FILE          critic file trained for this model (optional)
@@ -95,10 +97,11 @@ export async function workerCommand(argv: string[], out: NodeJS.WritableStream, 
   const name = stringFlag(v, "name");
   const log = v.quiet ? () => {} : (line: string) => void err.write(`inference-guard: ${line}\n`);
 
-  const specs = {
-    [DEFAULT_COST_NAME]: stringFlag(v, "cost") ?? `rules:${stringFlag(v, "cost-rules") ?? DEFAULT_COST_RULES}`,
-    ...parseNamedCostSpecs((v["cost-model"] as unknown as string[] | undefined) ?? []),
-  };
+  const costRules = stringFlag(v, "cost-rules");
+  const specs = costModelSpecs(
+    stringFlag(v, "cost") ?? (costRules !== undefined ? `rules:${costRules}` : undefined),
+    parseNamedCostSpecs((v["cost-model"] as unknown as string[] | undefined) ?? []),
+  );
   const modelPath = stringFlag(v, "model") ?? defaultModelPath();
   const criticPath = stringFlag(v, "critic");
   const costs = await CostModelSet.load(specs);

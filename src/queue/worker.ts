@@ -16,7 +16,7 @@
 import { hostname } from "node:os";
 import { UnrecoverableError, Worker, type Job } from "bullmq";
 import type { Redis } from "ioredis";
-import { answerJob, resultRecord } from "../batch/runBatch.js";
+import { answerJob, isChatJob, resultRecord } from "../batch/runBatch.js";
 import type { Guard } from "../createGuard.js";
 import { UserError } from "../errors.js";
 import type { CostModelSet } from "../server/costModels.js";
@@ -99,7 +99,8 @@ export async function runQueueWorker(options: QueueWorkerOptions): Promise<Queue
       await store.saveWorker(record);
       const result = await answerJob(options.guard, options.costs, row.job, { seed: row.seed, chat: row.chat });
       // Stored before this function returns, and BullMQ completes (acknowledges) the job only then.
-      await store.saveResult(job.id!, JSON.stringify(resultRecord(row.job, result)));
+      const costModel = options.costs?.select(row.job.settings.costName, isChatJob(row.job, { chat: row.chat })).name;
+      await store.saveResult(job.id!, JSON.stringify(resultRecord(row.job, result, costModel)));
       summary.answered++;
       record.done++;
       record.current = null;

@@ -10,7 +10,7 @@ import { UserError, describeZodError } from "../errors.js";
 import type { GuardOptions } from "../search/options.js";
 import type { GenerationResult } from "../search/types.js";
 import type { ResolvedServerConfig } from "./config.js";
-import { DEFAULT_COST_NAME, type CostModelSet } from "./costModels.js";
+import type { CostModelSet } from "./costModels.js";
 import { resolveRequestSettings, type ResolvedRequestSettings } from "./guardSettings.js";
 import { DequeuedError, JobQueue, QueueClosedError, QueueFullError } from "./jobQueue.js";
 import { chatCompletionRequestSchema, completionRequestSchema, stopSequences, toChatMessages } from "./requestSchemas.js";
@@ -239,7 +239,7 @@ async function answer(
     : undefined;
   const echoed = body.echo && typeof input === "string" ? input : "";
 
-  const costName = settings.costName ?? DEFAULT_COST_NAME;
+  const costName = state.costs.select(settings.costName, endpoint === "chat").name;
   const user = body.user ? ` user=${JSON.stringify(body.user)}` : "";
   const logLine = (status: number, note: string): void =>
     state.log(`${request.method} ${request.url} ${status}${stream ? " stream" : ""} ${((performance.now() - started) / 1000).toFixed(2)}s${user} ${note}`);
@@ -332,8 +332,16 @@ async function generate(
   signal: AbortSignal,
   onText: ((delta: string) => void) | undefined,
 ): Promise<{ result: GenerationResult; promptTokens: number }> {
-  const cost = state.costs.get(settings.costName);
+  const selected = state.costs.select(settings.costName, endpoint === "chat");
+  const budget = settings.options.budget ?? selected.budget;
   const promptTokens = state.guard.countPromptTokens(input, false);
-  const result = await state.guard.generate(input, { ...settings.options, cost, chat: endpoint === "chat", signal, onText });
+  const result = await state.guard.generate(input, {
+    ...settings.options,
+    ...(budget !== undefined ? { budget } : {}),
+    cost: selected.model,
+    chat: endpoint === "chat",
+    signal,
+    onText,
+  });
   return { result, promptTokens };
 }

@@ -6,10 +6,31 @@
 // Clients pick models by the names the operator configured, never by spec: a spec is a file path,
 // and a network client must not make the server open files of its choosing.
 import type { CostModel } from "../cost/costModel.js";
+import { ASSISTANT_COST_DEFAULT, STORY_COST_DEFAULT } from "../cost/defaults.js";
 import { loadCostModel } from "../cost/load.js";
 import { UserError } from "../errors.js";
 
 export const DEFAULT_COST_NAME = "default";
+/** The built-in cost model for chat prompts, in a set whose operator named no default (--cost). */
+export const ASSISTANT_COST_NAME = "assistant";
+const RESERVED_NAMES = [DEFAULT_COST_NAME, ASSISTANT_COST_NAME];
+
+/**
+ * The cost models of a server, batch or worker: the operator's default (--cost) and named ones
+ * (--cost-model). Without --cost, each prompt kind gets its own built-in default
+ * (src/cost/defaults.ts): "default" for completion prompts, "assistant" for chat prompts.
+ */
+export function costModelSpecs<T extends string | CostModel>(defaultSpec: T | undefined, named: Readonly<Record<string, T>> = {}): Record<string, T | string> {
+  if (defaultSpec !== undefined) return { [DEFAULT_COST_NAME]: defaultSpec, ...named };
+  return { [DEFAULT_COST_NAME]: STORY_COST_DEFAULT.spec, [ASSISTANT_COST_NAME]: ASSISTANT_COST_DEFAULT.spec, ...named };
+}
+
+/** The cost model a request is answered with, and the budget that goes with it when the request sets none. */
+export interface SelectedCostModel {
+  name: string;
+  model: CostModel;
+  budget?: number;
+}
 
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
@@ -51,6 +72,16 @@ export class CostModelSet implements CostModel {
     return model;
   }
 
+  /**
+   * The model named by a request, else the default for its kind of prompt: chat prompts get the
+   * built-in assistant model when the set has one. The assistant model brings its own budget.
+   */
+  select(name: string | undefined, chat: boolean): SelectedCostModel {
+    const chosen = name ?? (chat && this.models.has(ASSISTANT_COST_NAME) ? ASSISTANT_COST_NAME : DEFAULT_COST_NAME);
+    const model = this.get(chosen);
+    return chosen === ASSISTANT_COST_NAME ? { name: chosen, model, budget: ASSISTANT_COST_DEFAULT.budget } : { name: chosen, model };
+  }
+
   private current(): CostModel {
     return this.models.get(DEFAULT_COST_NAME)!;
   }
@@ -81,7 +112,7 @@ export function parseNamedCostSpecs(entries: readonly string[]): Record<string, 
     const spec = eq > 0 ? entry.slice(eq + 1).trim() : "";
     if (name === "" || spec === "") throw new UserError(`--cost-model expects NAME=SPEC (e.g. strict=rules:strict.json), got "${entry}"`);
     if (!NAME_PATTERN.test(name)) throw new UserError(`invalid cost model name "${name}": use letters, digits, '.', '_' or '-'`);
-    if (name === DEFAULT_COST_NAME) throw new UserError(`--cost-model ${DEFAULT_COST_NAME}=... is reserved: set the default model with --cost`);
+    if (RESERVED_NAMES.includes(name)) throw new UserError(`--cost-model ${name}=... is reserved: set the default model with --cost`);
     if (name in specs) throw new UserError(`--cost-model "${name}" is given twice`);
     specs[name] = spec;
   }

@@ -4,12 +4,11 @@
 import { basename, extname } from "node:path";
 import type { FastifyInstance } from "fastify";
 import type { CostModel } from "../cost/costModel.js";
-import { DEFAULT_COST_RULES } from "../cost/load.js";
 import { createGuard, type CreateGuardOptions, type Guard } from "../createGuard.js";
 import type { GuardOptions } from "../search/options.js";
 import { buildApp, type CancelReason, type RequestCounters, type ServerState } from "./app.js";
 import { parseServerConfig, type ResolvedServerConfig, type ServerConfig } from "./config.js";
-import { CostModelSet, DEFAULT_COST_NAME } from "./costModels.js";
+import { CostModelSet, costModelSpecs } from "./costModels.js";
 import { JobQueue, type QueueStats } from "./jobQueue.js";
 
 export interface GuardServerOptions extends ServerConfig, Omit<CreateGuardOptions, "cost" | "defaults"> {
@@ -43,7 +42,7 @@ export class GuardServer {
   static async create(options: GuardServerOptions = {}): Promise<GuardServer> {
     const { model, cost, costModels, critic, gpu, threads, contextSize, defaults = {}, log = () => {}, ...serverSettings } = options;
     const config: ResolvedServerConfig = parseServerConfig(serverSettings);
-    const costs = await CostModelSet.load({ [DEFAULT_COST_NAME]: cost ?? `rules:${DEFAULT_COST_RULES}`, ...costModels });
+    const costs = await CostModelSet.load(costModelSpecs(cost, costModels));
     let guard: Guard;
     try {
       guard = await createGuard({ model, cost: costs, critic, gpu, threads, contextSize, defaults });

@@ -5,6 +5,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import OpenAI, { APIError, RateLimitError } from "openai";
+import { ASSISTANT_COST_DEFAULT } from "../../src/cost/defaults.js";
+import { loadCostModel } from "../../src/cost/load.js";
 import { createGuardServer, type GuardServer } from "../../src/server/index.js";
 import { STORIES_MODEL } from "../helpers/models.js";
 
@@ -104,8 +106,9 @@ describe("the openai client", () => {
     expect(completion.usage!.completion_tokens).toBeLessThanOrEqual(24);
     expect(completion.usage!.total_tokens).toBe(completion.usage!.prompt_tokens + completion.usage!.completion_tokens);
     const guard = (completion as any).guard;
-    expect(guard).toMatchObject({ method: "guard", costModel: "default", budget: 1, withinBudget: true, seed: 5 });
-    expect(guard.cost).toBeLessThanOrEqual(1);
+    // No --cost: chat prompts get the built-in assistant model and its budget (src/cost/defaults.ts).
+    expect(guard).toMatchObject({ method: "guard", costModel: "assistant", budget: ASSISTANT_COST_DEFAULT.budget, withinBudget: true, seed: 5 });
+    expect(guard.cost).toBeLessThanOrEqual(ASSISTANT_COST_DEFAULT.budget);
     for (const key of ["fallback", "resamples", "stopReason"]) expect(guard).toHaveProperty(key);
     expect(guard).not.toHaveProperty("trace");
   });
@@ -165,7 +168,8 @@ describe("the openai client", () => {
     const text = chunks.map((c) => c.choices[0]?.delta?.content ?? "").join("");
     expect(text.length).toBeGreaterThan(0);
     // The streamed text is the answer the summary describes: its cost is the reported one.
-    expect(await server.guard.cost.cost(text)).toBe(usageChunk.guard.cost);
+    const assistant = await loadCostModel(ASSISTANT_COST_DEFAULT.spec);
+    expect(await assistant.cost(text)).toBe(usageChunk.guard.cost);
   });
 
   test("a request picks a named cost model, and the answer keeps within its budget", async () => {
@@ -264,7 +268,7 @@ describe("bad input over raw HTTP: a clear 4xx, never a crash", () => {
     ["prompt of the wrong type", "/v1/completions", { model: MODEL, prompt: 42 }, {}, 400, /prompt/],
     ["an unknown guard setting", "/v1/completions", { model: MODEL, prompt: "x", guard: { beems: 2 } }, {}, 400, /beems/],
     ["samples below beams", "/v1/completions", { model: MODEL, prompt: "x", guard: { beams: 8, samples: 4 } }, {}, 400, /guard\.samples/],
-    ["an unknown cost model", "/v1/completions", { model: MODEL, prompt: "x", guard: { cost: "lax" } }, {}, 400, /unknown cost model "lax".*default, strict/],
+    ["an unknown cost model", "/v1/completions", { model: MODEL, prompt: "x", guard: { cost: "lax" } }, {}, 400, /unknown cost model "lax".*default, assistant, strict/],
     ["an unsupported feature", "/v1/chat/completions", { ...chat, tools: [{ type: "function", function: { name: "f" } }] }, {}, 400, /tools are not supported/],
     ["a field that would change the answer", "/v1/chat/completions", { ...chat, frequency_penalty: 1 }, {}, 400, /frequency_penalty: only 0 is supported/],
     ["an unknown field", "/v1/completions", { model: MODEL, prompt: "x", frobnicate: 1 }, {}, 400, /unknown field "frobnicate"/],
@@ -287,7 +291,7 @@ describe("bad input over raw HTTP: a clear 4xx, never a crash", () => {
 
   test("the server is still healthy afterwards; /health needs no key", async () => {
     const h = await health();
-    expect(h).toMatchObject({ status: "ok", model: MODEL, costModels: ["default", "strict"] });
+    expect(h).toMatchObject({ status: "ok", model: MODEL, costModels: ["default", "assistant", "strict"] });
     expect(h.requests.failed).toBe(0);
     expect((await post("/v1/completions", { model: MODEL, prompt: "Once", max_tokens: 4 })).status).toBe(200);
   });
