@@ -132,6 +132,7 @@ test("Ctrl-C to `npx inference-guard serve` (the whole process group) still lets
     stdio: ["ignore", "pipe", "pipe"],
     detached: true, // its own process group, as a terminal's foreground job
   });
+  const npxExited = new Promise((resolve) => npx.on("exit", resolve));
   try {
     let stdout = "";
     const url = await new Promise<string>((resolve, reject) => {
@@ -154,6 +155,7 @@ test("Ctrl-C to `npx inference-guard serve` (the whole process group) still lets
     for (let r = await iterator.next(); !r.done; r = await iterator.next()) last = r.value;
     expect(last.usage.completion_tokens).toBe(300); // finished, not cancelled
     await waitFor(async () => processesWith(marker).length === 0, "the server process to exit");
+    await npxExited; // npm too: its pipes must not outlive the test (jest's worker would not exit)
   } finally {
     for (const pid of processesWith(marker)) process.kill(pid, "SIGKILL");
   }
