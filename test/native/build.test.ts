@@ -11,8 +11,8 @@ import { PACKAGE_ROOT } from "../../src/paths.js";
 const FAKE_GYP = `
 import { appendFileSync, mkdirSync, writeFileSync } from "node:fs";
 appendFileSync(process.env.FAKE_GYP_CALLS, process.argv.slice(2).join(" ") + "\\n");
-for (let i = 0; i < 30; i++) console.error("gyp info it worked if it ends with ok");
-console.log("  CXX(target) Release/obj.target/inference_guard/native/critic.o");
+for (let i = 0; i < 30; i++) process.stderr.write("gyp info it worked if it ends with ok\\n");
+process.stdout.write("  CXX(target) Release/obj.target/inference_guard/native/critic.o\\n");
 if (process.argv.includes("rebuild")) { mkdirSync("build", { recursive: true }); writeFileSync("build/config.gypi", "{}"); }
 process.exit(Number(process.env.FAKE_GYP_STATUS ?? 0));
 `;

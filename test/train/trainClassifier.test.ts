@@ -6,7 +6,6 @@ import { join } from "node:path";
 import { parseMix } from "../../src/cli/trainCost.js";
 import { loadClassifierCostModel } from "../../src/cost/classifier.js";
 import { readClassifierFile } from "../../src/cost/classifierFormat.js";
-import { SHARED_DIR } from "../../src/paths.js";
 import type { LabeledText } from "../../src/train/datasets.js";
 import { DEFAULT_MIX, stratifiedSplit } from "../../src/train/trainClassifier.js";
 import { cli } from "../helpers/cli.js";
@@ -57,7 +56,7 @@ test("train-cost --help lists every flag with its default; mistakes are one line
   for (const flag of ["--data", "--out", "--epochs", "--seed", "--buckets", "--word-ngrams", "--char-ngrams", "--char-weight", "--lr", "--l2", "--batch-size", "--mix", "--xstest-holdout", "--calibration", "--metrics", "--json"]) {
     expect(help.out).toContain(flag);
   }
-  expect(help.out).toContain(join(SHARED_DIR, "data"));
+  expect(help.out).toContain("(default: ../shared/data)"); // relative to the package, as on every machine
   const cases: Array<[string[], RegExp]> = [
     [[], /--out FILE is required/],
     [["--out", join(dir, "x.bin"), "--buckets", "1000"], /--buckets must be a power of two/],
