@@ -3,6 +3,9 @@
 #include <mutex>
 #include <stdexcept>
 
+#include "AddonModel.h"                // node-llama-cpp's private header (see llama_api.h)
+#include "node_llama_cpp_build.h"      // written by native/prepare-llama-headers.mjs
+
 #if defined(_WIN32)
 #include <windows.h>
 #include <psapi.h>
@@ -83,8 +86,8 @@ template <typename F>
 void resolve(void* lib, F& slot, const char* name) {
     slot = reinterpret_cast<F>(symbol(lib, name));
     if (slot == nullptr) {
-        throw std::runtime_error(std::string("llama.cpp symbol not found: ") + name +
-                                 " (node-llama-cpp's llama.cpp does not match the headers this addon was built with)");
+        throw std::runtime_error(std::string(NODE_LLAMA_CPP_MISMATCH "llama.cpp symbol not found: ") + name +
+                                 " (its llama.cpp does not match the headers this addon was built with)");
     }
 }
 
@@ -98,7 +101,7 @@ const LlamaApi& llamaApi() {
         try {
             void* lib = findLibrary();
             if (lib == nullptr) {
-                throw std::runtime_error("libllama is not loaded: load a model with node-llama-cpp first");
+                throw std::runtime_error(NODE_LLAMA_CPP_MISMATCH "no loaded libllama found (load a model with node-llama-cpp first)");
             }
             resolve(lib, api.context_default_params, "llama_context_default_params");
             resolve(lib, api.init_from_model, "llama_init_from_model");
@@ -127,3 +130,13 @@ const LlamaApi& llamaApi() {
 }
 
 const std::string& llamaLibraryPath() { return g_path; }
+
+llama_model* unwrapAddonModel(Napi::Env env, Napi::Object object) {
+    AddonModel* addonModel = Napi::ObjectWrap<AddonModel>::Unwrap(object);
+    if (addonModel == nullptr || addonModel->model == nullptr || addonModel->disposed) {
+        throw Napi::Error::New(env, "the model is not loaded or was disposed");
+    }
+    return addonModel->model;
+}
+
+const char* nodeLlamaCppBuildVersion() { return NODE_LLAMA_CPP_BUILD_VERSION; }

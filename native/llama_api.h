@@ -1,8 +1,16 @@
-// Function table for the llama.cpp library that node-llama-cpp already loaded.
-// We never link against libllama: we resolve its symbols at run time from the copy in memory,
-// so our addon always calls the exact binary (CPU, CUDA, Metal, Vulkan) node-llama-cpp chose.
+// The addon's one coupling to node-llama-cpp's private parts (the TypeScript side's is
+// src/engine/nodeLlamaInternals.ts). Three assumptions, all tied to the node-llama-cpp version
+// pinned in package.json and checked when the first model loads (a mismatch is a one-line error):
+//  - its native model object is the class in its private llama/addon/AddonModel.h, whose fields
+//    (model, disposed) we read from memory: the addon must be compiled against the installed
+//    node-llama-cpp's header (nodeLlamaCppBuildVersion() says which one it was);
+//  - the llama.cpp it loaded is a shared object named libllama.* (or, on macOS, any image with
+//    "llama" in its name) exporting the symbols below, which we resolve at run time instead of
+//    linking, so we always call the exact binary (CPU, CUDA, Metal, Vulkan) node-llama-cpp chose;
+//  - those symbols match the llama.cpp headers extracted from it (native/prepare-llama-headers.mjs).
 #pragma once
 
+#include <napi.h>
 #include <string>
 #include "llama.h"
 
@@ -27,7 +35,15 @@ struct LlamaApi {
     decltype(&::llama_model_n_ctx_train) model_n_ctx_train = nullptr;
 };
 
+// Errors that mean node-llama-cpp is not what this addon was built for start with this text.
+#define NODE_LLAMA_CPP_MISMATCH "node-llama-cpp mismatch: "
+
 // Resolves the table once; throws std::runtime_error naming the missing symbol.
 const LlamaApi& llamaApi();
 // Path of the shared object the symbols came from (for diagnostics).
 const std::string& llamaLibraryPath();
+// The loaded llama_model* behind node-llama-cpp's AddonModel object; throws a JS error when it
+// is not one, or its model is not loaded or was disposed.
+llama_model* unwrapAddonModel(Napi::Env env, Napi::Object addonModel);
+// The node-llama-cpp version whose AddonModel.h this addon was compiled against.
+const char* nodeLlamaCppBuildVersion();

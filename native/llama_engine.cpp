@@ -9,7 +9,6 @@
 #include <string>
 #include <vector>
 
-#include "AddonModel.h"
 #include "llama_api.h"
 #include "sampling.h"
 
@@ -44,12 +43,8 @@ public:
             throw Napi::Error::New(env, e.what());
         }
         api_ = api;
-        AddonModel* addonModel = Napi::ObjectWrap<AddonModel>::Unwrap(info[0].As<Napi::Object>());
-        if (addonModel == nullptr || addonModel->model == nullptr || addonModel->disposed) {
-            throw Napi::Error::New(env, "the model is not loaded or was disposed");
-        }
+        model_ = unwrapAddonModel(env, info[0].As<Napi::Object>());
         modelRef_ = Napi::Persistent(info[0].As<Napi::Object>());
-        model_ = addonModel->model;
 
         const Napi::Object opts = info[1].As<Napi::Object>();
         auto u32 = [&](const char* key, uint32_t fallback) {
@@ -328,4 +323,5 @@ Napi::Value SampleLogits(const Napi::CallbackInfo& info) {
 void InitLlamaEngine(Napi::Env env, Napi::Object exports) {
     exports.Set("BatchContext", BatchContext::Define(env));
     exports.Set("sampleLogits", Napi::Function::New(env, SampleLogits));
+    exports.Set("NODE_LLAMA_CPP_BUILD_VERSION", Napi::String::New(env, nodeLlamaCppBuildVersion()));
 }

@@ -4,7 +4,7 @@ import { basename } from "node:path";
 import type { CostModel } from "./cost/costModel.js";
 import { DEFAULT_COST_RULES, loadCostModel } from "./cost/load.js";
 import { Critic, assertCriticMatchesModel } from "./critic/index.js";
-import { Engine, type GpuOption, type ModelFacts } from "./engine/engine.js";
+import { DEFAULT_MAX_SEQUENCES, Engine, type GpuOption, type ModelFacts } from "./engine/engine.js";
 import { GuardModelNotFoundError, ModelFileNotFoundError, UserError } from "./errors.js";
 import { defaultModelPath } from "./paths.js";
 import { generateGuarded, requiredContextCells } from "./search/guard.js";
@@ -62,7 +62,6 @@ export interface Guard {
 }
 
 const PROMPT_ALLOWANCE = 1024;
-const MAX_SEQUENCES = 64;
 /** KV cache the default context size may take to cover the model's whole trained context. */
 const DEFAULT_KV_BUDGET_BYTES = 512 * 1024 * 1024;
 
@@ -86,7 +85,7 @@ export async function createGuard(options: CreateGuardOptions = {}): Promise<Gua
     gpu: options.gpu,
     threads: options.threads,
     contextSize,
-    maxSequences: MAX_SEQUENCES,
+    maxSequences: DEFAULT_MAX_SEQUENCES,
   }).catch((error: unknown) => {
     if (error instanceof ModelFileNotFoundError) throw new GuardModelNotFoundError(modelPath, options.model === undefined);
     throw error;

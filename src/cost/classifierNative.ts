@@ -1,53 +1,15 @@
-// Typed access to the text-classifier kernels of the addon (native/classifier.cpp), and the
+// Access to the text-classifier kernels of the addon (native/classifier.cpp; types in src/native.ts), and the
 // packing of JS strings into the (bytes, offsets, count) triple they read.
-import { nativeAddon } from "../native.js";
+import { nativeAddon, nativeKernel, type FeatureSettings, type NativeAddon } from "../native.js";
 
-/** How texts become hashed features; recorded in every model file. */
-export interface FeatureSettings {
-  /** Version of the extraction algorithm in native/classifier.cpp (bumped on any change). */
-  featureVersion: number;
-  /** log2 of the number of hash buckets. */
-  bucketBits: number;
-  /** 1: word unigrams; 2: + bigrams; 3: + trigrams. */
-  wordNgrams: number;
-  /** Character n-gram lengths within "<word>"; both 0 for none. */
-  charMin: number;
-  charMax: number;
-  /** Value of a char n-gram occurrence (a word feature's is 1), > 0. */
-  charWeight: number;
-  /** Mixed into every hash. */
-  hashSeed: number;
-}
+export type { FeatureSettings, NativeClassifierTrainer, NativeTextClassifier } from "../native.js";
 
-export interface NativeTextClassifier {
-  /** P(unsafe) per text into outProb; outCount gets each text's feature occurrences (0: no word). */
-  score(bytes: Uint8Array, offsets: Uint32Array, count: number, outProb: Float32Array, outCount?: Uint32Array | null): void;
-}
-
-export interface NativeClassifierTrainer {
-  addExamples(bytes: Uint8Array, offsets: Uint32Array, count: number, labels: Float32Array, weights: Float32Array): number;
-  run(batches: number): { loss: number; examples: number; epoch: number; batches: number };
-  predict(bytes: Uint8Array, offsets: Uint32Array, count: number, outLogit: Float32Array): void;
-  /** Copies the weights into out (buckets floats) and returns the bias. */
-  weights(out: Float32Array): number;
-  stats(): { examples: number; featureOccurrences: number; featureVersion: number };
-}
-
-interface ClassifierAddon {
-  CLASSIFIER_FEATURE_VERSION: number;
-  classifierFeatures(options: FeatureSettings, bytes: Uint8Array): Int32Array;
-  TextClassifier: new (options: FeatureSettings & { weights: Float32Array; bias: number; scale?: number; shift?: number }) => NativeTextClassifier;
-  ClassifierTrainer: new (
-    options: FeatureSettings & { lr: number; l2: number; batchSize: number; seed: number },
-  ) => NativeClassifierTrainer;
-}
+type ClassifierAddon = Pick<NativeAddon, "CLASSIFIER_FEATURE_VERSION" | "classifierFeatures" | "TextClassifier" | "ClassifierTrainer">;
 
 export function classifierAddon(): ClassifierAddon {
-  const addon = nativeAddon() as unknown as Partial<ClassifierAddon>;
-  if (typeof addon.TextClassifier !== "function" || typeof addon.ClassifierTrainer !== "function") {
-    throw new Error("the native addon has no TextClassifier (stale build?): run `npm run build:native`");
-  }
-  return addon as ClassifierAddon;
+  nativeKernel("TextClassifier");
+  nativeKernel("ClassifierTrainer");
+  return nativeAddon();
 }
 
 /** The feature-extractor version this build implements. */

@@ -2,10 +2,11 @@
 // (completion prompt) is charged by the conflict lexicon, an assistant answer (chat prompt) by the
 // shipped harm classifier. generate, serve, batch and eval all take their defaults from here.
 import { join } from "node:path";
-import { DEFAULT_COST_RULES, packageRoot } from "./load.js";
+import { PACKAGE_ROOT } from "../paths.js";
+import { DEFAULT_COST_RULES } from "./load.js";
 
 /** Absolute path of the shipped harm classifier, models/harm-classifier.bin. */
-export const DEFAULT_HARM_CLASSIFIER: string = join(packageRoot(), "models", "harm-classifier.bin");
+export const DEFAULT_HARM_CLASSIFIER: string = join(PACKAGE_ROOT, "models", "harm-classifier.bin");
 
 export interface CostDefault {
   /** Cost model spec. */

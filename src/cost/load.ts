@@ -1,10 +1,9 @@
 // Turns a cost-model spec from the command line or a config ("rules:PATH", or a bare "PATH.json")
 // into a CostModel. Kinds live in a small registry: later kinds (classifier, probe, guard) add
 // themselves with registerCostModelKind.
-import { existsSync } from "node:fs";
-import { dirname, isAbsolute, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { isAbsolute, join, resolve } from "node:path";
 import { UserError } from "../errors.js";
+import { PACKAGE_ROOT } from "../paths.js";
 import type { CostModel } from "./costModel.js";
 import { RulesCostModel } from "./rules.js";
 
@@ -94,12 +93,5 @@ function supported(): string {
     .join("; ");
 }
 
-/** The package root: the nearest directory above this module holding package.json (src/ or dist/). */
-export function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, "package.json")) && dirname(dir) !== dir) dir = dirname(dir);
-  return dir;
-}
-
 /** Absolute path of the shipped conflict lexicon, models/conflict-lexicon.json. */
-export const DEFAULT_COST_RULES: string = join(packageRoot(), "models", "conflict-lexicon.json");
+export const DEFAULT_COST_RULES: string = join(PACKAGE_ROOT, "models", "conflict-lexicon.json");

@@ -1,5 +1,5 @@
 // The critic at run time: a thin wrapper over the native CriticNet (native/critic.cpp).
-import { nativeAddon } from "../native.js";
+import { nativeKernel, type NativeCriticNet, type NativeCriticNetConstructor } from "../native.js";
 import { UserError } from "../errors.js";
 import { mulberry32 } from "../util/random.js";
 import {
@@ -16,35 +16,10 @@ import {
   validateCriticSpec,
 } from "./format.js";
 
-/** Options of the native constructor. `weights` is copied; the arrays may be reused afterwards. */
-export interface NativeCriticNetOptions {
-  inputDim: number;
-  hidden: number[];
-  activation: CriticActivation;
-  weights: Float32Array;
-  mean?: Float32Array;
-  std?: Float32Array;
-  /** Accepted for symmetry; the kernel works in fixed row blocks and never grows buffers. */
-  maxBatch?: number;
-}
-
-export interface NativeCriticNet {
-  readonly inputDim: number;
-  /**
-   * hidden: rows x nEmbd, z: rows, outputs: rows each (arrays may be longer). Throws RangeError
-   * or TypeError on bad arguments.
-   */
-  forward(hidden: Float32Array, z: Float32Array, rows: number, outSafety: Float32Array, outValue: Float32Array): void;
-}
-
-export type NativeCriticNetConstructor = new (options: NativeCriticNetOptions) => NativeCriticNet;
+export type { NativeCriticNet, NativeCriticNetConstructor, NativeCriticNetOptions } from "../native.js";
 
 function nativeCriticNet(): NativeCriticNetConstructor {
-  const ctor = nativeAddon().CriticNet;
-  if (typeof ctor !== "function") {
-    throw new Error("the native addon has no CriticNet (stale build?): run `npm run build:native`");
-  }
-  return ctor as NativeCriticNetConstructor;
+  return nativeKernel("CriticNet");
 }
 
 export interface CriticOutput {

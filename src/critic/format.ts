@@ -16,13 +16,13 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { z } from "zod";
 import { UserError, describeZodError } from "../errors.js";
+import { CRITIC_ACTIVATIONS, type CriticActivation } from "../native.js";
 import { decodeContainer, encodeContainer, type ContainerFormat } from "../util/container.js";
 import { readUserFile, writeFileAtomic } from "../util/files.js";
 
 export const CRITIC_MAGIC = "IGCRITIC";
 export const CRITIC_FORMAT_VERSION = 1;
-export const CRITIC_ACTIVATIONS = ["relu", "tanh", "gelu", "silu"] as const;
-export type CriticActivation = (typeof CRITIC_ACTIVATIONS)[number];
+export { CRITIC_ACTIVATIONS, type CriticActivation };
 
 // Limits shared with native/critic.cpp, which refuses anything larger.
 const MAX_INPUT_DIM = 1 << 24;

@@ -12,8 +12,11 @@ import {
   type LlamaModel,
 } from "node-llama-cpp";
 import { ModelFileNotFoundError, UserError } from "../errors.js";
-import { nativeAddon, type NativeBatchContext, type SampleParams } from "../native.js";
-import { addonModelOf, assertPinnedNodeLlamaCpp } from "./nodeLlamaInternals.js";
+import { seedHalves, type NativeBatchContext, type SampleParams } from "../native.js";
+import { DEFAULT_MAX_SEQUENCES, MAX_CONTEXT_SIZE } from "./constants.js";
+import { checkNodeLlamaCpp, createBatchContext } from "./nodeLlamaInternals.js";
+
+export { DEFAULT_MAX_SEQUENCES, DETOKENIZE_CONTEXT, MAX_CONTEXT_SIZE } from "./constants.js";
 
 export type GpuOption = false | "auto" | "cuda" | "metal" | "vulkan";
 
@@ -30,7 +33,7 @@ export interface EngineOptions {
    * (to size the cache from its trained context and its memory per cell). Default 4096.
    */
   contextSize?: number | ((model: ModelFacts) => number);
-  /** Sequences (beams + candidates) the context can hold at once. Default 64. */
+  /** Sequences (beams + candidates) the context can hold at once. Default DEFAULT_MAX_SEQUENCES. */
   maxSequences?: number;
   /** Tokens one decode may carry (prompt chunks, candidates per step). Default 512. */
   batchSize?: number;
@@ -47,8 +50,6 @@ export interface ModelFacts {
   kvBytesPerCell: number;
 }
 
-/** The largest context size the engine accepts (2^24 cells); more is a mistake, not a plan. */
-export const MAX_CONTEXT_SIZE = 1 << 24;
 
 /**
  * llama.cpp rounds a context up to a multiple of 256 cells and clamps its batch to the context
@@ -190,7 +191,7 @@ async function loadLlama(gpu: GpuOption): Promise<Llama> {
   if (llamaPromise) throw new UserError(`llama.cpp is already loaded with gpu=${String(llamaGpu)} in this process`);
   llamaGpu = gpu;
   llamaPromise = (async () => {
-    await assertPinnedNodeLlamaCpp();
+    await checkNodeLlamaCpp();
     try {
       return await getLlama({ gpu, build: "never", usePrebuiltBinaries: true, progressLogs: false, logLevel: "error" as never });
     } catch (error) {
@@ -217,7 +218,7 @@ export class Engine {
   }
 
   static async load(options: EngineOptions): Promise<Engine> {
-    const maxSequences = options.maxSequences ?? 64;
+    const maxSequences = options.maxSequences ?? DEFAULT_MAX_SEQUENCES;
     const batchSize = options.batchSize ?? 512;
     const given = { threads: options.threads, maxSequences, batchSize, ...(typeof options.contextSize === "number" ? { contextSize: options.contextSize } : {}) };
     for (const [name, value] of Object.entries(given)) if (value !== undefined) assertCount(name, value);
@@ -250,7 +251,7 @@ export class Engine {
           : (options.contextSize ?? 4096);
       assertCount("contextSize", contextSize);
       const nativeContext = Math.max(contextSize, MIN_NATIVE_CONTEXT);
-      ctx = new (nativeAddon().BatchContext)(addonModelOf(model), {
+      ctx = createBatchContext(model, {
         contextSize: nativeContext,
         batchSize: Math.min(batchSize, nativeContext),
         sequences: maxSequences,
@@ -382,12 +383,12 @@ export class Engine {
     bias?: LogitBias,
     out = { tokens: new Int32Array(rows.length), logProbs: new Float32Array(rows.length) },
   ): { tokens: Int32Array; logProbs: Float32Array } {
-    const s = BigInt.asUintN(64, seed);
+    const { hi, lo } = seedHalves(seed);
     this.ctx.sample(
       rows,
       params,
-      Number(s >> 32n),
-      Number(s & 0xffffffffn),
+      hi,
+      lo,
       bias?.rowPtr ?? null,
       bias?.tokens ?? null,
       bias?.values ?? null,

@@ -3,6 +3,7 @@
 // each validated with zod, and run on one shared engine.
 import { z } from "zod";
 import type { CostModel } from "../cost/costModel.js";
+import { DEFAULT_MAX_SEQUENCES } from "../engine/constants.js";
 import type { Engine } from "../engine/engine.js";
 import { UserError, describeZodError } from "../errors.js";
 import { generateArgs } from "../search/baselines/args.js";
@@ -15,8 +16,8 @@ import type { CriticScorer, GenerationResult } from "../search/types.js";
 
 const temperature = z.number().min(0).max(10);
 const positive = (fallback: number, max: number) => z.number().int().min(1).max(max).default(fallback);
-// The engine holds 64 sequences: Best-of-N needs n + 1, beam searches K + N.
-const MAX_SEQUENCES = 64;
+// The engine holds DEFAULT_MAX_SEQUENCES sequences: Best-of-N needs n + 1, beam searches K + N.
+const MAX_SEQUENCES = DEFAULT_MAX_SEQUENCES;
 const beamShape = {
   /** K: beams kept per block. */
   k: positive(4, 32),

@@ -5,7 +5,7 @@ import { basename, resolve } from "node:path";
 import type { CostModel } from "../cost/costModel.js";
 import { loadCostModel } from "../cost/load.js";
 import { Critic, assertCriticMatchesModel } from "../critic/index.js";
-import { Engine } from "../engine/engine.js";
+import { DEFAULT_MAX_SEQUENCES, Engine } from "../engine/engine.js";
 import { UserError } from "../errors.js";
 import { blockTexts, chargedCostCurves, maxOf } from "../search/baselines/blocks.js";
 import { isOverBudget } from "../search/safetyState.js";
@@ -41,7 +41,6 @@ export interface RunEvalResult {
 
 /** KV cells allowed for the prompt when sizing the context before the prompts are tokenized. */
 const PROMPT_ALLOWANCE = 1024;
-const MAX_SEQUENCES = 64;
 
 export async function runEval(settings: EvalSettings, o: RunEvalOptions): Promise<RunEvalResult> {
   const outDir = resolve(o.out);
@@ -60,7 +59,7 @@ export async function runEval(settings: EvalSettings, o: RunEvalOptions): Promis
       gpu: settings.gpu === "cpu" ? false : settings.gpu,
       threads: settings.threads,
       contextSize: settings.contextSize ?? cells,
-      maxSequences: MAX_SEQUENCES,
+      maxSequences: DEFAULT_MAX_SEQUENCES,
     });
     if (critic) {
       for (const w of assertCriticMatchesModel(critic, { nEmbd: engine.info.nEmbd, name: basename(settings.model) })) o.warn?.(w);

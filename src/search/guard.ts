@@ -4,6 +4,7 @@
 // dropped, the rest are scored (reward signal + critic on [hidden state, z]) and the top K kept.
 // When every candidate is over budget, the tokens they used are penalised and the block resampled.
 import type { CostModel } from "../cost/costModel.js";
+import { DETOKENIZE_CONTEXT } from "../engine/constants.js";
 import type { Engine } from "../engine/engine.js";
 import { UserError } from "../errors.js";
 import { guardOptionsSchema, parseOptions, type GuardOptions, type ResolvedGuardOptions } from "./options.js";
@@ -15,9 +16,6 @@ import { SequencePool } from "./sequencePool.js";
 import { StopSequences } from "./stop.js";
 import { yieldToEventLoop } from "../util/yield.js";
 import type { CriticScorer, GenerationResult, StopReason, TraceBlock, TraceCandidate } from "./types.js";
-
-/** Tokens of context kept when detokenizing a block, so word pieces join as they would in the full text. */
-const DETOKENIZE_CONTEXT = 8;
 
 interface Hypothesis {
   seq: number;

@@ -1,6 +1,7 @@
 // Baselines on the same engine: plain temperature sampling and greedy decoding of one sequence.
 // They report the cost of what they wrote but do not steer by it.
 import type { CostModel } from "../cost/costModel.js";
+import { DETOKENIZE_CONTEXT } from "../engine/constants.js";
 import type { Engine } from "../engine/engine.js";
 import { UserError } from "../errors.js";
 import { parseOptions, samplingOptionsSchema, type SamplingOptions } from "./options.js";
@@ -11,7 +12,6 @@ import { StopSequences } from "./stop.js";
 import { yieldToEventLoop } from "../util/yield.js";
 import type { GenerationResult, StopReason } from "./types.js";
 
-const DETOKENIZE_CONTEXT = 8;
 /** Tokens between two yields to the event loop (so aborts and timers get a turn). */
 const YIELD_EVERY_TOKENS = 8;
 

@@ -14,7 +14,7 @@ import { z } from "zod";
 import type { CostModel } from "../cost/costModel.js";
 import { loadCostModel } from "../cost/load.js";
 import { Critic, assertCriticMatchesModel } from "../critic/index.js";
-import { Engine } from "../engine/engine.js";
+import { DEFAULT_MAX_SEQUENCES, Engine } from "../engine/engine.js";
 import { generateGuarded } from "../search/guard.js";
 import { parseOptions } from "../search/options.js";
 import { isOverBudget, safetyStateAfter } from "../search/safetyState.js";
@@ -256,7 +256,7 @@ function predictionAuc(set: RolloutSet, critic: Critic, o: Resolved): { predicti
 }
 
 async function compareSearch(o: Resolved, critic: Critic, cost: CostModel, prompts: string[], progressStream: NodeJS.WritableStream, log: (line: string) => void): Promise<SearchSummary[]> {
-  const engine = await loadEngine(o, critic, { maxSequences: 64, contextSize: 4096 });
+  const engine = await loadEngine(o, critic, { maxSequences: DEFAULT_MAX_SEQUENCES, contextSize: 4096 });
   try {
     const configs: Array<{ label: string; weight: number | null }> = [
       { label: "no critic", weight: null },

@@ -8,14 +8,12 @@
 // guard's cost, hence its z = 1 - cost/d).
 import { basename } from "node:path";
 import type { CostModel } from "../cost/costModel.js";
+import { DETOKENIZE_CONTEXT } from "../engine/constants.js";
 import type { Engine } from "../engine/engine.js";
 import { UserError } from "../errors.js";
 import { deriveSeed } from "../search/seed.js";
 import type { Progress } from "../util/progress.js";
 import { ROLLOUT_FORMAT_VERSION, type Rollout, type RolloutSet } from "./rolloutFile.js";
-
-/** Tokens of context kept when detokenizing a block (as the guard does). */
-const DETOKENIZE_CONTEXT = 8;
 
 export interface SampleRolloutsOptions {
   engine: Engine;

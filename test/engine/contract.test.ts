@@ -4,7 +4,8 @@ import { getModuleVersion } from "node-llama-cpp";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Engine } from "../../src/engine/engine.js";
-import { PINNED_NODE_LLAMA_CPP_VERSION } from "../../src/engine/nodeLlamaInternals.js";
+import { PINNED_NODE_LLAMA_CPP_VERSION, nodeLlamaCppMismatch } from "../../src/engine/nodeLlamaInternals.js";
+import { nativeAddon } from "../../src/native.js";
 import { PACKAGE_ROOT } from "../../src/paths.js";
 import { BOTH_MODELS } from "../helpers/models.js";
 
@@ -12,6 +13,28 @@ test("node-llama-cpp is the pinned version, pinned exactly in package.json", asy
   expect(await getModuleVersion()).toBe(PINNED_NODE_LLAMA_CPP_VERSION);
   const pkg = JSON.parse(readFileSync(join(PACKAGE_ROOT, "package.json"), "utf8"));
   expect(pkg.dependencies["node-llama-cpp"]).toBe(PINNED_NODE_LLAMA_CPP_VERSION);
+});
+
+test("the addon was compiled against the installed node-llama-cpp's private headers", async () => {
+  expect(nativeAddon().NODE_LLAMA_CPP_BUILD_VERSION).toBe(await getModuleVersion());
+});
+
+describe("a node-llama-cpp the package was not made for is one line that says what to do", () => {
+  const pinned = PINNED_NODE_LLAMA_CPP_VERSION;
+  test.each([
+    [{ installed: pinned, built: pinned, allowOtherVersion: false }, undefined],
+    [{ installed: "9.9.9", built: "9.9.9", allowOtherVersion: false }, /reads node-llama-cpp .* internals, but 9\.9\.9 is installed: reinstall with `npm ci`/],
+    [{ installed: "9.9.9", built: "9.9.9", allowOtherVersion: true }, undefined],
+    [{ installed: "9.9.9", built: pinned, allowOtherVersion: true }, /addon was built against node-llama-cpp .* but 9\.9\.9 is installed: rebuild it with `npm run build:native`/],
+    [{ installed: pinned, built: undefined, allowOtherVersion: false }, /built against node-llama-cpp \(unknown: an older build\)/],
+  ])("%p", (versions, expected) => {
+    const problem = nodeLlamaCppMismatch(versions);
+    if (expected === undefined) expect(problem).toBeUndefined();
+    else {
+      expect(problem).toMatch(expected);
+      expect(problem).not.toContain("\n");
+    }
+  });
 });
 
 describe.each(BOTH_MODELS)("%s", (_name, modelPath) => {

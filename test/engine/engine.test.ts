@@ -1,4 +1,6 @@
 // Loading a model file: a missing, foreign or cut-short file is one clear UserError naming the cause.
+import { jest } from "@jest/globals";
+import { LlamaModel } from "node-llama-cpp";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -70,3 +72,40 @@ describe("context sizes", () => {
     }
   });
 });
+
+describe("bad options never leak a model", () => {
+  test.each([
+    [{ maxSequences: 0 }, /maxSequences must be a positive integer/],
+    [{ maxSequences: 300 }, /maxSequences must be at most 256/],
+    [{ maxSequences: 64, batchSize: 32 }, /batchSize \(32\) must be at least maxSequences \(64\)/],
+    [{ threads: 0 }, /threads must be a positive integer/],
+    [{ contextSize: -1 }, /contextSize must be a positive integer/],
+  ])("%p is refused before the model file is even read", async (options, message) => {
+    // A model path that does not exist: the options' error, not "not found", shows they come first.
+    const error = await loadOptionsError({ modelPath: join(dir, "never-read.gguf"), ...options });
+    expect(error).toBeInstanceOf(UserError);
+    expect(error.message).toMatch(message);
+  });
+
+  test("a context size the loaded model's facts make invalid disposes the model it loaded", async () => {
+    const dispose = jest.spyOn(LlamaModel.prototype, "dispose");
+    try {
+      const error = await loadOptionsError({ modelPath: STORIES_MODEL, contextSize: () => 0 });
+      expect(error).toBeInstanceOf(UserError);
+      expect(error.message).toMatch(/contextSize must be a positive integer \(got 0\)/);
+      expect(dispose).toHaveBeenCalledTimes(1);
+    } finally {
+      dispose.mockRestore();
+    }
+  });
+});
+
+async function loadOptionsError(options: Parameters<typeof Engine.load>[0]): Promise<Error> {
+  try {
+    const engine = await Engine.load(options);
+    await engine.dispose();
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error("loaded");
+}

@@ -6,11 +6,12 @@
 // model, and a token's reward is minus the cost it adds: -max(0, cost(text + token) - cost(text)).
 // A token-level look-ahead only sees a word's cost on the token that completes it.
 import type { CostModel } from "../../cost/costModel.js";
+import { DETOKENIZE_CONTEXT } from "../../engine/constants.js";
 import type { Engine } from "../../engine/engine.js";
 import { UserError } from "../../errors.js";
 import { deriveSeed } from "../seed.js";
 import type { StopReason } from "../types.js";
-import { answerTokenLimit, assertEngineFits, DETOKENIZE_CONTEXT, finishResult, type BaselineResult } from "./result.js";
+import { answerTokenLimit, assertEngineFits, finishResult, type BaselineResult } from "./result.js";
 
 export interface ArgsRequest {
   engine: Engine;

@@ -8,6 +8,7 @@
 // Draws are seeded by (seed, block, 0, token step) as in the guard's first attempt, so without
 // safety it returns exactly what generateGuarded returns under a cost model that charges nothing.
 import type { CostModel } from "../../cost/costModel.js";
+import { DETOKENIZE_CONTEXT } from "../../engine/constants.js";
 import type { Engine } from "../../engine/engine.js";
 import { UserError } from "../../errors.js";
 import { yieldToEventLoop } from "../../util/yield.js";
@@ -15,7 +16,7 @@ import { isOverBudget } from "../safetyState.js";
 import { deriveSeed } from "../seed.js";
 import { SequencePool } from "../sequencePool.js";
 import type { StopReason } from "../types.js";
-import { answerTokenLimit, assertEngineFits, DETOKENIZE_CONTEXT, finishResult, type BaselineResult, type CandidateSummary } from "./result.js";
+import { answerTokenLimit, assertEngineFits, finishResult, type BaselineResult, type CandidateSummary } from "./result.js";
 import { growTree } from "../tree.js";
 
 export interface BeamRequest {

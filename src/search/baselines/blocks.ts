@@ -3,8 +3,8 @@
 // the safety state z = 1 - charged/d of the guard tracks. Used by the safety-aware baselines to
 // decide, and by the evaluation to measure every method the same way.
 import type { CostModel } from "../../cost/costModel.js";
+import { DETOKENIZE_CONTEXT } from "../../engine/constants.js";
 import type { Engine } from "../../engine/engine.js";
-import { DETOKENIZE_CONTEXT } from "./result.js";
 
 /**
  * Texts of the answer's blocks of `width` tokens, each detokenized with the answer tokens before it

@@ -1,6 +1,7 @@
 // What a baseline decoding method returns: the project's GenerationResult plus the answer's tokens
 // (so an evaluation can scan its cost block by block) and the candidates it chose among.
 import type { CostModel } from "../../cost/costModel.js";
+import { DETOKENIZE_CONTEXT } from "../../engine/constants.js";
 import type { Engine } from "../../engine/engine.js";
 import { UserError } from "../../errors.js";
 import { isOverBudget } from "../safetyState.js";
@@ -24,9 +25,6 @@ export interface CandidateSummary {
 export interface BaselineResult extends GenerationResult {
   candidates?: CandidateSummary[];
 }
-
-/** Tokens of context kept when detokenizing a piece, as guard.ts and plain.ts do (word pieces join as in the full text). */
-export const DETOKENIZE_CONTEXT = 8;
 
 /** Text of `tokens` written after `before`, piece by piece exactly as the guard and plain sampling build it. */
 export function piecewiseText(engine: Engine, tokens: readonly number[], before: readonly number[] = []): string {
