@@ -161,7 +161,9 @@ export async function trainProbe(options: TrainProbeOptions): Promise<TrainProbe
   let pooling: ProbePooling;
   // "auto": two fits on the inner split, the loser refitted for the report, the winner refitted.
   const fits = o.pooling === "auto" ? 4 : 1;
-  const progress = o.progress === false ? undefined : new Progress(fits * o.epochs, { unit: "epochs", label: "fit", stream: o.progress });
+  // The bar counts every epoch of every fit, and says so: `--epochs 20` with auto draws 80.
+  const unit = fits === 1 ? "epochs" : `epochs (${fits} fits x ${o.epochs}: --pooling auto fits both poolings)`;
+  const progress = o.progress === false ? undefined : new Progress(fits * o.epochs, { unit, label: "fit", stream: o.progress });
   const tick = () => progress?.tick();
   if (o.pooling === "auto") {
     const inner = stratifiedSplit(train.length, (i) => examples[train[i]].label, 0.25, mulberry32(o.seed + 1));

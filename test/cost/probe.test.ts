@@ -186,6 +186,8 @@ describe("train-probe and the probe cost model", () => {
     expect(trained.out).toMatch(/validation: AUC \d\.\d{3}, accuracy \d\.\d{3}/);
     expect(trained.out).toMatch(/pooling: last AUC .* vs mean AUC .* -> (last|mean)/);
     expect(trained.err).toMatch(/features/); // the progress bar
+    // --pooling auto fits 4 models: the fit bar counts their epochs and says so.
+    expect(trained.err).toMatch(/fit \[#+\] 240\/240 epochs \(4 fits x 60: --pooling auto fits both poolings\)/);
     const file = readProbeFile(probePath);
     expect(file.model).toMatchObject({ file: basename(STORIES_MODEL), nEmbd: 64, nVocab: 512 });
     expect(file.metrics.validation!.auc).toBeGreaterThanOrEqual(0.95);
@@ -321,6 +323,7 @@ test("train-probe --dataset reads the shared labelled data (GPTFuzz answers)", a
   expect(r.code).toBe(0);
   const summary = JSON.parse(r.out);
   expect(summary).toMatchObject({ out, pooling: "last" });
+  expect(r.err).toMatch(/fit \[#+\] 5\/5 epochs 100%/); // one fit: its epochs, nothing more
   expect(summary.train.examples + summary.validation.examples).toBe(60);
   expect(summary.validation.examples).toBeGreaterThanOrEqual(10);
   expect(readProbeFile(out).training).toMatchObject({ data: "dataset:gptfuzz", examples: 60, maxTokens: 48 });
