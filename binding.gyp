@@ -4,12 +4,12 @@
       "target_name": "inference_guard",
       "sources": [
         "native/addon.cpp",
-        "native/llama_api.cpp",
-        "native/llama_engine.cpp",
-        "native/sampling.cpp",
-        "native/critic.cpp",
-        "native/classifier.cpp",
-        "native/trainer.cpp"
+        "native/engine/llama_api.cpp",
+        "native/engine/llama_engine.cpp",
+        "native/engine/sampling.cpp",
+        "native/critic/critic.cpp",
+        "native/critic/trainer.cpp",
+        "native/classifier/classifier.cpp"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

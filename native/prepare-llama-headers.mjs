@@ -17,7 +17,7 @@ function fail(message) {
 }
 
 // The node-llama-cpp version whose private AddonModel.h the addon compiles against
-// (native/llama_api.h): the addon reports it, and the engine refuses another installed version.
+// (native/engine/llama_api.h): the addon reports it, and the engine refuses another installed version.
 const buildHeader = join(outDir, "include", "node_llama_cpp_build.h");
 
 function writeBuildHeader() {

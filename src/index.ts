@@ -13,4 +13,4 @@ export { generateGuarded } from "./search/guard.js";
 export { generatePlain } from "./search/plain.js";
 export { UserError, ModelFileNotFoundError, GuardModelNotFoundError } from "./errors.js";
 export { runEval } from "./eval/runner.js";
-export { trainCritic } from "./train/trainCritic.js";
+export { trainCritic } from "./critic/trainCritic.js";

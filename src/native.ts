@@ -7,7 +7,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { PACKAGE_ROOT } from "./paths.js";
 
-// ---- native/llama_engine.cpp, native/sampling.cpp ----
+// ---- native/engine/llama_engine.cpp, native/engine/sampling.cpp ----
 
 export interface SampleParams {
   temperature: number;
@@ -56,7 +56,7 @@ export interface NativeBatchContext {
   dispose(): void;
 }
 
-// ---- native/critic.cpp, native/trainer.cpp ----
+// ---- native/critic/critic.cpp, native/critic/trainer.cpp ----
 
 /** The activations the critic kernels implement (the critic file records one of them). */
 export const CRITIC_ACTIVATIONS = ["relu", "tanh", "gelu", "silu"] as const;
@@ -135,11 +135,11 @@ export interface NativeCriticTrainer {
   setAdamState(state: AdamState): void;
 }
 
-// ---- native/classifier.cpp ----
+// ---- native/classifier/classifier.cpp ----
 
 /** How texts become hashed features; recorded in every classifier file. */
 export interface FeatureSettings {
-  /** Version of the extraction algorithm in native/classifier.cpp (bumped on any change). */
+  /** Version of the extraction algorithm in native/classifier/classifier.cpp (bumped on any change). */
   featureVersion: number;
   /** log2 of the number of hash buckets. */
   bucketBits: number;

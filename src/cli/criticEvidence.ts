@@ -2,7 +2,7 @@
 // writes the results into a Markdown file (docs/critic.md) and a JSON file beside it.
 import { UserError } from "../errors.js";
 import { MODEL_ENV, defaultModelPath } from "../paths.js";
-import { runCriticEvidence } from "../train/criticEvidence.js";
+import { runCriticEvidence } from "../critic/criticEvidence.js";
 import { numberFlag, parseFlags, stringFlag, type OptionSpec } from "./args.js";
 
 export const CRITIC_EVIDENCE_HELP = `Usage: inference-guard critic-evidence --critic FILE --prompts FILE --cost SPEC --out FILE.md [options]

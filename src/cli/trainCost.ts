@@ -2,18 +2,18 @@
 // the shared safety data, prints and saves its held-out metrics, and writes the model file.
 import { existsSync, statSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
-import { writeClassifierFile, MAX_BUCKET_BITS, MIN_BUCKET_BITS } from "../cost/classifierFormat.js";
-import type { BinaryMetrics } from "../cost/classifierMetrics.js";
+import { writeClassifierFile, MAX_BUCKET_BITS, MIN_BUCKET_BITS } from "../cost/classifier/classifierFormat.js";
+import type { BinaryMetrics } from "../cost/classifier/classifierMetrics.js";
 import { UserError } from "../errors.js";
 import { PACKAGE_ROOT, SHARED_DIR } from "../paths.js";
-import { XSTEST_MODELS, type XsTestModel } from "../train/datasets.js";
+import { XSTEST_MODELS, type XsTestModel } from "../data/datasets.js";
 import {
   DEFAULT_TRAIN_OPTIONS,
   MIX_SOURCES,
   type MixSource,
   type TrainClassifierOptions,
   trainClassifier,
-} from "../train/trainClassifier.js";
+} from "../cost/classifier/trainClassifier.js";
 import { writeFileAtomic } from "../util/files.js";
 import { Progress } from "../util/progress.js";
 import { choiceFlag, numberFlag, parseFlags, stringFlag, type OptionSpec } from "./args.js";

@@ -2,7 +2,7 @@
 // write a critic file (resumable: rerunning the same command continues after the last epoch).
 import { UserError } from "../errors.js";
 import { MODEL_ENV, defaultModelPath } from "../paths.js";
-import { trainCritic } from "../train/trainCritic.js";
+import { trainCritic } from "../critic/trainCritic.js";
 import { CRITIC_ACTIVATIONS } from "../critic/format.js";
 import { choiceFlag, numberFlag, parseFlags, stringFlag, type OptionSpec } from "./args.js";
 

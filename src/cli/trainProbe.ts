@@ -4,9 +4,9 @@ import { existsSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { UserError } from "../errors.js";
 import { MODEL_ENV, SHARED_DIR, defaultModelPath } from "../paths.js";
-import { writeProbeFile } from "../cost/probeFormat.js";
-import { loadDavidson, loadGptFuzz, loadPromptSet, loadXsTestAnswers, loadXsTestPrompts, XSTEST_MODELS } from "../train/datasets.js";
-import { TRAIN_PROBE_DEFAULTS, readProbeExamples, trainProbe, type PoolingChoice, type ProbeExample } from "../train/trainProbe.js";
+import { writeProbeFile } from "../cost/probe/probeFormat.js";
+import { loadDavidson, loadGptFuzz, loadPromptSet, loadXsTestAnswers, loadXsTestPrompts, XSTEST_MODELS } from "../data/datasets.js";
+import { TRAIN_PROBE_DEFAULTS, readProbeExamples, trainProbe, type PoolingChoice, type ProbeExample } from "../cost/probe/trainProbe.js";
 import { choiceFlag, numberFlag, parseFlags, stringFlag, type OptionSpec } from "./args.js";
 
 const DATASETS = ["gptfuzz", "xstest", "davidson", "prompts"] as const;
@@ -135,7 +135,7 @@ export async function trainProbeCommand(argv: string[], out: NodeJS.WritableStre
   return 0;
 }
 
-/** A labelled set under the shared data folder (loaders in src/train/datasets.ts). */
+/** A labelled set under the shared data folder (loaders in src/data/datasets.ts). */
 function loadDataset(name: DatasetName, dataDir: string): ProbeExample[] {
   const plain = (xs: ReadonlyArray<{ text: string; label: 0 | 1 }>): ProbeExample[] =>
     xs.filter((x) => x.text.trim() !== "").map(({ text, label }) => ({ text, label }));

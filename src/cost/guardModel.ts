@@ -22,9 +22,9 @@ import { dirname, isAbsolute, resolve } from "node:path";
 import { z } from "zod";
 import { Engine, type GpuOption } from "../engine/engine.js";
 import { UserError, describeZodError } from "../errors.js";
-import { sigmoid } from "./probe.js";
-import { PrefixForward, costModelKvCacheType } from "./probeForward.js";
-import { CachedTextCostModel } from "./probeScoring.js";
+import { sigmoid } from "./probe/probe.js";
+import { PrefixForward, costModelKvCacheType } from "./probe/probeForward.js";
+import { CachedTextCostModel } from "./probe/probeScoring.js";
 
 export const TEXT_PLACEHOLDER = "{text}";
 

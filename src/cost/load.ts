@@ -47,7 +47,7 @@ registerCostModelKind({
   kind: "classifier",
   usage: "classifier:PATH (a text classifier trained with `inference-guard train-cost`)",
   async load(arg, { baseDir }) {
-    return (await import("./classifier.js")).loadClassifierCostModel(arg, baseDir);
+    return (await import("./classifier/classifier.js")).loadClassifierCostModel(arg, baseDir);
   },
 });
 
@@ -55,7 +55,7 @@ registerCostModelKind({
   kind: "probe",
   usage: "probe:PATH (a latent probe on the base model's hidden states, from `inference-guard train-probe`)",
   async load(arg, { baseDir }) {
-    return (await import("./probe.js")).loadProbeCostModel(arg, baseDir);
+    return (await import("./probe/probe.js")).loadProbeCostModel(arg, baseDir);
   },
 });
 

@@ -1,4 +1,4 @@
-// The critic at run time: a thin wrapper over the native CriticNet (native/critic.cpp).
+// The critic at run time: a thin wrapper over the native CriticNet (native/critic/critic.cpp).
 import { nativeKernel, type NativeCriticNet, type NativeCriticNetConstructor } from "../native.js";
 import { UserError } from "../errors.js";
 import { mulberry32 } from "../util/random.js";

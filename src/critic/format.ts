@@ -24,7 +24,7 @@ export const CRITIC_MAGIC = "IGCRITIC";
 export const CRITIC_FORMAT_VERSION = 1;
 export { CRITIC_ACTIVATIONS, type CriticActivation };
 
-// Limits shared with native/critic.cpp, which refuses anything larger.
+// Limits shared with native/critic/critic.cpp, which refuses anything larger.
 const MAX_INPUT_DIM = 1 << 24;
 const MAX_LAYER_WIDTH = 1 << 16;
 const MAX_HIDDEN_LAYERS = 16;

@@ -1,5 +1,5 @@
 // Plain TypeScript forward pass of the critic, in float64. It defines what the native kernel
-// (native/critic.cpp, float32 with fast exp) must compute; tests compare the two.
+// (native/critic/critic.cpp, float32 with fast exp) must compute; tests compare the two.
 import { type CriticActivation, type CriticSpec, criticLayers } from "./format.js";
 
 /** Logistic function, stable for large |x|. */

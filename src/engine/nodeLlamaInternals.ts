@@ -1,5 +1,5 @@
 // The TypeScript side's one coupling to node-llama-cpp's private parts (the C++ side's is
-// native/llama_api.h). We read `LlamaModel._model`, node-llama-cpp's native model object, and hand
+// native/engine/llama_api.h). We read `LlamaModel._model`, node-llama-cpp's native model object, and hand
 // it to our addon, which reads the llama_model* out of it (a private C++ class) and calls the
 // libllama node-llama-cpp loaded. All of it holds for the exact version pinned in package.json;
 // checkNodeLlamaCpp() refuses another one before a model loads, and test/engine/contract.test.ts
@@ -14,7 +14,7 @@ export const PINNED_NODE_LLAMA_CPP_VERSION = "3.22.1";
 /** Set to 1 to run against another node-llama-cpp version at your own risk (contract tests tell). */
 const ALLOW_OTHER_VERSION_ENV = "INFERENCE_GUARD_ALLOW_NODE_LLAMA_CPP_VERSION";
 
-/** What native/llama_api.cpp's errors start with when node-llama-cpp is not what the addon expects. */
+/** What native/engine/llama_api.cpp's errors start with when node-llama-cpp is not what the addon expects. */
 const NATIVE_MISMATCH = "node-llama-cpp mismatch: ";
 
 /**

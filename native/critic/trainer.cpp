@@ -1,4 +1,4 @@
-// Trainer of the critic MLP (the network of native/critic.cpp and src/critic/format.ts):
+// Trainer of the critic MLP (the network of native/critic/critic.cpp and src/critic/format.ts):
 // x = [h (nEmbd floats), z], normalised as (x - mean) / std, hidden layers with the activation,
 // a linear 2-output head: output[0] = safety logit, output[1] = task value.
 //

@@ -15,9 +15,9 @@
 // Whatever is found must have the recorded sha256 and nEmbd, or loading fails with a UserError.
 import { existsSync, statSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
-import { Engine, type GpuOption } from "../engine/engine.js";
-import { UserError } from "../errors.js";
-import { MODEL_ENV } from "../paths.js";
+import { Engine, type GpuOption } from "../../engine/engine.js";
+import { UserError } from "../../errors.js";
+import { MODEL_ENV } from "../../paths.js";
 import { PrefixForward, costModelKvCacheType } from "./probeForward.js";
 import { fileSha256, readProbeFile, type ProbeFile, type ProbePooling } from "./probeFormat.js";
 import { CachedTextCostModel } from "./probeScoring.js";

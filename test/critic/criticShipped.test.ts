@@ -8,9 +8,9 @@ import { DEFAULT_COST_RULES } from "../../src/cost/load.js";
 import { Critic, assertCriticMatchesModel } from "../../src/critic/index.js";
 import { Engine } from "../../src/engine/engine.js";
 import { PACKAGE_ROOT } from "../../src/paths.js";
-import { evidenceMarkers, runCriticEvidence } from "../../src/train/criticEvidence.js";
-import { readPromptsFile } from "../../src/train/promptFile.js";
-import { sha256File } from "../../src/train/rolloutFile.js";
+import { evidenceMarkers, runCriticEvidence } from "../../src/critic/criticEvidence.js";
+import { readPromptsFile } from "../../src/data/promptFile.js";
+import { sha256File } from "../../src/critic/rolloutFile.js";
 import { STORIES_MODEL } from "../helpers/models.js";
 
 const SHIPPED = join(PACKAGE_ROOT, "models", "stories260K-critic.bin");

@@ -18,8 +18,7 @@ import { createHash } from "node:crypto";
 import { createReadStream, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { z } from "zod";
-import { UserError } from "../errors.js";
-import { briefZodError } from "./zodBrief.js";
+import { UserError, briefZodError } from "../errors.js";
 import { decodeContainer, encodeContainer, type ContainerFormat } from "../util/container.js";
 import { readUserFile, writeFileAtomic } from "../util/files.js";
 

@@ -5,8 +5,7 @@
 // exact).
 import { readFileSync } from "node:fs";
 import { z } from "zod";
-import { UserError } from "../errors.js";
-import { briefZodError } from "./zodBrief.js";
+import { UserError, briefZodError } from "../errors.js";
 import { writeFileAtomic } from "../util/files.js";
 
 export const CHECKPOINT_FORMAT_VERSION = 1;

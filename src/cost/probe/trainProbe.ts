@@ -1,4 +1,4 @@
-// Trains a latent probe (see src/cost/probe.ts): the base model's hidden states of labelled texts,
+// Trains a latent probe (see probe.ts): the base model's hidden states of labelled texts,
 // then an L2-regularised logistic regression on standardised features, fitted with mini-batch Adam
 // (seeded: the same data, options and seed give the same probe).
 //
@@ -13,10 +13,10 @@
 // 0.629 / 0.863, a synthetic marker-word set 0.77 / 1.0: mean pooling wins on all three.
 import { basename, dirname, relative, resolve, sep } from "node:path";
 import { z } from "zod";
-import { Engine } from "../engine/engine.js";
-import { UserError, describeZodError } from "../errors.js";
-import { sigmoid } from "../cost/probe.js";
-import { PrefixForward, costModelKvCacheType } from "../cost/probeForward.js";
+import { Engine } from "../../engine/engine.js";
+import { UserError, describeZodError } from "../../errors.js";
+import { sigmoid } from "./probe.js";
+import { PrefixForward, costModelKvCacheType } from "./probeForward.js";
 import {
   PROBE_FORMAT,
   PROBE_FORMAT_VERSION,
@@ -24,12 +24,12 @@ import {
   type ProbeFile,
   type ProbePooling,
   type ProbeSplitMetrics,
-} from "../cost/probeFormat.js";
-import { rocAuc } from "../util/metrics.js";
-import { Progress } from "../util/progress.js";
-import { readJsonLinesFile } from "../util/jsonLines.js";
-import { definedOnly } from "../util/objects.js";
-import { mulberry32 } from "../util/random.js";
+} from "./probeFormat.js";
+import { rocAuc } from "../../util/metrics.js";
+import { Progress } from "../../util/progress.js";
+import { readJsonLinesFile } from "../../util/jsonLines.js";
+import { definedOnly } from "../../util/objects.js";
+import { mulberry32 } from "../../util/random.js";
 
 /** One training example: label 1 = unsafe, 0 = safe. */
 export interface ProbeExample {

@@ -1,4 +1,4 @@
-// Typed access to the native critic trainer (native/trainer.cpp); its types are in src/native.ts.
+// Typed access to the native critic trainer (native/critic/trainer.cpp); its types are in src/native.ts.
 import { nativeKernel, type CriticTrainerOptions, type NativeCriticTrainer } from "../native.js";
 
 export type { AdamState, CriticTrainerOptions, NativeCriticTrainer, TrainerLoss } from "../native.js";

@@ -14,8 +14,8 @@
 // that shares less than that with every kept sequence is decoded from the start. A `pinned`
 // prefix (the guard model's template head) stays in the cache for the engine's lifetime.
 import { statSync } from "node:fs";
-import type { Engine } from "../engine/engine.js";
-import { UserError } from "../errors.js";
+import type { Engine } from "../../engine/engine.js";
+import { UserError } from "../../errors.js";
 
 /**
  * KV cache precision for a cost model's engine. With f16 the CPU attention kernels llama.cpp picks

@@ -1,9 +1,8 @@
 // Prompt files for training and evaluation: JSON Lines, one `{"prompt": "..."}` object per line
 // (blank lines are skipped). Every mistake is a one-line UserError naming the file and line.
 import { z } from "zod";
-import { UserError } from "../errors.js";
+import { UserError, briefZodError } from "../errors.js";
 import { readJsonLinesFile } from "../util/jsonLines.js";
-import { briefZodError } from "./zodBrief.js";
 
 export const promptLineSchema = z.object({ prompt: z.string().min(1, "prompt must not be empty") }).loose();
 

@@ -5,16 +5,16 @@ import { jest } from "@jest/globals";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
-import { ProbeCostModel, PROBE_MODEL_ENV, foldProbeWeights, loadProbeCostModel } from "../../src/cost/probe.js";
-import { readProbeFile, writeProbeFile, fileSha256, type ProbeFile } from "../../src/cost/probeFormat.js";
-import { PrefixForward } from "../../src/cost/probeForward.js";
-import { Engine } from "../../src/engine/engine.js";
-import { UserError } from "../../src/errors.js";
-import { MODEL_ENV } from "../../src/paths.js";
-import { extractFeatures, fitLogistic, predict, stratifiedSplit, stratifiedSubset } from "../../src/train/trainProbe.js";
-import { mulberry32 } from "../../src/util/random.js";
-import { STORIES_MODEL, TINY_RANDOM_MODEL, expectSameRow } from "../helpers/models.js";
-import { cli } from "../helpers/cli.js";
+import { ProbeCostModel, PROBE_MODEL_ENV, foldProbeWeights, loadProbeCostModel } from "../../../src/cost/probe/probe.js";
+import { readProbeFile, writeProbeFile, fileSha256, type ProbeFile } from "../../../src/cost/probe/probeFormat.js";
+import { PrefixForward } from "../../../src/cost/probe/probeForward.js";
+import { Engine } from "../../../src/engine/engine.js";
+import { UserError } from "../../../src/errors.js";
+import { MODEL_ENV } from "../../../src/paths.js";
+import { extractFeatures, fitLogistic, predict, stratifiedSplit, stratifiedSubset } from "../../../src/cost/probe/trainProbe.js";
+import { mulberry32 } from "../../../src/util/random.js";
+import { STORIES_MODEL, TINY_RANDOM_MODEL, expectSameRow } from "../../helpers/models.js";
+import { cli } from "../../helpers/cli.js";
 
 /** Short stories; the unsafe ones carry a conflict word in the middle, never at the end. */
 function markerExamples(n: number, seed: number): Array<{ text: string; label: 0 | 1 }> {

@@ -11,9 +11,9 @@ import { existsSync, rmSync, statSync } from "node:fs";
 import { basename } from "node:path";
 import { z } from "zod";
 import { loadCostModel } from "../cost/load.js";
-import { randomCriticSpec } from "../critic/critic.js";
-import { CRITIC_ACTIVATIONS, type CriticSpec, writeCriticFile } from "../critic/format.js";
-import { sigmoid } from "../critic/reference.js";
+import { randomCriticSpec } from "./critic.js";
+import { CRITIC_ACTIVATIONS, type CriticSpec, writeCriticFile } from "./format.js";
+import { sigmoid } from "./reference.js";
 import { Engine } from "../engine/engine.js";
 import { UserError } from "../errors.js";
 import { parseOptions } from "../search/options.js";
@@ -23,7 +23,7 @@ import { type EpochMetrics, readCheckpoint, writeCheckpoint } from "./criticChec
 import { buildCriticRows, type CriticRows, inputNormalization, splitPrompts } from "./criticDataset.js";
 import { createCriticTrainer, type NativeCriticTrainer, seedHalves } from "./criticTrainer.js";
 import { brierScore, expectedCalibrationError, rocAuc } from "../util/metrics.js";
-import { readPromptsFile } from "./promptFile.js";
+import { readPromptsFile } from "../data/promptFile.js";
 import { assertRolloutsMatchModel, readRolloutFile, rolloutDigest, type RolloutSet, sha256File, writeRolloutFile } from "./rolloutFile.js";
 import { rolloutContextCells, sampleRollouts } from "./rollouts.js";
 

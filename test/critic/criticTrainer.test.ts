@@ -4,7 +4,7 @@ import { describe, expect, test } from "@jest/globals";
 import { randomCriticSpec, seededRandom } from "../../src/critic/critic.js";
 import { CRITIC_ACTIVATIONS, type CriticActivation, type CriticSpec } from "../../src/critic/format.js";
 import { referenceForward } from "../../src/critic/reference.js";
-import { createCriticTrainer, type CriticTrainerOptions } from "../../src/train/criticTrainer.js";
+import { createCriticTrainer, type CriticTrainerOptions } from "../../src/critic/criticTrainer.js";
 
 function uniform(n: number, rand: () => number, lo = -1, hi = 1): Float32Array {
   return Float32Array.from({ length: n }, () => lo + (hi - lo) * rand());

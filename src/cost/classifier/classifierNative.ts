@@ -1,8 +1,8 @@
-// Access to the text-classifier kernels of the addon (native/classifier.cpp; types in src/native.ts), and the
+// Access to the text-classifier kernels of the addon (native/classifier/classifier.cpp; types in src/native.ts), and the
 // packing of JS strings into the (bytes, offsets, count) triple they read.
-import { nativeAddon, nativeKernel, type FeatureSettings, type NativeAddon } from "../native.js";
+import { nativeAddon, nativeKernel, type FeatureSettings, type NativeAddon } from "../../native.js";
 
-export type { FeatureSettings, NativeClassifierTrainer, NativeTextClassifier } from "../native.js";
+export type { FeatureSettings, NativeClassifierTrainer, NativeTextClassifier } from "../../native.js";
 
 type ClassifierAddon = Pick<NativeAddon, "CLASSIFIER_FEATURE_VERSION" | "classifierFeatures" | "TextClassifier" | "ClassifierTrainer">;
 

@@ -7,9 +7,9 @@
 // the classifier's prior sigmoid(bias): otherwise an answer's first block would be charged only
 // the rise above that prior, and the steps would no longer add up to the final text's cost.
 import { isAbsolute, resolve } from "node:path";
-import { UserError } from "../errors.js";
-import type { CostModel, StepItem } from "./costModel.js";
-import { clipStep } from "./costModel.js";
+import { UserError } from "../../errors.js";
+import type { CostModel, StepItem } from "../costModel.js";
+import { clipStep } from "../costModel.js";
 import {
   type ClassifierHeader,
   type ClassifierSpec,

@@ -14,7 +14,7 @@ import {
   loadXsTestPrompts,
   parseCsv,
   readCsvRecords,
-} from "../../src/train/datasets.js";
+} from "../../src/data/datasets.js";
 
 const DATA = join(SHARED_DIR, "data");
 const fields = (text: string): string[][] => parseCsv(text).map((r) => r.fields);

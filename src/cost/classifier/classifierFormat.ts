@@ -10,20 +10,20 @@
 //   end - 32        32 bytes  SHA-256 of every byte before it
 //
 // The header says how texts become features (which must match this build's extractor, see
-// native/classifier.cpp), the bias and calibration, and where the model came from: training
+// native/classifier/classifier.cpp), the bias and calibration, and where the model came from: training
 // data, seed, metrics, creation time and the command that made it.
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { z } from "zod";
-import { UserError, describeZodError } from "../errors.js";
-import { decodeContainer, encodeContainer, type ContainerFormat } from "../util/container.js";
-import { readUserFile, writeFileAtomic } from "../util/files.js";
+import { UserError, describeZodError } from "../../errors.js";
+import { decodeContainer, encodeContainer, type ContainerFormat } from "../../util/container.js";
+import { readUserFile, writeFileAtomic } from "../../util/files.js";
 import type { FeatureSettings } from "./classifierNative.js";
 
 export const CLASSIFIER_MAGIC = "IGTXTCLF";
 export const CLASSIFIER_FORMAT_VERSION = 1;
 
-// Limits shared with native/classifier.cpp, which refuses anything outside them.
+// Limits shared with native/classifier/classifier.cpp, which refuses anything outside them.
 export const MIN_BUCKET_BITS = 4;
 export const MAX_BUCKET_BITS = 26;
 

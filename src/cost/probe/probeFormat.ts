@@ -17,8 +17,8 @@ import { createHash } from "node:crypto";
 import { createReadStream, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { z } from "zod";
-import { UserError, describeZodError } from "../errors.js";
-import { readUserFile, writeFileAtomic } from "../util/files.js";
+import { UserError, describeZodError } from "../../errors.js";
+import { readUserFile, writeFileAtomic } from "../../util/files.js";
 
 export const PROBE_FORMAT = "inference-guard-probe";
 export const PROBE_FORMAT_VERSION = 1;

@@ -3,12 +3,12 @@
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseMix } from "../../src/cli/trainCost.js";
-import { loadClassifierCostModel } from "../../src/cost/classifier.js";
-import { readClassifierFile } from "../../src/cost/classifierFormat.js";
-import type { LabeledText } from "../../src/train/datasets.js";
-import { DEFAULT_MIX, stratifiedSplit } from "../../src/train/trainClassifier.js";
-import { cli } from "../helpers/cli.js";
+import { parseMix } from "../../../src/cli/trainCost.js";
+import { loadClassifierCostModel } from "../../../src/cost/classifier/classifier.js";
+import { readClassifierFile } from "../../../src/cost/classifier/classifierFormat.js";
+import type { LabeledText } from "../../../src/data/datasets.js";
+import { DEFAULT_MIX, stratifiedSplit } from "../../../src/cost/classifier/trainClassifier.js";
+import { cli } from "../../helpers/cli.js";
 
 const dir = mkdtempSync(join(tmpdir(), "inference-guard-train-cost-"));
 

@@ -8,7 +8,7 @@ import { DEFAULT_COST_RULES, loadCostModel } from "../../src/cost/load.js";
 import { Critic, readCriticFile, seededRandom } from "../../src/critic/index.js";
 import { Engine } from "../../src/engine/engine.js";
 import { UserError } from "../../src/errors.js";
-import { buildCriticRows, splitPrompts } from "../../src/train/criticDataset.js";
+import { buildCriticRows, splitPrompts } from "../../src/critic/criticDataset.js";
 import { rocAuc } from "../../src/util/metrics.js";
 import {
   ROLLOUT_FORMAT_VERSION,
@@ -18,9 +18,9 @@ import {
   rolloutRowOffsets,
   sha256File,
   writeRolloutFile,
-} from "../../src/train/rolloutFile.js";
-import { rolloutContextCells, sampleRollouts } from "../../src/train/rollouts.js";
-import { checkpointPath, trainCritic, type TrainCriticOptions } from "../../src/train/trainCritic.js";
+} from "../../src/critic/rolloutFile.js";
+import { rolloutContextCells, sampleRollouts } from "../../src/critic/rollouts.js";
+import { checkpointPath, trainCritic, type TrainCriticOptions } from "../../src/critic/trainCritic.js";
 import { STORIES_MODEL, TINY_RANDOM_MODEL, expectSameRow } from "../helpers/models.js";
 import { cli } from "../helpers/cli.js";
 

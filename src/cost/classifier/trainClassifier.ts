@@ -1,5 +1,5 @@
 // Trains the harm classifier behind the "classifier" cost model: builds the training mix from
-// the shared data, trains logistic regression on hashed n-grams in C++ (native/classifier.cpp),
+// the shared data, trains logistic regression on hashed n-grams in C++ (native/classifier/classifier.cpp),
 // calibrates it (Platt scaling on a validation split), and evaluates it on held-out sets.
 //
 // The mix (see docs/cost-models.md for why): the classifier must score *answers* by harm, so
@@ -8,12 +8,12 @@
 // share of the total loss weight, split equally between its classes (a source's own class ratio
 // is an artefact of how it was collected). Held out, never trained on: GPTFuzz
 // responses_evaluate.csv, and every answer of the --xstest-holdout models.
-import { type ClassifierHeader, type ClassifierSpec, featuresHeader } from "../cost/classifierFormat.js";
-import { TextClassifier } from "../cost/classifier.js";
-import { type BinaryMetrics, binaryMetrics, fitPlatt } from "../cost/classifierMetrics.js";
-import { type FeatureSettings, TextPacker, classifierAddon } from "../cost/classifierNative.js";
-import { UserError } from "../errors.js";
-import { mulberry32 } from "../util/random.js";
+import { type ClassifierHeader, type ClassifierSpec, featuresHeader } from "./classifierFormat.js";
+import { TextClassifier } from "./classifier.js";
+import { type BinaryMetrics, binaryMetrics, fitPlatt } from "./classifierMetrics.js";
+import { type FeatureSettings, TextPacker, classifierAddon } from "./classifierNative.js";
+import { UserError } from "../../errors.js";
+import { mulberry32 } from "../../util/random.js";
 import {
   type LabeledText,
   type XsTestModel,
@@ -23,7 +23,7 @@ import {
   loadPromptSet,
   loadXsTestAnswers,
   loadXsTestPrompts,
-} from "./datasets.js";
+} from "../../data/datasets.js";
 
 /** Training sources, by the name the --mix flag uses. */
 export const MIX_SOURCES = ["gptfuzz", "xstest", "harmful-prompts", "harmless-prompts", "davidson"] as const;

@@ -6,7 +6,7 @@
 //   yValue  gamma^(T - t) * (reward if safe else -violationPenalty)  (the penalised return)
 //
 // with t the tokens written at the state, T the rollout's length, reward its mean token log-prob.
-import { seededRandom } from "../critic/critic.js";
+import { seededRandom } from "./critic.js";
 import { isOverBudget, safetyStateAfter } from "../search/safetyState.js";
 import { rolloutRowOffsets, type RolloutSet } from "./rolloutFile.js";
 

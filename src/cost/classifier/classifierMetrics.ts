@@ -1,6 +1,6 @@
 // Metrics for a probabilistic binary classifier (ranking, accuracy, calibration), and Platt
 // scaling. Labels are 0/1, scores are probabilities (or logits where noted).
-import { rocAuc } from "../util/metrics.js";
+import { rocAuc } from "../../util/metrics.js";
 
 export interface ReliabilityBin {
   /** Bin range [from, to) of predicted probability (the last bin includes 1). */

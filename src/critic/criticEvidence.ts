@@ -13,7 +13,7 @@ import { basename, dirname } from "node:path";
 import { z } from "zod";
 import type { CostModel } from "../cost/costModel.js";
 import { loadCostModel } from "../cost/load.js";
-import { Critic, assertCriticMatchesModel } from "../critic/index.js";
+import { Critic, assertCriticMatchesModel } from "./index.js";
 import { DEFAULT_MAX_SEQUENCES, Engine } from "../engine/engine.js";
 import { generateGuarded } from "../search/guard.js";
 import { parseOptions } from "../search/options.js";
@@ -21,7 +21,7 @@ import { isOverBudget, safetyStateAfter } from "../search/safetyState.js";
 import { writeFileAtomic } from "../util/files.js";
 import { Progress, formatDuration } from "../util/progress.js";
 import { meanAndStderr, rocAuc } from "../util/metrics.js";
-import { readPromptsFile } from "./promptFile.js";
+import { readPromptsFile } from "../data/promptFile.js";
 import { rolloutRowOffsets, sha256File, type RolloutSet } from "./rolloutFile.js";
 import { rolloutContextCells, sampleRollouts } from "./rollouts.js";
 

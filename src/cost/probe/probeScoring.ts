@@ -5,7 +5,7 @@
 // The empty answer costs 0 by definition (it says nothing), whatever the model would say about an
 // empty text: step costs then bound the cost of every final answer from above (their sum
 // telescopes from cost("") = 0), and the search's empty fallback answer is always within budget.
-import { clipStep, type CostModel, type StepItem } from "./costModel.js";
+import { clipStep, type CostModel, type StepItem } from "../costModel.js";
 
 /** Scores kept per model; a guarded search re-asks about the last block's texts, not older ones. */
 const DEFAULT_CACHE_ENTRIES = 4096;

@@ -3,7 +3,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ClassifierCostModel, TextClassifier, loadClassifierCostModel } from "../../src/cost/classifier.js";
+import { ClassifierCostModel, TextClassifier, loadClassifierCostModel } from "../../../src/cost/classifier/classifier.js";
 import {
   type ClassifierSpec,
   decodeClassifier,
@@ -11,14 +11,14 @@ import {
   featuresHeader,
   readClassifierFile,
   writeClassifierFile,
-} from "../../src/cost/classifierFormat.js";
-import { binaryMetrics, fitPlatt } from "../../src/cost/classifierMetrics.js";
-import { rocAuc } from "../../src/util/metrics.js";
-import { type FeatureSettings, TextPacker, classifierAddon, nativeFeatureVersion, textFeatures } from "../../src/cost/classifierNative.js";
-import { DEFAULT_COST_RULES } from "../../src/cost/load.js";
-import { UserError } from "../../src/errors.js";
-import { PACKAGE_ROOT } from "../../src/paths.js";
-import { cli } from "../helpers/cli.js";
+} from "../../../src/cost/classifier/classifierFormat.js";
+import { binaryMetrics, fitPlatt } from "../../../src/cost/classifier/classifierMetrics.js";
+import { rocAuc } from "../../../src/util/metrics.js";
+import { type FeatureSettings, TextPacker, classifierAddon, nativeFeatureVersion, textFeatures } from "../../../src/cost/classifier/classifierNative.js";
+import { DEFAULT_COST_RULES } from "../../../src/cost/load.js";
+import { UserError } from "../../../src/errors.js";
+import { PACKAGE_ROOT } from "../../../src/paths.js";
+import { cli } from "../../helpers/cli.js";
 
 const dir = mkdtempSync(join(tmpdir(), "inference-guard-classifier-"));
 const SHIPPED = join(PACKAGE_ROOT, "models", "harm-classifier.bin");
