@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # `npm run testbed:build`: rebuilds models/testbed/tiny-assistant.gguf, the project's tiny assistant
 # testbed, from ../shared/data/safety. Installs what it needs from Debian, trains on the CPU with
-# fixed seeds (about 1.5 hours on 2 cores), and resumes from its last checkpoint when rerun after a
+# fixed seeds (about 80 minutes on 2 cores), and resumes from its last checkpoint when rerun after a
 # kill. Writes the GGUF and updates the model card in models/README.md.
 #   TESTBED_WORK=DIR   working folder (corpus, tokenizer, checkpoints, log); default ~/.cache/inference-guard/testbed
-#   TESTBED_STEPS=N    training steps (default 3000, batch 16 x 160 tokens)
+#   TESTBED_STEPS=N    training steps (default 2400, batch 16 x 160 tokens)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SHARED=$(cd ../shared && pwd)
 WORK=${TESTBED_WORK:-$HOME/.cache/inference-guard/testbed}
-STEPS=${TESTBED_STEPS:-3000}
+STEPS=${TESTBED_STEPS:-2400}
 PY=/usr/bin/python3   # Debian's python, where Debian's torch lives (not a pyenv/venv one)
 OUT=models/testbed/tiny-assistant.gguf
 

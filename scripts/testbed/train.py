@@ -23,7 +23,7 @@ CONFIG = dict(vocab=4096, dim=256, layers=4, heads=4, kv_heads=4, ffn=704, seq=1
 def parse():
     p = argparse.ArgumentParser()
     p.add_argument("work")
-    p.add_argument("--steps", type=int, default=3000)
+    p.add_argument("--steps", type=int, default=2400)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--threads", type=int, default=2)
@@ -209,7 +209,7 @@ def main():
             os.replace(tmp, ck)
             say(json.dumps({"step": step, "loss": round(ema, 4), "tokens_seen": seen, "epochs": round(seen / n_tokens, 2), "seconds": round(el)}))
     sys.stderr.write("\n")
-    json.dump({"config": CONFIG, "params": n_params, "steps": step, "batch": a.batch, "tokens_seen": seen, "epochs": round(seen / n_tokens, 2),
+    json.dump({"config": CONFIG, "params": n_params, "threads": a.threads, "steps": step, "batch": a.batch, "tokens_seen": seen, "epochs": round(seen / n_tokens, 2),
                "corpus_tokens": n_tokens, "dialogues": len(data), "loss": round(ema, 4) if ema else None, "seconds": round(t_spent + time.time() - t0)},
               open(os.path.join(a.work, "train-summary.json"), "w"), indent=1)
 
