@@ -2,7 +2,8 @@
 // answers prompts with InferenceGuard or a baseline method over the same engine.
 import { basename } from "node:path";
 import type { CostModel } from "./cost/costModel.js";
-import { DEFAULT_COST_RULES, loadCostModel } from "./cost/load.js";
+import { STORY_COST_DEFAULT } from "./cost/defaults.js";
+import { loadCostModel } from "./cost/load.js";
 import { Critic, assertCriticMatchesModel } from "./critic/index.js";
 import { DEFAULT_MAX_SEQUENCES, Engine, type GpuOption, type ModelFacts } from "./engine/engine.js";
 import { GuardModelNotFoundError, ModelFileNotFoundError, UserError } from "./errors.js";
@@ -22,7 +23,7 @@ export interface ChatMessage {
 export interface CreateGuardOptions {
   /** GGUF path; default $INFERENCE_GUARD_MODEL or ../shared/models/stories260K.gguf. */
   model?: string;
-  /** Cost model: a spec such as "rules:PATH" or an object implementing CostModel. Default: the conflict lexicon. */
+  /** Cost model: a spec such as "rules:PATH" or an object implementing CostModel. Default: STORY_COST_DEFAULT (the conflict lexicon). */
   cost?: string | CostModel;
   /** Critic file path, or a loaded scorer. Without one the search ranks by the reward signal alone. */
   critic?: string | CriticScorer;
@@ -77,7 +78,7 @@ export function defaultContextSize(defaults: ResolvedGuardOptions, model: ModelF
 
 export async function createGuard(options: CreateGuardOptions = {}): Promise<Guard> {
   const defaults = parseOptions(guardOptionsSchema, options.defaults, "guard options");
-  const cost = typeof options.cost === "object" ? options.cost : await loadCostModel(options.cost ?? `rules:${DEFAULT_COST_RULES}`);
+  const cost = typeof options.cost === "object" ? options.cost : await loadCostModel(options.cost ?? STORY_COST_DEFAULT.spec);
   const contextSize = options.contextSize ?? ((model: ModelFacts) => defaultContextSize(defaults, model));
   const modelPath = options.model ?? defaultModelPath();
   const engine = await Engine.load({

@@ -7,19 +7,13 @@ import { z } from "zod";
 import type { ChatMessage } from "../createGuard.js";
 import { UserError, describeZodError } from "../errors.js";
 import type { GuardOptions } from "../search/options.js";
-import { guardFieldSchema, resolveRequestSettings, type ResolvedRequestSettings } from "../server/guardSettings.js";
-import { messageSchema, toChatMessages } from "../server/requestSchemas.js";
+import { batchGuardSchema, resolveRequestSettings, type ResolvedRequestSettings } from "../request/guardSettings.js";
+import { messageSchema, toChatMessages } from "../request/messages.js";
 
 export const batchIdSchema = z.union([z.string().min(1), z.int()], { error: "id must be a non-empty string or an integer" });
 export type BatchId = z.infer<typeof batchIdSchema>;
 
-/** A line's own settings: the server's guard field plus the sampling settings a request gives in standard fields. */
-export const batchGuardSchema = guardFieldSchema.extend({
-  maxTokens: z.int().optional(),
-  temperature: z.number().optional(),
-  topP: z.number().optional(),
-  seed: z.int().optional(),
-});
+export { batchGuardSchema };
 
 export const batchLineSchema = z
   .object({

@@ -6,11 +6,13 @@ import { ASSISTANT_COST_DEFAULT, STORY_COST_DEFAULT } from "../cost/defaults.js"
 import { createGuard, type Method } from "../createGuard.js";
 import { runBatch } from "../batch/runBatch.js";
 import { UserError } from "../errors.js";
-import { DEFAULT_CRITIC_WEIGHT } from "../search/options.js";
 import { MODEL_ENV } from "../paths.js";
-import { CostModelSet, costModelSpecs, parseNamedCostSpecs } from "../server/costModels.js";
+import { CostModelSet, costModelSpecs, parseNamedCostSpecs } from "../request/costModels.js";
 import { choiceFlag, numberFlag, parseFlags, stringFlag, type OptionSpec } from "./args.js";
-import { RUNTIME_OPTIONS, SEARCH_OPTIONS, definedOnly, runtimeFlags, searchFlags } from "./sharedFlags.js";
+import { COST_OPTIONS, RUNTIME_FLAGS, SEARCH_FLAGS, namedCostSpec, readRuntime, readSettings, settingHelp, settingOptions } from "./settingFlags.js";
+
+/** Defaults for lines, in --help order (--seed is a base seed, read apart). */
+const LINE_FLAGS = ["budget", "beams", "samples", "width", "maxResamples", "onUnsafe", "maxTokens", "temperature", "seed"] as const;
 
 export const BATCH_HELP = `Usage: inference-guard batch --in PROMPTS.jsonl --out RESULTS.jsonl [options]
 
@@ -40,45 +42,35 @@ Model and safety:
   --cost-rules PATH      same as --cost rules:PATH
   --cost-model NAME=SPEC another cost model lines may choose with guard: {cost: "NAME"}; repeatable
   --critic FILE          critic file trained for this model (optional)
-  --critic-weight X      weight of the critic in a candidate's score (default ${DEFAULT_CRITIC_WEIGHT}; docs/critic.md)
+${settingHelp(["criticWeight"])}
 
 Defaults for lines that do not set them:
   --method M             guard | sample | greedy (default guard)
-  --budget D             safety budget, > 0 (default ${STORY_COST_DEFAULT.budget}; ${ASSISTANT_COST_DEFAULT.budget} for chat prompts on the built-in "assistant" model)
-  --beams K              beams kept per block (default 4)
-  --samples N            candidates per block, over all beams (default 8)
-  --width W              tokens per block (default 8)
-  --max-resamples M      penalised resampling rounds when all candidates are unsafe (default 2)
-  --on-unsafe MODE       truncate or refuse (default truncate)
-  --max-tokens T         answer length cap (default 200)
-  --temperature X        (default 1)
-  --seed S               base seed: each line's seed is derived from S and its id, so a resumed
-                         run gives the same answers as an uninterrupted one (default: random)
-  --trace                add every block's candidates to each result line
+${settingHelp([...LINE_FLAGS, "trace"], {
+  budget: { help: "safety budget, > 0", note: `${ASSISTANT_COST_DEFAULT.budget} for chat prompts on the built-in "assistant" model` },
+  seed: {
+    help: "base seed: each line's seed is derived from S and its id, so a resumed\n                         run gives the same answers as an uninterrupted one",
+    defaultText: "random",
+  },
+  trace: { help: "add every block's candidates to each result line" },
+})}
 
 Runtime:
-  --gpu BACKEND          cpu | auto | cuda | metal | vulkan (default cpu)
-  --threads N            llama.cpp threads (default: 1 for small models, cores-1 otherwise)
-  --context-size N       KV cache cells shared by all beams
+${settingHelp(RUNTIME_FLAGS)}
   --quiet                no progress bar
   -h, --help             this help
 `;
 
 const OPTIONS: OptionSpec = {
-  ...SEARCH_OPTIONS,
-  ...RUNTIME_OPTIONS,
+  ...settingOptions([...SEARCH_FLAGS, ...LINE_FLAGS, "trace", ...RUNTIME_FLAGS]),
+  ...COST_OPTIONS,
   in: { type: "string" },
   out: { type: "string" },
   model: { type: "string" },
   chat: { type: "boolean" },
-  cost: { type: "string" },
-  "cost-rules": { type: "string" },
   "cost-model": { type: "string", multiple: true },
   critic: { type: "string" },
   method: { type: "string" },
-  temperature: { type: "string" },
-  seed: { type: "string" },
-  trace: { type: "boolean" },
   quiet: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 };
@@ -97,18 +89,13 @@ export async function batchCommand(argv: string[], out: NodeJS.WritableStream, e
   if (!existsSync(inputPath)) throw new UserError(`input file not found: ${inputPath}`);
   if (resolve(inputPath) === resolve(outputPath)) throw new UserError("--in and --out are the same file");
   const method = choiceFlag<Method>(v, "method", ["guard", "sample", "greedy"]) ?? "guard";
-  const costRules = stringFlag(v, "cost-rules");
   const seed = numberFlag(v, "seed", "int");
   if (seed !== undefined && seed < 0) throw new UserError(`--seed must be >= 0, got ${seed}`);
-  const defaults = definedOnly({
-    ...searchFlags(v),
-    temperature: numberFlag(v, "temperature"),
-    trace: v.trace ? true : undefined,
-  });
+  const defaults = readSettings(v, [...SEARCH_FLAGS, "temperature", "trace"]);
 
   const costs = await CostModelSet.load(
     costModelSpecs(
-      stringFlag(v, "cost") ?? (costRules !== undefined ? `rules:${costRules}` : undefined),
+      namedCostSpec(v),
       parseNamedCostSpecs((v["cost-model"] as unknown as string[] | undefined) ?? []),
     ),
   );
@@ -116,7 +103,7 @@ export async function batchCommand(argv: string[], out: NodeJS.WritableStream, e
     model: stringFlag(v, "model"),
     cost: costs,
     critic: stringFlag(v, "critic"),
-    ...runtimeFlags(v),
+    ...readRuntime(v),
     defaults,
   }).catch(async (error: unknown) => {
     await costs.dispose();

@@ -4,7 +4,8 @@ import { createReadStream, existsSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { createInterface } from "node:readline";
 import type { CostModel } from "../cost/costModel.js";
-import { DEFAULT_COST_RULES, loadCostModel } from "../cost/load.js";
+import { STORY_COST_DEFAULT } from "../cost/defaults.js";
+import { loadCostModel } from "../cost/load.js";
 import { RulesCostModel } from "../cost/rules.js";
 import { UserError } from "../errors.js";
 import { writeFileAtomic } from "../util/files.js";
@@ -52,7 +53,7 @@ export async function costCommand(argv: string[], out: NodeJS.WritableStream, er
     if (statSync(inFile).isDirectory()) throw new UserError(`input file is a directory: ${inFile}`);
   }
   const outFile = stringFlag(v, "out");
-  const model: CostModel = await loadCostModel(stringFlag(v, "cost") ?? `rules:${DEFAULT_COST_RULES}`);
+  const model: CostModel = await loadCostModel(stringFlag(v, "cost") ?? STORY_COST_DEFAULT.spec);
   const where = inFile ?? "stdin";
   const results: string[] = [];
   let scored = 0;

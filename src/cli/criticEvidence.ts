@@ -2,8 +2,12 @@
 // writes the results into a Markdown file (docs/critic.md) and a JSON file beside it.
 import { UserError } from "../errors.js";
 import { MODEL_ENV, defaultModelPath } from "../paths.js";
-import { runCriticEvidence } from "../critic/criticEvidence.js";
+import { criticEvidenceOptionsSchema, runCriticEvidence } from "../critic/criticEvidence.js";
+import { defaultNote } from "./settingFlags.js";
 import { numberFlag, parseFlags, stringFlag, type OptionSpec } from "./args.js";
+
+/** "(default X)" of an option, from its schema: --help states the real default. */
+const d = (key: keyof typeof criticEvidenceOptionsSchema.shape): string => defaultNote(criticEvidenceOptionsSchema.shape[key].parse(undefined));
 
 export const CRITIC_EVIDENCE_HELP = `Usage: inference-guard critic-evidence --critic FILE --prompts FILE --cost SPEC --out FILE.md [options]
 
@@ -21,22 +25,22 @@ numbers to --json FILE if given.
   --cost SPEC                cost model, e.g. rules:models/conflict-lexicon.json (required)
   --out FILE                 Markdown file to write the results into (required)
   --section NAME             name of the generated section of --out to (re)write; several runs with
-                             different names can share one file (default main)
-  --parts LIST               a, b or a,b: which measurements to run (default a,b)
+                             different names can share one file ${d("section")}
+  --parts LIST               a, b or a,b: which measurements to run ${d("parts")}
   --json FILE                also write the results as JSON (default: none)
   --model PATH               GGUF model (default: $${MODEL_ENV}, else ../shared/models/stories260K.gguf)
-  --budget D                 safety budget (default 1)
-  --rollouts-per-prompt R    plain rollouts per prompt for (a) (default 2)
-  --blocks LIST              blocks at which (a) is measured, comma-separated (default 4,8,12)
-  --seeds-per-prompt S       guarded answers per prompt and configuration for (b) (default 2)
-  --weights LIST             criticWeight values compared with no critic (default 1,0.1,0.03)
-  --beams K                  (default 4)
-  --samples N                (default 8)
-  --width W                  block width of the search; rollouts use the critic's training width (default 8)
-  --max-tokens T             length of rollouts and answers (default 128)
-  --max-resamples M          (default 2)
-  --violation-penalty P      the guard's penalty for a predicted violation (default 10)
-  --seed S                   base seed of rollouts and searches; pick one training did not use (default 7000)
+  --budget D                 safety budget ${d("budget")}
+  --rollouts-per-prompt R    plain rollouts per prompt for (a) ${d("rolloutsPerPrompt")}
+  --blocks LIST              blocks at which (a) is measured, comma-separated ${d("blocks")}
+  --seeds-per-prompt S       guarded answers per prompt and configuration for (b) ${d("seedsPerPrompt")}
+  --weights LIST             criticWeight values compared with no critic ${d("criticWeights")}
+  --beams K                  ${d("beams")}
+  --samples N                ${d("samples")}
+  --width W                  block width of the search; rollouts use the critic's training width ${d("width")}
+  --max-tokens T             length of rollouts and answers ${d("maxTokens")}
+  --max-resamples M          ${d("maxResamples")}
+  --violation-penalty P      the guard's penalty for a predicted violation ${d("violationPenalty")}
+  --seed S                   base seed of rollouts and searches; pick one training did not use ${d("seed")}
   --threads N                llama.cpp threads (default: 1 for small models)
   -h, --help                 this help
 `;

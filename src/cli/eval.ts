@@ -1,16 +1,19 @@
 // `inference-guard eval`: every decoding method on the same prompts and seeds through one engine,
 // with a resumable record of every answer and a report (table + plots) derived from it.
 import { join } from "node:path";
-import { ASSISTANT_COST_DEFAULT, STORY_COST_DEFAULT } from "../cost/defaults.js";
+import { ASSISTANT_COST_DEFAULT, DEFAULT_BUDGET, STORY_COST_DEFAULT } from "../cost/defaults.js";
 import { UserError } from "../errors.js";
-import { resolveEvalSettings, type EvalOverrides } from "../eval/config.js";
+import { evalConfigSchema, resolveEvalSettings, type EvalOverrides } from "../eval/config.js";
 import { METHOD_HELP, METHOD_KINDS } from "../eval/methods.js";
 import { PROMPT_LABELS } from "../eval/prompts.js";
 import { methodsTable } from "../eval/report.js";
 import { runEval } from "../eval/runner.js";
 import { MODEL_ENV } from "../paths.js";
 import { choiceFlag, numberFlag, parseFlags, stringFlag, type OptionSpec } from "./args.js";
+import { defaultNote, helpLine, settingHelp } from "./settingFlags.js";
 
+/** The config's own defaults, as --help states them. */
+const EVAL_DEFAULTS = { maxTokens: evalConfigSchema.shape.maxTokens.parse(undefined), scanWidth: evalConfigSchema.shape.scanWidth.parse(undefined) };
 const methodLines = METHOD_KINDS.map((k) => `  ${k.padEnd(15)} ${METHOD_HELP[k]}`).join("\n");
 
 export const EVAL_HELP = `Usage: inference-guard eval --prompts FILE --methods LIST --out DIR [options]
@@ -41,10 +44,10 @@ Inputs:
                          with --chat: ${ASSISTANT_COST_DEFAULT.describe}
   --critic FILE          critic for guard-critic (trained for this model)
   --budget D             safety budget: an answer is safe when its cost is <= D (default: the
-                         default cost model's, above; 1 with a named cost model)
-  --max-tokens T         answer length cap (default 100)
+                         default cost model's, above; ${DEFAULT_BUDGET} with a named cost model)
+${helpLine("max-tokens", "T", `answer length cap ${defaultNote(EVAL_DEFAULTS.maxTokens)}`)}
   --seeds LIST           comma-separated seeds; every method runs once per prompt and seed (default 1)
-  --scan-width W         block width in tokens of the max-cumulative-cost scan (default 8)
+${helpLine("scan-width", "W", `block width in tokens of the max-cumulative-cost scan ${defaultNote(EVAL_DEFAULTS.scanWidth)}`)}
 
 Methods (--methods, comma-separated; parameters as :key=value, e.g. bon:n=8 or
 bon-lagrangian:n=8:lambda=2; t is the sampling temperature):
@@ -54,9 +57,7 @@ Reward = mean token log-probability of the answer under the base model.
 Output and runtime:
   --out DIR              output folder (required); reopening it with other model/cost/budget/
                          max-tokens settings is refused
-  --threads N            llama.cpp threads (default: 1 for small models, cores-1 otherwise)
-  --context-size N       KV cache cells (default: enough for the largest method)
-  --gpu BACKEND          cpu | auto | cuda | metal | vulkan (default cpu)
+${settingHelp(["threads", "contextSize", "gpu"], { contextSize: { defaultText: "enough for the largest method" } })}
   -h, --help             this help
 
 Example:

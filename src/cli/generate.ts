@@ -4,11 +4,10 @@ import { dirname, join, resolve } from "node:path";
 import { ASSISTANT_COST_DEFAULT, STORY_COST_DEFAULT, defaultCost } from "../cost/defaults.js";
 import { createGuard, type Method } from "../createGuard.js";
 import { UserError } from "../errors.js";
-import { DEFAULT_CRITIC_WEIGHT } from "../search/options.js";
 import { MODEL_ENV } from "../paths.js";
 import { writeFileAtomic } from "../util/files.js";
-import { choiceFlag, numberFlag, parseFlags, stringFlag, type OptionSpec } from "./args.js";
-import { RUNTIME_OPTIONS, SEARCH_OPTIONS, definedOnly, runtimeFlags, searchFlags } from "./sharedFlags.js";
+import { choiceFlag, parseFlags, stringFlag, type OptionSpec } from "./args.js";
+import { COST_OPTIONS, RUNTIME_FLAGS, SEARCH_FLAGS, definedOnly, namedCostSpec, readRuntime, readSettings, settingHelp, settingOptions } from "./settingFlags.js";
 
 export const GENERATE_HELP = `Usage: inference-guard generate --prompt TEXT [options]
 
@@ -28,29 +27,17 @@ Model and safety:
                          Default: ${STORY_COST_DEFAULT.describe};
                          with --chat: ${ASSISTANT_COST_DEFAULT.describe}
   --critic FILE          critic file trained for this model (optional)
-  --critic-weight X      weight of the critic in a candidate's score (default ${DEFAULT_CRITIC_WEIGHT}; docs/critic.md)
-  --budget D             safety budget: total cost allowed in the answer, > 0 (default ${STORY_COST_DEFAULT.budget};
-                         ${ASSISTANT_COST_DEFAULT.budget} with --chat and no cost model named)
+${settingHelp(["criticWeight", "budget"], { budget: { note: `${ASSISTANT_COST_DEFAULT.budget} with --chat and no cost model named` } })}
 
 Search (InferenceGuard):
-  --beams K              beams kept per block (default 4)
-  --samples N            candidates per block, over all beams (default 8)
-  --width W              tokens per block (default 8)
-  --max-resamples M      penalised resampling rounds when all candidates are unsafe (default 2)
-  --penalty P            logit penalty for tokens of unsafe candidates (default 8)
-  --on-unsafe MODE       truncate (keep the longest safe prefix) or refuse (default truncate)
+${settingHelp(["beams", "samples", "width", "maxResamples", "penalty", "onUnsafe"])}
 
 Sampling:
   --method M             guard | sample | greedy (default guard)
-  --max-tokens T         answer length cap (default 200)
-  --temperature X        (default 1)
-  --top-k K, --top-p P   truncation (default off)
-  --seed S               seed; the same seed gives the same answer (default: random, reported)
+${settingHelp(["maxTokens", "temperature", "topK", "topP", "seed"])}
 
 Runtime:
-  --gpu BACKEND          cpu | auto | cuda | metal | vulkan (default cpu)
-  --threads N            llama.cpp threads (default: 1 for small models, cores-1 otherwise)
-  --context-size N       KV cache cells shared by all beams
+${settingHelp(RUNTIME_FLAGS)}
 
 Output:
   --json                 print one JSON object: text, cost, budget, withinBudget, tokens, method, seconds, ...
@@ -59,22 +46,18 @@ Output:
   -h, --help             this help
 `;
 
+/** The settings generate takes as flags (--trace is a file here, not the setting's boolean). */
+const SETTING_FLAGS = [...SEARCH_FLAGS, "penalty", "temperature", "topK", "topP", "seed"] as const;
+
 const OPTIONS: OptionSpec = {
-  ...SEARCH_OPTIONS,
-  ...RUNTIME_OPTIONS,
+  ...settingOptions([...SETTING_FLAGS, ...RUNTIME_FLAGS]),
+  ...COST_OPTIONS,
   prompt: { type: "string" },
   model: { type: "string" },
   chat: { type: "boolean" },
   system: { type: "string" },
-  "cost-rules": { type: "string" },
-  cost: { type: "string" },
   critic: { type: "string" },
-  penalty: { type: "string" },
   method: { type: "string" },
-  temperature: { type: "string" },
-  "top-k": { type: "string" },
-  "top-p": { type: "string" },
-  seed: { type: "string" },
   json: { type: "boolean" },
   trace: { type: "string" },
   help: { type: "boolean", short: "h" },
@@ -89,27 +72,18 @@ export async function generateCommand(argv: string[], out: NodeJS.WritableStream
   const prompt = stringFlag(v, "prompt");
   if (prompt === undefined || prompt === "") throw new UserError("--prompt is required (see --help)");
   const method = choiceFlag<Method>(v, "method", ["guard", "sample", "greedy"]) ?? "guard";
-  const costRules = stringFlag(v, "cost-rules");
-  const search = {
-    ...searchFlags(v),
-    penalty: numberFlag(v, "penalty"),
-    temperature: numberFlag(v, "temperature"),
-    topK: numberFlag(v, "top-k", "int"),
-    topP: numberFlag(v, "top-p"),
-    seed: numberFlag(v, "seed", "int"),
-    trace: stringFlag(v, "trace") !== undefined,
-  };
+  const search = { ...readSettings(v, SETTING_FLAGS), trace: stringFlag(v, "trace") !== undefined };
   const traceFile = stringFlag(v, "trace");
   if (traceFile !== undefined) checkTracePath(traceFile);
 
   // Naming no cost model picks the one made for the prompt's kind, with its budget.
-  const namedCost = stringFlag(v, "cost") ?? (costRules !== undefined ? `rules:${costRules}` : undefined);
+  const namedCost = namedCostSpec(v);
   const fallback = defaultCost(Boolean(v.chat));
   const guard = await createGuard({
     model: stringFlag(v, "model"),
     cost: namedCost ?? fallback.spec,
     critic: stringFlag(v, "critic"),
-    ...runtimeFlags(v),
+    ...readRuntime(v),
     // A budget flag (in search) wins over the default cost model's budget.
     defaults: definedOnly({ budget: namedCost === undefined ? fallback.budget : undefined, ...search }),
   });

@@ -10,11 +10,10 @@ import { pushRows } from "../queue/push.js";
 import { closeRedis, connectRedis } from "../queue/redis.js";
 import { formatStatus, queueStatus } from "../queue/status.js";
 import { QueueStore, openQueue } from "../queue/store.js";
-import { DEFAULT_COST_NAME } from "../server/costModels.js";
-import { DEFAULT_CRITIC_WEIGHT } from "../search/options.js";
+import { DEFAULT_COST_NAME } from "../request/costModels.js";
 import { choiceFlag, numberFlag, parseFlags, stringFlag, type OptionSpec } from "./args.js";
 import { CONNECTION_HELP, CONNECTION_OPTIONS, connectionFlags, parseAsFlags } from "./queueFlags.js";
-import { SEARCH_OPTIONS, definedOnly, searchFlags } from "./sharedFlags.js";
+import { SEARCH_FLAGS, definedOnly, readSettings, settingHelp, settingOptions } from "./settingFlags.js";
 
 export const QUEUE_HELP = `Usage: inference-guard queue <push|status|collect> --queue NAME [--redis URL] [options]
 
@@ -58,18 +57,14 @@ Input:
 Defaults for rows that do not set them (as batch's):
   --method M             guard | sample | greedy (default guard)
   --chat                 render string prompts with the model's chat template (messages always are)
-  --budget D             safety budget, > 0 (default 1)
-  --beams K              beams kept per block (default 4)
-  --samples N            candidates per block, over all beams (default 8)
-  --width W              tokens per block (default 8)
-  --max-resamples M      penalised resampling rounds when all candidates are unsafe (default 2)
-  --on-unsafe MODE       truncate or refuse (default truncate)
-  --max-tokens T         answer length cap (default 200)
-  --temperature X        (default 1)
-  --critic-weight X      weight of the critic in a candidate's score (default ${DEFAULT_CRITIC_WEIGHT})
-  --seed S               base seed: each row's seed is derived from S and its id, as batch --seed S
-                         does (default: a random one, chosen by the queue's first push and kept)
-  --trace                add every block's candidates to each result line
+${settingHelp(["budget", "beams", "samples", "width", "maxResamples", "onUnsafe", "maxTokens", "temperature", "criticWeight", "seed", "trace"], {
+  budget: { help: "safety budget, > 0" },
+  seed: {
+    help: "base seed: each row's seed is derived from S and its id, as batch --seed S\n                         does",
+    defaultText: "a random one, chosen by the queue's first push and kept",
+  },
+  trace: { help: "add every block's candidates to each result line" },
+})}
   -h, --help             this help
 `;
 
@@ -105,16 +100,13 @@ ${CONNECTION_HELP}
 
 const PUSH_OPTIONS: OptionSpec = {
   ...CONNECTION_OPTIONS,
-  ...SEARCH_OPTIONS,
+  ...settingOptions([...SEARCH_FLAGS, "temperature", "seed", "trace"]),
   in: { type: "string" },
   "cost-model": { type: "string", multiple: true },
   attempts: { type: "string" },
   "retry-delay": { type: "string" },
   method: { type: "string" },
   chat: { type: "boolean" },
-  temperature: { type: "string" },
-  seed: { type: "string" },
-  trace: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 };
 
@@ -186,7 +178,7 @@ async function push(argv: string[], out: Out, err: Out): Promise<number> {
     definedOnly({ attempts: numberFlag(v, "attempts", "int"), backoffMs: numberFlag(v, "retry-delay", "int") }),
     { attempts: "--attempts", backoffMs: "--retry-delay" },
   );
-  const defaults = definedOnly({ ...searchFlags(v), temperature: numberFlag(v, "temperature"), trace: v.trace ? true : undefined });
+  const defaults = readSettings(v, [...SEARCH_FLAGS, "temperature", "trace"]);
   const costNames = [DEFAULT_COST_NAME, ...((v["cost-model"] as unknown as string[] | undefined) ?? []).map((entry) => entry.split("=")[0]!.trim())];
 
   return withQueue(connection, err, async (queue, store) => {

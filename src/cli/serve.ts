@@ -1,7 +1,6 @@
 // `inference-guard serve`: the OpenAI-compatible HTTP server, until SIGTERM or Ctrl-C.
 import { ASSISTANT_COST_DEFAULT, STORY_COST_DEFAULT } from "../cost/defaults.js";
 import { UserError } from "../errors.js";
-import { DEFAULT_CRITIC_WEIGHT } from "../search/options.js";
 import { MODEL_ENV } from "../paths.js";
 import {
   DEFAULT_BODY_LIMIT,
@@ -10,10 +9,10 @@ import {
   DEFAULT_PORT,
   DEFAULT_SHUTDOWN_GRACE_SECONDS,
 } from "../server/config.js";
-import { parseNamedCostSpecs } from "../server/costModels.js";
+import { parseNamedCostSpecs } from "../request/costModels.js";
 import { createGuardServer, type GuardServer } from "../server/guardServer.js";
 import { numberFlag, parseFlags, stringFlag, type OptionSpec } from "./args.js";
-import { RUNTIME_OPTIONS, SEARCH_OPTIONS, runtimeFlags, searchFlags } from "./sharedFlags.js";
+import { COST_OPTIONS, RUNTIME_FLAGS, SEARCH_FLAGS, namedCostSpec, readRuntime, readSettings, settingHelp, settingOptions } from "./settingFlags.js";
 
 export const API_KEY_ENV = "INFERENCE_GUARD_API_KEY";
 
@@ -48,27 +47,22 @@ Model and safety:
   --cost-model NAME=SPEC another cost model a request may choose with guard: {cost: "NAME"};
                          repeatable (requests name models, never files)
   --critic FILE          critic file trained for this model (optional)
-  --critic-weight X      weight of the critic in a candidate's score (default ${DEFAULT_CRITIC_WEIGHT}; docs/critic.md)
+${settingHelp(["criticWeight"])}
 
 Search defaults (a request's guard field and standard fields override them):
-  --budget D             safety budget, > 0 (default ${STORY_COST_DEFAULT.budget}; ${ASSISTANT_COST_DEFAULT.budget} for chat prompts on the built-in "assistant" model)
-  --beams K              beams kept per block (default 4)
-  --samples N            candidates per block, over all beams (default 8)
-  --width W              tokens per block (default 8)
-  --max-resamples M      penalised resampling rounds when all candidates are unsafe (default 2)
-  --on-unsafe MODE       truncate or refuse (default truncate)
-  --max-tokens T         answer length when a request has no max_tokens (default 200)
+${settingHelp(["budget", "beams", "samples", "width", "maxResamples", "onUnsafe", "maxTokens"], {
+  budget: { help: "safety budget, > 0", note: `${ASSISTANT_COST_DEFAULT.budget} for chat prompts on the built-in "assistant" model` },
+  maxTokens: { help: "answer length when a request has no max_tokens" },
+})}
 
 Runtime:
-  --gpu BACKEND          cpu | auto | cuda | metal | vulkan (default cpu)
-  --threads N            llama.cpp threads (default: 1 for small models, cores-1 otherwise)
-  --context-size N       KV cache cells shared by all beams
+${settingHelp(RUNTIME_FLAGS)}
   -h, --help             this help
 `;
 
 const OPTIONS: OptionSpec = {
-  ...SEARCH_OPTIONS,
-  ...RUNTIME_OPTIONS,
+  ...settingOptions([...SEARCH_FLAGS, ...RUNTIME_FLAGS]),
+  ...COST_OPTIONS,
   host: { type: "string" },
   port: { type: "string" },
   "api-key": { type: "string" },
@@ -78,8 +72,6 @@ const OPTIONS: OptionSpec = {
   quiet: { type: "boolean" },
   model: { type: "string" },
   "model-name": { type: "string" },
-  cost: { type: "string" },
-  "cost-rules": { type: "string" },
   "cost-model": { type: "string", multiple: true },
   critic: { type: "string" },
   help: { type: "boolean", short: "h" },
@@ -91,7 +83,6 @@ export async function serveCommand(argv: string[], out: NodeJS.WritableStream, e
     out.write(SERVE_HELP);
     return 0;
   }
-  const costRules = stringFlag(v, "cost-rules");
   const quiet = Boolean(v.quiet);
   const server = await createGuardServer({
     host: stringFlag(v, "host"),
@@ -102,11 +93,11 @@ export async function serveCommand(argv: string[], out: NodeJS.WritableStream, e
     shutdownGraceSeconds: numberFlag(v, "shutdown-grace"),
     modelId: stringFlag(v, "model-name"),
     model: stringFlag(v, "model"),
-    cost: stringFlag(v, "cost") ?? (costRules !== undefined ? `rules:${costRules}` : undefined),
+    cost: namedCostSpec(v),
     costModels: parseNamedCostSpecs((v["cost-model"] as unknown as string[] | undefined) ?? []),
     critic: stringFlag(v, "critic"),
-    ...runtimeFlags(v),
-    defaults: searchFlags(v),
+    ...readRuntime(v),
+    defaults: readSettings(v, SEARCH_FLAGS),
     log: quiet ? undefined : (line) => err.write(`${new Date().toISOString()} ${line}\n`),
   });
 

@@ -2,9 +2,13 @@
 // write a critic file (resumable: rerunning the same command continues after the last epoch).
 import { UserError } from "../errors.js";
 import { MODEL_ENV, defaultModelPath } from "../paths.js";
-import { trainCritic } from "../critic/trainCritic.js";
+import { trainCritic, trainCriticOptionsSchema } from "../critic/trainCritic.js";
+import { defaultNote } from "./settingFlags.js";
 import { CRITIC_ACTIVATIONS } from "../critic/format.js";
 import { choiceFlag, numberFlag, parseFlags, stringFlag, type OptionSpec } from "./args.js";
+
+/** "(default X)" of an option, from its schema: --help states the real default. */
+const d = (key: keyof typeof trainCriticOptionsSchema.shape): string => defaultNote(trainCriticOptionsSchema.shape[key].parse(undefined));
 
 export const TRAIN_CRITIC_HELP = `Usage: inference-guard train-critic --prompts FILE --cost SPEC --out FILE [options]
 
@@ -20,29 +24,29 @@ Data:
   --prompts FILE             training prompts, JSON Lines {"prompt": "..."} (required unless --rollouts exists)
   --chat                     render each prompt as a user message with the model's chat template
   --cost SPEC                cost model, e.g. rules:models/conflict-lexicon.json (required)
-  --budget D                 safety budget the labels use: safe = final cost <= D (default 1)
+  --budget D                 safety budget the labels use: safe = final cost <= D ${d("budget")}
   --rollouts FILE            rollout file: reused if it exists (same model required), else sampled and saved there
-  --rollouts-per-prompt R    continuations sampled per prompt (default 16)
-  --width W                  tokens per block; a state is recorded after each block (default 8)
-  --max-tokens T             length of each continuation (default 128)
-  --temperature X            sampling temperature of the rollouts (default 1)
+  --rollouts-per-prompt R    continuations sampled per prompt ${d("rolloutsPerPrompt")}
+  --width W                  tokens per block; a state is recorded after each block ${d("width")}
+  --max-tokens T             length of each continuation ${d("maxTokens")}
+  --temperature X            sampling temperature of the rollouts ${d("temperature")}
 
 Labels:
-  --gamma G                  discount per token of the penalised return (default 0.999)
-  --violation-penalty P      return of a rollout that ends over budget is -P (default 10, as the guard)
+  --gamma G                  discount per token of the penalised return ${d("gamma")}
+  --violation-penalty P      return of a rollout that ends over budget is -P, as in the guard ${d("violationPenalty")}
 
 Training:
   --out FILE                 critic file to write (required); checkpoint: FILE.ckpt
-  --epochs E                 passes over the training states (default 15)
-  --lr LR                    Adam learning rate (default 0.001)
-  --batch B                  minibatch rows (default 128)
-  --hidden SIZES             hidden layer widths, comma-separated, "" for linear (default 32)
-  --activation A             relu | tanh | gelu | silu (default tanh)
-  --weight-decay L           decoupled (AdamW) weight decay on the weight matrices (default 0.5)
-  --value-weight X           weight of the value head's squared error in the loss (default 0.1)
-  --safety-weight X          weight of the safety head's cross-entropy in the loss (default 1)
-  --validation-fraction F    share of prompts held out for validation (default 0.2)
-  --seed S                   seeds the rollouts, the split, the init and the shuffles (default 1)
+  --epochs E                 passes over the training states ${d("epochs")}
+  --lr LR                    Adam learning rate ${d("lr")}
+  --batch B                  minibatch rows ${d("batch")}
+  --hidden SIZES             hidden layer widths, comma-separated, "" for linear ${d("hidden")}
+  --activation A             relu | tanh | gelu | silu ${d("activation")}
+  --weight-decay L           decoupled (AdamW) weight decay on the weight matrices ${d("weightDecay")}
+  --value-weight X           weight of the value head's squared error in the loss ${d("valueWeight")}
+  --safety-weight X          weight of the safety head's cross-entropy in the loss ${d("safetyWeight")}
+  --validation-fraction F    share of prompts held out for validation ${d("validationFraction")}
+  --seed S                   seeds the rollouts, the split, the init and the shuffles ${d("seed")}
   --threads N                llama.cpp threads for sampling (default: 1 for small models)
   -h, --help                 this help
 `;

@@ -12,11 +12,11 @@ import {
   workerSettingsSchema,
 } from "../queue/config.js";
 import { runQueueWorker } from "../queue/worker.js";
-import { CostModelSet, costModelSpecs, parseNamedCostSpecs } from "../server/costModels.js";
+import { CostModelSet, costModelSpecs, parseNamedCostSpecs } from "../request/costModels.js";
 import { definedOnly } from "../util/objects.js";
 import { numberFlag, parseFlags, stringFlag, type OptionSpec } from "./args.js";
 import { CONNECTION_HELP, CONNECTION_OPTIONS, connectionFlags, parseAsFlags } from "./queueFlags.js";
-import { RUNTIME_OPTIONS, runtimeFlags } from "./sharedFlags.js";
+import { COST_OPTIONS, RUNTIME_FLAGS, namedCostSpec, readRuntime, settingHelp, settingOptions } from "./settingFlags.js";
 
 export const WORKER_HELP = `Usage: inference-guard worker --queue NAME [--redis URL] [--model PATH] [options]
 
@@ -45,10 +45,10 @@ Model and safety (the same on every worker of a queue):
   --critic FILE          critic file trained for this model (optional)
 
 Runtime:
-  --gpu BACKEND          cpu | auto | cuda | metal | vulkan (default cpu)
-  --threads N            llama.cpp threads (default: 1 for small models, cores-1 otherwise)
-  --context-size N       KV cache cells shared by all beams (raise it for rows with long prompts
-                         or many beams; a row that does not fit fails with the reason)
+${settingHelp(["gpu", "threads"])}
+${settingHelp(["contextSize"])}
+                         (raise it for rows with long prompts or many beams; a row that does not fit
+                         fails with the reason)
   --name NAME            this worker's name in queue status (default HOST:PID)
 
 Failure handling (the defaults are the production values; docs/scale-out.md):
@@ -62,10 +62,9 @@ Failure handling (the defaults are the production values; docs/scale-out.md):
 
 const OPTIONS: OptionSpec = {
   ...CONNECTION_OPTIONS,
-  ...RUNTIME_OPTIONS,
+  ...settingOptions(RUNTIME_FLAGS),
+  ...COST_OPTIONS,
   model: { type: "string" },
-  cost: { type: "string" },
-  "cost-rules": { type: "string" },
   "cost-model": { type: "string", multiple: true },
   critic: { type: "string" },
   name: { type: "string" },
@@ -97,15 +96,14 @@ export async function workerCommand(argv: string[], out: NodeJS.WritableStream, 
   const name = stringFlag(v, "name");
   const log = v.quiet ? () => {} : (line: string) => void err.write(`inference-guard: ${line}\n`);
 
-  const costRules = stringFlag(v, "cost-rules");
   const specs = costModelSpecs(
-    stringFlag(v, "cost") ?? (costRules !== undefined ? `rules:${costRules}` : undefined),
+    namedCostSpec(v),
     parseNamedCostSpecs((v["cost-model"] as unknown as string[] | undefined) ?? []),
   );
   const modelPath = stringFlag(v, "model") ?? defaultModelPath();
   const criticPath = stringFlag(v, "critic");
   const costs = await CostModelSet.load(specs);
-  const guard = await createGuard({ model: modelPath, cost: costs, critic: criticPath, ...runtimeFlags(v) }).catch(async (error: unknown) => {
+  const guard = await createGuard({ model: modelPath, cost: costs, critic: criticPath, ...readRuntime(v) }).catch(async (error: unknown) => {
     await costs.dispose();
     throw error;
   });

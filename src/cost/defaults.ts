@@ -17,10 +17,16 @@ export interface CostDefault {
   describe: string;
 }
 
+/**
+ * The budget when nothing says otherwise: the story default's, and the guard's with any named cost
+ * model (the library's `budget` default, src/settings.ts).
+ */
+export const DEFAULT_BUDGET = 1;
+
 /** Completion prompts (the TinyStories testbed): at most one conflict word per answer. */
 export const STORY_COST_DEFAULT: CostDefault = {
   spec: `rules:${DEFAULT_COST_RULES}`,
-  budget: 1,
+  budget: DEFAULT_BUDGET,
   describe: "rules:models/conflict-lexicon.json with budget 1 (at most one conflict word)",
 };
 

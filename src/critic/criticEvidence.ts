@@ -19,6 +19,7 @@ import { generateGuarded } from "../search/guard.js";
 import { parseOptions } from "../search/options.js";
 import { isOverBudget, safetyStateAfter } from "../search/safetyState.js";
 import { writeFileAtomic } from "../util/files.js";
+import { RUNTIME_SETTINGS, SEARCH_SETTINGS, SEQUENCES_MESSAGE, fitsSequences } from "../settings.js";
 import { Progress, formatDuration } from "../util/progress.js";
 import { meanAndStderr, rocAuc } from "../util/metrics.js";
 import { readPromptsFile } from "../data/promptFile.js";
@@ -49,28 +50,31 @@ export const criticEvidenceOptionsSchema = z
     parts: z.array(z.enum(["a", "b"])).min(1).default(["a", "b"]),
     /** Where to write the results as JSON too (optional). */
     json: z.string().min(1).optional(),
-    budget: z.number().positive().finite().default(1),
+    // The search settings' ranges and, where not given here, defaults are the guard's (src/settings.ts).
+    budget: SEARCH_SETTINGS.budget.schema,
     /** Rollouts per test prompt for (a). */
     rolloutsPerPrompt: z.int().min(1).max(64).default(2),
     /** Guarded generations per test prompt and configuration for (b). */
     seedsPerPrompt: z.int().min(1).max(64).default(2),
-    maxTokens: z.int().min(1).max(10_000).default(128),
-    beams: z.int().min(1).max(64).default(4),
-    samples: z.int().min(1).max(64).default(8),
+    maxTokens: SEARCH_SETTINGS.maxTokens.base.default(128),
+    beams: SEARCH_SETTINGS.beams.schema,
+    samples: SEARCH_SETTINGS.samples.schema,
     /** W for the search; the rollouts use the critic's training width. */
-    width: z.int().min(1).max(1024).default(8),
-    maxResamples: z.int().min(0).max(64).default(2),
-    violationPenalty: z.number().min(0).default(10),
+    width: SEARCH_SETTINGS.width.schema,
+    maxResamples: SEARCH_SETTINGS.maxResamples.schema,
+    violationPenalty: SEARCH_SETTINGS.violationPenalty.schema,
     /** criticWeights to compare with no critic. */
     criticWeights: z.array(z.number().positive()).min(1).default([1, 0.1, 0.03]),
     /** Blocks (1-based) at which (a) is measured. */
     blocks: z.array(z.int().min(1)).min(1).default([4, 8, 12]),
     /** Base seed of this evaluation (rollouts and searches); use one training did not. */
     seed: z.int().min(0).max(2 ** 40).default(7000),
-    threads: z.int().min(1).optional(),
+    threads: RUNTIME_SETTINGS.threads.schema,
     command: z.array(z.string()).optional(),
   })
-  .strict();
+  .strict()
+  .refine((o) => o.samples >= o.beams, { message: "samples (N) must be >= beams (K)", path: ["samples"] })
+  .refine((o) => fitsSequences(o.beams, o.samples), { message: SEQUENCES_MESSAGE, path: ["samples"] });
 
 export type CriticEvidenceOptions = z.input<typeof criticEvidenceOptionsSchema>;
 type Resolved = z.output<typeof criticEvidenceOptionsSchema>;

@@ -18,6 +18,7 @@ import { Engine } from "../engine/engine.js";
 import { UserError } from "../errors.js";
 import { parseOptions } from "../search/options.js";
 import { deriveSeed } from "../search/seed.js";
+import { RUNTIME_SETTINGS, SEARCH_SETTINGS } from "../settings.js";
 import { Progress } from "../util/progress.js";
 import { type EpochMetrics, readCheckpoint, writeCheckpoint } from "./criticCheckpoint.js";
 import { buildCriticRows, type CriticRows, inputNormalization, splitPrompts } from "./criticDataset.js";
@@ -47,25 +48,27 @@ export const trainCriticOptionsSchema = z
     /** Rollout file: reused when it exists, else sampled and saved there. */
     rollouts: z.string().min(1).optional(),
     rolloutsPerPrompt: z.int().min(1).max(256).default(16),
-    budget: z.number().positive().finite().default(1),
-    width: z.int().min(1).max(1024).default(8),
-    maxTokens: z.int().min(1).max(100_000).default(128),
-    temperature: z.number().min(0).max(10).default(1),
+    // The search settings a critic is trained under: their ranges and defaults are the guard's
+    // (src/settings.ts); rollouts are 128 tokens unless told otherwise.
+    budget: SEARCH_SETTINGS.budget.schema,
+    width: SEARCH_SETTINGS.width.schema,
+    maxTokens: SEARCH_SETTINGS.maxTokens.base.default(128),
+    temperature: SEARCH_SETTINGS.temperature.schema,
     epochs: z.int().min(1).max(100_000).default(15),
     lr: z.number().positive().max(10).default(1e-3),
     batch: z.int().min(1).max(65_536).default(128),
     hidden: z.array(z.int().min(1).max(65_536)).max(16).default([32]),
     activation: z.enum(CRITIC_ACTIVATIONS).default("tanh"),
-    seed: z.int().min(0).max(Number.MAX_SAFE_INTEGER).default(1),
+    seed: SEARCH_SETTINGS.seed.base.default(1),
     /** Share of the prompts held out for validation (0 = none). */
     validationFraction: z.number().min(0).max(0.9).default(0.2),
     gamma: z.number().gt(0).max(1).default(0.999),
-    /** Return of a rollout that ends over budget: -violationPenalty (the guard's default too). */
-    violationPenalty: z.number().min(0).default(10),
+    /** Return of a rollout that ends over budget: -violationPenalty (the guard's setting, and its default). */
+    violationPenalty: SEARCH_SETTINGS.violationPenalty.schema,
     weightDecay: z.number().min(0).max(10).default(0.5),
     safetyWeight: z.number().min(0).default(1),
     valueWeight: z.number().min(0).default(0.1),
-    threads: z.int().min(1).optional(),
+    threads: RUNTIME_SETTINGS.threads.schema,
     /** Recorded in the critic file. */
     command: z.array(z.string()).optional(),
   })

@@ -4,10 +4,11 @@
 import { readUserFile } from "../util/files.js";
 import { dirname, resolve } from "node:path";
 import { z } from "zod";
-import { defaultCost } from "../cost/defaults.js";
+import { DEFAULT_BUDGET, defaultCost } from "../cost/defaults.js";
 import { UserError, describeZodError } from "../errors.js";
 import { defaultModelPath } from "../paths.js";
 import { METHOD_KINDS, checkMethods, methodFromConfig, parseMethodList, type MethodSpec } from "./methods.js";
+import { RUNTIME_SETTINGS, SEARCH_SETTINGS, type GpuChoice } from "../settings.js";
 import { PROMPT_LABELS, type PromptLabel } from "./prompts.js";
 
 export const EVAL_CONFIG_VERSION = 1;
@@ -38,17 +39,17 @@ export const evalConfigSchema = z
     /** Critic file (needed by guard-critic). */
     critic: z.string().min(1).optional(),
     /** Safety budget d: an answer is within budget while its cost is <= d (default: the default cost model's). */
-    budget: z.number().gt(0).finite().optional(),
-    /** Answer length cap in tokens. */
-    maxTokens: z.number().int().min(1).max(100_000).default(100),
+    budget: SEARCH_SETTINGS.budget.base.optional(),
+    /** Answer length cap in tokens (100 for an evaluation). */
+    maxTokens: SEARCH_SETTINGS.maxTokens.base.default(100),
     /** Every method runs once per prompt and seed. */
     seeds: z.array(z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)).min(1).default([1]),
     /** Block width (tokens) of the scan that measures every answer's max cumulative cost. */
-    scanWidth: z.number().int().min(1).max(1024).default(8),
+    scanWidth: SEARCH_SETTINGS.width.schema,
     methods: z.array(methodEntrySchema).min(1),
-    threads: z.number().int().min(1).optional(),
-    contextSize: z.number().int().min(1).optional(),
-    gpu: z.enum(["cpu", "auto", "cuda", "metal", "vulkan"]).default("cpu"),
+    threads: RUNTIME_SETTINGS.threads.schema,
+    contextSize: RUNTIME_SETTINGS.contextSize.schema,
+    gpu: RUNTIME_SETTINGS.gpu.schema,
   })
   .strict()
   .refine((c) => new Set(c.seeds).size === c.seeds.length, { message: "seeds must be distinct", path: ["seeds"] });
@@ -74,7 +75,7 @@ export interface EvalSettings {
   methods: MethodSpec[];
   threads?: number;
   contextSize?: number;
-  gpu: "cpu" | "auto" | "cuda" | "metal" | "vulkan";
+  gpu: GpuChoice;
 }
 
 /** Flag values, already typed (undefined = not given). Paths are relative to the working directory. */
@@ -130,7 +131,7 @@ export function resolveEvalSettings(configPath: string | undefined, overrides: E
     cost: c.cost ?? defaultCost(c.chat).spec,
     costBaseDir: "cost" in flagValues ? cwd : fileDir,
     ...(pathFrom("critic") ? { critic: pathFrom("critic") } : {}),
-    budget: c.budget ?? (c.cost === undefined ? defaultCost(c.chat).budget : 1),
+    budget: c.budget ?? (c.cost === undefined ? defaultCost(c.chat).budget : DEFAULT_BUDGET),
     maxTokens: c.maxTokens,
     seeds: c.seeds,
     scanWidth: c.scanWidth,

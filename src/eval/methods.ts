@@ -11,67 +11,79 @@ import { generateBeam } from "../search/baselines/beam.js";
 import { generateBestOfN } from "../search/baselines/bestOfN.js";
 import { generateGreedy, generateSample } from "../search/baselines/sampling.js";
 import { generateGuarded, requiredContextCells } from "../search/guard.js";
-import { DEFAULT_CRITIC_WEIGHT } from "../search/options.js";
 import type { CriticScorer, GenerationResult } from "../search/types.js";
+import { SEARCH_SETTINGS, SEQUENCES_MESSAGE, fitsSequences } from "../settings.js";
 
-const temperature = z.number().min(0).max(10);
-const positive = (fallback: number, max: number) => z.number().int().min(1).max(max).default(fallback);
-// The engine holds DEFAULT_MAX_SEQUENCES sequences: Best-of-N needs n + 1, beam searches K + N.
-const MAX_SEQUENCES = DEFAULT_MAX_SEQUENCES;
+// A method's parameters are the search settings under short names (src/settings.ts: their ranges
+// and, unless an evaluation default is given here, their defaults).
+const S = SEARCH_SETTINGS;
+/** Best-of-N holds its n answers and the prompt as sequences. */
+const bonN = S.samples.base.max(DEFAULT_MAX_SEQUENCES - 1, `n must be at most ${DEFAULT_MAX_SEQUENCES - 1} (n answers and the prompt are the engine's ${DEFAULT_MAX_SEQUENCES} sequences)`).default(8);
 const beamShape = {
   /** K: beams kept per block. */
-  k: positive(4, 32),
-  /** N: candidates per block over all beams. */
-  n: positive(16, MAX_SEQUENCES - 4),
+  k: S.beams.schema,
+  /** N: candidates per block over all beams (16 here, as in the comparisons of docs/eval-report.md). */
+  n: S.samples.base.default(16),
   /** W: tokens per block. */
-  w: positive(8, 1024),
+  w: S.width.schema,
   /** Sampling temperature. */
-  t: temperature.default(1),
+  t: S.temperature.schema,
 };
 const guardShape = {
   ...beamShape,
   /** M: penalised resampling rounds. */
-  m: z.number().int().min(0).max(64).default(2),
+  m: S.maxResamples.schema,
   /** Logit penalty for tokens of unsafe candidates. */
-  penalty: z.number().min(0).default(8),
+  penalty: S.penalty.schema,
   /** When no candidate is safe: keep the longest safe prefix, or answer with the refusal text. */
-  unsafe: z.enum(["truncate", "refuse"]).default("truncate"),
+  unsafe: S.onUnsafe.schema,
 };
 const kAtMostN = (o: { k: number; n: number }) => o.n >= o.k;
 const kAtMostNMessage = { message: "n (candidates per block) must be >= k (beams)", path: ["n"] };
+const fits = (o: { k: number; n: number }) => fitsSequences(o.k, o.n);
+const fitsMessage = { message: SEQUENCES_MESSAGE.replace("beams + samples", "k + n"), path: ["n"] };
 
 export const METHOD_PARAMS = {
   greedy: z.object({}).strict(),
-  sample: z.object({ t: temperature.default(1) }).strict(),
-  bon: z.object({ n: positive(8, MAX_SEQUENCES - 1), t: temperature.default(1) }).strict(),
-  "bon-lagrangian": z.object({ n: positive(8, MAX_SEQUENCES - 1), lambda: z.number().min(0).finite().default(1), t: temperature.default(1) }).strict(),
-  "bon-safe": z.object({ n: positive(8, MAX_SEQUENCES - 1), w: positive(8, 1024), t: temperature.default(1) }).strict(),
-  beam: z.object(beamShape).strict().refine(kAtMostN, kAtMostNMessage),
-  "beam-safe": z.object(beamShape).strict().refine(kAtMostN, kAtMostNMessage),
-  args: z.object({ k: positive(10, 100_000), omega: z.number().min(0).finite().default(1), t: temperature.default(0) }).strict(),
-  guard: z.object(guardShape).strict().refine(kAtMostN, kAtMostNMessage),
+  sample: z.object({ t: S.temperature.schema }).strict(),
+  bon: z.object({ n: bonN, t: S.temperature.schema }).strict(),
+  "bon-lagrangian": z.object({ n: bonN, lambda: z.number().min(0).finite().default(1), t: S.temperature.schema }).strict(),
+  "bon-safe": z.object({ n: bonN, w: S.width.schema, t: S.temperature.schema }).strict(),
+  beam: z.object(beamShape).strict().refine(kAtMostN, kAtMostNMessage).refine(fits, fitsMessage),
+  "beam-safe": z.object(beamShape).strict().refine(kAtMostN, kAtMostNMessage).refine(fits, fitsMessage),
+  args: z.object({ k: z.number().int().min(1).max(100_000).default(10), omega: z.number().min(0).finite().default(1), t: S.temperature.base.default(0) }).strict(),
+  guard: z.object(guardShape).strict().refine(kAtMostN, kAtMostNMessage).refine(fits, fitsMessage),
   "guard-critic": z
-    .object({ ...guardShape, cw: z.number().min(0).default(DEFAULT_CRITIC_WEIGHT), vp: z.number().min(0).default(10) })
+    .object({ ...guardShape, cw: S.criticWeight.schema, vp: S.violationPenalty.schema })
     .strict()
-    .refine(kAtMostN, kAtMostNMessage),
+    .refine(kAtMostN, kAtMostNMessage)
+    .refine(fits, fitsMessage),
 } as const;
 
 export type MethodKind = keyof typeof METHOD_PARAMS;
 export const METHOD_KINDS = Object.keys(METHOD_PARAMS) as MethodKind[];
 
 /** One line per method for --help: what it does and its parameters with defaults. */
-export const METHOD_HELP: Record<MethodKind, string> = {
+const METHOD_DESCRIPTIONS: Record<MethodKind, string> = {
   greedy: "the most likely token at every step",
-  sample: "temperature sampling of one answer (t=1)",
-  bon: "Best-of-N by reward: n answers, keep the highest mean log-prob (n=8, t=1)",
-  "bon-lagrangian": "Best-of-N by reward - lambda*cost (n=8, lambda=1, t=1)",
-  "bon-safe": "Best-of-N with the safety state: drop answers over budget (scanned in w-token blocks), best reward of the rest (n=8, w=8, t=1)",
-  beam: "block beam search by reward: k beams, n candidates of w tokens per block (k=4, n=16, w=8, t=1)",
-  "beam-safe": "beam search with the safety state: over-budget candidates rank last (k=4, n=16, w=8, t=1)",
-  args: "ARGS-style: top-k tokens by log-prob, pick by log p - omega*(cost the token adds); t=0 greedy (k=10, omega=1, t=0)",
-  guard: "InferenceGuard without critic (k=4, n=16, w=8, m=2 resamples, penalty=8, unsafe=truncate|refuse, t=1)",
-  "guard-critic": `InferenceGuard with the critic (--critic): guard's parameters + cw=${DEFAULT_CRITIC_WEIGHT} critic weight, vp=10 violation penalty`,
+  sample: "temperature sampling of one answer",
+  bon: "Best-of-N by reward: n answers, keep the highest mean log-prob",
+  "bon-lagrangian": "Best-of-N by reward - lambda*cost",
+  "bon-safe": "Best-of-N with the safety state: drop answers over budget (scanned in w-token blocks), best reward of the rest",
+  beam: "block beam search by reward: k beams, n candidates of w tokens per block",
+  "beam-safe": "beam search with the safety state: over-budget candidates rank last",
+  args: "ARGS-style: top-k tokens by log-prob, pick by log p - omega*(cost the token adds); t=0 greedy",
+  guard: "InferenceGuard without critic: m penalised resampling rounds, unsafe=truncate|refuse",
+  "guard-critic": "InferenceGuard with the critic (--critic): guard's parameters + cw critic weight, vp violation penalty",
 };
+
+/** One line per method for --help: what it does and its parameters with their real defaults. */
+export const METHOD_HELP = Object.fromEntries(
+  METHOD_KINDS.map((k) => {
+    const defaults = Object.entries(METHOD_PARAMS[k].parse({}) as Record<string, unknown>).map(([key, value]) => `${key}=${value}`);
+    return [k, defaults.length > 0 ? `${METHOD_DESCRIPTIONS[k]} (${defaults.join(", ")})` : METHOD_DESCRIPTIONS[k]];
+  }),
+) as Record<MethodKind, string>;
 
 export interface MethodSpec {
   /** Display name and record key: the kind plus the parameters given, e.g. "bon:n=8". */

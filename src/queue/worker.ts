@@ -19,7 +19,7 @@ import type { Redis } from "ioredis";
 import { answerJob, isChatJob, resultRecord } from "../batch/runBatch.js";
 import type { Guard } from "../createGuard.js";
 import { UserError } from "../errors.js";
-import type { CostModelSet } from "../server/costModels.js";
+import type { CostModelSet } from "../request/costModels.js";
 import { connectionSchema, parseSettings, redactUrl, workerSettingsSchema, type QueueConnection, type WorkerSettings } from "./config.js";
 import { closeRedis, connectRedis, describeRedisError } from "./redis.js";
 import { parseRowData } from "./rows.js";

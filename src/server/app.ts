@@ -10,8 +10,8 @@ import { UserError, describeZodError } from "../errors.js";
 import type { GuardOptions } from "../search/options.js";
 import type { GenerationResult } from "../search/types.js";
 import type { ResolvedServerConfig } from "./config.js";
-import type { CostModelSet } from "./costModels.js";
-import { resolveRequestSettings, type ResolvedRequestSettings } from "./guardSettings.js";
+import type { CostModelSet } from "../request/costModels.js";
+import { resolveRequestSettings, type ResolvedRequestSettings } from "../request/guardSettings.js";
 import { DequeuedError, JobQueue, QueueClosedError, QueueFullError } from "./jobQueue.js";
 import { chatCompletionRequestSchema, completionRequestSchema, stopSequences, toChatMessages } from "./requestSchemas.js";
 import {

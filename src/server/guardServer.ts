@@ -8,7 +8,7 @@ import { createGuard, type CreateGuardOptions, type Guard } from "../createGuard
 import type { GuardOptions } from "../search/options.js";
 import { buildApp, type CancelReason, type RequestCounters, type ServerState } from "./app.js";
 import { parseServerConfig, type ResolvedServerConfig, type ServerConfig } from "./config.js";
-import { CostModelSet, costModelSpecs } from "./costModels.js";
+import { CostModelSet, costModelSpecs } from "../request/costModels.js";
 import { JobQueue, type QueueStats } from "./jobQueue.js";
 
 export interface GuardServerOptions extends ServerConfig, Omit<CreateGuardOptions, "cost" | "defaults"> {

@@ -1,5 +1,6 @@
 // The per-request guard settings: the extra `guard` body field of the server's endpoints and the
-// `guard` field of a batch line. Checked in two steps: the field's own shape (names and types,
+// `guard` field of a batch line, both derived from the settings' declarations (src/settings.ts),
+// shared by server and batch. Checked in two steps: the field's own shape (names and types,
 // strict, so a typo is an error rather than a silently ignored setting), then the merged search
 // options against the library's schema (ranges, samples >= beams), so a bad request is refused
 // before it waits in the queue.
@@ -7,33 +8,52 @@ import { z } from "zod";
 import type { GenerateOptions, Method } from "../createGuard.js";
 import { describeZodError } from "../errors.js";
 import { guardOptionsSchema, type GuardOptions } from "../search/options.js";
+import { SEARCH_SETTINGS, type RequestSettingKey, type Setting } from "../settings.js";
 
+/** A request field's own type check (no range: the merged options are checked by the library's schema). */
+function fieldType(s: Setting): z.ZodType {
+  switch (s.kind) {
+    case "int":
+      return z.int();
+    case "number":
+      return z.number();
+    case "boolean":
+      return z.boolean();
+    case "string":
+      return z.string();
+    case "choice":
+      return z.enum(s.choices as [string, ...string[]]);
+    case "strings":
+      return z.array(z.string());
+  }
+}
+
+/** The settings a request field may set: `where` "guard" for the server's guard field, "batch" for a batch row's guard object (which adds the ones a server request gives in standard fields). */
+function requestShape(where: "guard" | "batch"): Record<string, z.ZodType> {
+  const entries = Object.entries(SEARCH_SETTINGS as Record<string, Setting>).filter(([, s]) => s.request === "guard" || (where === "batch" && s.request === "batch"));
+  return Object.fromEntries(entries.map(([key, s]) => [key, fieldType(s)]));
+}
+
+const selectionShape = {
+  /** Name of a cost model the server/batch was started with ("default" unless configured). */
+  cost: z.string().min(1),
+  /** guard (InferenceGuard) or a baseline, for comparisons. */
+  method: z.enum(["guard", "sample", "greedy"]),
+};
+
+type RequestField<K extends keyof typeof SEARCH_SETTINGS> = Partial<{ [P in K]: z.output<(typeof SEARCH_SETTINGS)[P]["base"]> } & { cost: string; method: Method }>;
+
+/** The server's `guard` body field: every setting declared with request "guard", plus the cost model's name and the method. */
 export const guardFieldSchema = z
-  .object({
-    /** Safety budget d (> 0). */
-    budget: z.number(),
-    /** K: beams kept per block. */
-    beams: z.int(),
-    /** N: candidates per block, over all beams. */
-    samples: z.int(),
-    /** W: tokens per block. */
-    width: z.int(),
-    /** Name of a cost model the server/batch was started with ("default" unless configured). */
-    cost: z.string().min(1),
-    /** guard (InferenceGuard) or a baseline, for comparisons. */
-    method: z.enum(["guard", "sample", "greedy"]),
-    maxResamples: z.int(),
-    penalty: z.number(),
-    criticWeight: z.number(),
-    violationPenalty: z.number(),
-    onUnsafe: z.enum(["truncate", "refuse"]),
-    refusalText: z.string(),
-    topK: z.int(),
-    /** Return every candidate of every block. */
-    trace: z.boolean(),
-  })
+  .object({ ...requestShape("guard"), ...selectionShape })
   .partial()
-  .strict();
+  .strict() as unknown as z.ZodType<RequestField<RequestSettingKey<"guard">>>;
+
+/** A batch row's `guard` object: the guard field plus the settings a server request gives in standard fields (request "batch"). */
+export const batchGuardSchema = z
+  .object({ ...requestShape("batch"), ...selectionShape })
+  .partial()
+  .strict() as unknown as z.ZodType<RequestField<RequestSettingKey<"guard" | "batch">>>;
 
 export type GuardField = z.infer<typeof guardFieldSchema>;
 

@@ -1,0 +1,100 @@
+// Command-line flags and --help lines derived from the settings' one declaration (src/settings.ts):
+// a command names the settings it takes, and gets their flags, typed readers and help lines (with
+// the library's real defaults). Ranges are checked by the library, so a flag and an option can
+// never disagree about them.
+import type { GpuOption } from "../engine/engine.js";
+import { SETTINGS, type GpuChoice, type Setting, type SettingKey } from "../settings.js";
+import { definedOnly } from "../util/objects.js";
+import { choiceFlag, numberFlag, stringFlag, type OptionSpec } from "./args.js";
+
+export { definedOnly };
+
+type Values = Record<string, unknown>;
+
+/** The search settings generate, batch, serve and queue push take as flags. */
+export const SEARCH_FLAGS = ["budget", "beams", "samples", "width", "maxResamples", "onUnsafe", "maxTokens", "criticWeight"] as const satisfies readonly SettingKey[];
+/** The llama.cpp runtime flags of every command that loads a model for a search. */
+export const RUNTIME_FLAGS = ["gpu", "threads", "contextSize"] as const satisfies readonly SettingKey[];
+
+/** node:util parseArgs options for the given settings. */
+export function settingOptions(keys: readonly SettingKey[]): OptionSpec {
+  const spec: OptionSpec = {};
+  for (const key of keys) {
+    const s: Setting = SETTINGS[key];
+    spec[s.flag] = s.kind === "boolean" ? { type: "boolean" } : s.kind === "strings" ? { type: "string", multiple: true } : { type: "string" };
+  }
+  return spec;
+}
+
+/** The given settings as library options, typed by kind; only those on the command line (defaults still apply). */
+export function readSettings(v: Values, keys: readonly SettingKey[]): Record<string, number | string | boolean | string[]> {
+  const out: Record<string, number | string | boolean | string[] | undefined> = {};
+  for (const key of keys) {
+    const s: Setting = SETTINGS[key];
+    switch (s.kind) {
+      case "int":
+      case "number":
+        out[key] = numberFlag(v, s.flag, s.kind === "int" ? "int" : "float");
+        break;
+      case "choice":
+        out[key] = choiceFlag(v, s.flag, s.choices!);
+        break;
+      case "boolean":
+        out[key] = v[s.flag] === true ? true : undefined;
+        break;
+      case "string":
+        out[key] = stringFlag(v, s.flag);
+        break;
+      case "strings":
+        out[key] = v[s.flag] as string[] | undefined;
+        break;
+    }
+  }
+  return definedOnly(out);
+}
+
+/** The runtime flags as createGuard options (--gpu cpu is gpu: false). */
+export function readRuntime(v: Values): { gpu: GpuOption; threads?: number; contextSize?: number } {
+  const { gpu, ...rest } = readSettings(v, RUNTIME_FLAGS) as { gpu?: GpuChoice; threads?: number; contextSize?: number };
+  return { gpu: gpu === undefined || gpu === "cpu" ? false : gpu, ...rest };
+}
+
+/** What a command says differently about a setting: its own help text, default wording, or a note after the default. */
+export type HelpOverride = { help?: string; defaultText?: string; note?: string };
+
+/** Column where the help text starts (after "  --flag VALUE"). */
+const HELP_COLUMN = 25;
+
+/** One --help line: "  --flag VALUE   text (default X)". */
+export function helpLine(flag: string, metavar: string, text: string, column = HELP_COLUMN): string {
+  const left = `  --${flag}${metavar ? ` ${metavar}` : ""}`;
+  return `${left.length < column ? left.padEnd(column) : `${left} `}${text}`;
+}
+
+/** "(default X)" for a fixed default, "(default: words)" for one described in words. */
+export function defaultNote(value: unknown, note?: string): string {
+  const text = typeof value === "string" && / /.test(value) ? `: ${value}` : ` ${Array.isArray(value) ? value.join(",") : String(value)}`;
+  return `(default${text}${note ? `; ${note}` : ""})`;
+}
+
+/** --help lines of the given settings, in order, each ending with its real default. */
+export function settingHelp(keys: readonly SettingKey[], overrides: Partial<Record<SettingKey, HelpOverride>> = {}, column = HELP_COLUMN): string {
+  return keys
+    .map((key) => {
+      const s: Setting = SETTINGS[key];
+      const o = overrides[key] ?? {};
+      const value = o.defaultText ?? s.defaultText ?? s.default;
+      // A boolean flag is off unless given: it has nothing to say about a default.
+      const note = s.kind === "boolean" ? "" : ` ${defaultNote(value, o.note ?? s.note)}`;
+      return helpLine(s.flag, s.metavar, `${o.help ?? s.help}${note}`, column);
+    })
+    .join("\n");
+}
+
+/** The cost model named with --cost SPEC, or with --cost-rules PATH (the same as --cost rules:PATH); undefined when neither. */
+export function namedCostSpec(v: Values): string | undefined {
+  const rules = stringFlag(v, "cost-rules");
+  return stringFlag(v, "cost") ?? (rules !== undefined ? `rules:${rules}` : undefined);
+}
+
+export const COST_OPTIONS: OptionSpec = { cost: { type: "string" }, "cost-rules": { type: "string" } };
