@@ -42,7 +42,11 @@ describe("stories260K", () => {
       const ours = await generateSample({ engine, promptTokens: prompt, seed, maxTokens: 40, cost: lexicon, budget: 1 });
       expect(ours.text).toBe(plain.text);
       expect(ours.tokenIds).toEqual(plain.tokenIds);
-      expect(ours.reward).toBeCloseTo(plain.reward, 6);
+      expect(ours.reward).toBe(plain.reward);
+      // Best-of-N's prefix tree draws the same answer for n = 1.
+      const [tree] = await sampleAnswers({ engine, promptTokens: prompt, n: 1, params: { temperature: 1, topK: 0, topP: 1 }, seed, maxTokens: 40 });
+      expect(tree!.tokens).toEqual(plain.tokenIds);
+      expect(tree!.sumLogProb / tree!.tokens.length).toBeCloseTo(plain.reward, 6);
     }
     const g = await generateGreedy({ engine, promptTokens: prompt, seed: 5, maxTokens: 40 });
     const pg = await generatePlain({ engine, promptTokens: prompt, method: "greedy", options: { seed: 9, maxTokens: 40 } });

@@ -1,6 +1,6 @@
 // Batched ancestral sampling: N answers to one prompt in parallel, one decode per token step for
 // all of them. The prompt is decoded once and forked (the answers share its KV cells, and each
-// other's while they agree). Greedy and temperature sampling are the N = 1 case; Best-of-N builds on it.
+// other's while they agree). Best-of-N builds on it; one answer is generatePlain's (see below).
 import type { CostModel } from "../../cost/costModel.js";
 import type { Engine } from "../../engine/engine.js";
 import type { SampleParams } from "../../native.js";
@@ -8,7 +8,10 @@ import { UserError } from "../../errors.js";
 import { deriveSeed } from "../seed.js";
 import { SequencePool } from "../sequencePool.js";
 import type { StopReason } from "../types.js";
-import { answerTokenLimit, assertEngineFits, finishResult, type BaselineResult } from "./result.js";
+import { definedOnly } from "../../util/objects.js";
+import type { SamplingOptions } from "../options.js";
+import { generatePlain } from "../plain.js";
+import { answerTokenLimit, assertEngineFits, type BaselineResult } from "./result.js";
 import { growTree } from "../tree.js";
 
 export interface SampledAnswer {
@@ -70,21 +73,20 @@ export interface SingleAnswerRequest {
   signal?: AbortSignal;
 }
 
+// Greedy and single-answer sampling have one implementation, generatePlain (what
+// guard.generate's "sample" and "greedy" methods run); these adapt it to the baselines' request.
+
 /** Greedy decoding: the most likely token at every step. */
 export function generateGreedy(request: SingleAnswerRequest): Promise<BaselineResult> {
-  return single("greedy", request, { temperature: 0, topK: 0, topP: 1 });
+  return single("greedy", request, {});
 }
 
 /** Temperature sampling of one answer. */
 export function generateSample(request: SingleAnswerRequest): Promise<BaselineResult> {
-  return single("sample", request, { temperature: request.temperature ?? 1, topK: request.topK ?? 0, topP: request.topP ?? 1 });
+  return single("sample", request, { temperature: request.temperature, topK: request.topK, topP: request.topP });
 }
 
-async function single(method: string, request: SingleAnswerRequest, params: SampleParams): Promise<BaselineResult> {
-  const started = performance.now();
-  const [answer] = await sampleAnswers({ ...request, n: 1, params });
-  return finishResult({
-    method, engine: request.engine, tokens: answer.tokens, sumLogProb: answer.sumLogProb, stopReason: answer.stopReason,
-    cost: request.cost, budget: request.budget, seed: request.seed, started,
-  });
+function single(method: "greedy" | "sample", request: SingleAnswerRequest, params: Pick<SamplingOptions, "temperature" | "topK" | "topP">): Promise<BaselineResult> {
+  const { engine, promptTokens, seed, maxTokens, cost, budget, signal } = request;
+  return generatePlain({ engine, promptTokens, method, options: definedOnly({ ...params, seed, maxTokens }), cost, budget, signal });
 }
