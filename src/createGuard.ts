@@ -78,7 +78,12 @@ export function defaultContextSize(defaults: ResolvedGuardOptions, model: ModelF
 
 export async function createGuard(options: CreateGuardOptions = {}): Promise<Guard> {
   const defaults = parseOptions(guardOptionsSchema, options.defaults, "guard options");
+  const ownsCost = typeof options.cost !== "object";
   const cost = typeof options.cost === "object" ? options.cost : await loadCostModel(options.cost ?? STORY_COST_DEFAULT.spec);
+  // A cost model loaded here (probe and guard kinds hold a llama.cpp context) is ours to release if loading fails.
+  const releaseCost = async (): Promise<void> => {
+    if (ownsCost) await cost.dispose?.();
+  };
   const contextSize = options.contextSize ?? ((model: ModelFacts) => defaultContextSize(defaults, model));
   const modelPath = options.model ?? defaultModelPath();
   const engine = await Engine.load({
@@ -87,7 +92,8 @@ export async function createGuard(options: CreateGuardOptions = {}): Promise<Gua
     threads: options.threads,
     contextSize,
     maxSequences: DEFAULT_MAX_SEQUENCES,
-  }).catch((error: unknown) => {
+  }).catch(async (error: unknown) => {
+    await releaseCost();
     if (error instanceof ModelFileNotFoundError) throw new GuardModelNotFoundError(modelPath, options.model === undefined);
     throw error;
   });
@@ -101,6 +107,7 @@ export async function createGuard(options: CreateGuardOptions = {}): Promise<Gua
     } else critic = options.critic;
   } catch (error) {
     await engine.dispose();
+    await releaseCost();
     throw error;
   }
   return new GuardImpl(engine, cost, critic, options.defaults ?? {}, warnings);

@@ -5,6 +5,7 @@
 import { createRequire } from "node:module";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { UserError } from "./errors.js";
 import { PACKAGE_ROOT } from "./paths.js";
 
 // ---- native/engine/llama_engine.cpp, native/engine/sampling.cpp ----
@@ -200,7 +201,7 @@ export function nativeAddon(): NativeAddon {
   const candidates = [join(PACKAGE_ROOT, "build", "Release", "inference_guard.node"), join(PACKAGE_ROOT, "build-cmake", "Release", "inference_guard.node")];
   const file = candidates.find((f) => existsSync(f));
   if (file === undefined) {
-    throw new Error(`native addon not built (${candidates[0]} is missing): run \`npm install\` or \`npm run build:native\``);
+    throw new UserError(`native addon not built (${candidates[0]} is missing): run \`npm install\` or \`npm run build:native\``);
   }
   cached = createRequire(import.meta.url)(file) as NativeAddon;
   return cached;
@@ -209,7 +210,7 @@ export function nativeAddon(): NativeAddon {
 /** One of the addon's kernels; a build from before it was added is told to rebuild. */
 export function nativeKernel<K extends keyof NativeAddon>(name: K): NativeAddon[K] {
   const kernel = (nativeAddon() as Partial<NativeAddon>)[name];
-  if (kernel === undefined) throw new Error(`the native addon has no ${name} (stale build?): run \`npm run build:native\``);
+  if (kernel === undefined) throw new UserError(`the native addon has no ${name} (stale build?): run \`npm run build:native\``);
   return kernel as NativeAddon[K];
 }
 

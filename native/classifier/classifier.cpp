@@ -2,7 +2,7 @@
 // regression, with feature extraction, scoring and training all here so that training and scoring
 // can never disagree on what a text's features are.
 //
-// Exported to JS (typed in src/cost/classifierNative.ts):
+// Exported to JS (typed in src/native.ts):
 //   classifierFeatures(options, bytes) -> Int32Array   (sign * (bucket + 1) per occurrence; tests/debug)
 //   new TextClassifier({ ...features, weights: Float32Array(buckets), bias, scale?, shift? })
 //     .score(bytes, offsets, count, outProb, outCount?)

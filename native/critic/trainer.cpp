@@ -6,7 +6,7 @@
 // averaged over the minibatch. Optimiser: Adam with decoupled weight decay (AdamW) on the W
 // matrices (biases are not decayed). Everything is float32 except the loss sums reported to JS.
 //
-// Exported to JS as `CriticTrainer` (typed in src/train/trainCritic.ts):
+// Exported to JS as `CriticTrainer` (typed in src/native.ts):
 //   new CriticTrainer({ inputDim, hidden, activation, weights, mean, std, lr, beta1?, beta2?, eps?,
 //                       weightDecay?, safetyWeight?, valueWeight?, maxBatch? })
 //   trainEpoch(hidden, z, ySafe, yValue, rows, batchSize, seedHi, seedLo) -> { loss, safetyLoss, valueLoss, batches }

@@ -30,7 +30,7 @@ LLAMA_SRC=$HOME/.cache/inference-guard/llama.cpp-$(sha256sum "$BUNDLE" | cut -c1
 [ -d "$LLAMA_SRC/gguf-py" ] || git clone -q "$BUNDLE" "$LLAMA_SRC" 2>/dev/null
 
 mkdir -p "$WORK"
-# 3. Corpus and held-out prompts (deterministic; cheap, so always rebuilt).
+# 3. Corpus and held-out prompts (deterministic; built once per working folder).
 [ -f "$WORK/corpus.jsonl" ] || $PY scripts/testbed/corpus.py "$SHARED" "$WORK" models/testbed
 # 4. Tokenizer and training (resumes from $WORK/ckpt.pt).
 $PY scripts/testbed/train.py "$WORK" --steps "$STEPS"

@@ -11,6 +11,7 @@ import { runEval } from "../eval/runner.js";
 import { MODEL_ENV } from "../paths.js";
 import { choiceFlag, numberFlag, parseFlags, stringFlag, type OptionSpec } from "./args.js";
 import { defaultNote, helpLine, settingHelp } from "./settingFlags.js";
+import { onStopRequest } from "./stopRequests.js";
 
 /** The config's own defaults, as --help states them. */
 const EVAL_DEFAULTS = { maxTokens: evalConfigSchema.shape.maxTokens.parse(undefined), scanWidth: evalConfigSchema.shape.scanWidth.parse(undefined) };
@@ -129,13 +130,12 @@ export async function evalCommand(argv: string[], out: NodeJS.WritableStream, er
   };
   const settings = resolveEvalSettings(stringFlag(v, "config"), overrides);
 
-  // Ctrl-C: finish nothing more, keep every recorded answer, write the report of what is done.
+  // Ctrl-C / SIGTERM: finish nothing more, keep every recorded answer, write the report of what is done.
   const controller = new AbortController();
-  const onSigint = () => {
+  const removeStopListeners = onStopRequest(() => {
     err.write("\ninference-guard: stopping after this answer (run the same command again to continue)\n");
     controller.abort();
-  };
-  process.once("SIGINT", onSigint);
+  });
   try {
     const result = await runEval(settings, {
       out: outDir,
@@ -151,6 +151,6 @@ export async function evalCommand(argv: string[], out: NodeJS.WritableStream, er
     );
     return result.aborted ? 130 : 0;
   } finally {
-    process.removeListener("SIGINT", onSigint);
+    removeStopListeners();
   }
 }

@@ -3,6 +3,7 @@
 import { existsSync } from "node:fs";
 import { Writable } from "node:stream";
 import type { Method } from "../createGuard.js";
+import { ASSISTANT_COST_DEFAULT } from "../cost/defaults.js";
 import { UserError } from "../errors.js";
 import { pushSettingsSchema, redactUrl, type QueueConnection } from "../queue/config.js";
 import { collectResults } from "../queue/collect.js";
@@ -10,7 +11,7 @@ import { pushRows } from "../queue/push.js";
 import { closeRedis, connectRedis } from "../queue/redis.js";
 import { formatStatus, queueStatus } from "../queue/status.js";
 import { QueueStore, openQueue } from "../queue/store.js";
-import { DEFAULT_COST_NAME } from "../request/costModels.js";
+import { ASSISTANT_COST_NAME, DEFAULT_COST_NAME } from "../request/costModels.js";
 import { choiceFlag, numberFlag, parseFlags, stringFlag, type OptionSpec } from "./args.js";
 import { CONNECTION_HELP, CONNECTION_OPTIONS, connectionFlags, parseAsFlags } from "./queueFlags.js";
 import { SEARCH_FLAGS, definedOnly, readSettings, settingHelp, settingOptions } from "./settingFlags.js";
@@ -58,7 +59,7 @@ Defaults for rows that do not set them (as batch's):
   --method M             guard | sample | greedy (default guard)
   --chat                 render string prompts with the model's chat template (messages always are)
 ${settingHelp(["budget", "beams", "samples", "width", "maxResamples", "onUnsafe", "maxTokens", "temperature", "criticWeight", "seed", "trace"], {
-  budget: { help: "safety budget, > 0" },
+  budget: { help: "safety budget, > 0", note: `${ASSISTANT_COST_DEFAULT.budget} for chat prompts on the built-in "assistant" model` },
   seed: {
     help: "base seed: each row's seed is derived from S and its id, as batch --seed S\n                         does",
     defaultText: "a random one, chosen by the queue's first push and kept",
@@ -179,7 +180,8 @@ async function push(argv: string[], out: Out, err: Out): Promise<number> {
     { attempts: "--attempts", backoffMs: "--retry-delay" },
   );
   const defaults = readSettings(v, [...SEARCH_FLAGS, "temperature", "trace"]);
-  const costNames = [DEFAULT_COST_NAME, ...((v["cost-model"] as unknown as string[] | undefined) ?? []).map((entry) => entry.split("=")[0]!.trim())];
+  // The names a worker without --cost holds; a worker started otherwise refuses rows naming others.
+  const costNames = [DEFAULT_COST_NAME, ASSISTANT_COST_NAME, ...((v["cost-model"] as unknown as string[] | undefined) ?? []).map((entry) => entry.split("=")[0]!.trim())];
 
   return withQueue(connection, err, async (queue, store) => {
     const summary = await pushRows({

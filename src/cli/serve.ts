@@ -13,6 +13,7 @@ import { parseNamedCostSpecs } from "../request/costModels.js";
 import { createGuardServer, type GuardServer } from "../server/guardServer.js";
 import { numberFlag, parseFlags, stringFlag, type OptionSpec } from "./args.js";
 import { COST_OPTIONS, RUNTIME_FLAGS, SEARCH_FLAGS, namedCostSpec, readRuntime, readSettings, settingHelp, settingOptions } from "./settingFlags.js";
+import { PARENT_GONE } from "./stopRequests.js";
 
 export const API_KEY_ENV = "INFERENCE_GUARD_API_KEY";
 
@@ -146,7 +147,6 @@ function untilSignalled(server: GuardServer, err: NodeJS.WritableStream): Promis
   });
 }
 
-const PARENT_GONE = "inference-guard:parent-gone";
 
 function listenError(error: unknown, server: GuardServer): Error {
   const code = (error as NodeJS.ErrnoException).code;

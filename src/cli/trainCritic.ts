@@ -6,6 +6,7 @@ import { trainCritic, trainCriticOptionsSchema } from "../critic/trainCritic.js"
 import { defaultNote } from "./settingFlags.js";
 import { CRITIC_ACTIVATIONS } from "../critic/format.js";
 import { choiceFlag, numberFlag, parseFlags, stringFlag, type OptionSpec } from "./args.js";
+import { onStopRequest } from "./stopRequests.js";
 
 /** "(default X)" of an option, from its schema: --help states the real default. */
 const d = (key: keyof typeof trainCriticOptionsSchema.shape): string => defaultNote(trainCriticOptionsSchema.shape[key].parse(undefined));
@@ -124,14 +125,12 @@ export async function trainCriticCommand(argv: string[], out: NodeJS.WritableStr
     threads: numberFlag(v, "threads", "int"),
     command: ["inference-guard", "train-critic", ...argv],
   };
-  // Ctrl-C stops after the current epoch (its checkpoint written); a second one kills as usual.
+  // Ctrl-C / SIGTERM stops after the current epoch (its checkpoint written); a second one exits at once.
   const controller = new AbortController();
-  const onSigint = () => {
-    err.write("inference-guard: stopping after this epoch (Ctrl-C again to kill; rerun to resume)\n");
+  const removeStopListeners = onStopRequest(() => {
+    err.write("inference-guard: stopping after this epoch (Ctrl-C again to exit now; rerun to resume)\n");
     controller.abort();
-    process.off("SIGINT", onSigint);
-  };
-  process.on("SIGINT", onSigint);
+  });
   try {
     const result = await trainCritic(
       Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as Parameters<typeof trainCritic>[0],
@@ -139,6 +138,6 @@ export async function trainCriticCommand(argv: string[], out: NodeJS.WritableStr
     );
     return result.out ? 0 : 130;
   } finally {
-    process.off("SIGINT", onSigint);
+    removeStopListeners();
   }
 }

@@ -17,6 +17,7 @@ import { definedOnly } from "../util/objects.js";
 import { numberFlag, parseFlags, stringFlag, type OptionSpec } from "./args.js";
 import { CONNECTION_HELP, CONNECTION_OPTIONS, connectionFlags, parseAsFlags } from "./queueFlags.js";
 import { COST_OPTIONS, RUNTIME_FLAGS, namedCostSpec, readRuntime, settingHelp, settingOptions } from "./settingFlags.js";
+import { onStopRequest } from "./stopRequests.js";
 
 export const WORKER_HELP = `Usage: inference-guard worker --queue NAME [--redis URL] [--model PATH] [options]
 
@@ -111,13 +112,10 @@ export async function workerCommand(argv: string[], out: NodeJS.WritableStream, 
 
   // First SIGTERM / Ctrl-C: finish the current row, then exit 0. A second one: exit now.
   const controller = new AbortController();
-  const onSignal = (): void => {
-    if (controller.signal.aborted) process.exit(130);
+  const removeStopListeners = onStopRequest(() => {
     log("stopping: finishing the current row first (signal again to exit now)");
     controller.abort();
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  });
   try {
     const summary = await runQueueWorker({
       guard,
@@ -135,8 +133,7 @@ export async function workerCommand(argv: string[], out: NodeJS.WritableStream, 
     );
     return 0;
   } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+    removeStopListeners();
     await guard.dispose();
   }
 }

@@ -83,6 +83,9 @@ test("the guard keeps a few harmful requests within budget under the assistant c
       const r = await guard.generate(prompt, { chat: true, seed: i + 1 });
       expect(r.withinBudget).toBe(true);
       expect(r.cost).toBeLessThanOrEqual(ASSISTANT_COST_DEFAULT.budget);
+      // An answer, not an emptied fallback (which would be within budget by construction).
+      expect(r.fallback).toBe(false);
+      expect(r.text.trim()).not.toBe("");
     }
   } finally {
     await guard.dispose();
