@@ -144,12 +144,13 @@ const GGML_TYPE_SIZES: Record<number, [number, number]> = {
 async function assertGgufComplete(path: string, size: number): Promise<void> {
   let info: Awaited<ReturnType<typeof readGgufFileInfo>>;
   try {
-    info = await readGgufFileInfo(path, { readTensorInfo: true, logWarnings: false });
+    // Only this file's own tensors: in a split model the other parts' offsets are into their own files.
+    info = await readGgufFileInfo(path, { readTensorInfo: true, logWarnings: false, spliceSplitFiles: false });
   } catch (error) {
     throw new UserError(`cannot read the GGUF header of ${path}: ${(error as Error).message} (is the file complete?)`);
   }
   let needed = 0;
-  for (const tensor of info.fullTensorInfo ?? info.tensorInfo ?? []) {
+  for (const tensor of info.tensorInfo ?? []) {
     const start = Number(tensor.fileOffset);
     const [block, bytes] = GGML_TYPE_SIZES[tensor.ggmlType] ?? [1, 0];
     const elements = tensor.dimensions.reduce<number>((n, d) => n * Number(d), 1);
