@@ -1,3 +1,4 @@
+import type { z } from "zod";
 /**
  * An error the user caused (bad flag, missing file, malformed config). The CLI prints its message
  * as one line and exits non-zero; anything else is a bug and keeps its stack trace.
@@ -55,4 +56,11 @@ export function briefZodError(error: { issues: ReadonlyArray<{ path: PropertyKey
   const shown = describeZodError({ issues: error.issues.slice(0, SHOWN_ISSUES) });
   const more = error.issues.length - SHOWN_ISSUES;
   return more > 0 ? `${shown}; and ${more} more` : shown;
+}
+
+/** Parses an options object with its zod schema; a mistake is one UserError line naming `what`. */
+export function parseOptions<S extends z.ZodType>(schema: S, input: unknown, what: string): z.output<S> {
+  const result = schema.safeParse(input ?? {});
+  if (!result.success) throw new UserError(`invalid ${what}: ${describeZodError(result.error)}`);
+  return result.data;
 }

@@ -16,7 +16,7 @@ import { loadCostModel } from "../cost/load.js";
 import { Critic, assertCriticMatchesModel } from "./index.js";
 import { DEFAULT_MAX_SEQUENCES, Engine } from "../engine/engine.js";
 import { generateGuarded } from "../search/guard.js";
-import { parseOptions } from "../search/options.js";
+import { parseOptions } from "../errors.js";
 import { isOverBudget, safetyStateAfter } from "../search/safetyState.js";
 import { writeFileAtomic } from "../util/files.js";
 import { RUNTIME_SETTINGS, SEARCH_SETTINGS, SEQUENCES_MESSAGE, fitsSequences } from "../settings.js";

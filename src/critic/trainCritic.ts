@@ -16,7 +16,7 @@ import { CRITIC_ACTIVATIONS, type CriticSpec, writeCriticFile } from "./format.j
 import { sigmoid } from "./reference.js";
 import { Engine } from "../engine/engine.js";
 import { UserError } from "../errors.js";
-import { parseOptions } from "../search/options.js";
+import { parseOptions } from "../errors.js";
 import { deriveSeed } from "../search/seed.js";
 import { RUNTIME_SETTINGS, SEARCH_SETTINGS } from "../settings.js";
 import { Progress } from "../util/progress.js";

@@ -2,7 +2,6 @@
 // often a row may be tried (push), and a worker's lock and stalled-job timings. The timings'
 // defaults are the production values; tests shorten them (see docs/scale-out.md).
 import { z } from "zod";
-import { UserError, describeZodError } from "../errors.js";
 
 export const REDIS_ENV = "INFERENCE_GUARD_REDIS";
 export const DEFAULT_REDIS_URL = "redis://127.0.0.1:6379";
@@ -66,13 +65,6 @@ export const workerSettingsSchema = z
   .strict();
 export type WorkerSettings = z.input<typeof workerSettingsSchema>;
 export type ResolvedWorkerSettings = z.output<typeof workerSettingsSchema>;
-
-/** Parses a settings object into its resolved form; a mistake is one UserError line. */
-export function parseSettings<S extends z.ZodType>(schema: S, input: unknown, what: string): z.output<S> {
-  const result = schema.safeParse(input ?? {});
-  if (!result.success) throw new UserError(`invalid ${what}: ${describeZodError(result.error)}`);
-  return result.data;
-}
 
 /** The URL without its password, for messages and logs. */
 export function redactUrl(url: string): string {

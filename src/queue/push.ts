@@ -5,8 +5,8 @@
 import { randomInt } from "node:crypto";
 import type { Queue } from "bullmq";
 import { readBatchInput, type BatchJob, type ParseContext } from "../batch/input.js";
-import { UserError } from "../errors.js";
-import { parseSettings, pushSettingsSchema, type PushSettings } from "./config.js";
+import { UserError, parseOptions } from "../errors.js";
+import { pushSettingsSchema, type PushSettings } from "./config.js";
 import { ROW_FORMAT, ROW_JOB_NAME, idOfKey, jobIdOf, keyOfJobId, type RowData } from "./rows.js";
 import { canonicalJson, rowDigest, type QueueStore } from "./store.js";
 
@@ -42,7 +42,7 @@ const CHUNK = 500;
 export async function pushRows(options: PushOptions): Promise<PushSummary> {
   const report = options.report ?? (() => {});
   const { queue, store } = options;
-  const settings = parseSettings(pushSettingsSchema, options.settings, "push settings");
+  const settings = parseOptions(pushSettingsSchema, options.settings, "push settings");
   const input = readBatchInput(options.inputPath, options.context);
   for (const p of input.problems) report(`${options.inputPath} line ${p.line}: ${p.message} (skipped)`);
   if (input.jobs.length === 0) throw new UserError(`${options.inputPath} has no valid rows: nothing to push`);

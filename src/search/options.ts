@@ -1,7 +1,6 @@
 // Settings of every decoding method, validated with zod at the library edge. Each setting is
 // declared once, in src/settings.ts; these schemas are built from those declarations.
 import { z } from "zod";
-import { UserError, describeZodError } from "../errors.js";
 import { GUARD_SETTINGS, SAMPLING_SETTINGS, shapeOf } from "../settings.js";
 
 export { DEFAULT_CRITIC_WEIGHT } from "../settings.js";
@@ -18,8 +17,4 @@ export const guardOptionsSchema = z
 export type GuardOptions = z.input<typeof guardOptionsSchema>;
 export type ResolvedGuardOptions = z.output<typeof guardOptionsSchema>;
 
-export function parseOptions<S extends z.ZodType>(schema: S, input: unknown, what: string): z.output<S> {
-  const result = schema.safeParse(input ?? {});
-  if (!result.success) throw new UserError(`invalid ${what}: ${describeZodError(result.error)}`);
-  return result.data;
-}
+export { parseOptions } from "../errors.js";
