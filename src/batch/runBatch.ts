@@ -157,13 +157,11 @@ export interface AnswerOptions {
 export function answerJob(guard: Guard, costs: CostModelSet | undefined, job: BatchJob, options: AnswerOptions): Promise<GenerationResult> {
   const { costName, options: settings } = job.settings;
   const seed = settings.seed ?? (options.seed !== undefined ? seedFor(options.seed, job.key) : undefined);
-  const selected = costs?.select(costName, isChatJob(job, options));
-  const budget = settings.budget ?? selected?.budget;
+  const selected = costs?.select(costName, isChatJob(job, options), settings.budget);
   return guard.generate(job.input, {
     ...settings,
-    ...(budget !== undefined ? { budget } : {}),
+    ...selected?.options,
     seed,
-    ...(selected ? { cost: selected.model } : {}),
     chat: options.chat === true,
     signal: options.signal,
   });

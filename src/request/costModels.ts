@@ -28,8 +28,8 @@ export function costModelSpecs<T extends string | CostModel>(defaultSpec: T | un
 /** The cost model a request is answered with, and the budget that goes with it when the request sets none. */
 export interface SelectedCostModel {
   name: string;
-  model: CostModel;
-  budget?: number;
+  /** For guard.generate: the model, and the budget when the request or the model sets one. */
+  options: { cost: CostModel; budget?: number };
 }
 
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -74,12 +74,13 @@ export class CostModelSet implements CostModel {
 
   /**
    * The model named by a request, else the default for its kind of prompt: chat prompts get the
-   * built-in assistant model when the set has one. The assistant model brings its own budget.
+   * built-in assistant model when the set has one. A budget the request sets wins; else the
+   * assistant model brings its own, and the others leave the library's default.
    */
-  select(name: string | undefined, chat: boolean): SelectedCostModel {
+  select(name: string | undefined, chat: boolean, requestBudget?: number): SelectedCostModel {
     const chosen = name ?? (chat && this.models.has(ASSISTANT_COST_NAME) ? ASSISTANT_COST_NAME : DEFAULT_COST_NAME);
-    const model = this.get(chosen);
-    return chosen === ASSISTANT_COST_NAME ? { name: chosen, model, budget: ASSISTANT_COST_DEFAULT.budget } : { name: chosen, model };
+    const budget = requestBudget ?? (chosen === ASSISTANT_COST_NAME ? ASSISTANT_COST_DEFAULT.budget : undefined);
+    return { name: chosen, options: { cost: this.get(chosen), ...(budget !== undefined ? { budget } : {}) } };
   }
 
   private current(): CostModel {

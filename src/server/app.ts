@@ -332,13 +332,11 @@ async function generate(
   signal: AbortSignal,
   onText: ((delta: string) => void) | undefined,
 ): Promise<{ result: GenerationResult; promptTokens: number }> {
-  const selected = state.costs.select(settings.costName, endpoint === "chat");
-  const budget = settings.options.budget ?? selected.budget;
+  const selected = state.costs.select(settings.costName, endpoint === "chat", settings.options.budget);
   const promptTokens = state.guard.countPromptTokens(input, false);
   const result = await state.guard.generate(input, {
     ...settings.options,
-    ...(budget !== undefined ? { budget } : {}),
-    cost: selected.model,
+    ...selected.options,
     chat: endpoint === "chat",
     signal,
     onText,
