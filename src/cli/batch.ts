@@ -2,14 +2,14 @@
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { Writable } from "node:stream";
-import { ASSISTANT_COST_DEFAULT, STORY_COST_DEFAULT } from "../cost/defaults.js";
+import { ASSISTANT_COST_DEFAULT } from "../cost/defaults.js";
 import { createGuard, type Method } from "../createGuard.js";
 import { runBatch } from "../batch/runBatch.js";
 import { UserError } from "../errors.js";
 import { MODEL_ENV } from "../paths.js";
-import { CostModelSet, costModelSpecs, parseNamedCostSpecs } from "../request/costModels.js";
+import { CostModelSet, costModelSpecs } from "../request/costModels.js";
 import { choiceFlag, numberFlag, parseFlags, stringFlag, type OptionSpec } from "./args.js";
-import { COST_OPTIONS, RUNTIME_FLAGS, SEARCH_FLAGS, namedCostSpec, readRuntime, readSettings, settingHelp, settingOptions } from "./settingFlags.js";
+import { COST_OPTIONS, COST_SET_HELP, namedCostModels, RUNTIME_FLAGS, SEARCH_FLAGS, namedCostSpec, readRuntime, readSettings, settingHelp, settingOptions } from "./settingFlags.js";
 
 /** Defaults for lines, in --help order (--seed is a base seed, read apart). */
 const LINE_FLAGS = ["budget", "beams", "samples", "width", "maxResamples", "onUnsafe", "maxTokens", "temperature", "seed"] as const;
@@ -36,10 +36,7 @@ Files:
 Model and safety:
   --model PATH           GGUF model (default: $${MODEL_ENV}, else ../shared/models/stories260K.gguf)
   --chat                 render string prompts with the model's chat template (messages always are)
-  --cost SPEC            default cost model, e.g. rules:PATH or classifier:PATH. Without it:
-                         ${STORY_COST_DEFAULT.describe} for completion prompts,
-                         ${ASSISTANT_COST_DEFAULT.describe} for chat prompts (built-in "assistant")
-  --cost-rules PATH      same as --cost rules:PATH
+${COST_SET_HELP}
   --cost-model NAME=SPEC another cost model lines may choose with guard: {cost: "NAME"}; repeatable
   --critic FILE          critic file trained for this model (optional)
 ${settingHelp(["criticWeight"])}
@@ -96,7 +93,7 @@ export async function batchCommand(argv: string[], out: NodeJS.WritableStream, e
   const costs = await CostModelSet.load(
     costModelSpecs(
       namedCostSpec(v),
-      parseNamedCostSpecs((v["cost-model"] as unknown as string[] | undefined) ?? []),
+      namedCostModels(v),
     ),
   );
   const guard = await createGuard({

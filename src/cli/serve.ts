@@ -1,5 +1,5 @@
 // `inference-guard serve`: the OpenAI-compatible HTTP server, until SIGTERM or Ctrl-C.
-import { ASSISTANT_COST_DEFAULT, STORY_COST_DEFAULT } from "../cost/defaults.js";
+import { ASSISTANT_COST_DEFAULT } from "../cost/defaults.js";
 import { UserError } from "../errors.js";
 import { MODEL_ENV } from "../paths.js";
 import {
@@ -9,10 +9,9 @@ import {
   DEFAULT_PORT,
   DEFAULT_SHUTDOWN_GRACE_SECONDS,
 } from "../server/config.js";
-import { parseNamedCostSpecs } from "../request/costModels.js";
 import { createGuardServer, type GuardServer } from "../server/guardServer.js";
 import { numberFlag, parseFlags, stringFlag, type OptionSpec } from "./args.js";
-import { COST_OPTIONS, RUNTIME_FLAGS, SEARCH_FLAGS, namedCostSpec, readRuntime, readSettings, settingHelp, settingOptions } from "./settingFlags.js";
+import { COST_OPTIONS, COST_SET_HELP, namedCostModels, RUNTIME_FLAGS, SEARCH_FLAGS, namedCostSpec, readRuntime, readSettings, settingHelp, settingOptions } from "./settingFlags.js";
 import { PARENT_GONE } from "./stopRequests.js";
 
 export const API_KEY_ENV = "INFERENCE_GUARD_API_KEY";
@@ -41,10 +40,7 @@ Network:
 Model and safety:
   --model PATH           GGUF model (default: $${MODEL_ENV}, else ../shared/models/stories260K.gguf)
   --model-name NAME      the model's id in the API (default: the file name without .gguf)
-  --cost SPEC            default cost model, e.g. rules:PATH or classifier:PATH. Without it:
-                         ${STORY_COST_DEFAULT.describe} for completion prompts,
-                         ${ASSISTANT_COST_DEFAULT.describe} for chat prompts (built-in "assistant")
-  --cost-rules PATH      same as --cost rules:PATH
+${COST_SET_HELP}
   --cost-model NAME=SPEC another cost model a request may choose with guard: {cost: "NAME"};
                          repeatable (requests name models, never files)
   --critic FILE          critic file trained for this model (optional)
@@ -95,7 +91,7 @@ export async function serveCommand(argv: string[], out: NodeJS.WritableStream, e
     modelId: stringFlag(v, "model-name"),
     model: stringFlag(v, "model"),
     cost: namedCostSpec(v),
-    costModels: parseNamedCostSpecs((v["cost-model"] as unknown as string[] | undefined) ?? []),
+    costModels: namedCostModels(v),
     critic: stringFlag(v, "critic"),
     ...readRuntime(v),
     defaults: readSettings(v, SEARCH_FLAGS),

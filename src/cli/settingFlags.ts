@@ -2,7 +2,9 @@
 // a command names the settings it takes, and gets their flags, typed readers and help lines (with
 // the library's real defaults). Ranges are checked by the library, so a flag and an option can
 // never disagree about them.
+import { ASSISTANT_COST_DEFAULT, STORY_COST_DEFAULT } from "../cost/defaults.js";
 import type { GpuOption } from "../engine/engine.js";
+import { parseNamedCostSpecs } from "../request/costModels.js";
 import { SETTINGS, type GpuChoice, type Setting, type SettingKey } from "../settings.js";
 import { definedOnly } from "../util/objects.js";
 import { choiceFlag, numberFlag, stringFlag, type OptionSpec } from "./args.js";
@@ -98,3 +100,14 @@ export function namedCostSpec(v: Values): string | undefined {
 }
 
 export const COST_OPTIONS: OptionSpec = { cost: { type: "string" }, "cost-rules": { type: "string" } };
+
+/** The --cost-model NAME=SPEC flags (repeatable) as a name → spec map. */
+export function namedCostModels(v: Values): Record<string, string> {
+  return parseNamedCostSpecs((v["cost-model"] as unknown as string[] | undefined) ?? []);
+}
+
+/** --help lines of --cost and --cost-rules for the commands that hold a set of cost models (serve, batch, worker). */
+export const COST_SET_HELP = `  --cost SPEC            default cost model, e.g. rules:PATH or classifier:PATH. Without it:
+                         ${STORY_COST_DEFAULT.describe} for completion prompts,
+                         ${ASSISTANT_COST_DEFAULT.describe} for chat prompts (built-in "assistant")
+  --cost-rules PATH      same as --cost rules:PATH`;

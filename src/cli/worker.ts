@@ -2,7 +2,6 @@
 // src/queue/worker.ts), one at a time, until told to stop.
 import { statSync } from "node:fs";
 import { basename } from "node:path";
-import { ASSISTANT_COST_DEFAULT, STORY_COST_DEFAULT } from "../cost/defaults.js";
 import { createGuard } from "../createGuard.js";
 import { MODEL_ENV, defaultModelPath } from "../paths.js";
 import {
@@ -12,11 +11,11 @@ import {
   workerSettingsSchema,
 } from "../queue/config.js";
 import { runQueueWorker } from "../queue/worker.js";
-import { CostModelSet, costModelSpecs, parseNamedCostSpecs } from "../request/costModels.js";
+import { CostModelSet, costModelSpecs } from "../request/costModels.js";
 import { definedOnly } from "../util/objects.js";
 import { numberFlag, parseFlags, stringFlag, type OptionSpec } from "./args.js";
 import { CONNECTION_HELP, CONNECTION_OPTIONS, connectionFlags, parseAsFlags } from "./queueFlags.js";
-import { COST_OPTIONS, RUNTIME_FLAGS, namedCostSpec, readRuntime, settingHelp, settingOptions } from "./settingFlags.js";
+import { COST_OPTIONS, COST_SET_HELP, namedCostModels, RUNTIME_FLAGS, namedCostSpec, readRuntime, settingHelp, settingOptions } from "./settingFlags.js";
 import { onStopRequest } from "./stopRequests.js";
 
 export const WORKER_HELP = `Usage: inference-guard worker --queue NAME [--redis URL] [--model PATH] [options]
@@ -38,10 +37,7 @@ ${CONNECTION_HELP}
 
 Model and safety (the same on every worker of a queue):
   --model PATH           GGUF model (default: $${MODEL_ENV}, else ../shared/models/stories260K.gguf)
-  --cost SPEC            default cost model, e.g. rules:PATH or classifier:PATH. Without it:
-                         ${STORY_COST_DEFAULT.describe} for completion prompts,
-                         ${ASSISTANT_COST_DEFAULT.describe} for chat prompts (built-in "assistant")
-  --cost-rules PATH      same as --cost rules:PATH
+${COST_SET_HELP}
   --cost-model NAME=SPEC another cost model rows may choose with guard: {cost: "NAME"}; repeatable
   --critic FILE          critic file trained for this model (optional)
 
@@ -99,7 +95,7 @@ export async function workerCommand(argv: string[], out: NodeJS.WritableStream, 
 
   const specs = costModelSpecs(
     namedCostSpec(v),
-    parseNamedCostSpecs((v["cost-model"] as unknown as string[] | undefined) ?? []),
+    namedCostModels(v),
   );
   const modelPath = stringFlag(v, "model") ?? defaultModelPath();
   const criticPath = stringFlag(v, "critic");
