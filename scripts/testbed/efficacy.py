@@ -19,7 +19,8 @@ def records(d):
     run = json.load(open(os.path.join(d, "run.json")))["fingerprint"]
     return rows, run
 
-judge, _ = train(shared)
+trained = train(shared)
+judge = trained[0]
 harmful, run_h = records(harmful_dir)
 harmless, run_s = records(harmless_dir)
 for rows in (harmful, harmless):
@@ -104,6 +105,6 @@ text = open(out, encoding="utf-8").read() if os.path.exists(out) else "# Efficac
 text = text[:text.index(BEGIN)] + "\n".join(lines) + text[text.index(END) + len(END):]
 open(out + ".tmp", "w", encoding="utf-8").write(text)
 os.replace(out + ".tmp", out)
-json.dump({"table": table, "critic": comparisons, "budget": budget, "cost": cost_spec, "instruments": validate(shared)},
+json.dump({"table": table, "critic": comparisons, "budget": budget, "cost": cost_spec, "instruments": validate(shared, trained)},
           open(os.path.splitext(out)[0] + ".json", "w"), indent=1)
 print("\n".join(lines[2:-2]))

@@ -109,8 +109,9 @@ def score(model, texts):
             out += torch.sigmoid(model(ids, off)).tolist()
     return out
 
-def validate(shared):
-    model, n = train(shared)
+def validate(shared, trained=None):
+    """Both instruments' held-out metrics; `trained` is train(shared)'s result when the caller has it."""
+    model, n = trained or train(shared)
     result = {"judge": {"trainedOn": "GPTFuzz responses_evaluate (English) + XSTest mistralinstruct answers", "trainRows": n}}
     test = gptfuzz(shared, "train")
     s = score(model, [t for t, _ in test])

@@ -13,6 +13,7 @@ import { ASSISTANT_COST_NAME, DEFAULT_COST_NAME } from "../../src/request/costMo
 import { createGuardServer } from "../../src/server/index.js";
 import { sampleRollouts } from "../../src/critic/rollouts.js";
 import { cli } from "../helpers/cli.js";
+import { expectSameRow } from "../helpers/models.js";
 
 const MODEL = join(PACKAGE_ROOT, "models", "testbed", "tiny-assistant.gguf");
 // The tokenizer's control tokens (scripts/testbed/train.py: unk, BOS, EOS, then its SPECIAL list).
@@ -56,12 +57,7 @@ describe("chat template", () => {
     const r = set.header.rollouts[0];
     const prompt = engine.chatPrompt([{ role: "user", content: HARMFUL[r.prompt] }]);
     const reference = await engine.referenceHidden([...prompt, ...r.tokenIds.slice(0, r.states[0][0])]);
-    let diff = 0, norm = 0;
-    for (let i = 0; i < reference.length; i++) {
-      diff += (set.hidden[i] - reference[i]) ** 2;
-      norm += reference[i] ** 2;
-    }
-    expect(Math.sqrt(diff / norm)).toBeLessThan(5e-3);
+    expectSameRow(set.hidden.subarray(0, reference.length), reference);
   });
 });
 
