@@ -6,6 +6,8 @@ import { STORY_COST_DEFAULT } from "./cost/defaults.js";
 import { loadCostModel } from "./cost/load.js";
 import { Critic, assertCriticMatchesModel } from "./critic/index.js";
 import { DEFAULT_MAX_SEQUENCES, Engine, type GpuOption, type ModelFacts } from "./engine/engine.js";
+import type { Decoder } from "./engine/decoder.js";
+import { EngineSlots, MAX_PARALLEL, slotSequences } from "./engine/slots.js";
 import { GuardModelNotFoundError, ModelFileNotFoundError, UserError } from "./errors.js";
 import { defaultModelPath } from "./paths.js";
 import { generateGuarded, requiredContextCells } from "./search/guard.js";
@@ -30,12 +32,17 @@ export interface CreateGuardOptions {
   gpu?: GpuOption;
   threads?: number;
   /**
-   * KV cells shared by all beams. Default: enough for the default search to write up to the
-   * model's whole trained context when that takes at most 512 MiB of KV cache (small models),
-   * else 4,096 (at least the default search on a 1,024-token prompt). An answer the context cannot
-   * hold ends early with stopReason "context".
+   * KV cells shared by the beams of one generation. Default: enough for the default search to
+   * write up to the model's whole trained context when that takes at most 512 MiB of KV cache (over
+   * all parallel generations; small models), else 4,096 (at least the default search on a
+   * 1,024-token prompt). An answer the context cannot hold ends early with stopReason "context".
    */
   contextSize?: number;
+  /**
+   * Generations that run at once, their decodes in one batch (default 1): concurrent generate()
+   * calls share each forward pass instead of waiting in line. Each has its own contextSize cells.
+   */
+  parallel?: number;
   /** Default search settings for every call (each call may override them). */
   defaults?: GuardOptions;
 }
@@ -53,6 +60,8 @@ export interface GenerateOptions extends GuardOptions {
 
 export interface Guard {
   readonly engine: Engine;
+  /** Generations that run at once (CreateGuardOptions.parallel); later calls wait for a free one. */
+  readonly parallel: number;
   readonly cost: CostModel;
   /** Things worth telling the user that did not stop loading (e.g. a critic trained for another model name). */
   readonly warnings: readonly string[];
@@ -67,13 +76,14 @@ const PROMPT_ALLOWANCE = 1024;
 const DEFAULT_KV_BUDGET_BYTES = 512 * 1024 * 1024;
 
 /**
- * The default context size: the default search (K beams, N candidates of W tokens) writing up to
- * the model's trained context, within the KV budget; never below the old fixed default.
+ * The default context size of one generation: the default search (K beams, N candidates of W
+ * tokens) writing up to the model's trained context, within its share of the KV budget; never
+ * below the old fixed default.
  */
-export function defaultContextSize(defaults: ResolvedGuardOptions, model: ModelFacts): number {
+export function defaultContextSize(defaults: ResolvedGuardOptions, model: ModelFacts, parallel = 1): number {
   const floor = Math.max(4096, requiredContextCells(PROMPT_ALLOWANCE, defaults));
   const whole = requiredContextCells(1, { ...defaults, maxTokens: Math.max(1, model.trainContextSize - 1) });
-  return Math.max(floor, Math.min(whole, Math.floor(DEFAULT_KV_BUDGET_BYTES / Math.max(1, model.kvBytesPerCell))));
+  return Math.max(floor, Math.min(whole, Math.floor(DEFAULT_KV_BUDGET_BYTES / parallel / Math.max(1, model.kvBytesPerCell))));
 }
 
 export async function createGuard(options: CreateGuardOptions = {}): Promise<Guard> {
@@ -84,14 +94,18 @@ export async function createGuard(options: CreateGuardOptions = {}): Promise<Gua
   const releaseCost = async (): Promise<void> => {
     if (ownsCost) await cost.dispose?.();
   };
-  const contextSize = options.contextSize ?? ((model: ModelFacts) => defaultContextSize(defaults, model));
+  const parallel = options.parallel ?? 1;
+  if (!Number.isInteger(parallel) || parallel < 1 || parallel > MAX_PARALLEL) {
+    throw new UserError(`parallel must be an integer from 1 to ${MAX_PARALLEL} (got ${parallel})`);
+  }
+  const perGeneration = options.contextSize ?? ((model: ModelFacts) => defaultContextSize(defaults, model, parallel));
   const modelPath = options.model ?? defaultModelPath();
   const engine = await Engine.load({
     modelPath,
     gpu: options.gpu,
     threads: options.threads,
-    contextSize,
-    maxSequences: DEFAULT_MAX_SEQUENCES,
+    contextSize: (model) => parallel * (typeof perGeneration === "number" ? perGeneration : perGeneration(model)),
+    maxSequences: parallel * slotSequences(parallel),
   }).catch(async (error: unknown) => {
     await releaseCost();
     if (error instanceof ModelFileNotFoundError) throw new GuardModelNotFoundError(modelPath, options.model === undefined);
@@ -110,12 +124,13 @@ export async function createGuard(options: CreateGuardOptions = {}): Promise<Gua
     await releaseCost();
     throw error;
   }
-  return new GuardImpl(engine, cost, critic, options.defaults ?? {}, warnings);
+  return new GuardImpl(engine, new EngineSlots(engine, parallel), cost, critic, options.defaults ?? {}, warnings);
 }
 
 class GuardImpl implements Guard {
   constructor(
     readonly engine: Engine,
+    private readonly slots: EngineSlots,
     readonly cost: CostModel,
     private readonly critic: CriticScorer | undefined,
     private readonly defaults: GuardOptions,
@@ -132,27 +147,27 @@ class GuardImpl implements Guard {
     return this.engine.completionPrompt(prompt);
   }
 
-  // One generation at a time per engine: its sequences are the beams of that generation.
-  private queue: Promise<unknown> = Promise.resolve();
-
-  generate(prompt: string | ChatMessage[], options: GenerateOptions = {}): Promise<GenerationResult> {
-    const run = this.queue.then(() => this.run(prompt, options));
-    this.queue = run.catch(() => undefined);
-    return run;
+  get parallel(): number {
+    return this.slots.count;
   }
 
-  private async run(prompt: string | ChatMessage[], options: GenerateOptions): Promise<GenerationResult> {
+  /** Each generation runs on a slot of the engine (its own sequences and cells); calls beyond `parallel` wait for one. */
+  generate(prompt: string | ChatMessage[], options: GenerateOptions = {}): Promise<GenerationResult> {
+    return this.slots.use((slot) => this.run(slot, prompt, options));
+  }
+
+  private async run(engine: Decoder, prompt: string | ChatMessage[], options: GenerateOptions): Promise<GenerationResult> {
     const { method = "guard", chat = false, signal, onText, cost = this.cost, ...search } = options;
     const merged = { ...this.defaults, ...search };
     const promptTokens = this.promptTokens(prompt, chat);
     if (method === "guard") {
-      return generateGuarded({ engine: this.engine, promptTokens, cost, critic: this.critic, options: merged, signal, onText });
+      return generateGuarded({ engine, promptTokens, cost, critic: this.critic, options: merged, signal, onText });
     }
     if (method !== "sample" && method !== "greedy") throw new UserError(`unknown method "${String(method)}" (guard, sample, greedy)`);
     const budget = parseOptions(guardOptionsSchema, merged, "guard options").budget;
     const { temperature, topK, topP, maxTokens, seed, ignoreEos, stop } = merged;
     return generatePlain({
-      engine: this.engine,
+      engine,
       promptTokens,
       method,
       options: { temperature, topK, topP, maxTokens, seed, ignoreEos, stop },
@@ -164,7 +179,7 @@ class GuardImpl implements Guard {
   }
 
   async dispose(): Promise<void> {
-    await this.queue;
+    await this.slots.idle();
     await this.cost.dispose?.();
     await this.engine.dispose();
   }

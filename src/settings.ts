@@ -6,7 +6,7 @@
 // once and prints its help from the real default.
 import { z } from "zod";
 import { DEFAULT_BUDGET } from "./cost/defaults.js";
-import { DEFAULT_MAX_SEQUENCES, MAX_CONTEXT_SIZE } from "./engine/constants.js";
+import { DEFAULT_MAX_SEQUENCES, MAX_CONTEXT_SIZE, MAX_PARALLEL } from "./engine/constants.js";
 
 /** How a value is written on the command line and typed in a request. */
 export type SettingKind = "int" | "number" | "boolean" | "string" | "choice" | "strings";
@@ -158,8 +158,17 @@ export const RUNTIME_SETTINGS = {
   contextSize: optional("int", z.number().int().min(1).max(MAX_CONTEXT_SIZE), {
     flag: "context-size",
     metavar: "N",
-    help: "KV cache cells shared by all beams",
+    help: "KV cache cells shared by the beams of one answer",
     defaultText: "enough for the search to reach the model's trained context, else 4096",
+  }),
+  /**
+   * Answers generated at once by serve, batch and worker, all their candidates in one decode per
+   * step (the library's createGuard defaults to 1: one generate() at a time). See docs/performance.md.
+   */
+  parallel: setting("int", z.number().int().min(1).max(MAX_PARALLEL), 4, {
+    flag: "parallel",
+    metavar: "P",
+    help: "answers generated at once, sharing each decode (each has its own context)",
   }),
 };
 export type RuntimeSettingKey = keyof typeof RUNTIME_SETTINGS;

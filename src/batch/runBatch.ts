@@ -108,31 +108,43 @@ export async function runBatch(options: BatchOptions): Promise<BatchSummary> {
 
     const progress = new Progress(input.jobs.length, { unit: "prompts", label: "batch", stream: options.progressStream });
     progress.resumeAt(summary.alreadyDone);
-    for (const job of todo) {
-      if (options.signal?.aborted) {
-        summary.interrupted = true;
-        break;
+    // guard.parallel lanes answer prompts at once (their decodes shared); each result is appended
+    // the moment it is done, so with more than one lane lines come in the order prompts finish.
+    let next = 0;
+    let fatal: { error: unknown } | undefined;
+    const lane = async (): Promise<void> => {
+      while (next < todo.length && !fatal && !summary.interrupted) {
+        if (options.signal?.aborted) {
+          summary.interrupted = true;
+          break;
+        }
+        const job = todo[next++];
+        let result: GenerationResult;
+        try {
+          result = await answerJob(guard, costs, job, { seed: options.seed, chat: options.chat, signal: options.signal });
+        } catch (error) {
+          if (!(error instanceof UserError)) {
+            fatal ??= { error };
+            break;
+          }
+          report(`${options.inputPath} line ${job.line} (id ${JSON.stringify(job.id)}): ${error.message} (skipped)`);
+          summary.skipped++;
+          progress.tick(1);
+          continue;
+        }
+        if (result.stopReason === "aborted") {
+          summary.interrupted = true; // cut short: not a result, the next run answers it again
+          break;
+        }
+        results.append(resultRecord(job, result, costs?.select(job.settings.costName, isChatJob(job, options)).name));
+        summary.written++;
+        if (!result.withinBudget) summary.overBudget++;
+        if (result.fallback) summary.fallbacks++;
+        progress.tick(1, `over budget ${summary.overBudget}, fallbacks ${summary.fallbacks}`);
       }
-      let result: GenerationResult;
-      try {
-        result = await answerJob(guard, costs, job, { seed: options.seed, chat: options.chat, signal: options.signal });
-      } catch (error) {
-        if (!(error instanceof UserError)) throw error;
-        report(`${options.inputPath} line ${job.line} (id ${JSON.stringify(job.id)}): ${error.message} (skipped)`);
-        summary.skipped++;
-        progress.tick(1);
-        continue;
-      }
-      if (result.stopReason === "aborted") {
-        summary.interrupted = true; // cut short: not a result, the next run answers it again
-        break;
-      }
-      results.append(resultRecord(job, result, costs?.select(job.settings.costName, isChatJob(job, options)).name));
-      summary.written++;
-      if (!result.withinBudget) summary.overBudget++;
-      if (result.fallback) summary.fallbacks++;
-      progress.tick(1, `over budget ${summary.overBudget}, fallbacks ${summary.fallbacks}`);
-    }
+    };
+    await Promise.all(Array.from({ length: Math.min(guard.parallel, todo.length) }, lane));
+    if (fatal) throw fatal.error;
     if (!summary.interrupted) progress.finish();
   } finally {
     results.close();

@@ -9,7 +9,7 @@ import { UserError } from "../errors.js";
 import { MODEL_ENV } from "../paths.js";
 import { CostModelSet, costModelSpecs } from "../request/costModels.js";
 import { choiceFlag, numberFlag, parseFlags, stringFlag, type OptionSpec } from "./args.js";
-import { COST_OPTIONS, COST_SET_HELP, namedCostModels, RUNTIME_FLAGS, SEARCH_FLAGS, namedCostSpec, readRuntime, readSettings, settingHelp, settingOptions } from "./settingFlags.js";
+import { COST_OPTIONS, COST_SET_HELP, namedCostModels, SERVICE_RUNTIME_FLAGS, SEARCH_FLAGS, namedCostSpec, readRuntime, readSettings, settingHelp, settingOptions } from "./settingFlags.js";
 
 /** Defaults for lines, in --help order (--seed is a base seed, read apart). */
 const LINE_FLAGS = ["budget", "beams", "samples", "width", "maxResamples", "onUnsafe", "maxTokens", "temperature", "seed"] as const;
@@ -22,12 +22,14 @@ Answers every prompt of a JSONL file, one line each:
 A line's optional guard field may set budget, beams, samples, width, cost (a name given with
 --cost-model), method, maxResamples, penalty, onUnsafe, trace, maxTokens, temperature, topP, topK, seed.
 
-Each result is appended as one line {id, text, cost, budget, withinBudget, seconds, tokens, method,
-costModel, stopReason, fallback, resamples, seed}; a line is written whole (one write, then
-fsync) or not at all. Running the same command again resumes: ids already in --out are skipped,
-and an unfinished last line left by a killed run is cut off first. A bad input line is reported
-with its line number and skipped. Ctrl-C stops after cutting the current prompt short (it is not
-written); run again to resume. Exit status: 0 all done, 1 some lines skipped, 130 interrupted.
+--parallel prompts are answered at once, their candidates in one decode per step. Each result is
+appended as one line {id, text, cost, budget, withinBudget, seconds, tokens, method, costModel,
+stopReason, fallback, resamples, seed} the moment it is done (so in the order prompts finish;
+the answers do not depend on --parallel); a line is written whole (one write, then fsync) or not
+at all. Running the same command again resumes: ids already in --out are skipped, and an
+unfinished last line left by a killed run is cut off first. A bad input line is reported with its
+line number and skipped. Ctrl-C stops after cutting the prompts being answered short (they are
+not written); run again to resume. Exit status: 0 all done, 1 some lines skipped, 130 interrupted.
 
 Files:
   --in FILE              input JSONL (required)
@@ -53,13 +55,13 @@ ${settingHelp([...LINE_FLAGS, "trace"], {
 })}
 
 Runtime:
-${settingHelp(RUNTIME_FLAGS)}
+${settingHelp(SERVICE_RUNTIME_FLAGS)}
   --quiet                no progress bar
   -h, --help             this help
 `;
 
 const OPTIONS: OptionSpec = {
-  ...settingOptions([...SEARCH_FLAGS, ...LINE_FLAGS, "trace", ...RUNTIME_FLAGS]),
+  ...settingOptions([...SEARCH_FLAGS, ...LINE_FLAGS, "trace", ...SERVICE_RUNTIME_FLAGS]),
   ...COST_OPTIONS,
   in: { type: "string" },
   out: { type: "string" },
@@ -100,7 +102,7 @@ export async function batchCommand(argv: string[], out: NodeJS.WritableStream, e
     model: stringFlag(v, "model"),
     cost: costs,
     critic: stringFlag(v, "critic"),
-    ...readRuntime(v),
+    ...readRuntime(v, true),
     defaults,
   }).catch(async (error: unknown) => {
     await costs.dispose();

@@ -11,7 +11,7 @@ import {
 } from "../server/config.js";
 import { createGuardServer, type GuardServer } from "../server/guardServer.js";
 import { numberFlag, parseFlags, stringFlag, type OptionSpec } from "./args.js";
-import { COST_OPTIONS, COST_SET_HELP, namedCostModels, RUNTIME_FLAGS, SEARCH_FLAGS, namedCostSpec, readRuntime, readSettings, settingHelp, settingOptions } from "./settingFlags.js";
+import { COST_OPTIONS, COST_SET_HELP, namedCostModels, SERVICE_RUNTIME_FLAGS, SEARCH_FLAGS, namedCostSpec, readRuntime, readSettings, settingHelp, settingOptions } from "./settingFlags.js";
 import { PARENT_GONE } from "./stopRequests.js";
 
 export const API_KEY_ENV = "INFERENCE_GUARD_API_KEY";
@@ -31,9 +31,10 @@ Network:
   --host HOST            interface to listen on (default ${DEFAULT_HOST}; 0.0.0.0 exposes it to the network)
   --port P               TCP port, 0 = any free one (default ${DEFAULT_PORT})
   --api-key KEY          require Authorization: Bearer KEY on /v1/* (default: $${API_KEY_ENV}, else no key)
-  --max-queue Q          requests that may wait while one runs; beyond that 429 + Retry-After (default ${DEFAULT_MAX_QUEUE})
+  --max-queue Q          requests that may wait while --parallel ones run; beyond that 429 +
+                         Retry-After (default ${DEFAULT_MAX_QUEUE})
   --body-limit BYTES     largest request body, 413 beyond it (default ${DEFAULT_BODY_LIMIT})
-  --shutdown-grace S     on SIGTERM/Ctrl-C, seconds the running request may finish before it is
+  --shutdown-grace S     on SIGTERM/Ctrl-C, seconds running requests may finish before they are
                          cancelled; a second signal cancels at once (default ${DEFAULT_SHUTDOWN_GRACE_SECONDS})
   --quiet                no per-request log lines on stderr
 
@@ -53,12 +54,12 @@ ${settingHelp(["budget", "beams", "samples", "width", "maxResamples", "onUnsafe"
 })}
 
 Runtime:
-${settingHelp(RUNTIME_FLAGS)}
+${settingHelp(SERVICE_RUNTIME_FLAGS)}
   -h, --help             this help
 `;
 
 const OPTIONS: OptionSpec = {
-  ...settingOptions([...SEARCH_FLAGS, ...RUNTIME_FLAGS]),
+  ...settingOptions([...SEARCH_FLAGS, ...SERVICE_RUNTIME_FLAGS]),
   ...COST_OPTIONS,
   host: { type: "string" },
   port: { type: "string" },
@@ -93,7 +94,7 @@ export async function serveCommand(argv: string[], out: NodeJS.WritableStream, e
     cost: namedCostSpec(v),
     costModels: namedCostModels(v),
     critic: stringFlag(v, "critic"),
-    ...readRuntime(v),
+    ...readRuntime(v, true),
     defaults: readSettings(v, SEARCH_FLAGS),
     log: quiet ? undefined : (line) => err.write(`${new Date().toISOString()} ${line}\n`),
   });
@@ -121,7 +122,7 @@ function untilSignalled(server: GuardServer, err: NodeJS.WritableStream): Promis
         return;
       }
       signalled = true;
-      err.write(`inference-guard: ${signal}: shutting down (finishing the running request, at most ${server.config.shutdownGraceSeconds} s)\n`);
+      err.write(`inference-guard: ${signal}: shutting down (finishing running requests, at most ${server.config.shutdownGraceSeconds} s)\n`);
       server.close().then(
         () => {
           process.off("SIGTERM", onSignal);

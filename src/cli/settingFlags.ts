@@ -17,6 +17,8 @@ type Values = Record<string, unknown>;
 export const SEARCH_FLAGS = ["budget", "beams", "samples", "width", "maxResamples", "onUnsafe", "maxTokens", "criticWeight"] as const satisfies readonly SettingKey[];
 /** The llama.cpp runtime flags of every command that loads a model for a search. */
 export const RUNTIME_FLAGS = ["gpu", "threads", "contextSize"] as const satisfies readonly SettingKey[];
+/** Commands that answer many prompts (serve, batch, worker) also run several at once. */
+export const SERVICE_RUNTIME_FLAGS = [...RUNTIME_FLAGS, "parallel"] as const satisfies readonly SettingKey[];
 
 /** node:util parseArgs options for the given settings. */
 export function settingOptions(keys: readonly SettingKey[]): OptionSpec {
@@ -55,10 +57,10 @@ export function readSettings(v: Values, keys: readonly SettingKey[]): Record<str
   return definedOnly(out);
 }
 
-/** The runtime flags as createGuard options (--gpu cpu is gpu: false). */
-export function readRuntime(v: Values): { gpu: GpuOption; threads?: number; contextSize?: number } {
-  const { gpu, ...rest } = readSettings(v, RUNTIME_FLAGS) as { gpu?: GpuChoice; threads?: number; contextSize?: number };
-  return { gpu: gpu === undefined || gpu === "cpu" ? false : gpu, ...rest };
+/** The runtime flags as createGuard options (--gpu cpu is gpu: false); with `service`, --parallel too (default applied). */
+export function readRuntime(v: Values, service = false): { gpu: GpuOption; threads?: number; contextSize?: number; parallel?: number } {
+  const { gpu, ...rest } = readSettings(v, service ? SERVICE_RUNTIME_FLAGS : RUNTIME_FLAGS) as { gpu?: GpuChoice; threads?: number; contextSize?: number; parallel?: number };
+  return { gpu: gpu === undefined || gpu === "cpu" ? false : gpu, ...(service ? { parallel: SETTINGS.parallel.default } : {}), ...rest };
 }
 
 /** What a command says differently about a setting: its own help text, default wording, or a note after the default. */

@@ -15,21 +15,21 @@ import { CostModelSet, costModelSpecs } from "../request/costModels.js";
 import { definedOnly } from "../util/objects.js";
 import { numberFlag, parseFlags, stringFlag, type OptionSpec } from "./args.js";
 import { CONNECTION_HELP, CONNECTION_OPTIONS, connectionFlags, parseAsFlags } from "./queueFlags.js";
-import { COST_OPTIONS, COST_SET_HELP, namedCostModels, RUNTIME_FLAGS, namedCostSpec, readRuntime, settingHelp, settingOptions } from "./settingFlags.js";
+import { COST_OPTIONS, COST_SET_HELP, namedCostModels, SERVICE_RUNTIME_FLAGS, namedCostSpec, readRuntime, settingHelp, settingOptions } from "./settingFlags.js";
 import { onStopRequest } from "./stopRequests.js";
 
 export const WORKER_HELP = `Usage: inference-guard worker --queue NAME [--redis URL] [--model PATH] [options]
 
-Answers the rows of a queue filled with \`inference-guard queue push\`, one at a time, and stores
-each answer in Redis before acknowledging its row. Start one on each machine (or one per core
-with --threads 1 for a small model). Every worker of a queue must have the same model, cost
+Answers the rows of a queue filled with \`inference-guard queue push\`, --parallel at a time
+(their decodes shared), and stores each answer in Redis before acknowledging its row. Start one
+on each machine (or one per core with --threads 1 for a small model). Every worker of a queue must have the same model, cost
 models and critic (checked: the first worker's are recorded, another is refused), so a row gets
 the same answer whichever worker takes it. A row's search settings (budget, beams, max tokens,
 seed, ...) were fixed when it was pushed.
 
-Stopping: SIGTERM or Ctrl-C finishes the current row, stores it, and exits 0 (a second one exits
-at once; that row then goes back to the queue like a killed worker's). A worker that is killed
-loses nothing: once its row's lock runs out (--lock-duration), another worker's stalled check
+Stopping: SIGTERM or Ctrl-C finishes the rows being answered, stores them, and exits 0 (a second
+one exits at once; those rows then go back to the queue like a killed worker's). A worker that is
+killed loses nothing: once a row's lock runs out (--lock-duration), another worker's stalled check
 (every --stalled-interval) puts the row back in the queue. If Redis is down or goes away, the
 worker retries with backoff (0.25 s doubling to 10 s) and says so.
 
@@ -42,7 +42,7 @@ ${COST_SET_HELP}
   --critic FILE          critic file trained for this model (optional)
 
 Runtime:
-${settingHelp(["gpu", "threads"])}
+${settingHelp(["gpu", "threads", "parallel"])}
 ${settingHelp(["contextSize"])}
                          (raise it for rows with long prompts or many beams; a row that does not fit
                          fails with the reason)
@@ -59,7 +59,7 @@ Failure handling (the defaults are the production values; docs/scale-out.md):
 
 const OPTIONS: OptionSpec = {
   ...CONNECTION_OPTIONS,
-  ...settingOptions(RUNTIME_FLAGS),
+  ...settingOptions(SERVICE_RUNTIME_FLAGS),
   ...COST_OPTIONS,
   model: { type: "string" },
   "cost-model": { type: "string", multiple: true },
@@ -100,16 +100,16 @@ export async function workerCommand(argv: string[], out: NodeJS.WritableStream, 
   const modelPath = stringFlag(v, "model") ?? defaultModelPath();
   const criticPath = stringFlag(v, "critic");
   const costs = await CostModelSet.load(specs);
-  const guard = await createGuard({ model: modelPath, cost: costs, critic: criticPath, ...readRuntime(v) }).catch(async (error: unknown) => {
+  const guard = await createGuard({ model: modelPath, cost: costs, critic: criticPath, ...readRuntime(v, true) }).catch(async (error: unknown) => {
     await costs.dispose();
     throw error;
   });
   for (const warning of guard.warnings) err.write(`inference-guard: warning: ${warning}\n`);
 
-  // First SIGTERM / Ctrl-C: finish the current row, then exit 0. A second one: exit now.
+  // First SIGTERM / Ctrl-C: finish the rows being answered, then exit 0. A second one: exit now.
   const controller = new AbortController();
   const removeStopListeners = onStopRequest(() => {
-    log("stopping: finishing the current row first (signal again to exit now)");
+    log("stopping: finishing the rows being answered first (signal again to exit now)");
     controller.abort();
   });
   try {

@@ -12,3 +12,6 @@ export const DETOKENIZE_CONTEXT = 8;
 
 /** The largest context size the engine accepts (2^24 cells); more is a mistake, not a plan. */
 export const MAX_CONTEXT_SIZE = 1 << 24;
+
+/** Most generations an engine runs at once (slots.ts): each keeps at least 16 sequences of llama.cpp's 256. */
+export const MAX_PARALLEL = 16;

@@ -365,6 +365,12 @@ export class Engine {
     this.ctx.decode(tokens, positions, seqs, this.wantOutput.subarray(0, n));
   }
 
+  /** One decode of any mix of tokens (EngineSlots packs several slots' decodes into one). */
+  decode(tokens: Int32Array, positions: Int32Array, seqs: Int32Array, wantOutput: Uint8Array): void {
+    if (tokens.length > this.info.batchSize) throw new Error(`decode: ${tokens.length} tokens exceed the batch size ${this.info.batchSize}`);
+    this.ctx.decode(tokens, positions, seqs, wantOutput);
+  }
+
   /** Copies the hidden states of the given batch rows of the last decode into `out` (rows × nEmbd). */
   hidden(rows: Int32Array, out = new Float32Array(rows.length * this.info.nEmbd)): Float32Array {
     this.ctx.readHidden(rows, out);

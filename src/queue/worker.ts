@@ -92,10 +92,16 @@ export async function runQueueWorker(options: QueueWorkerOptions): Promise<Queue
     }
     await store.saveWorker(record);
 
+    // Rows being answered (up to the guard's `parallel` at once); status shows the oldest.
+    const inFlight = new Map<string, NonNullable<WorkerRecord["current"]>>();
+    const showCurrent = (): void => {
+      record.current = inFlight.values().next().value ?? null;
+    };
     const processRow = async (job: Job): Promise<{ stored: true }> => {
       const row = parseRowData(job.data);
       if ("error" in row) throw new UnrecoverableError(row.error); // retrying cannot fix it
-      record.current = { jobId: job.id!, id: row.job.id, line: row.job.line, since: Date.now() };
+      inFlight.set(job.id!, { jobId: job.id!, id: row.job.id, line: row.job.line, since: Date.now() });
+      showCurrent();
       await store.saveWorker(record);
       const result = await answerJob(options.guard, options.costs, row.job, { seed: row.seed, chat: row.chat });
       // Stored before this function returns, and BullMQ completes (acknowledges) the job only then.
@@ -103,7 +109,8 @@ export async function runQueueWorker(options: QueueWorkerOptions): Promise<Queue
       await store.saveResult(job.id!, JSON.stringify(resultRecord(row.job, result, costModel)));
       summary.answered++;
       record.done++;
-      record.current = null;
+      inFlight.delete(job.id!);
+      showCurrent();
       record.lastSeen = Date.now();
       await store.saveWorker(record);
       return { stored: true };
@@ -113,7 +120,8 @@ export async function runQueueWorker(options: QueueWorkerOptions): Promise<Queue
       connection: client,
       prefix: QUEUE_PREFIX,
       name,
-      concurrency: 1,
+      // Rows answered at once: the guard's slots share each decode (engine/slots.ts).
+      concurrency: options.guard.parallel,
       lockDuration: settings.lockDurationMs,
       stalledInterval: settings.stalledIntervalMs,
       maxStalledCount: settings.maxStalledCount,
@@ -133,7 +141,8 @@ export async function runQueueWorker(options: QueueWorkerOptions): Promise<Queue
       } else {
         log(`row ${id} failed (attempt ${job.attemptsMade} of ${attempts}; it will be retried): ${error.message}`);
       }
-      record.current = null;
+      if (job.id !== undefined) inFlight.delete(job.id);
+      showCurrent();
       void store.saveWorker(record).catch(() => {});
     });
     worker.on("stalled", (jobId) => log(`row job ${jobId} lost its worker; it is back in the queue`));
@@ -158,8 +167,8 @@ export async function runQueueWorker(options: QueueWorkerOptions): Promise<Queue
     const running = worker.run();
     log(`worker ${name}: answering queue "${queueName}" at ${redactUrl(redis)}`);
     await Promise.race([stop, running]);
-    if (worker.isRunning() && record.current !== null) log(`finishing row ${JSON.stringify(record.current.id)}, then stopping`);
-    await worker.close(); // waits for the current row
+    if (worker.isRunning() && inFlight.size > 0) log(`finishing ${[...inFlight.values()].map((r) => `row ${JSON.stringify(r.id)}`).join(", ")}, then stopping`);
+    await worker.close(); // waits for the rows being answered
     await running.catch(() => {});
     record.stoppedAt = Date.now();
     record.current = null;

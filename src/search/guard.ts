@@ -5,7 +5,7 @@
 // When every candidate is over budget, the tokens they used are penalised and the block resampled.
 import type { CostModel } from "../cost/costModel.js";
 import { DETOKENIZE_CONTEXT } from "../engine/constants.js";
-import type { Engine } from "../engine/engine.js";
+import type { Decoder } from "../engine/decoder.js";
 import { UserError } from "../errors.js";
 import { guardOptionsSchema, parseOptions, type GuardOptions, type ResolvedGuardOptions } from "./options.js";
 import { growTree, type TreeRoot } from "./tree.js";
@@ -58,7 +58,7 @@ interface Candidate {
 }
 
 export interface GuardRequest {
-  engine: Engine;
+  engine: Decoder;
   promptTokens: readonly number[];
   cost: CostModel;
   critic?: CriticScorer;
@@ -86,7 +86,7 @@ export async function generateGuarded(request: GuardRequest): Promise<Generation
 }
 
 class GuardSearch {
-  private readonly engine: Engine;
+  private readonly engine: Decoder;
   private readonly pool: SequencePool;
   private readonly trace: TraceBlock[] = [];
   private readonly nEmbd: number;
@@ -140,7 +140,7 @@ class GuardSearch {
       text: "",
       pos: prompt.length,
       lastToken: prompt[prompt.length - 1],
-      row: engine.prefill(rootSeq, prompt),
+      row: await engine.prefill(rootSeq, prompt),
       cost: 0,
       sumLogProb: 0,
       score: 0,
@@ -203,7 +203,7 @@ class GuardSearch {
     for (let attempt = 0; attempt <= this.o.maxResamples; attempt++) {
       if (attempt > 0) {
         this.resamples++;
-        this.redecodeLast(live);
+        await this.redecodeLast(live);
       }
       const candidates = await this.expand(live, penalties, block, attempt);
       await this.chargeCosts(live, candidates);
@@ -263,9 +263,9 @@ class GuardSearch {
   }
 
   /** A resampled block starts from the beams again: re-decode their last token to get fresh rows. */
-  private redecodeLast(live: Hypothesis[]): void {
+  private async redecodeLast(live: Hypothesis[]): Promise<void> {
     for (const h of live) this.engine.truncate(h.seq, h.pos - 1);
-    this.engine.step(
+    await this.engine.step(
       Int32Array.from(live, (h) => h.lastToken),
       Int32Array.from(live, (h) => h.pos - 1),
       Int32Array.from(live, (h) => h.seq),

@@ -2,7 +2,7 @@
 // They report the cost of what they wrote but do not steer by it.
 import type { CostModel } from "../cost/costModel.js";
 import { DETOKENIZE_CONTEXT } from "../engine/constants.js";
-import type { Engine } from "../engine/engine.js";
+import type { Decoder } from "../engine/decoder.js";
 import { UserError } from "../errors.js";
 import { parseOptions, samplingOptionsSchema, type SamplingOptions } from "./options.js";
 import { packBias } from "./penalty.js";
@@ -16,7 +16,7 @@ import type { GenerationResult, StopReason } from "./types.js";
 const YIELD_EVERY_TOKENS = 8;
 
 export interface PlainRequest {
-  engine: Engine;
+  engine: Decoder;
   promptTokens: readonly number[];
   method: "sample" | "greedy";
   options?: SamplingOptions;
@@ -46,7 +46,7 @@ export async function generatePlain(request: PlainRequest): Promise<GenerationRe
 
   engine.clear();
   const seq = 0;
-  let row = engine.prefill(seq, promptTokens);
+  let row = await engine.prefill(seq, promptTokens);
   const tokens: number[] = [];
   let sumLogProb = 0;
   let text = "";
@@ -91,7 +91,7 @@ export async function generatePlain(request: PlainRequest): Promise<GenerationRe
     }
     one.tokens[0] = token;
     one.positions[0] = promptTokens.length + tokens.length - 1;
-    engine.step(one.tokens, one.positions, one.seqs);
+    await engine.step(one.tokens, one.positions, one.seqs);
     row = 0;
   }
   engine.release(seq);

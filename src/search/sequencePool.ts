@@ -1,11 +1,11 @@
 // Hands out the engine's sequence ids. A released id is cleared in the KV cache before reuse.
-import type { Engine } from "../engine/engine.js";
+import type { Decoder } from "../engine/decoder.js";
 
 export class SequencePool {
   private readonly free: number[];
 
   constructor(
-    private readonly engine: Engine,
+    private readonly engine: Decoder,
     size: number,
   ) {
     // Pop from the end: lowest ids first.

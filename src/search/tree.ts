@@ -3,7 +3,7 @@
 // tokens so far share one KV sequence (and one row per decode) until they diverge. The draws are
 // the same independent samples that separate sequences would make; only duplicated decoding is
 // skipped, and identical continuations come out once, with the number of draws that produced them.
-import type { Engine } from "../engine/engine.js";
+import type { Decoder } from "../engine/decoder.js";
 import type { SampleParams } from "../native.js";
 import { yieldToEventLoop } from "../util/yield.js";
 import { packBias, type TokenPenalty } from "./penalty.js";
@@ -66,7 +66,7 @@ const YIELD_EVERY_STEPS = 8;
  * Samples up to `width` tokens for every draw of every root. Roots keep their own sequences (each
  * grows in a fork); leaves own the sequences they return (release them with the pool).
  */
-export async function growTree(engine: Engine, pool: SequencePool, roots: readonly TreeRoot[], o: GrowOptions): Promise<TreeLeaf[]> {
+export async function growTree(engine: Decoder, pool: SequencePool, roots: readonly TreeRoot[], o: GrowOptions): Promise<TreeLeaf[]> {
   const leaves: TreeLeaf[] = [];
   const written = roots.map((r) => r.written);
   const capture = (stopped: TreeLeaf[]) => {
@@ -130,7 +130,7 @@ export async function growTree(engine: Engine, pool: SequencePool, roots: readon
     // Their last row is still the current decode's.
     capture(endedNow);
     if (extending.length === 0) break;
-    engine.step(
+    await engine.step(
       Int32Array.from(extending, (l) => l.tokens[l.tokens.length - 1]),
       Int32Array.from(extending, (l) => l.pos),
       Int32Array.from(extending, (l) => l.seq),

@@ -1,7 +1,8 @@
 // The HTTP surface (fastify): OpenAI-compatible /v1/chat/completions, /v1/completions and
 // /v1/models, plus /health. Every body is checked with zod; every refusal is an OpenAI-shaped
 // error with a status a client can act on (400 bad input, 401 key, 404 model, 413 size, 429 busy
-// with Retry-After, 503 shutting down). Generations run one at a time through the JobQueue.
+// with Retry-After, 503 shutting down). Up to `parallel` generations run at once (sharing each
+// decode, see engine/slots.ts) through the JobQueue; the rest wait there.
 import { createHash, timingSafeEqual } from "node:crypto";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { z } from "zod";

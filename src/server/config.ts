@@ -17,11 +17,11 @@ export const serverConfigSchema = z
     port: z.int().min(0).max(65535).default(DEFAULT_PORT),
     /** When set, /v1/* requests need `Authorization: Bearer <apiKey>`. */
     apiKey: z.string().min(1, "the API key must not be empty").optional(),
-    /** Requests allowed to wait while one runs; more are refused with 429 and a Retry-After. */
+    /** Requests allowed to wait while every slot is busy; more are refused with 429 and a Retry-After. */
     maxQueue: z.int().min(0).max(100_000).default(DEFAULT_MAX_QUEUE),
     /** Largest request body in bytes (413 beyond it). */
     bodyLimit: z.int().min(1024).max(1024 * 1024 * 1024).default(DEFAULT_BODY_LIMIT),
-    /** On shutdown, how long a running request may finish before it is cancelled. */
+    /** On shutdown, how long running requests may finish before they are cancelled. */
     shutdownGraceSeconds: z.number().min(0).max(3600).default(DEFAULT_SHUTDOWN_GRACE_SECONDS),
     /** The model's id in the API (`model` field); default: the GGUF file name without .gguf. */
     modelId: z.string().min(1).max(256).optional(),

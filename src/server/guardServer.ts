@@ -1,6 +1,7 @@
 // The OpenAI-compatible server as a library object: loads the guard (model, named cost models,
-// critic), serves it over HTTP, and shuts down gracefully: stop accepting, refuse what is queued,
-// let the running request finish within a grace period (then cancel it), free the model.
+// critic), serves it over HTTP, `parallel` requests at once (default 4, sharing each decode), and
+// shuts down gracefully: stop accepting, refuse what is queued, let running requests finish
+// within a grace period (then cancel them), free the model.
 import { basename, extname } from "node:path";
 import type { FastifyInstance } from "fastify";
 import type { CostModel } from "../cost/costModel.js";
@@ -10,6 +11,7 @@ import { buildApp, type CancelReason, type RequestCounters, type ServerState } f
 import { parseServerConfig, type ResolvedServerConfig, type ServerConfig } from "./config.js";
 import { CostModelSet, costModelSpecs } from "../request/costModels.js";
 import { JobQueue, type QueueStats } from "./jobQueue.js";
+import { SETTINGS } from "../settings.js";
 
 export interface GuardServerOptions extends ServerConfig, Omit<CreateGuardOptions, "cost" | "defaults"> {
   /** The default cost model: a spec ("rules:PATH") or a CostModel. Default: the conflict lexicon. */
@@ -40,12 +42,12 @@ export class GuardServer {
 
   /** Loads the model and cost models and builds the HTTP app (call listen() to serve). */
   static async create(options: GuardServerOptions = {}): Promise<GuardServer> {
-    const { model, cost, costModels, critic, gpu, threads, contextSize, defaults = {}, log = () => {}, ...serverSettings } = options;
+    const { model, cost, costModels, critic, gpu, threads, contextSize, parallel = SETTINGS.parallel.default, defaults = {}, log = () => {}, ...serverSettings } = options;
     const config: ResolvedServerConfig = parseServerConfig(serverSettings);
     const costs = await CostModelSet.load(costModelSpecs(cost, costModels));
     let guard: Guard;
     try {
-      guard = await createGuard({ model, cost: costs, critic, gpu, threads, contextSize, defaults });
+      guard = await createGuard({ model, cost: costs, critic, gpu, threads, contextSize, parallel, defaults });
     } catch (error) {
       await costs.dispose();
       throw error;
@@ -54,7 +56,7 @@ export class GuardServer {
     const state: ServerState = {
       guard,
       costs,
-      queue: new JobQueue(config.maxQueue, 1),
+      queue: new JobQueue(config.maxQueue, guard.parallel),
       modelId: config.modelId ?? basename(modelPath, extname(modelPath)),
       config,
       defaults,

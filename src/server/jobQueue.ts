@@ -1,7 +1,7 @@
 // A bounded FIFO in front of the guard: at most `concurrency` jobs run, at most `maxWaiting` wait.
-// One Guard answers one request at a time (its sequences are the beams), so requests beyond that
-// wait here; when the wait list is full a request is refused at once (the server answers 429 with
-// a Retry-After) instead of piling up without bound.
+// The guard runs `parallel` generations at once (engine slots), so requests beyond that wait
+// here; when the wait list is full a request is refused at once (the server answers 429 with a
+// Retry-After) instead of piling up without bound.
 
 export class QueueFullError extends Error {
   override readonly name = "QueueFullError";
@@ -23,6 +23,8 @@ interface Waiter {
 
 export interface QueueStats {
   running: number;
+  /** Jobs that may run at once (the guard's parallel generations). */
+  parallel: number;
   waiting: number;
   maxWaiting: number;
 }
@@ -51,7 +53,7 @@ export class JobQueue {
   }
 
   get stats(): QueueStats {
-    return { running: this.running, waiting: this.waiters.length, maxWaiting: this.maxWaiting };
+    return { running: this.running, parallel: this.concurrency, waiting: this.waiters.length, maxWaiting: this.maxWaiting };
   }
 
   /** True when a new job would be refused. */

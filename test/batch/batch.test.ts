@@ -17,6 +17,11 @@ function resultLines(path: string): any[] {
   return text.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l)); // throws on a torn line
 }
 
+/** Results in id order: with --parallel (default 4) lines come in the order prompts finish. */
+function byId(results: any[]): any[] {
+  return [...results].sort((a, b) => String(a.id).localeCompare(String(b.id)));
+}
+
 test("answers every valid line, reports bad ones by line number, and a re-run resumes without redoing anything", async () => {
   const input = join(dir, "mixed.jsonl");
   const output = join(dir, "mixed-results.jsonl");
@@ -39,14 +44,14 @@ test("answers every valid line, reports bad ones by line number, and a re-run re
   expect(first.err).toMatch(/mixed\.jsonl line 5 \(id "big"\): beams \+ samples \(70\) exceed/);
   expect(first.err).toMatch(/batch \[#+\] 4\/4 prompts/); // the progress bar
   expect(first.err).toMatch(/3 written, 0 already done, 3 skipped/);
-  const results = resultLines(output);
-  expect(results.map((r) => r.id)).toEqual(["a", 2, "c"]);
+  const results = byId(resultLines(output));
+  expect(results.map((r) => r.id)).toEqual([2, "a", "c"]);
   for (const r of results) {
     for (const key of ["text", "cost", "withinBudget", "seconds", "tokens", "seed", "stopReason"]) expect(r).toHaveProperty(key);
     expect(r.withinBudget).toBe(true);
   }
-  expect(results[1]).toMatchObject({ budget: 0.5 });
-  expect(results[1].tokens).toBeLessThanOrEqual(8);
+  expect(results[0]).toMatchObject({ budget: 0.5 });
+  expect(results[0].tokens).toBeLessThanOrEqual(8);
   expect(results[2]).toMatchObject({ method: "greedy" });
   expect(existsSync(`${output}.lock`)).toBe(false);
 
@@ -71,7 +76,7 @@ test("a resumed run writes exactly what an uninterrupted one would (seeds derive
   expect(resumed.code).toBe(0);
   expect(resumed.err).toMatch(/cut off an unfinished last line/);
   expect(resumed.err).toMatch(/2 written, 2 already done/);
-  const strip = (text: string) => resultLinesFromText(text).map(({ seconds: _s, ...rest }) => rest);
+  const strip = (text: string) => byId(resultLinesFromText(text)).map(({ seconds: _s, ...rest }) => rest);
   expect(strip(readFileSync(output, "utf8"))).toEqual(strip(complete));
 });
 
@@ -143,4 +148,25 @@ describe("mistakes give one clear line", () => {
       expect(r.out).toContain(flag);
     }
   });
+});
+
+test("--parallel answers several prompts at once with the answers of one at a time", async () => {
+  const input = join(dir, "parallel.jsonl");
+  writeFileSync(
+    input,
+    ["Once upon a time", "The cat", "Lily had a red ball", "One day", "Tom was sad"]
+      .map((prompt, i) => JSON.stringify({ id: `p${i}`, prompt, ...(i === 2 ? { guard: { budget: 0.5, maxTokens: 12 } } : {}) }))
+      .join("\n"),
+  );
+  const strip = (path: string) => byId(resultLines(path)).map(({ seconds: _s, ...rest }) => rest);
+  const one = join(dir, "parallel-1.jsonl");
+  const three = join(dir, "parallel-3.jsonl");
+  expect((await cli("batch", "--in", input, "--out", one, "--seed", "8", "--quiet", "--parallel", "1", ...SMALL)).code).toBe(0);
+  expect((await cli("batch", "--in", input, "--out", three, "--seed", "8", "--quiet", "--parallel", "3", ...SMALL)).code).toBe(0);
+  expect(strip(three)).toEqual(strip(one));
+  expect(strip(one)).toHaveLength(5);
+  const bad = await cli("batch", "--in", input, "--out", join(dir, "parallel-bad.jsonl"), "--parallel", "0", ...SMALL);
+  expect(bad.code).toBe(2);
+  expect(bad.err).toMatch(/parallel/);
+  expect(bad.err).not.toMatch(/\n\s+at /); // no stack trace
 });

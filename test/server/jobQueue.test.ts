@@ -25,7 +25,7 @@ test("runs one job at a time, in arrival order", async () => {
   expect(results).toEqual(["a", "b", "c", "d"]);
   expect(maxConcurrent).toBe(1);
   expect(order).toEqual(["start a", "end a", "start b", "end b", "start c", "end c", "start d", "end d"]);
-  expect(queue.stats).toEqual({ running: 0, waiting: 0, maxWaiting: 10 });
+  expect(queue.stats).toEqual({ running: 0, parallel: 1, waiting: 0, maxWaiting: 10 });
 });
 
 test("refuses at once when maxWaiting jobs already wait, and says when to retry", async () => {
@@ -33,7 +33,7 @@ test("refuses at once when maxWaiting jobs already wait, and says when to retry"
   const gate = deferred();
   const running = queue.run(() => gate.promise);
   const waiting = [queue.run(async () => 1), queue.run(async () => 2)];
-  expect(queue.stats).toEqual({ running: 1, waiting: 2, maxWaiting: 2 });
+  expect(queue.stats).toEqual({ running: 1, parallel: 1, waiting: 2, maxWaiting: 2 });
   expect(queue.full).toBe(true);
   await expect(queue.run(async () => 3)).rejects.toBeInstanceOf(QueueFullError);
   expect(queue.retryAfterSeconds()).toBeGreaterThanOrEqual(1);

@@ -183,6 +183,36 @@ describe("the openai client", () => {
     expect((strict as any).guard).toMatchObject({ costModel: "strict", cost: 0, budget: 0.5, withinBudget: true });
   });
 
+  test("requests run at once, sharing the batch, and each keeps its own seed, budget, cost model and stream", async () => {
+    await idle();
+    const requests = [
+      { model: MODEL, prompt: "Once upon a time", max_tokens: 24, seed: 21, guard: SMALL },
+      { model: MODEL, prompt: "The little dog", max_tokens: 16, seed: 22, guard: { ...SMALL, cost: "strict", budget: 0.5 } },
+      { model: MODEL, prompt: "Lily went to the park", max_tokens: 20, seed: 23, guard: { budget: 2 } },
+    ];
+    const streamed = async (request: object): Promise<{ text: string; guard: any }> => {
+      let text = "";
+      let guard: any;
+      for await (const chunk of (await client.completions.create({ ...request, stream: true } as never)) as any) {
+        text += chunk.choices[0]?.text ?? "";
+        guard = chunk.guard ?? guard;
+      }
+      return { text, guard };
+    };
+    const oneAtATime: Array<{ text: string; guard: any }> = [];
+    for (const r of requests) oneAtATime.push(await streamed(r));
+    let most = 0;
+    const watching = setInterval(() => (most = Math.max(most, server.stats.queue.running)), 1);
+    const together = await Promise.all(requests.map(streamed));
+    clearInterval(watching);
+    expect(most).toBeGreaterThan(1);
+    together.forEach((r, i) => {
+      expect(r.text).toBe(oneAtATime[i].text);
+      expect(r.guard).toMatchObject({ seed: requests[i].seed, withinBudget: true, cost: oneAtATime[i].guard.cost, budget: oneAtATime[i].guard.budget });
+    });
+    expect(together[1].guard).toMatchObject({ costModel: "strict", budget: 0.5 });
+  });
+
   test("a trace comes back on request", async () => {
     const completion = await client.completions.create({ model: MODEL, prompt: "Once upon a time", max_tokens: 12, guard: { ...SMALL, trace: true } } as never);
     const trace = (completion as any).guard.trace;
@@ -320,9 +350,14 @@ describe("cancellation and a full queue", () => {
 
   test("a queued client that disconnects is dropped from the queue; beyond the queue, 429 with Retry-After", async () => {
     await idle();
+    // Every slot busy with a long answer (the server runs `parallel` requests at once).
+    const { parallel } = (await health()).queue;
+    expect(parallel).toBe(4);
     const long = new AbortController();
-    const running = client.completions.create({ model: MODEL, prompt: "Once upon a time", ...LONG } as never, { signal: long.signal }).catch((e) => e);
-    await waitFor(async () => (await health()).queue.running === 1, "the long request to start");
+    const running = Promise.all(
+      Array.from({ length: parallel }, () => client.completions.create({ model: MODEL, prompt: "Once upon a time", ...LONG } as never, { signal: long.signal }).catch((e) => e)),
+    );
+    await waitFor(async () => (await health()).queue.running === parallel, "the long requests to start");
 
     const queued = new AbortController();
     const dropped = client.completions.create({ model: MODEL, prompt: "Once", max_tokens: 4 } as never, { signal: queued.signal }).catch((e) => e);

@@ -7,14 +7,14 @@
 // A token-level look-ahead only sees a word's cost on the token that completes it.
 import type { CostModel } from "../../cost/costModel.js";
 import { DETOKENIZE_CONTEXT } from "../../engine/constants.js";
-import type { Engine } from "../../engine/engine.js";
+import type { Decoder } from "../../engine/decoder.js";
 import { UserError } from "../../errors.js";
 import { deriveSeed } from "../seed.js";
 import type { StopReason } from "../types.js";
 import { answerTokenLimit, assertEngineFits, finishResult, type BaselineResult } from "./result.js";
 
 export interface ArgsRequest {
-  engine: Engine;
+  engine: Decoder;
   promptTokens: readonly number[];
   cost: CostModel;
   budget: number;
@@ -46,7 +46,7 @@ export async function generateArgs(request: ArgsRequest): Promise<BaselineResult
   const weights = new Float64Array(top.capacity);
   const one = { tokens: new Int32Array(1), positions: new Int32Array(1), seqs: new Int32Array(1) };
   engine.clear();
-  let row = engine.prefill(0, promptTokens);
+  let row = await engine.prefill(0, promptTokens);
   const tokens: number[] = [];
   let text = "";
   let sumLogProb = 0;
@@ -75,7 +75,7 @@ export async function generateArgs(request: ArgsRequest): Promise<BaselineResult
     if (tokens.length >= maxTokens) break;
     one.tokens[0] = token;
     one.positions[0] = promptTokens.length + tokens.length - 1;
-    engine.step(one.tokens, one.positions, one.seqs);
+    await engine.step(one.tokens, one.positions, one.seqs);
     row = 0;
   }
   engine.clear();

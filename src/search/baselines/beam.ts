@@ -9,7 +9,7 @@
 // safety it returns exactly what generateGuarded returns under a cost model that charges nothing.
 import type { CostModel } from "../../cost/costModel.js";
 import { DETOKENIZE_CONTEXT } from "../../engine/constants.js";
-import type { Engine } from "../../engine/engine.js";
+import type { Decoder } from "../../engine/decoder.js";
 import { UserError } from "../../errors.js";
 import { yieldToEventLoop } from "../../util/yield.js";
 import { isOverBudget } from "../safetyState.js";
@@ -20,7 +20,7 @@ import { answerTokenLimit, assertEngineFits, finishResult, type BaselineResult, 
 import { growTree } from "../tree.js";
 
 export interface BeamRequest {
-  engine: Engine;
+  engine: Decoder;
   promptTokens: readonly number[];
   /** Measured on the answer always; steers the search only with `safety`. */
   cost: CostModel;
@@ -71,7 +71,7 @@ export async function generateBeam(request: BeamRequest): Promise<BaselineResult
   const pool = new SequencePool(engine, engine.info.maxSequences);
   const rootSeq = pool.acquire();
   let live: Beam[] = [
-    { seq: rootSeq, tokens: [], text: "", pos: promptTokens.length, row: engine.prefill(rootSeq, promptTokens), sumLogProb: 0, charged: 0, score: 0, finished: null },
+    { seq: rootSeq, tokens: [], text: "", pos: promptTokens.length, row: await engine.prefill(rootSeq, promptTokens), sumLogProb: 0, charged: 0, score: 0, finished: null },
   ];
   const finished: Beam[] = [];
   let aborted = false;

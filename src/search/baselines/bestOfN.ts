@@ -7,7 +7,7 @@
 //               answer by reward wins. When all N are over budget the least-charged one (then the
 //               best reward) is returned (it does not end early or refuse, so it is no fallback).
 import type { CostModel } from "../../cost/costModel.js";
-import type { Engine } from "../../engine/engine.js";
+import type { Decoder } from "../../engine/decoder.js";
 import { UserError } from "../../errors.js";
 import { isOverBudget } from "../safetyState.js";
 import { blockTexts, chargedCostCurves, maxOf } from "./blocks.js";
@@ -17,7 +17,7 @@ import { sampleAnswers } from "./sampling.js";
 export type BestOfNRule = { kind: "reward" } | { kind: "lagrangian"; lambda: number } | { kind: "safe"; width: number };
 
 export interface BestOfNRequest {
-  engine: Engine;
+  engine: Decoder;
   promptTokens: readonly number[];
   cost: CostModel;
   budget: number;

@@ -4,13 +4,13 @@
 // decide, and by the evaluation to measure every method the same way.
 import type { CostModel } from "../../cost/costModel.js";
 import { DETOKENIZE_CONTEXT } from "../../engine/constants.js";
-import type { Engine } from "../../engine/engine.js";
+import type { Decoder } from "../../engine/decoder.js";
 
 /**
  * Texts of the answer's blocks of `width` tokens, each detokenized with the answer tokens before it
  * as context, exactly as the guard writes its blocks.
  */
-export function blockTexts(engine: Engine, tokens: readonly number[], width: number): string[] {
+export function blockTexts(engine: Decoder, tokens: readonly number[], width: number): string[] {
   if (!Number.isInteger(width) || width < 1) throw new Error(`blockTexts: width must be a positive integer (got ${width})`);
   const blocks: string[] = [];
   for (let start = 0; start < tokens.length; start += width) {

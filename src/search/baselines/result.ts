@@ -2,7 +2,7 @@
 // (so an evaluation can scan its cost block by block) and the candidates it chose among.
 import type { CostModel } from "../../cost/costModel.js";
 import { DETOKENIZE_CONTEXT } from "../../engine/constants.js";
-import type { Engine } from "../../engine/engine.js";
+import type { Decoder } from "../../engine/decoder.js";
 import { UserError } from "../../errors.js";
 import { isOverBudget } from "../safetyState.js";
 import type { GenerationResult, StopReason } from "../types.js";
@@ -27,7 +27,7 @@ export interface BaselineResult extends GenerationResult {
 }
 
 /** Text of `tokens` written after `before`, piece by piece exactly as the guard and plain sampling build it. */
-export function piecewiseText(engine: Engine, tokens: readonly number[], before: readonly number[] = []): string {
+export function piecewiseText(engine: Decoder, tokens: readonly number[], before: readonly number[] = []): string {
   let text = "";
   const all = [...before, ...tokens];
   for (let i = before.length; i < all.length; i++) {
@@ -37,7 +37,7 @@ export function piecewiseText(engine: Engine, tokens: readonly number[], before:
 }
 
 /** Refuses prompts the model cannot continue; returns how many answer tokens fit in its trained context. */
-export function answerTokenLimit(engine: Engine, promptLength: number, maxTokens: number): number {
+export function answerTokenLimit(engine: Decoder, promptLength: number, maxTokens: number): number {
   const { trainContextSize } = engine.info;
   if (promptLength === 0) throw new UserError("the prompt is empty");
   if (promptLength >= trainContextSize) {
@@ -47,7 +47,7 @@ export function answerTokenLimit(engine: Engine, promptLength: number, maxTokens
 }
 
 /** Refuses a run that needs more sequences, batch rows or KV cells than the engine has. */
-export function assertEngineFits(engine: Engine, what: string, need: { sequences: number; rows: number; cells: number }): void {
+export function assertEngineFits(engine: Decoder, what: string, need: { sequences: number; rows: number; cells: number }): void {
   const { maxSequences, batchSize, contextSize } = engine.info;
   if (need.sequences > maxSequences) throw new UserError(`${what} needs ${need.sequences} sequences but the engine has ${maxSequences}`);
   if (need.rows > batchSize) throw new UserError(`${what} samples ${need.rows} rows per step but the engine's batch size is ${batchSize}`);
@@ -59,7 +59,7 @@ export function assertEngineFits(engine: Engine, what: string, need: { sequences
 /** Fills in the GenerationResult fields every baseline computes the same way. */
 export async function finishResult(args: {
   method: string;
-  engine: Engine;
+  engine: Decoder;
   tokens: number[];
   sumLogProb: number;
   text?: string;

@@ -2,7 +2,7 @@
 // all of them. The prompt is decoded once and forked (the answers share its KV cells, and each
 // other's while they agree). Best-of-N builds on it; one answer is generatePlain's (see below).
 import type { CostModel } from "../../cost/costModel.js";
-import type { Engine } from "../../engine/engine.js";
+import type { Decoder } from "../../engine/decoder.js";
 import type { SampleParams } from "../../native.js";
 import { UserError } from "../../errors.js";
 import { deriveSeed } from "../seed.js";
@@ -23,7 +23,7 @@ export interface SampledAnswer {
 }
 
 export interface SampleRequest {
-  engine: Engine;
+  engine: Decoder;
   promptTokens: readonly number[];
   /** Answers to draw. */
   n: number;
@@ -46,7 +46,7 @@ export async function sampleAnswers(request: SampleRequest): Promise<SampledAnsw
   engine.clear();
   const pool = new SequencePool(engine, engine.info.maxSequences);
   const root = pool.acquire();
-  const row = engine.prefill(root, promptTokens);
+  const row = await engine.prefill(root, promptTokens);
   const leaves = await growTree(engine, pool, [{ seq: root, row, pos: promptTokens.length, written: 0, draws: n }], {
     width: maxTokens,
     maxTokens,
@@ -59,7 +59,7 @@ export async function sampleAnswers(request: SampleRequest): Promise<SampledAnsw
 }
 
 export interface SingleAnswerRequest {
-  engine: Engine;
+  engine: Decoder;
   promptTokens: readonly number[];
   seed: number;
   maxTokens: number;
