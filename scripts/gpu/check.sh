@@ -83,7 +83,7 @@ step() {
 
 # ---- machine ----
 { command -v nvidia-smi > /dev/null && nvidia-smi; } > "$OUTDIR/nvidia-smi.txt" 2>&1 || true
-{ node --version; nproc; uname -a; } > "$OUTDIR/machine.txt" 2>&1
+{ echo "commit $(git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo unknown)"; node --version; nproc; uname -a; } > "$OUTDIR/machine.txt" 2>&1
 
 # ---- 1. install ----
 if [ "$SKIP_INSTALL" = 1 ] || [ -d node_modules/node-llama-cpp ]; then
