@@ -1,17 +1,18 @@
 // Benchmark (not a test): InferenceGuard's cost against plain sampling on this machine.
 //
-//   npx tsx bench/run.ts [--out FILE] [--quick]
+//   npx tsx bench/run.ts [--out FILE] [--quick] [--shape NAME | --no-shape | --shape-only] [--gpu BACKEND]
 //
 // Prints tables to stdout, a progress line to stderr, and writes every raw number plus the settings
 // to JSON (default bench-results/bench-<timestamp>.json). Sections 1-4 share one engine in one
-// process; section 5 loads its own engines. All ratios are between runs of this one invocation.
+// process; section 5 loads its own engines; section 6 (bench/shapeSection.ts) runs on a random-weight
+// model of a real shape (bench/shapes). All ratios are between runs of this one invocation.
 import { cpus, loadavg, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { DEFAULT_COST_RULES } from "../src/cost/load.js";
 import { RulesCostModel } from "../src/cost/rules.js";
 import { Critic, randomCriticSpec, referenceForward, seededRandom, type CriticActivation } from "../src/critic/index.js";
-import { Engine } from "../src/engine/engine.js";
+import { Engine, type GpuOption } from "../src/engine/engine.js";
 import { PACKAGE_ROOT, SHARED_DIR } from "../src/paths.js";
 import { generateGuarded } from "../src/search/guard.js";
 import { generatePlain } from "../src/search/plain.js";
@@ -29,6 +30,8 @@ import {
   type CallTimer,
   type Summary,
 } from "./measure.js";
+import { SHAPE_FULL, SHAPE_QUICK, shapeSection, type ShapeConfig } from "./shapeSection.js";
+import { SHAPES } from "./shapes/shapes.js";
 
 // ---- settings ----
 
@@ -91,31 +94,96 @@ const CONTEXT_SIZE = 8192;
 
 // ---- command line ----
 
-const USAGE = `Usage: npx tsx bench/run.ts [--out FILE] [--quick]
+const USAGE = `Usage: npx tsx bench/run.ts [--out FILE] [--quick] [shape options]
 
-  --out FILE   where to write the JSON results (default bench-results/bench-<timestamp>.json)
-  --quick      fewer seeds and shorter answers: a smoke check of under 30 s
+  --out FILE          where to write the JSON results (default bench-results/bench-<timestamp>.json)
+  --quick             fewer seeds and shorter answers: a smoke check of under 30 s (section 6 only
+                      with --shape or --shape-only)
+  --gpu BACKEND       llama.cpp backend of every engine: cpu | auto | cuda | metal | vulkan (default cpu)
+
+Section 6, a random-weight model of a real shape (bench/shapes; built into the cache when missing):
+  --shape NAME        the shape: ${Object.keys(SHAPES).join(", ")} (default ${SHAPE_FULL.shape})
+  --no-shape          skip section 6
+  --shape-only        run section 6 only
+  --shape-tokens N    answer tokens (default ${SHAPE_FULL.tokens}; ${SHAPE_QUICK.tokens} with --quick)
+  --shape-seeds N     measured seeds per setting (default ${SHAPE_FULL.seeds}; ${SHAPE_QUICK.seeds} with --quick)
+  --shape-threads N   llama.cpp threads of the measured engine (default ${SHAPE_FULL.threads})
+  --no-build          skip section 6 when the shape's file is missing instead of building it
 `;
 
-function parseCommandLine(): { out: string; quick: boolean } {
-  let values: { out?: string; quick?: boolean; help?: boolean };
+interface CommandLine {
+  out: string;
+  quick: boolean;
+  gpu: GpuOption;
+  /** Section 6's settings, or undefined to skip it. */
+  shape: ShapeConfig | undefined;
+  shapeOnly: boolean;
+}
+
+const GPU_FLAGS: Record<string, GpuOption> = { cpu: false, auto: "auto", cuda: "cuda", metal: "metal", vulkan: "vulkan" };
+
+function usageError(message: string): never {
+  process.stderr.write(`bench: ${message}\n\n${USAGE}`);
+  process.exit(2);
+}
+
+function positiveInt(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) usageError(`--${name} must be a positive integer (got ${raw})`);
+  return n;
+}
+
+function parseCommandLine(): CommandLine {
+  let values: Record<string, string | boolean | undefined>;
   try {
     ({ values } = parseArgs({
-      options: { out: { type: "string" }, quick: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+      options: {
+        out: { type: "string" },
+        quick: { type: "boolean" },
+        gpu: { type: "string" },
+        shape: { type: "string" },
+        "no-shape": { type: "boolean" },
+        "shape-only": { type: "boolean" },
+        "shape-tokens": { type: "string" },
+        "shape-seeds": { type: "string" },
+        "shape-threads": { type: "string" },
+        "no-build": { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
       strict: true,
       allowPositionals: false,
     }));
   } catch (error) {
-    process.stderr.write(`bench: ${(error as Error).message}\n\n${USAGE}`);
-    process.exit(2);
+    usageError((error as Error).message);
   }
   if (values.help) {
     process.stdout.write(USAGE);
     process.exit(0);
   }
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
-  const out = values.out ? resolve(values.out) : join(PACKAGE_ROOT, "bench-results", `bench-${stamp}.json`);
-  return { out, quick: values.quick === true };
+  const out = values.out ? resolve(values.out as string) : join(PACKAGE_ROOT, "bench-results", `bench-${stamp}.json`);
+  const quick = values.quick === true;
+  const gpuName = (values.gpu as string | undefined) ?? "cpu";
+  if (!(gpuName in GPU_FLAGS)) usageError(`--gpu must be one of ${Object.keys(GPU_FLAGS).join(", ")} (got ${gpuName})`);
+  const shapeName = values.shape as string | undefined;
+  if (shapeName !== undefined && !SHAPES[shapeName]) usageError(`unknown shape "${shapeName}"; known: ${Object.keys(SHAPES).join(", ")}`);
+  const shapeOnly = values["shape-only"] === true;
+  if (shapeOnly && values["no-shape"]) usageError("--shape-only and --no-shape exclude each other");
+  // --quick stays a smoke check: the 1.1B shape takes minutes, so it runs only when asked for.
+  const wantShape = !values["no-shape"] && (!quick || shapeName !== undefined || shapeOnly);
+  const base = quick ? SHAPE_QUICK : SHAPE_FULL;
+  const shape: ShapeConfig | undefined = wantShape
+    ? {
+        ...base,
+        shape: shapeName ?? base.shape,
+        tokens: positiveInt("shape-tokens", values["shape-tokens"] as string | undefined, base.tokens),
+        seeds: positiveInt("shape-seeds", values["shape-seeds"] as string | undefined, base.seeds),
+        threads: positiveInt("shape-threads", values["shape-threads"] as string | undefined, base.threads),
+        build: values["no-build"] !== true,
+      }
+    : undefined;
+  return { out, quick, gpu: GPU_FLAGS[gpuName], shape, shapeOnly };
 }
 
 // ---- one generation, timed ----
@@ -268,7 +336,7 @@ async function plainVsGuard(b: Bench, cfg: Config) {
       run: (s: number) => runGuard(b, s, cfg.maxTokens, { beams: cfg.beams, ...g }),
     })),
   ];
-  progress.begin("1/5 plain vs guard", jobs.length * (seeds.length + 1));
+  progress.begin("1/6 plain vs guard", jobs.length * (seeds.length + 1));
   for (const job of jobs) {
     progress.tick(`warm-up ${job.label}`);
     await job.run(WARMUP_SEED);
@@ -316,7 +384,7 @@ async function attribution(b: Bench, cfg: Config) {
     "random critic",
   );
   const seeds = seedList(cfg.seeds);
-  progress.begin("2/5 attribution", seeds.length + 1);
+  progress.begin("2/6 attribution", seeds.length + 1);
   progress.tick("warm-up guard + critic");
   await runGuard(b, WARMUP_SEED, cfg.maxTokens, undefined, critic);
 
@@ -369,7 +437,7 @@ async function attribution(b: Bench, cfg: Config) {
 function criticForward(cfg: Config) {
   const c = cfg.criticBench;
   const results = [];
-  progress.begin("3/5 critic forward", c.nEmbd.length * c.rows.length);
+  progress.begin("3/6 critic forward", c.nEmbd.length * c.rows.length);
   for (const nEmbd of c.nEmbd) {
     const spec = randomCriticSpec({ nEmbd, hidden: c.hidden, activation: ACTIVATION, seed: 7 });
     const critic = Critic.fromSpec(spec, "random critic");
@@ -430,7 +498,7 @@ function criticForward(cfg: Config) {
 async function lengthScaling(b: Bench, cfg: Config) {
   const seeds = seedList(cfg.lengthSeeds);
   const g = cfg.lengthSetting;
-  progress.begin("4/5 length scaling", cfg.lengths.length * 2 * (seeds.length + 1));
+  progress.begin("4/6 length scaling", cfg.lengths.length * 2 * (seeds.length + 1));
   const perLength = [];
   for (const length of cfg.lengths) {
     const jobs = [
@@ -510,14 +578,14 @@ async function lengthScaling(b: Bench, cfg: Config) {
 
 // ---- section 5: threads ----
 
-async function threadScaling(b: Omit<Bench, "engine">, cfg: Config) {
+async function threadScaling(b: Omit<Bench, "engine">, cfg: Config, gpu: GpuOption) {
   const t = cfg.threads;
   const seeds = seedList(t.seeds);
-  progress.begin("5/5 threads", t.counts.length * (seeds.length + 2));
+  progress.begin("5/6 threads", t.counts.length * (seeds.length + 2));
   const results = [];
   for (const threads of t.counts) {
     progress.tick(`load engine threads=${threads}`);
-    const engine = await Engine.load({ modelPath: MODEL_PATH, threads });
+    const engine = await Engine.load({ modelPath: MODEL_PATH, threads, gpu });
     try {
       const bench = { ...b, engine };
       progress.tick(`warm-up threads=${threads}`);
@@ -559,20 +627,14 @@ async function threadScaling(b: Omit<Bench, "engine">, cfg: Config) {
 // ---- main ----
 
 async function main(): Promise<void> {
-  const { out, quick } = parseCommandLine();
+  const { out, quick, gpu, shape, shapeOnly } = parseCommandLine();
   const cfg = quick ? QUICK : FULL;
   const startedAt = new Date().toISOString();
   const t0 = performance.now();
 
   const cost = RulesCostModel.fromFile(DEFAULT_COST_RULES);
-  const engine = await Engine.load({ modelPath: MODEL_PATH, contextSize: CONTEXT_SIZE });
-  const bench: Bench = { engine, cost, prompt: engine.completionPrompt(PROMPT) };
-  const info = engine.info;
-  print(`# inference-guard benchmark${quick ? " (--quick)" : ""}`);
-  print(`model ${info.modelPath} (nEmbd ${info.nEmbd}, vocab ${info.nVocab}), threads ${info.threads}, context ${info.contextSize}`);
-  print(`cost ${cost.name}, budget ${BUDGET}, prompt ${JSON.stringify(PROMPT)} (${bench.prompt.length} tokens)`);
+  print(`# inference-guard benchmark${quick ? " (--quick)" : ""}${shapeOnly ? " (--shape-only)" : ""}${gpu === false ? "" : ` (--gpu ${gpu})`}`);
   print(`node ${process.version}, ${cpus().length} x ${cpus()[0]?.model ?? "?"}; all ratios are from this one run`);
-  print();
 
   const results: Record<string, unknown> = {};
   const load: Record<string, { before: number; after: number }> = {};
@@ -584,16 +646,31 @@ async function main(): Promise<void> {
     print(`(1-min load average before / after: ${fmt(before, 2)} / ${fmt(load[name].after, 2)} on ${cpus().length} CPUs)`);
     print();
   };
-  try {
-    await section("plainVsGuard", () => plainVsGuard(bench, cfg));
-    await section("attribution", () => attribution(bench, cfg));
-    await section("criticForward", () => criticForward(cfg));
-    await section("lengthScaling", () => lengthScaling(bench, cfg));
-  } finally {
-    await engine.dispose();
+  let info: Engine["info"] | undefined;
+  let prompt: number[] | undefined;
+  if (!shapeOnly) {
+    const engine = await Engine.load({ modelPath: MODEL_PATH, contextSize: CONTEXT_SIZE, gpu });
+    const bench: Bench = { engine, cost, prompt: engine.completionPrompt(PROMPT) };
+    info = engine.info;
+    prompt = bench.prompt;
+    print(`model ${info.modelPath} (nEmbd ${info.nEmbd}, vocab ${info.nVocab}), threads ${info.threads}, context ${info.contextSize}`);
+    print(`cost ${cost.name}, budget ${BUDGET}, prompt ${JSON.stringify(PROMPT)} (${bench.prompt.length} tokens)`);
+    print();
+    try {
+      await section("plainVsGuard", () => plainVsGuard(bench, cfg));
+      await section("attribution", () => attribution(bench, cfg));
+      await section("criticForward", () => criticForward(cfg));
+      await section("lengthScaling", () => lengthScaling(bench, cfg));
+    } finally {
+      await engine.dispose();
+    }
+    // Its own engines: the main one is gone, so only one llama.cpp context competes for the cores.
+    await section("threads", () => threadScaling({ cost, prompt: bench.prompt }, cfg, gpu));
+  } else {
+    print();
   }
-  // Its own engines: the main one is gone, so only one llama.cpp context competes for the cores.
-  await section("threads", () => threadScaling({ cost, prompt: bench.prompt }, cfg));
+  if (shape) await section("shape", () => shapeSection(shape, { cost, gpu, print, progress }));
+  else print("## 6. Model shape: skipped (--no-shape, or --quick without --shape; `npm run bench -- --shape-only` runs it alone)");
 
   const seconds = (performance.now() - t0) / 1000;
   print(`total benchmark time ${fmt(seconds)} s; JSON: ${out}`);
@@ -614,8 +691,9 @@ async function main(): Promise<void> {
       loadavgAtEnd: loadavg(),
       loadavg1minPerSection: load,
     },
-    engine: info,
-    settings: { ...cfg, prompt: PROMPT, promptTokens: bench.prompt.length, costModel: cost.name, budget: BUDGET, criticActivation: ACTIVATION, contextSize: CONTEXT_SIZE, warmupSeed: WARMUP_SEED },
+    gpu: gpu === false ? "cpu" : gpu,
+    engine: info ?? null,
+    settings: { ...cfg, shape: shape ?? null, shapeOnly, prompt: PROMPT, promptTokens: prompt?.length ?? null, costModel: cost.name, budget: BUDGET, criticActivation: ACTIVATION, contextSize: CONTEXT_SIZE, warmupSeed: WARMUP_SEED },
     results,
     printed: transcript.join("\n"),
   });
