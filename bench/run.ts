@@ -35,13 +35,15 @@ import { SHAPES } from "./shapes/shapes.js";
 
 // ---- settings ----
 
+type Branch = "auto" | "always";
+
 interface Config {
   /** Measured runs per setting; each setting also gets one unmeasured warm-up run first. */
   seeds: number;
   maxTokens: number;
   beams: number;
-  /** Section 1: (N, W) settings of the guard. */
-  guardSettings: Array<{ samples: number; width: number }>;
+  /** Section 1: (N, W, branch) settings of the guard. */
+  guardSettings: Array<{ samples: number; width: number; branch: Branch }>;
   /** Section 2: the guard at its defaults (N=16, W=8) with a random critic of these hidden widths. */
   attributionCriticHidden: number[];
   /** Section 3: native vs TypeScript critic forward. */
@@ -49,7 +51,7 @@ interface Config {
   /** Section 4: answer lengths, at one (N, W). */
   lengths: number[];
   lengthSeeds: number;
-  lengthSetting: { samples: number; width: number };
+  lengthSetting: { samples: number; width: number; branch: Branch };
   /**
    * Section 5: plain sampling per thread count, each on its own engine. deadlineMs caps each run:
    * 2 threads on 2 busy cores can slow down by orders of magnitude.
@@ -63,15 +65,17 @@ const FULL: Config = {
   maxTokens: 200,
   beams: 4,
   guardSettings: [
-    { samples: 4, width: 8 },
-    { samples: 8, width: 8 },
-    { samples: 16, width: 8 },
+    { samples: 8, width: 8, branch: "auto" },
+    { samples: 4, width: 8, branch: "always" },
+    { samples: 8, width: 8, branch: "always" },
+    { samples: 16, width: 8, branch: "always" },
   ],
   attributionCriticHidden: [64, 64],
   criticBench: { nEmbd: [64, 2048], rows: [16, 256], hidden: [256, 256], samples: 7, sampleMs: 50 },
   lengths: [100, 200, 400],
   lengthSeeds: 8,
-  lengthSetting: { samples: 8, width: 8 },
+  // The full search: decoded/tok = N shows that no prefix is re-evaluated.
+  lengthSetting: { samples: 8, width: 8, branch: "always" },
   threads: { counts: [1, 2], tokens: 200, seeds: 5, deadlineMs: 4_000 },
 };
 
@@ -256,7 +260,7 @@ async function runGuard(
   b: Bench,
   seed: number,
   maxTokens: number,
-  setting: { beams: number; samples: number; width: number } | undefined,
+  setting: { beams: number; samples: number; width: number; branch?: Branch } | undefined,
   critic?: Critic,
 ): Promise<RunRecord> {
   const { ms, value } = await timed(() =>
@@ -265,7 +269,7 @@ async function runGuard(
       promptTokens: b.prompt,
       cost: b.cost,
       critic,
-      // Without a setting the guard keeps its defaults (K=4, N=16, W=8).
+      // Without a setting the guard keeps its defaults (K=4, N=8, W=8, branch auto).
       options: { seed, maxTokens, ignoreEos: true, budget: BUDGET, ...setting },
     }),
   );
@@ -332,7 +336,7 @@ async function plainVsGuard(b: Bench, cfg: Config) {
     { label: "plain sample", run: (s) => runPlain(b, "sample", s, cfg.maxTokens) },
     { label: "greedy", run: (s) => runPlain(b, "greedy", s, cfg.maxTokens) },
     ...cfg.guardSettings.map((g) => ({
-      label: `guard K=${cfg.beams} N=${g.samples} W=${g.width}`,
+      label: `guard K=${cfg.beams} N=${g.samples} W=${g.width} ${g.branch}`,
       run: (s: number) => runGuard(b, s, cfg.maxTokens, { beams: cfg.beams, ...g }),
     })),
   ];
@@ -386,7 +390,9 @@ async function attribution(b: Bench, cfg: Config) {
   const seeds = seedList(cfg.seeds);
   progress.begin("2/6 attribution", seeds.length + 1);
   progress.tick("warm-up guard + critic");
-  await runGuard(b, WARMUP_SEED, cfg.maxTokens, undefined, critic);
+  // The full search (branch "always"): its decoded tokens per answer token are N.
+  const full = { beams: cfg.beams, samples: 8, width: 8, branch: "always" as const };
+  await runGuard(b, WARMUP_SEED, cfg.maxTokens, full, critic);
 
   // Wrap instance methods (the source stays as it is); every wrapper is removed afterwards.
   const wrapped = [
@@ -403,7 +409,7 @@ async function attribution(b: Bench, cfg: Config) {
   try {
     for (const seed of seeds) {
       progress.tick(`guard + critic seed ${seed}`);
-      runs.push(await runGuard(b, seed, cfg.maxTokens, undefined, critic));
+      runs.push(await runGuard(b, seed, cfg.maxTokens, full, critic));
     }
   } finally {
     for (const w of wrapped) w.restore();
@@ -417,7 +423,7 @@ async function attribution(b: Bench, cfg: Config) {
   rows.push(["total generation time", String(runs.length), fmt(totalMs), "100.0", ""]);
   const hiddenCritic = timers[2].ms + timers[3].ms;
   const tokens = runs.reduce((s, r) => s + r.tokens, 0);
-  print(`## 2. Where guarded generation time goes (defaults K=4 N=16 W=8, random critic [${cfg.attributionCriticHidden}] ${ACTIVATION}, ${cfg.seeds} seeds)`);
+  print(`## 2. Where guarded generation time goes (K=${cfg.beams} N=8 W=8 branch always, random critic [${cfg.attributionCriticHidden}] ${ACTIVATION}, ${cfg.seeds} seeds)`);
   print(table(["component", "calls", "total ms", "share %", "us/call"], rows));
   print(`hidden states + critic: ${fmt(share(hiddenCritic), 2)} % of generation time; ${fmt(1000 / (totalMs / tokens), 0)} tok/s with the critic;`);
   print(`${fmt(timers[0].units / tokens, 2)} tokens decoded by engine.step per answer token (one per candidate: N).`);
@@ -529,7 +535,7 @@ async function lengthScaling(b: Bench, cfg: Config) {
     perLength.push({
       length,
       plain: settingResult("plain sample", runs.plain),
-      guard: settingResult(`guard K=${cfg.beams} N=${g.samples} W=${g.width}`, runs.guard),
+      guard: settingResult(`guard K=${cfg.beams} N=${g.samples} W=${g.width} ${g.branch}`, runs.guard),
       guardDecoded: { ...decoded, stepTokensPerAnswerToken: decoded.stepTokens / decoded.answerTokens },
     });
   }

@@ -136,6 +136,19 @@ export const GUARD_SETTINGS = {
     request: "guard",
   }),
   refusalText: setting("string", z.string(), "I can't continue this safely.", { flag: "refusal-text", metavar: "TEXT", help: "the answer of --on-unsafe refuse", request: "guard" }),
+  /**
+   * Where the search branches. "always": every block samples N candidates from K beams (the
+   * paper's search). "auto": the first blocks do, then while no beam is at risk (see
+   * DEFAULT_CRUISE_POLICY in src/search/guard.ts) the best beam alone samples one block at a time,
+   * like plain sampling, and a block that goes over budget or turns risky is searched in full
+   * again. The budget holds either way; "auto" decodes about one row per answer token on safe text.
+   */
+  branch: choice(["auto", "always"], "auto", {
+    flag: "branch",
+    metavar: "MODE",
+    help: "auto (search in full only where the text is at risk) or always",
+    request: "guard",
+  }),
   /** Record every candidate of every block. */
   trace: setting("boolean", z.boolean(), false, { flag: "trace", metavar: "", help: "record every candidate of every block", request: "guard" }),
 };

@@ -12,7 +12,7 @@ import { choiceFlag, numberFlag, parseFlags, stringFlag, type OptionSpec } from 
 import { COST_OPTIONS, COST_SET_HELP, namedCostModels, SERVICE_RUNTIME_FLAGS, SEARCH_FLAGS, namedCostSpec, readRuntime, readSettings, settingHelp, settingOptions } from "./settingFlags.js";
 
 /** Defaults for lines, in --help order (--seed is a base seed, read apart). */
-const LINE_FLAGS = ["budget", "beams", "samples", "width", "maxResamples", "onUnsafe", "maxTokens", "temperature", "seed"] as const;
+const LINE_FLAGS = ["budget", "beams", "samples", "width", "maxResamples", "onUnsafe", "branch", "maxTokens", "temperature", "seed"] as const;
 
 export const BATCH_HELP = `Usage: inference-guard batch --in PROMPTS.jsonl --out RESULTS.jsonl [options]
 
@@ -20,7 +20,8 @@ Answers every prompt of a JSONL file, one line each:
   {"id": "a1", "prompt": "Once upon a time"}
   {"id": 2, "messages": [{"role": "user", "content": "Tell me a story"}], "guard": {"budget": 0.5, "maxTokens": 64}}
 A line's optional guard field may set budget, beams, samples, width, cost (a name given with
---cost-model), method, maxResamples, penalty, onUnsafe, trace, maxTokens, temperature, topP, topK, seed.
+--cost-model), method, maxResamples, penalty, onUnsafe, branch, trace, maxTokens, temperature, topP, topK,
+seed.
 
 --parallel prompts are answered at once, their candidates in one decode per step. Each result is
 appended as one line {id, text, cost, budget, withinBudget, seconds, tokens, method, costModel,

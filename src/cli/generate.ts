@@ -30,7 +30,7 @@ Model and safety:
 ${settingHelp(["criticWeight", "budget"], { budget: { note: `${ASSISTANT_COST_DEFAULT.budget} with --chat and no cost model named` } })}
 
 Search (InferenceGuard):
-${settingHelp(["beams", "samples", "width", "maxResamples", "penalty", "onUnsafe"])}
+${settingHelp(["beams", "samples", "width", "maxResamples", "penalty", "onUnsafe", "branch"])}
 
 Sampling:
   --method M             guard | sample | greedy (default guard)

@@ -58,7 +58,7 @@ Input:
 Defaults for rows that do not set them (as batch's):
   --method M             guard | sample | greedy (default guard)
   --chat                 render string prompts with the model's chat template (messages always are)
-${settingHelp(["budget", "beams", "samples", "width", "maxResamples", "onUnsafe", "maxTokens", "temperature", "criticWeight", "seed", "trace"], {
+${settingHelp(["budget", "beams", "samples", "width", "maxResamples", "onUnsafe", "branch", "maxTokens", "temperature", "criticWeight", "seed", "trace"], {
   budget: { help: "safety budget, > 0", note: `${ASSISTANT_COST_DEFAULT.budget} for chat prompts on the built-in "assistant" model` },
   seed: {
     help: "base seed: each row's seed is derived from S and its id, as batch --seed S\n                         does",

@@ -48,7 +48,7 @@ ${COST_SET_HELP}
 ${settingHelp(["criticWeight"])}
 
 Search defaults (a request's guard field and standard fields override them):
-${settingHelp(["budget", "beams", "samples", "width", "maxResamples", "onUnsafe", "maxTokens"], {
+${settingHelp(["budget", "beams", "samples", "width", "maxResamples", "onUnsafe", "branch", "maxTokens"], {
   budget: { help: "safety budget, > 0", note: `${ASSISTANT_COST_DEFAULT.budget} for chat prompts on the built-in "assistant" model` },
   maxTokens: { help: "answer length when a request has no max_tokens" },
 })}

@@ -14,7 +14,7 @@ export { definedOnly };
 type Values = Record<string, unknown>;
 
 /** The search settings generate, batch, serve and queue push take as flags. */
-export const SEARCH_FLAGS = ["budget", "beams", "samples", "width", "maxResamples", "onUnsafe", "maxTokens", "criticWeight"] as const satisfies readonly SettingKey[];
+export const SEARCH_FLAGS = ["budget", "beams", "samples", "width", "maxResamples", "onUnsafe", "branch", "maxTokens", "criticWeight"] as const satisfies readonly SettingKey[];
 /** The llama.cpp runtime flags of every command that loads a model for a search. */
 export const RUNTIME_FLAGS = ["gpu", "threads", "contextSize"] as const satisfies readonly SettingKey[];
 /** Commands that answer many prompts (serve, batch, worker) also run several at once. */

@@ -37,6 +37,8 @@ const guardShape = {
   penalty: S.penalty.schema,
   /** When no candidate is safe: keep the longest safe prefix, or answer with the refusal text. */
   unsafe: S.onUnsafe.schema,
+  /** auto: search in full only where the text is at risk; always: every block (the paper's search). */
+  branch: S.branch.schema,
 };
 const kAtMostN = (o: { k: number; n: number }) => o.n >= o.k;
 const kAtMostNMessage = { message: "n (candidates per block) must be >= k (beams)", path: ["n"] };
@@ -73,7 +75,7 @@ const METHOD_DESCRIPTIONS: Record<MethodKind, string> = {
   beam: "block beam search by reward: k beams, n candidates of w tokens per block",
   "beam-safe": "beam search with the safety state: over-budget candidates rank last",
   args: "ARGS-style: top-k tokens by log-prob, pick by log p - omega*(cost the token adds); t=0 greedy",
-  guard: "InferenceGuard without critic: m penalised resampling rounds, unsafe=truncate|refuse",
+  guard: "InferenceGuard without critic: m penalised resampling rounds, unsafe=truncate|refuse, branch=auto|always",
   "guard-critic": "InferenceGuard with the critic (--critic): guard's parameters + cw critic weight, vp violation penalty",
 };
 
@@ -179,7 +181,7 @@ export interface MethodContext {
 /** Runs one method on one prompt with one seed. */
 export async function runMethod(m: MethodSpec, ctx: MethodContext, promptTokens: readonly number[], seed: number): Promise<GenerationResult> {
   const { engine, cost, budget, maxTokens, signal } = ctx;
-  const p = m.params as Record<string, number> & { unsafe?: "truncate" | "refuse" };
+  const p = m.params as Record<string, number> & { unsafe?: "truncate" | "refuse"; branch?: "auto" | "always" };
   const common = { engine, promptTokens, cost, budget, seed, maxTokens, signal };
   switch (m.kind) {
     case "greedy":
@@ -209,7 +211,7 @@ export async function runMethod(m: MethodSpec, ctx: MethodContext, promptTokens:
         signal,
         options: {
           budget, seed, maxTokens, beams: p.k, samples: p.n, width: p.w, maxResamples: p.m, penalty: p.penalty,
-          onUnsafe: p.unsafe, temperature: p.t,
+          onUnsafe: p.unsafe, temperature: p.t, branch: p.branch,
           ...(withCritic ? { criticWeight: p.cw, violationPenalty: p.vp } : {}),
         },
       });

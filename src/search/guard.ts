@@ -3,19 +3,24 @@
 // batched decodes, each candidate's cost updates its safety state z, candidates over budget are
 // dropped, the rest are scored (reward signal + critic on [hidden state, z]) and the top K kept.
 // When every candidate is over budget, the tokens they used are penalised and the block resampled.
+// With branch "auto" (the default) the search branches only where the text is at risk: after the
+// first blocks, while the best beam is not at risk (CruisePolicy), it "cruises": that beam alone
+// samples one continuation per block (one row per decode, as plain sampling does), whose cost is
+// charged like any candidate's. A cruising block that goes over budget or turns risky is searched
+// again in full from the same beam, so no answer goes over budget that would not under "always".
 import type { CostModel } from "../cost/costModel.js";
 import { DETOKENIZE_CONTEXT } from "../engine/constants.js";
 import type { Decoder } from "../engine/decoder.js";
 import { UserError } from "../errors.js";
 import { guardOptionsSchema, parseOptions, type GuardOptions, type ResolvedGuardOptions } from "./options.js";
-import { growTree, type TreeRoot } from "./tree.js";
+import { growTree, type TreeLeaf, type TreeRoot } from "./tree.js";
 import { accumulatePenalty, type TokenPenalty } from "./penalty.js";
 import { isOverBudget, safetyStateAfter } from "./safetyState.js";
 import { deriveSeed, randomSeed } from "./seed.js";
 import { SequencePool } from "./sequencePool.js";
 import { StopSequences } from "./stop.js";
 import { yieldToEventLoop } from "../util/yield.js";
-import type { CriticScorer, GenerationResult, StopReason, TraceBlock, TraceCandidate } from "./types.js";
+import type { BranchReason, CriticScorer, GenerationResult, StopReason, TraceBlock, TraceCandidate } from "./types.js";
 
 interface Hypothesis {
   seq: number;
@@ -57,6 +62,37 @@ interface Candidate {
   value?: number;
 }
 
+/**
+ * When a search with branch "auto" cruises. A beam is at risk after a block when more than
+ * maxUnsafeShare of the block's draws went over budget, or its own block cost more than
+ * maxStepCost x budget, or it has less than minZ of the budget left, or (with a critic) the
+ * critic's P(violation) = 1 - safety of it is above maxViolation. The block after a risky one is
+ * searched in full; so is a cruising block whose continuation goes over budget or is itself at risk
+ * (it is re-run from the same beam).
+ */
+export interface CruisePolicy {
+  /** Blocks searched in full at the start, risk or not (where refusal vs compliance is decided). */
+  branchBlocks: number;
+  /** Share of a full block's draws that may go over budget without putting its beams at risk. */
+  maxUnsafeShare: number;
+  /** Share of the budget one block may cost without putting its beam at risk. */
+  maxStepCost: number;
+  /** Share of the budget that must remain (z) for a beam not to be at risk. */
+  minZ: number;
+  /** With a critic: the largest predicted P(violation) of a beam not at risk. */
+  maxViolation: number;
+}
+
+/**
+ * Chosen by measurement on the tiny assistant's training requests (docs/efficacy.md, "Branching
+ * only where the text is at risk"): z < 0.5 is the rule that keeps judged-harmful answers where the
+ * full search has them; the others cost compute without changing safety there.
+ */
+export const DEFAULT_CRUISE_POLICY: Readonly<CruisePolicy> = { branchBlocks: 1, maxUnsafeShare: 0.5, maxStepCost: 0.05, minZ: 0.5, maxViolation: 0.5 };
+
+/** Seed counter that sets cruising draws apart from a full block's draws of the same block. */
+const CRUISE_STREAM = 1;
+
 export interface GuardRequest {
   engine: Decoder;
   promptTokens: readonly number[];
@@ -70,6 +106,8 @@ export interface GuardRequest {
    * onUnsafe=refuse nothing is certain until the end, so it all comes at once.
    */
   onText?: (delta: string) => void;
+  /** Branch "auto" only: overrides of DEFAULT_CRUISE_POLICY (for measurements; not a request setting). */
+  cruisePolicy?: Partial<CruisePolicy>;
 }
 
 /** Upper bound on KV cells a guarded generation needs (shared prefixes counted once). */
@@ -94,6 +132,12 @@ class GuardSearch {
   private resamples = 0;
   private committed = "";
   private readonly stops: StopSequences;
+  private readonly policy: CruisePolicy | null;
+  /** Why the block being searched branched, for its trace entries (branch "auto"). */
+  private branched: BranchReason | undefined;
+  /** Draws of the current block (all its attempts), and how many of them went over budget. */
+  private draws = 0;
+  private unsafeDraws = 0;
 
   constructor(
     private readonly request: GuardRequest,
@@ -127,6 +171,7 @@ class GuardSearch {
     }
     this.maxTokens = Math.min(o.maxTokens, trainContextSize - promptLength, kvRoom);
     this.pool = new SequencePool(this.engine, maxSequences);
+    this.policy = o.branch === "auto" ? { ...DEFAULT_CRUISE_POLICY, ...request.cruisePolicy } : null;
   }
 
   async run(): Promise<Omit<GenerationResult, "seconds">> {
@@ -149,6 +194,7 @@ class GuardSearch {
     let live: Hypothesis[] = [root];
     const finished: Hypothesis[] = [];
     let stop: StopReason | null = null;
+    let risk: BranchReason | null = null;
 
     for (let block = 0; live.length > 0; block++) {
       await yieldToEventLoop();
@@ -156,12 +202,32 @@ class GuardSearch {
         stop = "aborted";
         break;
       }
-      const safe = await this.searchBlock(live, block);
+      let safe: Candidate[] | null = null;
+      this.draws = 0;
+      this.unsafeDraws = 0;
+      if (this.policy) {
+        this.branched = block < this.policy.branchBlocks ? "first blocks" : (risk ?? undefined);
+        if (this.branched === undefined) {
+          // Cruise: the best live beam alone (live is ranked) samples one continuation.
+          for (const h of live.slice(1)) this.pool.release(h.seq);
+          live = live.slice(0, 1);
+          const c = await this.cruise(live[0], block);
+          if (typeof c === "string") {
+            this.branched = c;
+            await this.redecodeLast(live);
+          } else safe = [c];
+        }
+      }
+      safe ??= await this.searchBlock(live, block);
       if (safe === null) {
         stop = "fallback";
         break;
       }
       const ranked = safe.sort((a, b) => b.score - a.score).slice(0, o.beams);
+      if (this.policy) {
+        const best = ranked.find((c) => c.done === null);
+        risk = this.unsafeDraws > this.policy.maxUnsafeShare * this.draws ? "over budget" : best ? this.riskOf(best) : null;
+      }
       const keptSeqs = new Set<number>();
       const nextLive: Hypothesis[] = [];
       for (const c of ranked) {
@@ -209,6 +275,8 @@ class GuardSearch {
       await this.chargeCosts(live, candidates);
       const safe = candidates.filter((c) => !isOverBudget(c.cost, this.o.budget));
       const unsafe = candidates.filter((c) => isOverBudget(c.cost, this.o.budget));
+      for (const c of candidates) this.draws += c.count;
+      for (const c of unsafe) this.unsafeDraws += c.count;
       if (safe.length > 0) {
         for (const c of unsafe) this.releaseCandidate(c);
         this.score(live, safe);
@@ -250,12 +318,53 @@ class GuardSearch {
       seedAt: (w) => deriveSeed(this.seed, block, attempt, w),
       captureHidden: true,
     });
-    return leaves.map((l) => ({
-      beam: l.root, seq: l.seq, count: l.count, newTokens: l.tokens, pos: l.pos,
-      lastToken: l.tokens.length > 0 ? l.tokens[l.tokens.length - 1] : live[l.root].lastToken,
-      row: l.row, sumLogProb: l.sumLogProb, done: l.stop, hidden: l.hidden,
-      added: "", stepCost: 0, cost: live[l.root].cost, score: 0,
-    }));
+    return leaves.map((l) => toCandidate(l, live));
+  }
+
+  /**
+   * One cruising block: the beam samples one continuation of W tokens, charged as a candidate.
+   * Returns it, or why the block must be searched in full instead (it went over budget, or it is
+   * at risk itself); then its sequence is released and the beam's row is stale.
+   */
+  private async cruise(beam: Hypothesis, block: number): Promise<Candidate | BranchReason> {
+    const { o } = this;
+    const leaves = await growTree(
+      this.engine,
+      this.pool,
+      [{ seq: beam.seq, row: beam.row, pos: beam.pos, written: beam.tokens.length, sumLogProb: beam.sumLogProb, draws: 1, bias: this.basePenalty() }],
+      {
+        width: o.width,
+        maxTokens: this.maxTokens,
+        params: { temperature: o.temperature, topK: o.topK, topP: o.topP },
+        seedAt: (w) => deriveSeed(this.seed, block, 0, w, CRUISE_STREAM),
+        captureHidden: true,
+      },
+    );
+    const [c] = leaves.map((l) => toCandidate(l, [beam]));
+    await this.chargeCosts([beam], [c]);
+    const over = isOverBudget(c.cost, o.budget);
+    if (!over) this.score([beam], [c]);
+    const risk = over ? "cruise over budget" : c.done === null ? this.riskOf(c) : null;
+    if (o.trace) {
+      this.recordTrace(block, 0, [beam], over ? [] : [c], over ? [c] : [], risk !== null && !over);
+    }
+    if (risk === null) return c;
+    this.releaseCandidate(c);
+    return risk;
+  }
+
+  /** Branch "auto": whether a kept, unfinished candidate puts its beam at risk, and why. */
+  private riskOf(c: Candidate): BranchReason | null {
+    const p = this.policy!;
+    const { budget } = this.o;
+    if (c.stepCost > p.maxStepCost * budget) return "step cost";
+    if (safetyStateAfter(c.cost, budget) < p.minZ) return "low budget";
+    const critic = this.request.critic;
+    if (critic && c.hidden) {
+      if (c.safety === undefined) c.safety = critic.evaluate(c.hidden, Float32Array.of(safetyStateAfter(c.cost, budget)), 1).safety[0];
+      if (1 - c.safety > p.maxViolation) return "critic";
+    }
+    return null;
   }
 
   private releaseCandidate(c: Candidate): void {
@@ -403,8 +512,9 @@ class GuardSearch {
     this.request.onText(delta);
   }
 
-  private recordTrace(block: number, attempt: number, live: Hypothesis[], safe: Candidate[], unsafe: Candidate[]): void {
-    const kept = new Set([...safe].sort((a, b) => b.score - a.score).slice(0, this.o.beams));
+  /** `rejected`: a cruising candidate within budget but at risk (its block is searched again). */
+  private recordTrace(block: number, attempt: number, live: Hypothesis[], safe: Candidate[], unsafe: Candidate[], rejected = false): void {
+    const kept = new Set(rejected ? [] : [...safe].sort((a, b) => b.score - a.score).slice(0, this.o.beams));
     const entry = (c: Candidate, status: TraceCandidate["status"]): TraceCandidate => ({
       beam: c.beam,
       count: c.count,
@@ -417,13 +527,25 @@ class GuardSearch {
       ...(status === "dropped: over budget" ? {} : { score: c.score }),
       status,
     });
+    const cruise = this.policy !== null && this.branched === undefined;
     this.trace.push({
       block,
       attempt,
+      ...(cruise ? { cruise: true as const } : {}),
+      ...(this.policy && this.branched !== undefined ? { branched: this.branched } : {}),
       candidates: [
-        ...safe.map((c) => entry(c, kept.has(c) ? (c.done ? "finished" : "kept") : "dropped: rank")),
+        ...safe.map((c) => entry(c, kept.has(c) ? (c.done ? "finished" : "kept") : rejected ? "dropped: at risk" : "dropped: rank")),
         ...unsafe.map((c) => entry(c, "dropped: over budget")),
       ],
     });
   }
+}
+
+function toCandidate(l: TreeLeaf, live: Hypothesis[]): Candidate {
+  return {
+    beam: l.root, seq: l.seq, count: l.count, newTokens: l.tokens, pos: l.pos,
+    lastToken: l.tokens.length > 0 ? l.tokens[l.tokens.length - 1] : live[l.root].lastToken,
+    row: l.row, sumLogProb: l.sumLogProb, done: l.stop, hidden: l.hidden,
+    added: "", stepCost: 0, cost: live[l.root].cost, score: 0,
+  };
 }

@@ -24,12 +24,20 @@ export interface TraceCandidate {
   safety?: number;
   value?: number;
   score?: number;
-  status: "kept" | "finished" | "dropped: over budget" | "dropped: rank";
+  /** "dropped: at risk": a cruising continuation within budget but at risk (its block was searched in full). */
+  status: "kept" | "finished" | "dropped: over budget" | "dropped: rank" | "dropped: at risk";
 }
+
+/** Why a block of branch "auto" searched in full (K beams x N samples) instead of cruising. */
+export type BranchReason = "first blocks" | "over budget" | "step cost" | "low budget" | "critic" | "cruise over budget";
 
 export interface TraceBlock {
   block: number;
   attempt: number;
+  /** Branch "auto": the best beam alone sampled one continuation (absent in full blocks). */
+  cruise?: true;
+  /** Branch "auto": why this block searched in full (absent with branch "always"). */
+  branched?: BranchReason;
   candidates: TraceCandidate[];
 }
 

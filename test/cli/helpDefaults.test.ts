@@ -15,6 +15,7 @@ const FLAG_OPTION: Record<string, keyof typeof defaults> = {
   "--max-resamples": "maxResamples",
   "--penalty": "penalty",
   "--on-unsafe": "onUnsafe",
+  "--branch": "branch",
   "--max-tokens": "maxTokens",
   "--temperature": "temperature",
   "--critic-weight": "criticWeight",

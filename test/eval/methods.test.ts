@@ -8,7 +8,8 @@ test("a spec names the method with the parameters given, in a fixed order, defau
   const lag = parseMethodSpec("bon-lagrangian:lambda=2:n=8");
   expect(lag.name).toBe("bon-lagrangian:n=8:lambda=2");
   expect(lag.params).toEqual({ n: 8, lambda: 2, t: 1 });
-  expect(parseMethodSpec("guard").params).toEqual({ k: 4, n: 16, w: 8, t: 1, m: 2, penalty: 8, unsafe: "truncate" });
+  expect(parseMethodSpec("guard").params).toEqual({ k: 4, n: 16, w: 8, t: 1, m: 2, penalty: 8, unsafe: "truncate", branch: "auto" });
+  expect(parseMethodSpec("guard:k=4:n=8:w=8:branch=always")).toMatchObject({ name: "guard:k=4:n=8:w=8:branch=always", params: { branch: "always" } });
   expect(parseMethodSpec("guard-critic:cw=0.5").params).toMatchObject({ cw: 0.5, vp: 10, k: 4 });
   expect(parseMethodSpec("guard:unsafe=refuse").params.unsafe).toBe("refuse");
   expect(parseMethodSpec("args:k=10:omega=2").params).toEqual({ k: 10, omega: 2, t: 0 });

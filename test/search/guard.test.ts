@@ -1,5 +1,6 @@
 // InferenceGuard on the real shipped models: budget kept, pruning, penalised resampling,
 // fallback, refusal, determinism, traces and critic plumbing.
+import { createHash } from "node:crypto";
 import type { CostModel } from "../../src/cost/costModel.js";
 import { DEFAULT_COST_RULES } from "../../src/cost/load.js";
 import { RulesCostModel } from "../../src/cost/rules.js";
@@ -7,7 +8,7 @@ import { Engine } from "../../src/engine/engine.js";
 import { UserError } from "../../src/errors.js";
 import { generateGuarded, requiredContextCells } from "../../src/search/guard.js";
 import { generatePlain } from "../../src/search/plain.js";
-import type { CriticScorer } from "../../src/search/types.js";
+import type { CriticScorer, GenerationResult } from "../../src/search/types.js";
 import { STORIES_MODEL, TINY_RANDOM_MODEL } from "../helpers/models.js";
 import { teacherForcedReward } from "../helpers/teacherForced.js";
 
@@ -21,6 +22,21 @@ function costFrom(name: string, f: (text: string) => number): CostModel {
 }
 
 const count = (pattern: RegExp) => (text: string) => (text.match(pattern) ?? []).length;
+
+/** Runs fn while counting the rows engine.step decodes. */
+async function countingRows<T>(engine: Engine, fn: () => Promise<T>): Promise<{ value: T; rows: number }> {
+  const step = engine.step.bind(engine);
+  let rows = 0;
+  engine.step = (tokens, positions, seqs) => {
+    rows += tokens.length;
+    return step(tokens, positions, seqs);
+  };
+  try {
+    return { value: await fn(), rows };
+  } finally {
+    delete (engine as { step?: unknown }).step;
+  }
+}
 
 describe("stories260K", () => {
   let engine: Engine;
@@ -106,7 +122,7 @@ describe("stories260K", () => {
   });
 
   test("the trace lists every candidate with cost, z and verdict", async () => {
-    const r = await generateGuarded({ engine, promptTokens: prompt, cost: lexicon, options: { seed: 5, maxTokens: 32, samples: 8, width: 8, trace: true } });
+    const r = await generateGuarded({ engine, promptTokens: prompt, cost: lexicon, options: { seed: 5, maxTokens: 32, samples: 8, width: 8, trace: true, branch: "always" } });
     expect(r.trace!.length).toBeGreaterThanOrEqual(4);
     for (const block of r.trace!) {
       // N = 8 draws; identical draws come out as one candidate with their count.
@@ -190,6 +206,73 @@ describe("stories260K", () => {
     // ", there was": a stop that began in text written by an earlier block cuts into it.
     const cut = await generateGuarded({ engine, promptTokens: prompt, cost: lexicon, options: { seed: 2, maxTokens: 20, samples: 4, width: 1, stop: ["there was"] } });
     expect(cut.text).toBe(", ");
+  });
+
+  test('branch "always" is the full search of every block, byte for byte as before branch "auto" existed', async () => {
+    // Digests of answers and traces of the search before branch "auto" (commit af91841, whose
+    // guard.ts had no branch setting), on this model; branch "always" must reproduce them exactly.
+    const commas = costFrom("commas", count(/,/g));
+    const cases: [CostModel, Record<string, unknown>, string][] = [
+      [lexicon, { seed: 1, maxTokens: 64 }, "66d23cc500682d65"],
+      [lexicon, { seed: 2, maxTokens: 64, budget: 0.5 }, "cafac608ad9af7d7"],
+      [commas, { seed: 3, maxTokens: 60, budget: 0.5, width: 4, maxResamples: 4 }, "ccc8990d534e2f10"],
+      [lexicon, { seed: 4, maxTokens: 40, stop: ["."] }, "ec8d662fd1bbe2fe"],
+      [lexicon, { seed: 5, maxTokens: 100, ignoreEos: true, beams: 2, samples: 6, width: 5 }, "d35c82bdd9a30865"],
+    ];
+    const digest = (r: GenerationResult) =>
+      createHash("sha256")
+        .update(JSON.stringify([r.text, r.tokenIds, r.stopReason, r.resamples, r.fallback, r.trace!.map((b) => [b.block, b.attempt, b.candidates.map((c) => [c.beam, c.count, c.added, c.status])])]))
+        .digest("hex")
+        .slice(0, 16);
+    for (const [cost, options, expected] of cases) {
+      const r = await generateGuarded({ engine, promptTokens: prompt, cost, options: { ...options, trace: true, branch: "always" } });
+      expect([options, digest(r)]).toEqual([options, expected]);
+      expect(r.trace!.some((b) => "cruise" in b || "branched" in b)).toBe(false);
+    }
+  });
+
+  test('branch "auto" cruises on safe text: about one decoded row per answer token, and the trace says which blocks cruised', async () => {
+    const options = { seed: 3, maxTokens: 200, ignoreEos: true, trace: true };
+    const auto = await countingRows(engine, () => generateGuarded({ engine, promptTokens: prompt, cost: lexicon, options }));
+    const always = await countingRows(engine, () => generateGuarded({ engine, promptTokens: prompt, cost: lexicon, options: { ...options, branch: "always" } }));
+    for (const { value: r } of [auto, always]) expect([r.tokens, r.withinBudget]).toEqual([200, true]);
+    expect(always.rows / 200).toBeGreaterThan(6);
+    expect(auto.rows / 200).toBeLessThan(2.5);
+    const trace = auto.value.trace!;
+    expect(trace[0]).toMatchObject({ block: 0, branched: "first blocks" });
+    const cruising = trace.filter((b) => b.cruise);
+    expect(cruising.length).toBeGreaterThan(trace.length / 2);
+    for (const b of cruising) {
+      expect(b.branched).toBeUndefined();
+      expect(b.candidates).toHaveLength(1);
+      expect(b.candidates[0].count).toBe(1);
+    }
+    // Every full block says why it branched.
+    for (const b of trace.filter((b) => !b.cruise)) expect(b.branched).toBeDefined();
+    // Cruising is plain sampling where nothing is at risk: its reward is no worse than plain sampling's.
+    const plain = await generatePlain({ engine, promptTokens: prompt, method: "sample", options: { seed: 3, maxTokens: 200, ignoreEos: true } });
+    expect(auto.value.reward).toBeGreaterThan(plain.reward - 0.3);
+  });
+
+  test('a cruising block that goes over budget is searched again in full from the same beam', async () => {
+    // Commas are forbidden and the model writes them often: cruising continuations hit them.
+    const commas = costFrom("commas", count(/,/g));
+    let overruns = 0;
+    for (let seed = 1; seed <= 3; seed++) {
+      const r = await generateGuarded({ engine, promptTokens: prompt, cost: commas, options: { seed, maxTokens: 80, budget: 0.5, trace: true } });
+      expect(r.text).not.toContain(",");
+      expect(r.withinBudget).toBe(true);
+      const trace = r.trace!;
+      trace.forEach((b, i) => {
+        if (!b.cruise || b.candidates[0].status !== "dropped: over budget") return;
+        overruns++;
+        // The same block again, in full, from the one beam that cruised.
+        expect(trace[i + 1]).toMatchObject({ block: b.block, attempt: 0, branched: "cruise over budget" });
+        expect(trace[i + 1].candidates.every((c) => c.beam === 0)).toBe(true);
+        expect(trace[i + 1].candidates.reduce((s, c) => s + c.count, 0)).toBe(8);
+      });
+    }
+    expect(overruns).toBeGreaterThan(0);
   });
 
   test("bad requests are clear UserErrors", async () => {

@@ -6,7 +6,8 @@
 // budget rank below every candidate within it. Unlike InferenceGuard it never resamples and never
 // falls back: when every candidate is over budget, the best of them go on.
 // Draws are seeded by (seed, block, 0, token step) as in the guard's first attempt, so without
-// safety it returns exactly what generateGuarded returns under a cost model that charges nothing.
+// safety it returns exactly what generateGuarded (branch "always") returns under a cost model that
+// charges nothing.
 import type { CostModel } from "../../cost/costModel.js";
 import { DETOKENIZE_CONTEXT } from "../../engine/constants.js";
 import type { Decoder } from "../../engine/decoder.js";

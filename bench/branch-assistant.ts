@@ -1,0 +1,78 @@
+// Measurement (not a test): the guard's branch "auto" under cruise-policy variants, against branch
+// "always" and plain sampling, on the tiny assistant's requests (how DEFAULT_CRUISE_POLICY in
+// src/search/guard.ts was chosen; docs/efficacy.md, "Branching only where the text is at risk").
+//
+//   npx tsx bench/branch-assistant.ts PROMPTS.jsonl OUT.jsonl VARIANTS_JSON [LIMIT]
+//
+// VARIANTS_JSON names each variant: {"NAME": {"sample": true} | {"branch": "always"|"auto",
+// "policy": {...CruisePolicy overrides}, "critic": true}}. Every request is answered once per
+// variant (seed 1, 64 tokens, the assistant's cost model and budget 0.5, K=4 N=8 W=8); OUT gets
+// one line per answer with its text, reward, cost, time, rows decoded and blocks cruised. Score
+// the texts with the judge and summarise:
+//   /usr/bin/python3 scripts/testbed/judge.py ../shared --score OUT.jsonl SCORED.jsonl
+//   python3 scripts/testbed/branch_summary.py SCORED.jsonl
+import { readFileSync, writeFileSync } from "node:fs";
+import { loadCostModel } from "../src/cost/load.js";
+import { Critic } from "../src/critic/index.js";
+import { Engine } from "../src/engine/engine.js";
+import { generateGuarded, type CruisePolicy } from "../src/search/guard.js";
+import { generatePlain } from "../src/search/plain.js";
+import { wrapMethod } from "./measure.js";
+
+interface Variant {
+  sample?: boolean;
+  branch?: "auto" | "always";
+  policy?: Partial<CruisePolicy>;
+  critic?: boolean;
+}
+
+const [promptsFile, outFile, variantsJson, limit] = process.argv.slice(2);
+if (!variantsJson) {
+  process.stderr.write("usage: npx tsx bench/branch-assistant.ts PROMPTS.jsonl OUT.jsonl VARIANTS_JSON [LIMIT]\n");
+  process.exit(2);
+}
+const variants: Record<string, Variant> = JSON.parse(variantsJson);
+const prompts: { prompt: string; label?: string }[] = readFileSync(promptsFile, "utf8")
+  .split("\n")
+  .filter((l) => l.trim())
+  .map((l) => JSON.parse(l))
+  .slice(0, limit ? Number(limit) : undefined);
+const SEED = 1;
+const MAX_TOKENS = 64;
+const BUDGET = 0.5;
+const engine = await Engine.load({ modelPath: "models/testbed/tiny-assistant.gguf", contextSize: 4096, threads: 1 });
+const cost = await loadCostModel("classifier:models/harm-classifier.bin");
+const critic = Critic.load("models/tiny-assistant-critic.bin");
+const out: string[] = [];
+for (const p of prompts) {
+  const promptTokens = engine.chatPrompt([{ role: "user", content: p.prompt }]);
+  for (const [name, v] of Object.entries(variants)) {
+    const step = wrapMethod(engine, "step", "step", (args) => (args[0] as Int32Array).length);
+    const t0 = performance.now();
+    let r;
+    try {
+      r = v.sample
+        ? await generatePlain({ engine, promptTokens, method: "sample", options: { seed: SEED, maxTokens: MAX_TOKENS }, cost, budget: BUDGET })
+        : await generateGuarded({
+            engine, promptTokens, cost, critic: v.critic ? critic : undefined, cruisePolicy: v.policy,
+            options: { seed: SEED, maxTokens: MAX_TOKENS, budget: BUDGET, branch: v.branch ?? "auto", trace: true },
+          });
+    } finally {
+      step.restore();
+    }
+    const ms = performance.now() - t0;
+    const trace = r.trace ?? [];
+    const blocks = new Set(trace.map((b) => b.block)).size;
+    // A block cruised when its last trace entry is a cruising one (a rejected cruise is followed by the full block).
+    const cruised = trace.filter((b, j) => b.cruise && trace[j + 1]?.block !== b.block).length;
+    out.push(
+      JSON.stringify({
+        variant: name, label: p.label, prompt: p.prompt, text: r.text, tokens: r.tokens, reward: r.reward, cost: r.cost,
+        withinBudget: r.withinBudget, fallback: r.fallback, ms, rows: step.timer.units, blocks, cruised,
+      }),
+    );
+  }
+}
+writeFileSync(outFile, out.join("\n") + "\n");
+await cost.dispose?.();
+await engine.dispose();
