@@ -7,6 +7,7 @@ import { loadCostModel } from "./cost/load.js";
 import { Critic, assertCriticMatchesModel } from "./critic/index.js";
 import { DEFAULT_MAX_SEQUENCES, Engine, type GpuOption, type ModelFacts } from "./engine/engine.js";
 import type { Decoder } from "./engine/decoder.js";
+import { batchInvariantKvCacheType } from "./engine/kvCacheType.js";
 import { EngineSlots, MAX_PARALLEL, slotSequences } from "./engine/slots.js";
 import { GuardModelNotFoundError, ModelFileNotFoundError, UserError } from "./errors.js";
 import { defaultModelPath } from "./paths.js";
@@ -81,7 +82,8 @@ const DEFAULT_KV_BUDGET_BYTES = 512 * 1024 * 1024;
  * below the old fixed default.
  */
 export function defaultContextSize(defaults: ResolvedGuardOptions, model: ModelFacts, parallel = 1): number {
-  const floor = Math.max(4096, requiredContextCells(PROMPT_ALLOWANCE, defaults));
+  // Parallel slots multiply the cache: each keeps only what the default search needs on a long prompt.
+  const floor = Math.max(parallel === 1 ? 4096 : 0, requiredContextCells(PROMPT_ALLOWANCE, defaults));
   const whole = requiredContextCells(1, { ...defaults, maxTokens: Math.max(1, model.trainContextSize - 1) });
   return Math.max(floor, Math.min(whole, Math.floor(DEFAULT_KV_BUDGET_BYTES / parallel / Math.max(1, model.kvBytesPerCell))));
 }
@@ -106,6 +108,8 @@ export async function createGuard(options: CreateGuardOptions = {}): Promise<Gua
     threads: options.threads,
     contextSize: (model) => parallel * (typeof perGeneration === "number" ? perGeneration : perGeneration(model)),
     maxSequences: parallel * slotSequences(parallel),
+    // An answer must not depend on which other requests share the cache (parallel slots).
+    kvCacheType: batchInvariantKvCacheType(modelPath),
   }).catch(async (error: unknown) => {
     await releaseCost();
     if (error instanceof ModelFileNotFoundError) throw new GuardModelNotFoundError(modelPath, options.model === undefined);

@@ -23,7 +23,8 @@ import { z } from "zod";
 import { Engine, type GpuOption } from "../engine/engine.js";
 import { UserError, describeZodError } from "../errors.js";
 import { sigmoid } from "./probe/probe.js";
-import { PrefixForward, costModelKvCacheType } from "./probe/probeForward.js";
+import { batchInvariantKvCacheType } from "../engine/kvCacheType.js";
+import { PrefixForward } from "./probe/probeForward.js";
 import { CachedTextCostModel } from "./probe/probeScoring.js";
 
 export const TEXT_PLACEHOLDER = "{text}";
@@ -86,7 +87,7 @@ export interface GuardLoadOptions {
   /** KV cells: the template, the answers kept from the last call and one call's answers with their template tails (default 8192). */
   contextSize?: number;
   maxSequences?: number;
-  /** KV cache precision (default: f32 for models under 2 GiB, see costModelKvCacheType). */
+  /** KV cache precision (default: f32 for models under 2 GiB, see batchInvariantKvCacheType). */
   kvCacheType?: "f16" | "f32";
 }
 
@@ -145,7 +146,7 @@ export class GuardCostModel extends CachedTextCostModel {
       gpu: options.gpu,
       contextSize: options.contextSize ?? config.contextSize ?? DEFAULT_CONTEXT,
       maxSequences: options.maxSequences ?? DEFAULT_SEQUENCES,
-      kvCacheType: options.kvCacheType ?? costModelKvCacheType(modelPath),
+      kvCacheType: options.kvCacheType ?? batchInvariantKvCacheType(modelPath),
     });
     try {
       const labels = labelTokensInContext(engine, config);

@@ -18,7 +18,8 @@ import { dirname, isAbsolute, resolve } from "node:path";
 import { Engine, type GpuOption } from "../../engine/engine.js";
 import { UserError } from "../../errors.js";
 import { MODEL_ENV } from "../../paths.js";
-import { PrefixForward, costModelKvCacheType } from "./probeForward.js";
+import { batchInvariantKvCacheType } from "../../engine/kvCacheType.js";
+import { PrefixForward } from "./probeForward.js";
 import { fileSha256, readProbeFile, type ProbeFile, type ProbePooling } from "./probeFormat.js";
 import { CachedTextCostModel } from "./probeScoring.js";
 
@@ -34,7 +35,7 @@ export interface ProbeLoadOptions {
   contextSize?: number;
   /** Sequences of the probe's context: half of them (less one) is the most texts one decode carries (default 129). */
   maxSequences?: number;
-  /** KV cache precision (default: f32 for models under 2 GiB, see costModelKvCacheType). */
+  /** KV cache precision (default: f32 for models under 2 GiB, see batchInvariantKvCacheType). */
   kvCacheType?: "f16" | "f32";
 }
 
@@ -86,7 +87,7 @@ export class ProbeCostModel extends CachedTextCostModel {
       gpu: options.gpu,
       contextSize: options.contextSize ?? DEFAULT_CONTEXT,
       maxSequences: options.maxSequences ?? DEFAULT_SEQUENCES,
-      kvCacheType: options.kvCacheType ?? costModelKvCacheType(modelPath),
+      kvCacheType: options.kvCacheType ?? batchInvariantKvCacheType(modelPath),
     });
     if (engine.info.nEmbd !== probe.model.nEmbd) {
       await engine.dispose();

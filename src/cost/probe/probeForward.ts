@@ -13,25 +13,8 @@
 // prefix, so a kept sequence also keeps the running sums of its last MEAN_TAIL positions; a text
 // that shares less than that with every kept sequence is decoded from the start. A `pinned`
 // prefix (the guard model's template head) stays in the cache for the engine's lifetime.
-import { statSync } from "node:fs";
 import type { Engine } from "../../engine/engine.js";
 import { UserError } from "../../errors.js";
-
-/**
- * KV cache precision for a cost model's engine. With f16 the CPU attention kernels llama.cpp picks
- * depend on the batch's shape, so one text's hidden state moves by ~1e-3 with what else is in the
- * decode (stories260K, measured); with f32 batched, reused and one-at-a-time results agree to
- * ~1e-5. f32 doubles the KV memory, which only matters for large models: those keep f16.
- */
-export function costModelKvCacheType(modelPath: string): "f16" | "f32" {
-  try {
-    return statSync(modelPath).size < F32_KV_MAX_MODEL_BYTES ? "f32" : "f16";
-  } catch {
-    return "f16"; // Engine.load reports the missing file
-  }
-}
-
-const F32_KV_MAX_MODEL_BYTES = 2 * 1024 ** 3;
 
 /** What one text yields. Hidden: "last" = the last token's state; "mean" = the mean over all tokens; "both" = last then mean. */
 export type ForwardOutput = { kind: "hidden"; pooling: "last" | "mean" | "both" } | { kind: "logits"; tokens: readonly number[] };

@@ -16,7 +16,8 @@ import { z } from "zod";
 import { Engine } from "../../engine/engine.js";
 import { UserError, describeZodError } from "../../errors.js";
 import { sigmoid } from "./probe.js";
-import { PrefixForward, costModelKvCacheType } from "./probeForward.js";
+import { batchInvariantKvCacheType } from "../../engine/kvCacheType.js";
+import { PrefixForward } from "./probeForward.js";
 import {
   PROBE_FORMAT,
   PROBE_FORMAT_VERSION,
@@ -143,7 +144,7 @@ export async function trainProbe(options: TrainProbeOptions): Promise<TrainProbe
     contextSize: Math.max(1024, FEATURE_CHUNK * o.maxTokens),
     maxSequences: FEATURE_CHUNK,
     // The same precision the probe will score with, so training sees the same features.
-    kvCacheType: costModelKvCacheType(options.modelPath),
+    kvCacheType: batchInvariantKvCacheType(options.modelPath),
   });
   let features: { last: Float32Array; mean: Float32Array };
   let sha256: string;
