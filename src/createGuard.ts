@@ -63,6 +63,8 @@ export interface Guard {
   readonly engine: Engine;
   /** Generations that run at once (CreateGuardOptions.parallel); later calls wait for a free one. */
   readonly parallel: number;
+  /** Decodes run so far and the rows they carried (rows per decode: how well generations shared the batch). */
+  readonly decodeStats: { decodes: number; rows: number };
   readonly cost: CostModel;
   /** Things worth telling the user that did not stop loading (e.g. a critic trained for another model name). */
   readonly warnings: readonly string[];
@@ -153,6 +155,10 @@ class GuardImpl implements Guard {
 
   get parallel(): number {
     return this.slots.count;
+  }
+
+  get decodeStats(): { decodes: number; rows: number } {
+    return this.slots.stats;
   }
 
   /** Each generation runs on a slot of the engine (its own sequences and cells); calls beyond `parallel` wait for one. */

@@ -167,7 +167,7 @@ export type GpuChoice = (typeof GPU_CHOICES)[number];
 
 export const RUNTIME_SETTINGS = {
   gpu: choice(GPU_CHOICES, "cpu", { flag: "gpu", metavar: "BACKEND", help: `llama.cpp backend: ${GPU_CHOICES.join(" | ")}` }),
-  threads: optional("int", z.number().int().min(1), { flag: "threads", metavar: "N", help: "llama.cpp threads", defaultText: "1 for small models, cores-1 otherwise" }),
+  threads: optional("int", z.number().int().min(1), { flag: "threads", metavar: "N", help: "llama.cpp threads", defaultText: "1 for small models; else all cores up to 4, cores-1 above" }),
   contextSize: optional("int", z.number().int().min(1).max(MAX_CONTEXT_SIZE), {
     flag: "context-size",
     metavar: "N",

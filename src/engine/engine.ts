@@ -79,15 +79,18 @@ export interface LogitBias {
 }
 
 /**
- * Default thread count, by measurement: on small models the per-token work is too small to split,
- * and extra threads only add synchronisation. stories260K on 2 cores (npm run bench, section 5):
- * with the cores free, 2 threads take ~1.9x the time per token of 1; with other processes on the
- * cores, a decode waits for every thread and 2 threads were ~150x slower (~3,000 vs ~20 tok/s at a
- * load average of 6.7). Larger models use all but one core, at least one.
+ * Default thread count, by measurement. Small models: 1, since the per-token work is too small to
+ * split and extra threads only add synchronisation. stories260K on 2 cores (npm run bench, section
+ * 5): with the cores free, 2 threads take ~1.9x the time per token of 1; with other processes on
+ * the cores, a decode waits for every thread and 2 threads were ~150x slower. Larger models: every
+ * core on small machines, one left free on larger ones. The 1.1B shape on 2 free cores
+ * (docs/performance.md): 2 threads ~45 ms/token, 1 thread ~80 (1.8x slower), so leaving one of
+ * two cores free halves the speed; with the cores busy, 2 threads stall (use --threads 1 there).
  */
 export function defaultThreads(nEmbd: number): number {
   if (nEmbd <= 1024) return 1;
-  return Math.max(1, Math.min(cpus().length - 1, 16));
+  const cores = cpus().length;
+  return Math.max(1, Math.min(cores <= 4 ? cores : cores - 1, 16));
 }
 
 /**

@@ -1,0 +1,141 @@
+// Requests sharing the batch (engine slots): R guarded requests at once against the same R in a
+// row, on one guard with R slots (so both ways run the same engine and cache type). Alternates the
+// two orders `rounds` times and reports the ratio of each round, so drift in the machine's speed
+// touches both sides.
+//
+//   npx tsx bench/concurrency.ts [--model PATH] [--threads N] [--gpu BACKEND] [--requests R]
+//                                [--tokens T] [--rounds N] [--branch auto|always] [--out FILE]
+import { writeFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { createGuard } from "../src/createGuard.js";
+import type { GpuOption } from "../src/engine/engine.js";
+import { defaultModelPath } from "../src/paths.js";
+import type { GenerationResult } from "../src/search/types.js";
+
+export interface ConcurrencyConfig {
+  model: string;
+  threads?: number;
+  gpu: GpuOption;
+  requests: number;
+  tokens: number;
+  rounds: number;
+  branch: "auto" | "always";
+}
+
+export interface ConcurrencyResult {
+  config: ConcurrencyConfig;
+  /** Per round: ms for the requests one after another, ms for them at once. */
+  rounds: Array<{ inARowMs: number; concurrentMs: number; ratio: number }>;
+  /** Median over rounds of in-a-row time / concurrent time: the throughput gain. */
+  medianRatio: number;
+  /** Every concurrent answer equal to the same request's answer in a row. */
+  sameAnswers: boolean;
+  /** Rows per decode while the requests ran at once, and one at a time. */
+  rowsPerDecode: { concurrent: number; inARow: number };
+}
+
+const PROMPTS = ["Once upon a time", "The little dog ran to the park", "Lily had a red ball", "Tom and Sue went to the beach", "One day a bird", "The sun was hot", "Ben found a box", "Mia liked to sing"];
+
+export async function measureConcurrency(cfg: ConcurrencyConfig, progress: (line: string) => void = () => {}): Promise<ConcurrencyResult> {
+  const guard = await createGuard({ model: cfg.model, threads: cfg.threads, gpu: cfg.gpu, parallel: cfg.requests, contextSize: 1024 });
+  try {
+    const ask = (i: number) => guard.generate(PROMPTS[i % PROMPTS.length], { seed: 100 + i, maxTokens: cfg.tokens, ignoreEos: true, branch: cfg.branch });
+    await ask(0); // warm-up (first decode allocates)
+    const rounds: ConcurrencyResult["rounds"] = [];
+    let sameAnswers = true;
+    const decodeStats = { concurrent: { rows: 0, decodes: 0 }, inARow: { rows: 0, decodes: 0 } };
+    const count = async <T>(into: { rows: number; decodes: number }, work: () => Promise<T>): Promise<T> => {
+      const before = guard.decodeStats;
+      const result = await work();
+      into.rows += guard.decodeStats.rows - before.rows;
+      into.decodes += guard.decodeStats.decodes - before.decodes;
+      return result;
+    };
+    for (let round = 0; round < cfg.rounds; round++) {
+      const indices = Array.from({ length: cfg.requests }, (_, i) => i);
+      let t = performance.now();
+      const inARow: GenerationResult[] = await count(decodeStats.inARow, async () => {
+        const out: GenerationResult[] = [];
+        for (const i of indices) out.push(await ask(i));
+        return out;
+      });
+      const inARowMs = performance.now() - t;
+      t = performance.now();
+      const together = await count(decodeStats.concurrent, () => Promise.all(indices.map(ask)));
+      const concurrentMs = performance.now() - t;
+      sameAnswers &&= together.every((r, i) => r.text === inARow[i].text);
+      rounds.push({ inARowMs, concurrentMs, ratio: inARowMs / concurrentMs });
+      progress(`round ${round + 1}/${cfg.rounds}: ${cfg.requests} in a row ${inARowMs.toFixed(0)} ms, at once ${concurrentMs.toFixed(0)} ms (${(inARowMs / concurrentMs).toFixed(2)}x)`);
+    }
+    const ratios = rounds.map((r) => r.ratio).sort((a, b) => a - b);
+    const mid = ratios.length >> 1;
+    return {
+      config: cfg,
+      rounds,
+      medianRatio: ratios.length % 2 ? ratios[mid] : (ratios[mid - 1] + ratios[mid]) / 2,
+      sameAnswers,
+      rowsPerDecode: {
+        concurrent: decodeStats.concurrent.rows / Math.max(1, decodeStats.concurrent.decodes),
+        inARow: decodeStats.inARow.rows / Math.max(1, decodeStats.inARow.decodes),
+      },
+    };
+  } finally {
+    await guard.dispose();
+  }
+}
+
+const GPU_FLAGS: Record<string, GpuOption> = { cpu: false, auto: "auto", cuda: "cuda", metal: "metal", vulkan: "vulkan" };
+
+async function main(): Promise<void> {
+  const { values: v } = parseArgs({
+    options: {
+      model: { type: "string" },
+      threads: { type: "string" },
+      gpu: { type: "string" },
+      requests: { type: "string" },
+      tokens: { type: "string" },
+      rounds: { type: "string" },
+      branch: { type: "string" },
+      out: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (v.help) {
+    process.stdout.write("Usage: npx tsx bench/concurrency.ts [--model PATH] [--threads N] [--gpu cpu|cuda|...] [--requests 4] [--tokens 32] [--rounds 3] [--branch auto|always] [--out FILE]\n");
+    return;
+  }
+  const int = (raw: string | undefined, fallback: number, name: string): number => {
+    const n = raw === undefined ? fallback : Number(raw);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer (got ${raw})`);
+    return n;
+  };
+  const gpu = GPU_FLAGS[v.gpu ?? "cpu"];
+  if (gpu === undefined) throw new Error(`--gpu must be one of ${Object.keys(GPU_FLAGS).join(", ")}`);
+  if (v.branch !== undefined && v.branch !== "auto" && v.branch !== "always") throw new Error("--branch must be auto or always");
+  const result = await measureConcurrency(
+    {
+      model: v.model ?? defaultModelPath(),
+      threads: v.threads === undefined ? undefined : int(v.threads, 1, "threads"),
+      gpu,
+      requests: int(v.requests, 4, "requests"),
+      tokens: int(v.tokens, 32, "tokens"),
+      rounds: int(v.rounds, 3, "rounds"),
+      branch: (v.branch as "auto" | "always" | undefined) ?? "auto",
+    },
+    (line) => process.stderr.write(`${line}\n`),
+  );
+  const text = JSON.stringify(result, null, 2);
+  if (v.out) writeFileSync(v.out, `${text}\n`);
+  process.stdout.write(
+    `${result.config.requests} guarded requests of ${result.config.tokens} tokens at once: ${result.medianRatio.toFixed(2)}x the throughput of the same in a row ` +
+      `(median of ${result.rounds.length} rounds; rows per decode ${result.rowsPerDecode.concurrent.toFixed(1)} vs ${result.rowsPerDecode.inARow.toFixed(1)}; ` +
+      `same answers: ${result.sameAnswers})\n`,
+  );
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  main().catch((error: unknown) => {
+    process.stderr.write(`bench/concurrency: ${(error as Error).message}\n`);
+    process.exit(1);
+  });
+}
