@@ -139,3 +139,27 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     process.exit(1);
   });
 }
+
+/** Section 7 of bench/run.ts: concurrency on each given model; prints a table, returns the results. */
+export async function concurrencySection(
+  models: Array<{ label: string; path: string; threads?: number }>,
+  o: { gpu: GpuOption; requests: number; tokens: number; rounds: number; print: (line?: string) => void; progress: { begin(label: string, total: number): void; tick(note: string): void } },
+): Promise<ConcurrencyResult[]> {
+  const results: ConcurrencyResult[] = [];
+  o.progress.begin("7/7 concurrency", models.length * o.rounds);
+  for (const m of models) {
+    results.push(
+      await measureConcurrency({ model: m.path, threads: m.threads, gpu: o.gpu, requests: o.requests, tokens: o.tokens, rounds: o.rounds, branch: "auto" }, (line) => o.progress.tick(`${m.label} ${line}`)),
+    );
+  }
+  o.print(`## 7. Requests sharing the batch: ${o.requests} guarded requests (defaults, ${o.tokens} tokens, ignoreEos) at once vs in a row, one guard with ${o.requests} slots, ${o.rounds} alternating rounds`);
+  o.print("| model | threads | in a row / at once (median) | rounds | rows per decode at once / in a row | same answers |");
+  o.print("|---|---|---|---|---|---|");
+  results.forEach((r, i) => {
+    o.print(
+      `| ${models[i].label} | ${r.config.threads ?? "default"} | **${r.medianRatio.toFixed(2)}x** | ${r.rounds.map((x) => x.ratio.toFixed(2)).join(", ")} | ` +
+        `${r.rowsPerDecode.concurrent.toFixed(1)} / ${r.rowsPerDecode.inARow.toFixed(1)} | ${r.sameAnswers ? "yes" : "no"} |`,
+    );
+  });
+  return results;
+}

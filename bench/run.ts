@@ -4,8 +4,9 @@
 //
 // Prints tables to stdout, a progress line to stderr, and writes every raw number plus the settings
 // to JSON (default bench-results/bench-<timestamp>.json). Sections 1-4 share one engine in one
-// process; section 5 loads its own engines; section 6 (bench/shapeSection.ts) runs on a random-weight
-// model of a real shape (bench/shapes). All ratios are between runs of this one invocation.
+// process; section 5 loads its own engines; section 6 (bench/shapeSection.ts) runs on a
+// random-weight model of a real shape (bench/shapes); section 7 (bench/concurrency.ts) loads a guard
+// with 4 slots per model. All ratios are between runs of this one invocation.
 import { cpus, loadavg, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -31,6 +32,8 @@ import {
   type Summary,
 } from "./measure.js";
 import { SHAPE_FULL, SHAPE_QUICK, shapeSection, type ShapeConfig } from "./shapeSection.js";
+import { cachedShapeModel } from "./shapes/shapes.js";
+import { concurrencySection } from "./concurrency.js";
 import { SHAPES } from "./shapes/shapes.js";
 
 // ---- settings ----
@@ -340,7 +343,7 @@ async function plainVsGuard(b: Bench, cfg: Config) {
       run: (s: number) => runGuard(b, s, cfg.maxTokens, { beams: cfg.beams, ...g }),
     })),
   ];
-  progress.begin("1/6 plain vs guard", jobs.length * (seeds.length + 1));
+  progress.begin("1/7 plain vs guard", jobs.length * (seeds.length + 1));
   for (const job of jobs) {
     progress.tick(`warm-up ${job.label}`);
     await job.run(WARMUP_SEED);
@@ -388,7 +391,7 @@ async function attribution(b: Bench, cfg: Config) {
     "random critic",
   );
   const seeds = seedList(cfg.seeds);
-  progress.begin("2/6 attribution", seeds.length + 1);
+  progress.begin("2/7 attribution", seeds.length + 1);
   progress.tick("warm-up guard + critic");
   // The full search (branch "always"): its decoded tokens per answer token are N.
   const full = { beams: cfg.beams, samples: 8, width: 8, branch: "always" as const };
@@ -443,7 +446,7 @@ async function attribution(b: Bench, cfg: Config) {
 function criticForward(cfg: Config) {
   const c = cfg.criticBench;
   const results = [];
-  progress.begin("3/6 critic forward", c.nEmbd.length * c.rows.length);
+  progress.begin("3/7 critic forward", c.nEmbd.length * c.rows.length);
   for (const nEmbd of c.nEmbd) {
     const spec = randomCriticSpec({ nEmbd, hidden: c.hidden, activation: ACTIVATION, seed: 7 });
     const critic = Critic.fromSpec(spec, "random critic");
@@ -504,7 +507,7 @@ function criticForward(cfg: Config) {
 async function lengthScaling(b: Bench, cfg: Config) {
   const seeds = seedList(cfg.lengthSeeds);
   const g = cfg.lengthSetting;
-  progress.begin("4/6 length scaling", cfg.lengths.length * 2 * (seeds.length + 1));
+  progress.begin("4/7 length scaling", cfg.lengths.length * 2 * (seeds.length + 1));
   const perLength = [];
   for (const length of cfg.lengths) {
     const jobs = [
@@ -587,7 +590,7 @@ async function lengthScaling(b: Bench, cfg: Config) {
 async function threadScaling(b: Omit<Bench, "engine">, cfg: Config, gpu: GpuOption) {
   const t = cfg.threads;
   const seeds = seedList(t.seeds);
-  progress.begin("5/6 threads", t.counts.length * (seeds.length + 2));
+  progress.begin("5/7 threads", t.counts.length * (seeds.length + 2));
   const results = [];
   for (const threads of t.counts) {
     progress.tick(`load engine threads=${threads}`);
@@ -677,6 +680,16 @@ async function main(): Promise<void> {
   }
   if (shape) await section("shape", () => shapeSection(shape, { cost, gpu, print, progress }));
   else print("## 6. Model shape: skipped (--no-shape, or --quick without --shape; `npm run bench -- --shape-only` runs it alone)");
+
+  const sharing: Array<{ label: string; path: string; threads?: number }> = [];
+  if (!shapeOnly) sharing.push({ label: "stories260K", path: MODEL_PATH, threads: 1 });
+  const shapeFile = shape ? cachedShapeModel(shape.shape) : undefined;
+  if (shape && shapeFile) sharing.push({ label: shape.shape, path: shapeFile, threads: gpu === false ? shape.threads : undefined });
+  if (sharing.length > 0) {
+    await section("concurrency", () =>
+      concurrencySection(sharing, { gpu, requests: 4, tokens: 32, rounds: quick ? 1 : 3, print, progress }),
+    );
+  }
 
   const seconds = (performance.now() - t0) / 1000;
   print(`total benchmark time ${fmt(seconds)} s; JSON: ${out}`);

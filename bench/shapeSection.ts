@@ -84,7 +84,7 @@ export async function shapeSection(cfg: ShapeConfig, ctx: Context) {
   const buildCommand = `npm run shapes:build -- ${cfg.shape}`;
   let modelPath = cachedShapeModel(cfg.shape);
   if (!modelPath && cfg.build) {
-    progress.begin(`6/6 building ${cfg.shape}`, 1);
+    progress.begin(`6/7 building ${cfg.shape}`, 1);
     progress.tick(buildCommand);
     try {
       modelPath = ensureShapeModel(cfg.shape).path;
@@ -161,7 +161,7 @@ export async function shapeSection(cfg: ShapeConfig, ctx: Context) {
   let attributedMs = 0;
   let attributedTokens = 0;
   try {
-    progress.begin(`6/6 ${cfg.shape}`, jobs.length * (seeds.length + 1));
+    progress.begin(`6/7 ${cfg.shape}`, jobs.length * (seeds.length + 1));
     for (const job of jobs) {
       progress.tick(`warm-up ${job.label}`);
       await job.run(WARMUP_SEED);
@@ -299,7 +299,7 @@ export async function shapeSection(cfg: ShapeConfig, ctx: Context) {
   // ---- threads ----
   const threadResults: Array<{ threads: number; msPerToken: Summary; tokPerSec: number }> = [];
   if (ctx.gpu === false) {
-    progress.begin(`6/6 ${cfg.shape} threads`, cfg.threadCounts.length * (cfg.threadSeeds + 2));
+    progress.begin(`6/7 ${cfg.shape} threads`, cfg.threadCounts.length * (cfg.threadSeeds + 2));
     for (const threads of cfg.threadCounts) {
       progress.tick(`load engine threads=${threads}`);
       const e = await Engine.load({ modelPath, threads, contextSize: 256 });

@@ -93,8 +93,9 @@ else
   # npm ci runs the package's install script (the C++ addon) and prepare (the TypeScript build).
   step install install.log npm ci --no-audit --no-fund
 fi
-[ -f dist/cli/main.js ] || step tsc-build tsc.log npx --no-install tsc -p tsconfig.build.json
-[ -f build/Release/inference_guard.node ] || step addon-build addon.log node native/build.mjs
+# dist/ is what `npx inference-guard` runs: build it from this checkout's sources every time (a few seconds).
+step tsc-build tsc.log npx --no-install tsc -p tsconfig.build.json
+[ -f build/Release/inference_guard.node ] || step addon-build addon.log npm run -s build:native
 if [ "$GPU" != cpu ]; then
   # Which GPU node-llama-cpp sees (diagnostic only: a failure here does not stop the check).
   timeout 120 npx --no-install node-llama-cpp inspect gpu > "$OUTDIR/inspect-gpu.txt" 2>&1 || true
