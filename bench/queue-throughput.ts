@@ -41,8 +41,13 @@ const dir = mkdtempSync(join(process.env.TMPDIR ?? "/tmp", "inference-guard-queu
 const input = join(dir, "rows.jsonl");
 writeFileSync(input, Array.from({ length: rows }, (_, i) => JSON.stringify({ id: `r${i}`, prompt: OPENINGS[i % OPENINGS.length] })).join("\n") + "\n");
 
+/** Every process this benchmark started: killed if it fails midway, so no worker is left running. */
+const children = new Set<ChildProcess>();
+
 function run(args: string[]): { child: ChildProcess; done: Promise<{ code: number | null; stderr: string }> } {
   const child = spawn(process.execPath, [BIN, ...args], { stdio: ["ignore", "ignore", "pipe"] });
+  children.add(child);
+  child.on("exit", () => children.delete(child));
   let stderr = "";
   child.stderr!.on("data", (d) => (stderr += d));
   return { child, done: new Promise((resolve) => child.on("exit", (code) => resolve({ code, stderr }))) };
@@ -50,6 +55,8 @@ function run(args: string[]): { child: ChildProcess; done: Promise<{ code: numbe
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const withoutSeconds = (line: string) => line.replace(/"seconds":[0-9.e-]+,/, "");
+/** Lines in id order, without timings: batch appends in the order answers finish (--parallel). */
+const comparable = (lines: string[]) => lines.map(withoutSeconds).sort();
 
 const loadBefore = loadavg();
 const redis = await startRedis();
@@ -65,7 +72,7 @@ try {
   const batchLines = readFileSync(batchOut, "utf8").trim().split("\n");
   const batchTokens = batchLines.map((l) => JSON.parse(l).tokens as number).reduce((a, b) => a + b, 0);
   results.push({ label: "batch (1 process)", workers: 0, seconds: batchSeconds, rowsPerSecond: rows / batchSeconds, tokensPerSecond: batchTokens / batchSeconds });
-  reference = batchLines.map(withoutSeconds);
+  reference = comparable(batchLines);
 
   for (const count of workerCounts) {
     const queue = `bench-${count}-${Date.now()}`;
@@ -84,12 +91,13 @@ try {
     const collect = await run(["queue", "collect", "--redis", redis.url, "--queue", queue, "--out", out]).done;
     if (collect.code !== 0) throw new Error(`collect failed: ${collect.stderr}`);
     const lines = readFileSync(out, "utf8").trim().split("\n");
-    if (JSON.stringify(lines.map(withoutSeconds)) !== JSON.stringify(reference)) throw new Error(`answers with ${count} workers differ from batch's`);
+    if (JSON.stringify(comparable(lines)) !== JSON.stringify(reference)) throw new Error(`answers with ${count} workers differ from batch's`);
     const tokens = lines.map((l) => JSON.parse(l).tokens as number).reduce((a, b) => a + b, 0);
     results.push({ label: `queue, ${count} worker${count > 1 ? "s" : ""}`, workers: count, seconds, rowsPerSecond: rows / seconds, tokensPerSecond: tokens / seconds });
     await bull.close();
   }
 } finally {
+  for (const child of children) child.kill("SIGKILL");
   await closeRedis(client);
   await redis.stop();
   rmSync(dir, { recursive: true, force: true });

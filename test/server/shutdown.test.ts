@@ -40,7 +40,8 @@ async function waitFor(check: () => Promise<boolean>, what: string): Promise<voi
 }
 
 test("SIGTERM: the running request finishes, the queued one gets 503, the process exits 0", async () => {
-  const { child, url, stderr, exited } = await startCli(["--model", STORIES_MODEL, "--port", "0", "--shutdown-grace", "30", "--quiet"]);
+  // One slot, so the second request waits in the queue (with the default 4 it would run).
+  const { child, url, stderr, exited } = await startCli(["--model", STORIES_MODEL, "--port", "0", "--shutdown-grace", "30", "--quiet", "--parallel", "1"]);
   const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: "none", maxRetries: 0 });
   const health = async () => (await fetch(`${url}/health`)).json() as Promise<any>;
 

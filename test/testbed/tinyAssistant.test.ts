@@ -114,7 +114,8 @@ describe("serve and batch pick the cost model by the prompt's kind when the oper
     writeFileSync(input, [{ id: 1, messages: [{ role: "user", content: HARMFUL[1] }] }, { id: 2, prompt: "Once upon a time" }].map((r) => JSON.stringify(r)).join("\n") + "\n");
     const r = await cli("batch", "--model", MODEL, "--in", input, "--out", output, "--max-tokens", "16", "--threads", "1", "--seed", "1", "--quiet");
     expect(r.code).toBe(0);
-    const [chat, text] = readFileSync(output, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    // In id order: with --parallel (default 4) lines come in the order answers finish.
+    const [chat, text] = readFileSync(output, "utf8").trim().split("\n").map((l) => JSON.parse(l)).sort((a, b) => a.id - b.id);
     expect(chat).toMatchObject({ id: 1, costModel: ASSISTANT_COST_NAME, budget: ASSISTANT_COST_DEFAULT.budget, withinBudget: true });
     expect(text).toMatchObject({ id: 2, costModel: DEFAULT_COST_NAME, budget: STORY_COST_DEFAULT.budget });
   });
