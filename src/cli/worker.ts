@@ -1,5 +1,5 @@
 // `inference-guard worker`: answers the rows of a queue (see src/cli/queue.ts and
-// src/queue/worker.ts), one at a time, until told to stop.
+// src/queue/worker.ts), --parallel at a time, until told to stop.
 import { statSync } from "node:fs";
 import { basename } from "node:path";
 import { createGuard } from "../createGuard.js";
