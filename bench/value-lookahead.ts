@@ -84,7 +84,8 @@ function hook(valueOf?: (h: Float32Array, z: number, left: number) => number) {
 async function guard(prompt: string, seed: number, scorer: CriticScorer): Promise<GenerationResult> {
   return generateGuarded({
     engine, cost, critic: scorer, promptTokens: engine.completionPrompt(prompt),
-    options: { ...SEARCH, seed, trace: true, criticWeight: 1, violationPenalty: 0 },
+    // Every block searched in full: the trace's scored blocks are then the critic's calls, one to one.
+    options: { ...SEARCH, seed, trace: true, criticWeight: 1, violationPenalty: 0, branch: "always" },
   });
 }
 

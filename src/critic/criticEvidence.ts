@@ -286,6 +286,8 @@ async function compareSearch(o: Resolved, critic: Critic, cost: CostModel, promp
               budget: o.budget, beams: o.beams, samples: o.samples, width: o.width, maxTokens: o.maxTokens,
               maxResamples: o.maxResamples, violationPenalty: o.violationPenalty, criticWeight: config.weight ?? 0,
               seed: o.seed + i * o.seedsPerPrompt + j,
+              // The critic's effect on the paper's search (every block in full), as docs/critic.md measured it.
+              branch: "always",
             },
           });
           rewards.push(r.reward);
@@ -392,7 +394,7 @@ function renderSearch(lines: string[], o: Resolved, e: CriticEvidence): void {
     "",
     `#### (b) Guarded generation with and without the critic, equal compute`,
     "",
-    `K=${o.beams} beams, N=${o.samples} samples, W=${o.width}, ${o.maxTokens} max tokens, M=${o.maxResamples} resamples, ` +
+    `K=${o.beams} beams, N=${o.samples} samples, W=${o.width} (every block in full: branch always), ${o.maxTokens} max tokens, M=${o.maxResamples} resamples, ` +
       `violationPenalty ${o.violationPenalty}; ${o.seedsPerPrompt} seeds per prompt, the same prompts and seeds for every row. ` +
       `Reward = mean token log-probability of the answer under the base model; the difference is paired (same prompt and seed) ` +
       `against the no-critic row, ± one standard error.`,
