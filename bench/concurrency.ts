@@ -11,6 +11,7 @@ import { createGuard } from "../src/createGuard.js";
 import type { GpuOption } from "../src/engine/engine.js";
 import { defaultModelPath } from "../src/paths.js";
 import type { GenerationResult } from "../src/search/types.js";
+import { GPU_FLAGS } from "./measure.js";
 
 export interface ConcurrencyConfig {
   model: string;
@@ -83,8 +84,6 @@ export async function measureConcurrency(cfg: ConcurrencyConfig, progress: (line
     await guard.dispose();
   }
 }
-
-const GPU_FLAGS: Record<string, GpuOption> = { cpu: false, auto: "auto", cuda: "cuda", metal: "metal", vulkan: "vulkan" };
 
 async function main(): Promise<void> {
   const { values: v } = parseArgs({

@@ -2,6 +2,7 @@
 // text tables, a progress line and an atomic JSON write. Nothing here knows about the engine.
 import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
+import type { GpuOption } from "../src/engine/engine.js";
 
 export interface Summary {
   n: number;
@@ -163,3 +164,6 @@ export function writeJsonAtomic(file: string, data: unknown): void {
     throw error;
   }
 }
+
+/** The benchmarks' --gpu values: llama.cpp backends by name (cpu is no GPU). */
+export const GPU_FLAGS: Record<string, GpuOption> = { cpu: false, auto: "auto", cuda: "cuda", metal: "metal", vulkan: "vulkan" };

@@ -19,6 +19,7 @@ import { generateGuarded } from "../src/search/guard.js";
 import { generatePlain } from "../src/search/plain.js";
 import type { GenerationResult } from "../src/search/types.js";
 import {
+  GPU_FLAGS,
   Progress,
   benchCall,
   fmt,
@@ -32,9 +33,8 @@ import {
   type Summary,
 } from "./measure.js";
 import { SHAPE_FULL, SHAPE_QUICK, shapeSection, type ShapeConfig } from "./shapeSection.js";
-import { cachedShapeModel } from "./shapes/shapes.js";
+import { SHAPES, cachedShapeModel } from "./shapes/shapes.js";
 import { concurrencySection } from "./concurrency.js";
-import { SHAPES } from "./shapes/shapes.js";
 
 // ---- settings ----
 
@@ -126,8 +126,6 @@ interface CommandLine {
   shape: ShapeConfig | undefined;
   shapeOnly: boolean;
 }
-
-const GPU_FLAGS: Record<string, GpuOption> = { cpu: false, auto: "auto", cuda: "cuda", metal: "metal", vulkan: "vulkan" };
 
 function usageError(message: string): never {
   process.stderr.write(`bench: ${message}\n\n${USAGE}`);
