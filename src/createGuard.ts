@@ -5,7 +5,7 @@ import type { CostModel } from "./cost/costModel.js";
 import { STORY_COST_DEFAULT } from "./cost/defaults.js";
 import { loadCostModel } from "./cost/load.js";
 import { Critic, assertCriticMatchesModel } from "./critic/index.js";
-import { DEFAULT_MAX_SEQUENCES, Engine, type GpuOption, type ModelFacts } from "./engine/engine.js";
+import { Engine, type GpuOption, type ModelFacts } from "./engine/engine.js";
 import type { Decoder } from "./engine/decoder.js";
 import { batchInvariantKvCacheType } from "./engine/kvCacheType.js";
 import { EngineSlots, MAX_PARALLEL, slotSequences } from "./engine/slots.js";
@@ -35,8 +35,9 @@ export interface CreateGuardOptions {
   /**
    * KV cells shared by the beams of one generation. Default: enough for the default search to
    * write up to the model's whole trained context when that takes at most 512 MiB of KV cache (over
-   * all parallel generations; small models), else 4,096 (at least the default search on a
-   * 1,024-token prompt). An answer the context cannot hold ends early with stopReason "context".
+   * all parallel generations; small models), else 4,096 (with parallel > 1: what the default search
+   * needs on a 1,024-token prompt). An answer the context cannot hold ends early with stopReason
+   * "context".
    */
   contextSize?: number;
   /**

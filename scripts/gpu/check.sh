@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # GPU check, for a CUDA machine (never run by CI): from a clean checkout, in under 8 minutes,
-#   1. installs the project (npm ci: node-llama-cpp's CUDA prebuilt binaries come from npm as its
+#   1. installs the project (npm install: node-llama-cpp's CUDA prebuilt binaries come from npm as its
 #      optional dependencies @node-llama-cpp/linux-x64-cuda*), unless node_modules is already there;
 #   2. builds the random-weight model of a real shape (npm run shapes:build; default tinyllama-1.1b);
 #   3. runs the shape section of the benchmark (npm run bench -- --shape-only --gpu GPU);
@@ -90,8 +90,11 @@ if [ "$SKIP_INSTALL" = 1 ] || [ -d node_modules/node-llama-cpp ]; then
   echo "== install: node_modules is there (skipped)" >&2
   printf 'install\tskipped\t0\n' >> "$STEPS_FILE"
 else
-  # npm ci runs the package's install script (the C++ addon) and prepare (the TypeScript build).
-  step install install.log npm ci --no-audit --no-fund
+  # npm install runs the package's install script (the C++ addon) and prepare (the TypeScript
+  # build). Not npm ci: as in .ci/run, a registry mirror without the other platforms' optional
+  # llama.cpp binaries of the lock file makes npm ci refuse; npm install takes this platform's
+  # (linux-x64-cuda among them).
+  step install install.log npm install --no-audit --no-fund
 fi
 # dist/ is what `npx inference-guard` runs: build it from this checkout's sources every time (a few seconds).
 step tsc-build tsc.log npx --no-install tsc -p tsconfig.build.json

@@ -5,7 +5,9 @@
 // Each slot is a Decoder with its own share of the engine's sequences and KV cells. A slot's step
 // waits until every slot in use has submitted its own (a barrier), then all go in ONE decode and
 // each slot reads its rows at its offset in it. No decode can run between a slot's decode and its
-// reads of those rows, because the next decode waits for that slot's next submission.
+// reads of those rows, because the next decode waits for that slot's next submission. The contract
+// that follows: a job on a slot must not wait, between two of its decodes, for another slot's
+// progress (the others wait for it); it may await anything else (a cost model, a timer).
 import { DEFAULT_MAX_SEQUENCES } from "./constants.js";
 
 export { MAX_PARALLEL } from "./constants.js";
@@ -104,7 +106,8 @@ export class EngineSlots {
     });
   }
 
-  rowsOf(slot: Slot): boolean {
+  /** Whether the engine's last decode is one `slot` took part in (its rows are valid). */
+  lastDecodeHad(slot: Slot): boolean {
     return slot.decodeId === this.decodes;
   }
 
@@ -237,7 +240,7 @@ export class Slot implements Decoder {
 
   /** Its rows in the engine's last decode (which must be one it took part in). */
   private rows(rows: Int32Array): Int32Array {
-    if (!this.slots.rowsOf(this)) throw new Error("a slot read rows after a decode it had no part in");
+    if (!this.slots.lastDecodeHad(this)) throw new Error("a slot read rows after a decode it had no part in");
     return this.base === 0 ? rows : rows.map((r) => r + this.base);
   }
 }
