@@ -131,6 +131,8 @@ export async function createGuard(options: CreateGuardOptions = {}): Promise<Gua
     await releaseCost();
     throw error;
   }
+  // Parallel generations call the cost model in turn: one that keeps state between calls keeps theirs.
+  cost.shareAmong?.(parallel);
   return new GuardImpl(engine, new EngineSlots(engine, parallel), cost, critic, options.defaults ?? {}, warnings);
 }
 

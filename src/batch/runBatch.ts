@@ -113,6 +113,14 @@ export async function runBatch(options: BatchOptions): Promise<BatchSummary> {
     let next = 0;
     let fatal: { error: unknown } | undefined;
     const lane = async (): Promise<void> => {
+      // Any error stops every lane, and the file closes only after the last lane has stopped.
+      try {
+        await laneLoop();
+      } catch (error) {
+        fatal ??= { error };
+      }
+    };
+    const laneLoop = async (): Promise<void> => {
       while (next < todo.length && !fatal && !summary.interrupted) {
         if (options.signal?.aborted) {
           summary.interrupted = true;
@@ -123,10 +131,7 @@ export async function runBatch(options: BatchOptions): Promise<BatchSummary> {
         try {
           result = await answerJob(guard, costs, job, { seed: options.seed, chat: options.chat, signal: options.signal });
         } catch (error) {
-          if (!(error instanceof UserError)) {
-            fatal ??= { error };
-            break;
-          }
+          if (!(error instanceof UserError)) throw error;
           report(`${options.inputPath} line ${job.line} (id ${JSON.stringify(job.id)}): ${error.message} (skipped)`);
           summary.skipped++;
           progress.tick(1);

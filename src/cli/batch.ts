@@ -25,8 +25,8 @@ seed.
 
 --parallel prompts are answered at once, their candidates in one decode per step. Each result is
 appended as one line {id, text, cost, budget, withinBudget, seconds, tokens, method, costModel,
-stopReason, fallback, resamples, seed} the moment it is done (so in the order prompts finish;
-the answers do not depend on --parallel); a line is written whole (one write, then fsync) or not
+stopReason, fallback, resamples, seed} the moment it is done (so in the order prompts finish; on
+models under 2 GiB the answers do not depend on --parallel); a line is written whole (one write, then fsync) or not
 at all. Running the same command again resumes: ids already in --out are skipped, and an
 unfinished last line left by a killed run is cut off first. A bad input line is reported with its
 line number and skipped. Ctrl-C stops after cutting the prompts being answered short (they are

@@ -34,6 +34,12 @@ export interface CostModel {
   stepCosts(items: ReadonlyArray<{ prefix: string; added: string }>): number[] | Promise<number[]>;
   /** Frees native resources (models, contexts), if the model holds any. */
   dispose?(): void | Promise<void>;
+  /**
+   * Told once how many generations call it in turn (createGuard's `parallel`): their stepCosts
+   * calls interleave (and an async implementation's may overlap), so a model that keeps state from
+   * one call for the next (the probe's and guard model's KV prefixes) keeps that many callers' worth.
+   */
+  shareAmong?(callers: number): void;
 }
 
 /** One (prefix, added) pair as passed to {@link CostModel.stepCosts}. */

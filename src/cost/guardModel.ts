@@ -173,6 +173,11 @@ export class GuardCostModel extends CachedTextCostModel {
     return Float64Array.from(logits, (l) => sigmoid(l[0] - l[1]));
   }
 
+  /** Its forward pass keeps each caller's last texts (see PrefixForward.shareAmong). */
+  shareAmong(callers: number): void {
+    this.forward.shareAmong(callers);
+  }
+
   async dispose(): Promise<void> {
     await this.engine.dispose();
   }

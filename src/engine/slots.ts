@@ -140,6 +140,7 @@ export class EngineSlots {
     try {
       this.engine.decode(tokens, positions, seqs, want);
     } catch (error) {
+      this.decodes++; // whatever rows there were are gone
       for (const s of batch) s.reject(error);
       return;
     }

@@ -12,7 +12,8 @@ import { PROMPT_LABELS } from "./prompts.js";
 
 export const RECORDS_FILE = "records.jsonl";
 export const RUN_FILE = "run.json";
-export const RUN_FORMAT_VERSION = 1;
+/** 2: guard methods default to branch "auto" (a version-1 folder's guard records searched every block). */
+export const RUN_FORMAT_VERSION = 2;
 
 export const evalRecordSchema = z
   .object({
@@ -92,10 +93,18 @@ export class RecordStore {
     }
     let parsed: z.infer<typeof runFileSchema>;
     try {
-      const result = runFileSchema.safeParse(JSON.parse(readFileSync(path, "utf8")));
+      const raw = JSON.parse(readFileSync(path, "utf8"));
+      if (typeof raw?.version === "number" && raw.version !== RUN_FORMAT_VERSION) {
+        throw new UserError(
+          `${this.dir} holds an eval run of another inference-guard version (run format ${raw.version}, this one writes ${RUN_FORMAT_VERSION}: ` +
+            `guard methods now default to branch auto), so its records cannot be resumed: use another --out or remove the folder`,
+        );
+      }
+      const result = runFileSchema.safeParse(raw);
       if (!result.success) throw new Error(describeZodError(result.error));
       parsed = result.data;
     } catch (error) {
+      if (error instanceof UserError) throw error;
       throw new UserError(`${path} is corrupt (${(error as Error).message}); remove the folder or use another --out`);
     }
     const differing = (Object.keys(fingerprint) as (keyof RunFingerprint)[]).filter((k) => parsed.fingerprint[k] !== fingerprint[k]);

@@ -99,6 +99,10 @@ export class CostModelSet implements CostModel {
     return this.current().stepCosts(items);
   }
 
+  shareAmong(callers: number): void {
+    for (const model of this.models.values()) model.shareAmong?.(callers);
+  }
+
   async dispose(): Promise<void> {
     await Promise.all([...this.models.values()].map((m) => m.dispose?.()));
   }

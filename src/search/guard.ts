@@ -154,7 +154,7 @@ class GuardSearch {
       throw new UserError(`the prompt has ${promptLength} tokens; the model's context is ${trainContextSize}`);
     }
     if (o.beams + o.samples > maxSequences) {
-      throw new UserError(`beams + samples (${o.beams + o.samples}) exceed the engine's ${maxSequences} sequences`);
+      throw new UserError(`beams + samples (${o.beams + o.samples}) exceed the engine's ${maxSequences} sequences (per answer: fewer with --parallel above 4)`);
     }
     if (o.samples > this.engine.info.batchSize) {
       throw new UserError(`samples (${o.samples}) exceed the engine's batch size ${this.engine.info.batchSize}`);

@@ -60,4 +60,7 @@ test("a folder made with other settings, or with damaged records, is refused", (
   expect(() => RecordStore.open(dir, fingerprint)).toThrow(/repeats prompt 0, method greedy, seed 1/);
   writeFileSync(join(dir, "run.json"), "{}");
   expect(() => RecordStore.open(dir, fingerprint)).toThrow(/run\.json is corrupt/);
+  // A folder from before branch auto became the guard's default: its guard records mean the full search.
+  writeFileSync(join(dir, "run.json"), JSON.stringify({ version: 1, fingerprint }));
+  expect(() => RecordStore.open(dir, fingerprint)).toThrow(/another inference-guard version \(run format 1, this one writes 2: guard methods now default to branch auto\)/);
 });

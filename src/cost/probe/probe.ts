@@ -118,6 +118,11 @@ export class ProbeCostModel extends CachedTextCostModel {
     return out;
   }
 
+  /** Its forward pass keeps each caller's last texts (see PrefixForward.shareAmong). */
+  shareAmong(callers: number): void {
+    this.forward.shareAmong(callers);
+  }
+
   async dispose(): Promise<void> {
     if (this.ownsEngine) await this.engine.dispose();
   }

@@ -75,6 +75,8 @@ interface TrieNode {
 /** A sequence kept in the KV cache whose tokens later texts may start with. */
 interface KeptPrefix {
   seq: number;
+  /** Number of the call that kept it (see keepCalls). */
+  call: number;
   tokens: readonly number[];
   /** Cells only this sequence holds (decoded on its own branch). */
   cells: number;
@@ -104,8 +106,11 @@ export class PrefixForward {
   private readonly keepCells: number;
   private readonly flightCells: number;
   private readonly free: number[] = [];
-  /** Sequences kept from the last call, sorted by tokens (binary search for the longest shared prefix). */
+  /** Sequences kept from the last calls, sorted by tokens (binary search for the longest shared prefix). */
   private kept: KeptPrefix[] = [];
+  /** Calls so far; a sequence kept by call c may be reused until call c + keepCalls. */
+  private calls = 0;
+  private keepCalls = 1;
   private pinned: KeptPrefix | null = null;
   private readonly hiddenBuf: Float32Array<ArrayBuffer>;
   private readonly logitBuf: Float32Array<ArrayBuffer>;
@@ -152,13 +157,25 @@ export class PrefixForward {
     if (this.pinned) this.releaseSeq(this.pinned.seq);
     const seq = this.acquire();
     this.engine.prefill(seq, tokens);
-    this.pinned = { seq, tokens: [...tokens], cells: tokens.length };
+    this.pinned = { seq, call: 0, tokens: [...tokens], cells: tokens.length };
+  }
+
+  /**
+   * How many callers take turns (the guard's parallel generations each score their own blocks):
+   * the texts of the last `callers` calls stay kept, so each caller's next call still finds its own
+   * (with one, only the last call's: a search's next block extends nothing older).
+   */
+  shareAmong(callers: number): void {
+    this.keepCalls = Math.max(1, Math.floor(callers));
   }
 
   /** One output row (`width` floats) per sequence of tokens, in order. Every sequence must be non-empty. */
   run(sequences: ReadonlyArray<readonly number[]>): Float32Array[] {
     const results = new Array<Float32Array>(sequences.length);
     if (sequences.length === 0) return results;
+    const call = ++this.calls;
+    /** Kept by one of the keepCalls - 1 calls before this one: another caller's next call may extend it. */
+    const recent = (k: KeptPrefix): boolean => k.call > call - this.keepCalls && k.call < call;
     for (const tokens of sequences) {
       if (tokens.length === 0) throw new Error("PrefixForward.run: empty token sequence");
       this.assertFits(tokens.length);
@@ -172,7 +189,7 @@ export class PrefixForward {
     const bases = sequences.map((tokens) => this.startOf(tokens).base);
     if (this.reuse) {
       for (const base of bases) if (base && base !== this.pinned) uses.set(base, (uses.get(base) ?? 0) + 1);
-      this.kept = this.kept.filter((k) => uses.has(k) || (this.releaseSeq(k.seq), false));
+      this.kept = this.kept.filter((k) => uses.has(k) || (this.keepCalls > 1 && recent(k)) || (this.releaseSeq(k.seq), false));
     }
     const newKept: KeptPrefix[] = [];
     for (const chunk of this.chunks(order, sequences, capacity)) {
@@ -187,16 +204,21 @@ export class PrefixForward {
           if (left > 1) uses.set(base, left - 1);
           else {
             uses.delete(base);
-            this.kept = this.kept.filter((k) => k !== base || (this.releaseSeq(k.seq), false));
+            // One caller: its texts extend the base, which is done with. Several: another caller's
+            // text may have shared only a few tokens of it; the end of the call decides.
+            if (this.keepCalls === 1) this.kept = this.kept.filter((k) => k !== base || (this.releaseSeq(k.seq), false));
           }
         }
       }
     }
     if (this.reuse) {
-      this.dropKept();
+      // Other callers' recent texts stay (oldest first out), within the same room and cells.
+      const others = this.kept.filter((k) => recent(k) || (this.releaseSeq(k.seq), false)).sort((a, b) => a.call - b.call);
+      const all = [...others, ...newKept];
       // The next call needs room for a chunk beside them.
-      while (newKept.length > this.available - capacity) this.releaseSeq(newKept.shift()!.seq);
-      this.kept = newKept.sort((a, b) => compareTokens(a.tokens, b.tokens));
+      while (all.length > this.available - capacity) this.releaseSeq(all.shift()!.seq);
+      this.limitKeptCells(all);
+      this.kept = all.sort((a, b) => compareTokens(a.tokens, b.tokens));
     }
     return results;
   }
@@ -473,6 +495,7 @@ export class PrefixForward {
         if (length < tokens.length) this.engine.truncate(node.seq, length);
         keep.push({
           seq: node.seq,
+          call: this.calls,
           tokens: tokens.slice(0, length),
           cells: Math.max(0, length - node.branchStart),
           ...(this.wantMean ? { sums: tailSums(node) } : {}),

@@ -87,6 +87,31 @@ describe("PrefixForward", () => {
     }
   });
 
+  test("shared among callers that take turns, each caller's next call still extends its own texts", () => {
+    const a1 = "Once upon a time there was a little girl named Lily who liked to play";
+    const b1 = "The big brown dog ran to the park to find his red ball and his friend the cat";
+    const a2 = `${a1} in the park`;
+    const decodesOfA2 = (callers: number): number => {
+      engine.clear();
+      const forward = new PrefixForward(engine, { output: { kind: "hidden", pooling: "last" } });
+      forward.shareAmong(callers);
+      forward.run([engine.completionPrompt(a1)]);
+      forward.run([engine.completionPrompt(b1)]); // the other generation's block comes between
+      const step = jest.spyOn(engine, "step");
+      try {
+        const [row] = forward.run([engine.completionPrompt(a2)]);
+        expectSameRow(row, oneAtATime("last", [a2])[0]);
+        return step.mock.calls.length;
+      } finally {
+        step.mockRestore();
+      }
+    };
+    const fresh = engine.completionPrompt(a2).length - engine.completionPrompt(a1).length;
+    expect(decodesOfA2(2)).toBeLessThanOrEqual(fresh + 1);
+    // With one caller only the last call's texts are kept: a2 is decoded from the start.
+    expect(decodesOfA2(1)).toBeGreaterThan(fresh + 1);
+  });
+
   test("more texts than sequences run in chunks; a text longer than the context is a UserError", () => {
     engine.clear();
     const forward = new PrefixForward(engine, { output: { kind: "hidden", pooling: "last" } });
