@@ -206,6 +206,24 @@ async function loadLlama(gpu: GpuOption): Promise<Llama> {
   return llamaPromise;
 }
 
+/**
+ * The decodes of a prompt: chunks of at most `chunk` tokens of sequence `seq` from `startPos`, the
+ * output of the last token alone wanted. Its row is then the last chunk's length - 1.
+ */
+export function* prefillChunks(seq: number, tokens: readonly number[], startPos: number, chunk: number) {
+  for (let start = 0; start < tokens.length; start += chunk) {
+    const n = Math.min(chunk, tokens.length - start);
+    const want = new Uint8Array(n);
+    if (start + n === tokens.length) want[n - 1] = 1;
+    yield {
+      tokens: Int32Array.from(tokens.slice(start, start + n)),
+      positions: Int32Array.from({ length: n }, (_, i) => startPos + start + i),
+      seqs: new Int32Array(n).fill(seq),
+      want,
+    };
+  }
+}
+
 export class Engine {
   readonly info: EngineInfo;
   private readonly wantOutput: Uint8Array;
@@ -339,21 +357,10 @@ export class Engine {
     if (startPos + tokens.length > this.info.contextSize) {
       throw new UserError(`the prompt has ${tokens.length} tokens but the context holds ${this.info.contextSize}`);
     }
-    const chunk = this.info.batchSize;
     let row = 0;
-    for (let start = 0; start < tokens.length; start += chunk) {
-      const piece = tokens.slice(start, start + chunk);
-      const n = piece.length;
-      const last = start + n === tokens.length;
-      const want = new Uint8Array(n);
-      if (last) want[n - 1] = 1;
-      this.ctx.decode(
-        Int32Array.from(piece),
-        Int32Array.from(piece, (_, i) => startPos + start + i),
-        new Int32Array(n).fill(seq),
-        want,
-      );
-      row = n - 1;
+    for (const c of prefillChunks(seq, tokens, startPos, this.info.batchSize)) {
+      this.ctx.decode(c.tokens, c.positions, c.seqs, c.want);
+      row = c.tokens.length - 1;
     }
     return row;
   }

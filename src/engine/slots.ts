@@ -12,7 +12,7 @@ import { DEFAULT_MAX_SEQUENCES } from "./constants.js";
 
 export { MAX_PARALLEL } from "./constants.js";
 import type { Decoder } from "./decoder.js";
-import type { Engine, EngineInfo } from "./engine.js";
+import { prefillChunks, type Engine, type EngineInfo } from "./engine.js";
 
 /** llama.cpp's limit on sequences in one context (LLAMA_MAX_SEQ). */
 const MAX_ENGINE_SEQUENCES = 256;
@@ -174,15 +174,10 @@ export class Slot implements Decoder {
     if (startPos + tokens.length > this.info.contextSize) {
       throw new Error(`prefill: ${tokens.length} tokens from ${startPos} exceed the slot's ${this.info.contextSize} cells`);
     }
-    const chunk = this.info.batchSize;
     let row = 0;
-    for (let start = 0; start < tokens.length; start += chunk) {
-      const n = Math.min(chunk, tokens.length - start);
-      const want = new Uint8Array(n);
-      if (start + n === tokens.length) want[n - 1] = 1;
-      const positions = Int32Array.from({ length: n }, (_, i) => startPos + start + i);
-      this.base = await this.slots.submit(this, Int32Array.from(tokens.slice(start, start + n)), positions, new Int32Array(n).fill(this.global(seq)), want);
-      row = n - 1;
+    for (const c of prefillChunks(this.global(seq), tokens, startPos, this.info.batchSize)) {
+      this.base = await this.slots.submit(this, c.tokens, c.positions, c.seqs, c.want);
+      row = c.tokens.length - 1;
     }
     return row;
   }

@@ -304,18 +304,25 @@ class GuardSearch {
    * N with its own penalties, and identical candidates come out once (with their count).
    */
   private async expand(live: Hypothesis[], penalties: TokenPenalty[], block: number, attempt: number): Promise<Candidate[]> {
+    const base = Math.floor(this.o.samples / live.length);
+    const draws = live.map((_, b) => base + (b < this.o.samples % live.length ? 1 : 0));
+    return this.sampleBlock(live, draws, penalties, (w) => deriveSeed(this.seed, block, attempt, w));
+  }
+
+  /**
+   * W tokens for `draws[b]` draws from each beam b (growTree grows each beam in a fork: the beam's
+   * own sequence stays intact for a resampling round), as candidates with their hidden states.
+   */
+  private async sampleBlock(live: Hypothesis[], draws: number[], bias: TokenPenalty[], seedAt: (w: number) => bigint): Promise<Candidate[]> {
     const { o } = this;
-    const base = Math.floor(o.samples / live.length);
-    // growTree grows each beam in a fork: the beam's own sequence stays intact for a resampling round.
     const roots: TreeRoot[] = live.map((beam, b) => ({
-      seq: beam.seq, row: beam.row, pos: beam.pos, written: beam.tokens.length, sumLogProb: beam.sumLogProb,
-      draws: base + (b < o.samples % live.length ? 1 : 0), bias: penalties[b],
+      seq: beam.seq, row: beam.row, pos: beam.pos, written: beam.tokens.length, sumLogProb: beam.sumLogProb, draws: draws[b], bias: bias[b],
     }));
     const leaves = await growTree(this.engine, this.pool, roots, {
       width: o.width,
       maxTokens: this.maxTokens,
       params: { temperature: o.temperature, topK: o.topK, topP: o.topP },
-      seedAt: (w) => deriveSeed(this.seed, block, attempt, w),
+      seedAt,
       captureHidden: true,
     });
     return leaves.map((l) => toCandidate(l, live));
@@ -328,19 +335,7 @@ class GuardSearch {
    */
   private async cruise(beam: Hypothesis, block: number): Promise<Candidate | BranchReason> {
     const { o } = this;
-    const leaves = await growTree(
-      this.engine,
-      this.pool,
-      [{ seq: beam.seq, row: beam.row, pos: beam.pos, written: beam.tokens.length, sumLogProb: beam.sumLogProb, draws: 1, bias: this.basePenalty() }],
-      {
-        width: o.width,
-        maxTokens: this.maxTokens,
-        params: { temperature: o.temperature, topK: o.topK, topP: o.topP },
-        seedAt: (w) => deriveSeed(this.seed, block, 0, w, CRUISE_STREAM),
-        captureHidden: true,
-      },
-    );
-    const [c] = leaves.map((l) => toCandidate(l, [beam]));
+    const [c] = await this.sampleBlock([beam], [1], [this.basePenalty()], (w) => deriveSeed(this.seed, block, 0, w, CRUISE_STREAM));
     await this.chargeCosts([beam], [c]);
     const over = isOverBudget(c.cost, o.budget);
     if (!over) this.score([beam], [c]);
