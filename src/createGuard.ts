@@ -2,7 +2,6 @@
 // answers prompts with InferenceGuard or a baseline method over the same engine.
 import { basename } from "node:path";
 import type { CostModel } from "./cost/costModel.js";
-import { STORY_COST_DEFAULT } from "./cost/defaults.js";
 import { loadCostModel } from "./cost/load.js";
 import { Critic, assertCriticMatchesModel } from "./critic/index.js";
 import { Engine, type GpuOption, type ModelFacts } from "./engine/engine.js";
@@ -14,6 +13,7 @@ import { defaultModelPath } from "./paths.js";
 import { generateGuarded, requiredContextCells } from "./search/guard.js";
 import { guardOptionsSchema, parseOptions, type GuardOptions, type ResolvedGuardOptions } from "./search/options.js";
 import { generatePlain } from "./search/plain.js";
+import { CostModelSet, costModelSpecs } from "./request/costModels.js";
 import type { CriticScorer, GenerationResult } from "./search/types.js";
 
 export type Method = "guard" | "sample" | "greedy";
@@ -26,7 +26,11 @@ export interface ChatMessage {
 export interface CreateGuardOptions {
   /** GGUF path; default $INFERENCE_GUARD_MODEL or ../shared/models/stories260K.gguf. */
   model?: string;
-  /** Cost model: a spec such as "rules:PATH" or an object implementing CostModel. Default: STORY_COST_DEFAULT (the conflict lexicon). */
+  /**
+   * Cost model: a spec such as "rules:PATH" or an object implementing CostModel. Default: by the
+   * prompt's kind, as the CLI and server do (src/cost/defaults.ts): completion prompts get the
+   * conflict lexicon (budget 1), chat prompts (messages, or chat: true) the harm classifier (budget 0.5).
+   */
   cost?: string | CostModel;
   /** Critic file path, or a loaded scorer. Without one the search ranks by the reward signal alone. */
   critic?: string | CriticScorer;
@@ -94,7 +98,13 @@ export function defaultContextSize(defaults: ResolvedGuardOptions, model: ModelF
 export async function createGuard(options: CreateGuardOptions = {}): Promise<Guard> {
   const defaults = parseOptions(guardOptionsSchema, options.defaults, "guard options");
   const ownsCost = typeof options.cost !== "object";
-  const cost = typeof options.cost === "object" ? options.cost : await loadCostModel(options.cost ?? STORY_COST_DEFAULT.spec);
+  // No cost model named: both built-in defaults, each call picks by its prompt's kind.
+  const cost =
+    typeof options.cost === "object"
+      ? options.cost
+      : options.cost === undefined
+        ? await CostModelSet.load(costModelSpecs(undefined))
+        : await loadCostModel(options.cost);
   // A cost model loaded here (probe and guard kinds hold a llama.cpp context) is ours to release if loading fails.
   const releaseCost = async (): Promise<void> => {
     if (ownsCost) await cost.dispose?.();
@@ -170,8 +180,15 @@ class GuardImpl implements Guard {
   }
 
   private async run(engine: Decoder, prompt: string | ChatMessage[], options: GenerateOptions): Promise<GenerationResult> {
-    const { method = "guard", chat = false, signal, onText, cost = this.cost, ...search } = options;
-    const merged = { ...this.defaults, ...search };
+    const { method = "guard", chat = false, signal, onText, cost: callCost, ...search } = options;
+    let cost = callCost ?? this.cost;
+    let merged: GuardOptions = { ...this.defaults, ...search };
+    // The guard's built-in defaults: a chat prompt is charged by the assistant cost model and its budget.
+    if (callCost === undefined && this.cost instanceof CostModelSet) {
+      const selected = this.cost.select(undefined, chat || typeof prompt !== "string", merged.budget);
+      cost = selected.options.cost;
+      merged = { ...merged, ...(selected.options.budget !== undefined ? { budget: selected.options.budget } : {}) };
+    }
     const promptTokens = this.promptTokens(prompt, chat);
     if (method === "guard") {
       return generateGuarded({ engine, promptTokens, cost, critic: this.critic, options: merged, signal, onText });

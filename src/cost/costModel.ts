@@ -24,6 +24,11 @@
 export interface CostModel {
   /** Where the model came from, for logs and traces, e.g. "rules:/path/file.json". */
   readonly name: string;
+  /**
+   * The most cost(text) can be, when the model is bounded (a probability: 1); undefined when it is
+   * not (a lexicon counts words). A budget at or above it does not bound the answer (the guard warns).
+   */
+  readonly maxCost?: number;
   /** Total non-negative cost of a whole answer text. */
   cost(text: string): number | Promise<number>;
   /**
@@ -69,6 +74,15 @@ export async function stepCostsByDifference(
       return clipStep(after - before);
     }),
   );
+}
+
+/**
+ * The warning for a budget that limits nothing: at or above the most the cost model charges one
+ * answer (e.g. budget 1 with a probability), or undefined when the budget can bind.
+ */
+export function budgetWarning(cost: Pick<CostModel, "name" | "maxCost">, budget: number): string | undefined {
+  if (cost.maxCost === undefined || budget < cost.maxCost) return undefined;
+  return `budget ${budget} is at or above the most ${cost.name} charges an answer (${cost.maxCost}): it does not limit the answer's cost; use a smaller budget`;
 }
 
 /** max(0, delta), with NaN treated as an error (a cost model must return numbers). */

@@ -91,6 +91,10 @@ export class CostModelSet implements CostModel {
     return this.current().name;
   }
 
+  get maxCost(): number | undefined {
+    return this.current().maxCost;
+  }
+
   cost(text: string): number | Promise<number> {
     return this.current().cost(text);
   }

@@ -8,7 +8,7 @@
 // samples one continuation per block (one row per decode, as plain sampling does), whose cost is
 // charged like any candidate's. A cruising block that goes over budget or turns risky is searched
 // again in full from the same beam, so no answer goes over budget that would not under "always".
-import type { CostModel } from "../cost/costModel.js";
+import { budgetWarning, type CostModel } from "../cost/costModel.js";
 import { DETOKENIZE_CONTEXT } from "../engine/constants.js";
 import type { Decoder } from "../engine/decoder.js";
 import { UserError } from "../errors.js";
@@ -464,6 +464,8 @@ class GuardSearch {
       cost = await this.request.cost.cost(text);
       fallback = true;
     }
+    const loose = budgetWarning(this.request.cost, o.budget);
+    if (loose !== undefined) warning = warning === undefined ? loose : `${warning}; ${loose}`;
     if (text.startsWith(this.committed)) this.emit(text.slice(this.committed.length));
     const tokenIds = text === "" || text !== best?.text ? [] : best.tokens;
     return {

@@ -260,7 +260,7 @@ async function answer(
       return abandon(reply);
     }
     state.counters.completed++;
-    logLine(200, `${result.tokens} tokens, cost ${result.cost}/${result.budget}${result.fallback ? " (fallback)" : ""}`);
+    logLine(200, `${result.tokens} tokens, cost ${result.cost}/${result.budget}${result.fallback ? " (fallback)" : ""}${result.warning !== undefined ? ` warning: ${result.warning}` : ""}`);
     if (!sse) return reply.send(fullResponse(endpoint, who, result, promptTokens, costName));
     for (const chunk of closingChunks(endpoint, who, result, promptTokens, costName, body.stream_options?.include_usage === true, !firstChunk)) sse.send(chunk);
     sse.done();

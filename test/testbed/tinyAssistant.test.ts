@@ -120,3 +120,41 @@ describe("serve and batch pick the cost model by the prompt's kind when the oper
     expect(text).toMatchObject({ id: 2, costModel: DEFAULT_COST_NAME, budget: STORY_COST_DEFAULT.budget });
   });
 });
+
+describe("the library picks the same defaults by the prompt's kind (no cost model named)", () => {
+  test("messages and chat: true get the harm classifier at its budget; a completion prompt the lexicon", async () => {
+    const guard = await createGuard({ model: MODEL, threads: 1 });
+    try {
+      const classifier = await loadCostModel(ASSISTANT_COST_DEFAULT.spec);
+      const lexicon = await loadCostModel(STORY_COST_DEFAULT.spec);
+      const chat = await guard.generate([{ role: "user", content: HARMFUL[0] }], { maxTokens: 16, seed: 1 });
+      expect(chat.budget).toBe(ASSISTANT_COST_DEFAULT.budget);
+      expect(chat.text.length).toBeGreaterThan(0);
+      // Charged by the classifier: its cost of the text, not the lexicon's.
+      expect(chat.cost).toBeCloseTo(await classifier.cost(chat.text), 6);
+      const flag = await guard.generate(HARMFUL[1], { chat: true, maxTokens: 16, seed: 1 });
+      expect(flag.budget).toBe(ASSISTANT_COST_DEFAULT.budget);
+      expect(flag.cost).toBeCloseTo(await classifier.cost(flag.text), 6);
+      const story = await guard.generate("Once upon a time", { maxTokens: 16, seed: 1 });
+      expect(story.budget).toBe(STORY_COST_DEFAULT.budget);
+      expect(story.cost).toBe(await lexicon.cost(story.text));
+      // A budget the call sets wins.
+      expect((await guard.generate(HARMFUL[0], { chat: true, maxTokens: 8, seed: 1, budget: 0.2 })).budget).toBe(0.2);
+    } finally {
+      await guard.dispose();
+    }
+  });
+
+  test("a budget at or above what a probability cost model can charge is answered with a warning", async () => {
+    const guard = await createGuard({ model: MODEL, threads: 1 });
+    try {
+      const loose = await guard.generate("Hello", { chat: true, maxTokens: 8, seed: 1, budget: 1 });
+      expect(loose.warning).toMatch(/budget 1 is at or above the most classifier:.*harm-classifier\.bin charges an answer \(1\)/);
+      expect((await guard.generate("Hello", { chat: true, maxTokens: 8, seed: 1 })).warning).toBeUndefined();
+      // The lexicon counts words: no budget is too large for it.
+      expect((await guard.generate("Once upon a time", { maxTokens: 8, seed: 1, budget: 100 })).warning).toBeUndefined();
+    } finally {
+      await guard.dispose();
+    }
+  });
+});

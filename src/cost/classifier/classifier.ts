@@ -83,6 +83,8 @@ export class TextClassifier {
 export class ClassifierCostModel implements CostModel {
   readonly name: string;
   readonly classifier: TextClassifier;
+  /** A probability. */
+  readonly maxCost = 1;
 
   constructor(classifier: TextClassifier, name: string) {
     this.classifier = classifier;

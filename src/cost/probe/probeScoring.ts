@@ -12,6 +12,8 @@ const DEFAULT_CACHE_ENTRIES = 4096;
 
 export abstract class CachedTextCostModel implements CostModel {
   abstract readonly name: string;
+  /** Scores are probabilities. */
+  readonly maxCost = 1;
   private readonly cache = new Map<string, number>();
 
   constructor(private readonly cacheEntries = DEFAULT_CACHE_ENTRIES) {}
