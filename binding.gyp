@@ -13,7 +13,7 @@
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
-        "node_modules/node-llama-cpp/llama/addon",
+        "<!(node native/node-llama-cpp.mjs llama/addon)",
         "native/llama-headers/include",
         "native/llama-headers/ggml-include"
       ],

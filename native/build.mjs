@@ -6,6 +6,7 @@
 // up-to-date addon as it is. That matters beyond speed: the first `npx inference-guard` in the
 // package folder reinstalls the package (npm's self-execution of a local bin), and a clean rebuild
 // would delete the addon under processes that are using it. `--clean` forces a rebuild from scratch.
+// native/install.mjs runs this when no prebuilt addon fits (and always in a git checkout).
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";

@@ -1,6 +1,7 @@
 // The library API: one object that owns a model, a cost model and (optionally) a critic, and
 // answers prompts with InferenceGuard or a baseline method over the same engine.
 import { basename } from "node:path";
+import { checkPrompt } from "./chatMessages.js";
 import type { CostModel } from "./cost/costModel.js";
 import { loadCostModel } from "./cost/load.js";
 import { Critic, assertCriticMatchesModel } from "./critic/index.js";
@@ -161,9 +162,11 @@ class GuardImpl implements Guard {
   }
 
   private promptTokens(prompt: string | ChatMessage[], chat: boolean): number[] {
-    if (typeof prompt !== "string") return this.engine.chatPrompt(prompt);
-    if (chat) return this.engine.chatPrompt([{ role: "user", content: prompt }]);
-    return this.engine.completionPrompt(prompt);
+    // Messages are checked as the server checks a request's (src/chatMessages.ts): a UserError, never "[object Object]" in the prompt.
+    const checked = checkPrompt(prompt);
+    if (typeof checked !== "string") return this.engine.chatPrompt(checked);
+    if (chat) return this.engine.chatPrompt([{ role: "user", content: checked }]);
+    return this.engine.completionPrompt(checked);
   }
 
   get parallel(): number {

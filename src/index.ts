@@ -6,6 +6,11 @@ export type { GenerationResult, TraceBlock, TraceCandidate, StopReason, CriticSc
 export type { CostModel } from "./cost/costModel.js";
 export { RulesCostModel } from "./cost/rules.js";
 export { loadCostModel, DEFAULT_COST_RULES } from "./cost/load.js";
+export { ASSISTANT_COST_DEFAULT, STORY_COST_DEFAULT, DEFAULT_HARM_CLASSIFIER, SHIPPED_COST_MODELS, defaultCost } from "./cost/defaults.js";
+export type { CostDefault } from "./cost/defaults.js";
+export { PACKAGE_ROOT, SHIPPED_FILES, MODEL_ENV, shippedFile, defaultModelPath } from "./paths.js";
+export type { ShippedFileName } from "./paths.js";
+export { parseChatMessages } from "./chatMessages.js";
 export { Critic } from "./critic/index.js";
 export { Engine } from "./engine/engine.js";
 export type { EngineOptions, EngineInfo, GpuOption } from "./engine/engine.js";

@@ -1,6 +1,7 @@
-// Where the package lives, and the defaults resolved from it (so they work from any cwd).
+// Where the package lives, and the files it ships, resolved from it (so they work from any cwd:
+// inside an app the package is node_modules/inference-guard, and the app's folder is the cwd).
 import { existsSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { dirname, isAbsolute, join, normalize, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 function findPackageRoot(): string {
@@ -16,7 +17,44 @@ export const SHARED_DIR = resolve(PACKAGE_ROOT, "..", "shared");
 
 export const MODEL_ENV = "INFERENCE_GUARD_MODEL";
 
-/** Default model: $INFERENCE_GUARD_MODEL, else ../shared/models/stories260K.gguf. */
+/**
+ * The files the package ships, by name: cost models (name them in a spec as they are here, e.g.
+ * `classifier:harm-classifier.bin`, from any folder), critics and the small default model.
+ */
+export const SHIPPED_FILES = {
+  /** The conflict lexicon (rules), the default cost model of completion prompts. */
+  "conflict-lexicon.json": join(PACKAGE_ROOT, "models", "conflict-lexicon.json"),
+  /** The harm classifier (P(unsafe) of a text), the default cost model of chat prompts. */
+  "harm-classifier.bin": join(PACKAGE_ROOT, "models", "harm-classifier.bin"),
+  /** The latent critic trained for stories260K.gguf. */
+  "stories260K-critic.bin": join(PACKAGE_ROOT, "models", "stories260K-critic.bin"),
+  /** The latent critic trained for the tiny assistant testbed model. */
+  "tiny-assistant-critic.bin": join(PACKAGE_ROOT, "models", "tiny-assistant-critic.bin"),
+  /** stories260K (260K parameters, MIT): the model used when none is given. In a checkout, only after `npm pack`. */
+  "stories260K.gguf": join(PACKAGE_ROOT, "default-model", "stories260K.gguf"),
+} as const;
+
+export type ShippedFileName = keyof typeof SHIPPED_FILES;
+
+/**
+ * The shipped file a relative path names, when it names one: its bare name
+ * (`harm-classifier.bin`) or its path in the package (`models/harm-classifier.bin`); else undefined.
+ */
+export function shippedFile(path: string): string | undefined {
+  if (isAbsolute(path)) return undefined;
+  const wanted = normalize(path).split("\\").join("/");
+  for (const [name, file] of Object.entries(SHIPPED_FILES)) {
+    if (wanted === name || join(PACKAGE_ROOT, wanted) === file) return existsSync(file) ? file : undefined;
+  }
+  return undefined;
+}
+
+/**
+ * Default model: $INFERENCE_GUARD_MODEL, else the stories260K.gguf the package ships, else (a
+ * checkout before `npm pack`) ../shared/models/stories260K.gguf.
+ */
 export function defaultModelPath(): string {
-  return process.env[MODEL_ENV] || join(SHARED_DIR, "models", "stories260K.gguf");
+  if (process.env[MODEL_ENV]) return process.env[MODEL_ENV]!;
+  const shipped = SHIPPED_FILES["stories260K.gguf"];
+  return existsSync(shipped) ? shipped : join(SHARED_DIR, "models", "stories260K.gguf");
 }

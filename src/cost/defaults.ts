@@ -1,12 +1,22 @@
 // What the safety budget counts when nobody names a cost model depends on the prompt: a story
 // (completion prompt) is charged by the conflict lexicon, an assistant answer (chat prompt) by the
 // shipped harm classifier. generate, serve, batch and eval all take their defaults from here.
-import { join } from "node:path";
-import { PACKAGE_ROOT } from "../paths.js";
+import { SHIPPED_FILES } from "../paths.js";
 import { DEFAULT_COST_RULES } from "./load.js";
 
 /** Absolute path of the shipped harm classifier, models/harm-classifier.bin. */
-export const DEFAULT_HARM_CLASSIFIER: string = join(PACKAGE_ROOT, "models", "harm-classifier.bin");
+export const DEFAULT_HARM_CLASSIFIER: string = SHIPPED_FILES["harm-classifier.bin"];
+
+/**
+ * Specs of the cost models the package ships, by their shipped names: they load from any folder
+ * (src/cost/load.ts resolves a name the cwd does not hold against the package).
+ */
+export const SHIPPED_COST_MODELS = {
+  /** P(unsafe) of an answer: the chat default, with budget 0.5. */
+  harmClassifier: "classifier:harm-classifier.bin",
+  /** Conflict words in a story: the completion default, with budget 1. */
+  conflictLexicon: "rules:conflict-lexicon.json",
+} as const;
 
 export interface CostDefault {
   /** Cost model spec. */

@@ -1,9 +1,10 @@
 // Turns a cost-model spec from the command line or a config ("rules:PATH", or a bare "PATH.json")
 // into a CostModel. Kinds live in a small registry: later kinds (classifier, probe, guard) add
 // themselves with registerCostModelKind.
-import { isAbsolute, join, resolve } from "node:path";
+import { existsSync } from "node:fs";
+import { isAbsolute, resolve } from "node:path";
 import { UserError } from "../errors.js";
-import { PACKAGE_ROOT } from "../paths.js";
+import { SHIPPED_FILES, shippedFile } from "../paths.js";
 import type { CostModel } from "./costModel.js";
 import { RulesCostModel } from "./rules.js";
 
@@ -67,7 +68,21 @@ registerCostModelKind({
   },
 });
 
-/** Loads the cost model a spec names: `rules:PATH`, or a bare path ending in `.json` (rules). */
+/**
+ * A spec's PATH as the kinds read it: a file relative to `baseDir` when there is one, else the file
+ * the package ships under that name (`harm-classifier.bin`, `models/harm-classifier.bin`), so the
+ * shipped cost models work from any folder (an app's cwd is not this package's). Else unchanged,
+ * for the kind to report as missing.
+ */
+export function resolveCostModelPath(arg: string, baseDir: string): string {
+  if (isAbsolute(arg) || existsSync(resolve(baseDir, arg))) return arg;
+  return shippedFile(arg) ?? arg;
+}
+
+/**
+ * Loads the cost model a spec names: `rules:PATH`, or a bare path ending in `.json` (rules). A
+ * relative PATH is read from `baseDir` (default: the cwd), else from the files the package ships.
+ */
 export async function loadCostModel(spec: string, opts: LoadCostModelOptions = {}): Promise<CostModel> {
   const options: Required<LoadCostModelOptions> = { baseDir: resolve(opts.baseDir ?? process.cwd()) };
   const trimmed = spec.trim();
@@ -80,10 +95,10 @@ export async function loadCostModel(spec: string, opts: LoadCostModelOptions = {
     }
     const arg = m[2]!.trim();
     if (arg.length === 0) throw new UserError(`cost model spec "${spec}" is missing its argument: use ${kind.usage}`);
-    return kind.load(arg, options);
+    return kind.load(resolveCostModelPath(arg, options.baseDir), options);
   }
   if (trimmed.length === 0) throw new UserError(`empty cost model spec: supported are ${supported()}`);
-  if (trimmed.toLowerCase().endsWith(".json")) return kinds.get("rules")!.load(trimmed, options);
+  if (trimmed.toLowerCase().endsWith(".json")) return kinds.get("rules")!.load(resolveCostModelPath(trimmed, options.baseDir), options);
   throw new UserError(`cannot tell what kind of cost model "${spec}" is: supported are ${supported()}`);
 }
 
@@ -94,4 +109,4 @@ function supported(): string {
 }
 
 /** Absolute path of the shipped conflict lexicon, models/conflict-lexicon.json. */
-export const DEFAULT_COST_RULES: string = join(PACKAGE_ROOT, "models", "conflict-lexicon.json");
+export const DEFAULT_COST_RULES: string = SHIPPED_FILES["conflict-lexicon.json"];
