@@ -99,7 +99,7 @@ function answerStates(result: GenerationResult, calls: Array<{ hidden: Float32Ar
   blocks.forEach((b, block) => {
     const safe = b.candidates.filter((c) => c.status !== "dropped: over budget");
     const ranked = safe
-      .map((c, row) => ({ c, node: { text: live[c.beam].text + c.added, score: c.score!, path: [...live[c.beam].path, { block, row, z: c.z, sum: c.reward * (block + 1) * W }] } }))
+      .map((c, row) => ({ c, node: { text: live[c.beam].text + c.added, score: c.score!, path: [...live[c.beam].path, { block, row, z: c.z, sum: c.reward! * (block + 1) * W }] } }))
       .filter(({ c }) => c.status === "kept" || c.status === "finished")
       .sort((x, y) => y.c.score! - x.c.score!);
     const finished = ranked.filter(({ c }) => c.status === "finished");

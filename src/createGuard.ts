@@ -15,6 +15,8 @@ import { generateGuarded, requiredContextCells } from "./search/guard.js";
 import { guardOptionsSchema, parseOptions, type GuardOptions, type ResolvedGuardOptions } from "./search/options.js";
 import { generatePlain } from "./search/plain.js";
 import { CostModelSet, costModelSpecs } from "./request/costModels.js";
+import { loadAssistantReward, loadRewardModel } from "./reward/load.js";
+import { LOGPROB_REWARD, type RewardModel } from "./reward/rewardModel.js";
 import type { CriticScorer, GenerationResult } from "./search/types.js";
 
 export type Method = "guard" | "sample" | "greedy";
@@ -33,6 +35,13 @@ export interface CreateGuardOptions {
    * conflict lexicon (budget 1), chat prompts (messages, or chat: true) the harm classifier (budget 0.5).
    */
   cost?: string | CostModel;
+  /**
+   * What candidates are ranked by (helpfulness): a spec ("logprob", "head:PATH") or a RewardModel.
+   * Default: by the prompt's kind, as the CLI and server do (src/reward/load.ts): completion prompts
+   * rank by logprob, chat prompts by the shipped assistant reward (logprob, with a warning, where
+   * its backbone is not installed).
+   */
+  reward?: string | RewardModel;
   /** Critic file path, or a loaded scorer. Without one the search ranks by the reward signal alone. */
   critic?: string | CriticScorer;
   gpu?: GpuOption;
@@ -63,6 +72,8 @@ export interface GenerateOptions extends GuardOptions {
   onText?: (delta: string) => void;
   /** A cost model for this call only (default: the guard's). */
   cost?: CostModel;
+  /** A reward model for this call only (default: the guard's, or the prompt kind's default). */
+  reward?: RewardModel;
 }
 
 export interface Guard {
@@ -130,21 +141,54 @@ export async function createGuard(options: CreateGuardOptions = {}): Promise<Gua
     throw error;
   });
   let critic: CriticScorer | undefined;
+  let reward: RewardModel | undefined;
   const warnings: string[] = [];
+  const rewardOptions = { policyModelPath: engine.info.modelPath, threads: options.threads, gpu: options.gpu };
   try {
+    reward = typeof options.reward === "string" ? await loadRewardModel(options.reward, rewardOptions) : options.reward;
     if (typeof options.critic === "string") {
       const loaded = Critic.load(options.critic);
       warnings.push(...assertCriticMatchesModel(loaded, { nEmbd: engine.info.nEmbd, name: basename(engine.info.modelPath) }));
       critic = loaded;
     } else critic = options.critic;
   } catch (error) {
+    if (typeof options.reward === "string") await reward?.dispose?.();
     await engine.dispose();
     await releaseCost();
     throw error;
   }
   // Parallel generations call the cost model in turn: one that keeps state between calls keeps theirs.
   cost.shareAmong?.(parallel);
-  return new GuardImpl(engine, new EngineSlots(engine, parallel), cost, critic, options.defaults ?? {}, warnings);
+  reward?.shareAmong?.(parallel);
+  const rewards = new GuardRewards(reward, typeof options.reward === "string", async () => {
+    const loaded = await loadAssistantReward(rewardOptions);
+    if (loaded.warning) warnings.push(loaded.warning);
+    loaded.model?.shareAmong?.(parallel);
+    return loaded.model;
+  });
+  return new GuardImpl(engine, new EngineSlots(engine, parallel), cost, critic, options.defaults ?? {}, warnings, rewards);
+}
+
+/** The guard's reward models: the one it was given, else logprob for completions and the assistant default for chat (loaded on first use). */
+class GuardRewards {
+  private assistant?: Promise<RewardModel | undefined>;
+
+  constructor(
+    private readonly given: RewardModel | undefined,
+    private readonly ownsGiven: boolean,
+    private readonly loadAssistant: () => Promise<RewardModel | undefined>,
+  ) {}
+
+  async forPrompt(chat: boolean): Promise<RewardModel> {
+    if (this.given) return this.given;
+    if (!chat) return LOGPROB_REWARD;
+    return (await (this.assistant ??= this.loadAssistant())) ?? LOGPROB_REWARD;
+  }
+
+  async dispose(): Promise<void> {
+    if (this.ownsGiven) await this.given?.dispose?.();
+    await (await this.assistant)?.dispose?.();
+  }
 }
 
 class GuardImpl implements Guard {
@@ -155,6 +199,7 @@ class GuardImpl implements Guard {
     private readonly critic: CriticScorer | undefined,
     private readonly defaults: GuardOptions,
     readonly warnings: readonly string[],
+    private readonly rewards: GuardRewards,
   ) {}
 
   countPromptTokens(prompt: string | ChatMessage[], chat = false): number {
@@ -183,18 +228,21 @@ class GuardImpl implements Guard {
   }
 
   private async run(engine: Decoder, prompt: string | ChatMessage[], options: GenerateOptions): Promise<GenerationResult> {
-    const { method = "guard", chat = false, signal, onText, cost: callCost, ...search } = options;
+    const { method = "guard", chat = false, signal, onText, cost: callCost, reward: callReward, ...search } = options;
+    const isChat = chat || typeof prompt !== "string";
     let cost = callCost ?? this.cost;
     let merged: GuardOptions = { ...this.defaults, ...search };
     // The guard's built-in defaults: a chat prompt is charged by the assistant cost model and its budget.
     if (callCost === undefined && this.cost instanceof CostModelSet) {
-      const selected = this.cost.select(undefined, chat || typeof prompt !== "string", merged.budget);
+      const selected = this.cost.select(undefined, isChat, merged.budget);
       cost = selected.options.cost;
       merged = { ...merged, ...(selected.options.budget !== undefined ? { budget: selected.options.budget } : {}) };
     }
     const promptTokens = this.promptTokens(prompt, chat);
     if (method === "guard") {
-      return generateGuarded({ engine, promptTokens, cost, critic: this.critic, options: merged, signal, onText });
+      const reward = callReward ?? (await this.rewards.forPrompt(isChat));
+      const rewardRequest = typeof prompt !== "string" ? { messages: prompt } : chat ? { messages: [{ role: "user" as const, content: prompt }] } : { prompt };
+      return generateGuarded({ engine, promptTokens, cost, reward, rewardRequest, critic: this.critic, options: merged, signal, onText });
     }
     if (method !== "sample" && method !== "greedy") throw new UserError(`unknown method "${String(method)}" (guard, sample, greedy)`);
     const budget = parseOptions(guardOptionsSchema, merged, "guard options").budget;
@@ -214,6 +262,7 @@ class GuardImpl implements Guard {
   async dispose(): Promise<void> {
     await this.slots.idle();
     await this.cost.dispose?.();
+    await this.rewards.dispose();
     await this.engine.dispose();
   }
 }

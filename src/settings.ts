@@ -186,7 +186,19 @@ export const RUNTIME_SETTINGS = {
 };
 export type RuntimeSettingKey = keyof typeof RUNTIME_SETTINGS;
 
-export const SETTINGS = { ...SEARCH_SETTINGS, ...RUNTIME_SETTINGS };
+/**
+ * The reward the searches rank by (src/reward/load.ts holds the kinds and the defaults). A model
+ * setting, like the cost model: every command that loads a guard takes it (generate, serve, batch,
+ * worker, eval).
+ */
+export const REWARD_SETTING = optional("string", z.string().min(1, "the reward spec must not be empty"), {
+  flag: "reward",
+  metavar: "SPEC",
+  help: "what candidates are ranked by: logprob, or head:PATH (a reward head from train-reward)",
+  defaultText: "logprob for completion prompts; the shipped assistant reward (head:models/tiny-assistant-reward.json) for chat prompts",
+});
+
+export const SETTINGS = { ...SEARCH_SETTINGS, ...RUNTIME_SETTINGS, reward: REWARD_SETTING };
 export type SettingKey = keyof typeof SETTINGS;
 
 /** The zod shape of some settings, each with the library's default. */

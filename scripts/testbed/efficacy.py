@@ -79,8 +79,11 @@ guard_name = next((m for m in methods if m.startswith("guard:")), None)
 critic_name = next((m for m in methods if m.startswith("guard-critic")), None)
 comparisons = []
 if section:
-    for always in [m for m in methods if m.endswith(":branch=always")]:
-        auto = always[: -len(":branch=always")]
+    # Each `X:branch=always` against `X`, and each method ranked by `reward=logprob` against the same
+    # method ranked by the evaluation's reward.
+    pairs_of = [(m, m[: -len(":branch=always")]) for m in methods if m.endswith(":branch=always")]
+    pairs_of += [(m, m.replace(":reward=logprob", "")) for m in methods if ":reward=logprob" in m]
+    for always, auto in pairs_of:
         if auto not in methods:
             continue
         for label, rows in (("harmful", harmful), ("harmless", harmless)):
@@ -113,7 +116,7 @@ for t in table:
                  f"{100 * t['emptyHarmless']:.1f}% | {t['overBudget']} | {t['fallbacks']} | "
                  f"{t['rewardHarmful']:.3f} / {t['rewardHarmless']:.3f} | {t['secondsPerPrompt']:.3f} |")
 if section and comparisons:
-    lines += ["", "Branch auto minus branch always, paired by request and seed:", "",
+    lines += ["", "Paired by request and seed (b minus a):", "",
               "| methods | requests | measure | difference ± SE | pairs |", "|---|---|---|---|---|"]
     for c in comparisons:
         lines.append(f"| `{c['b']}` − `{c['a']}` | {c['requests']} | {c['measure']} | {c['diff']:+.4f} ± {c['se']:.4f} | {c['pairs']} |")

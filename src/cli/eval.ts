@@ -10,7 +10,7 @@ import { methodsTable } from "../eval/report.js";
 import { runEval } from "../eval/runner.js";
 import { MODEL_ENV } from "../paths.js";
 import { choiceFlag, numberFlag, parseFlags, stringFlag, type OptionSpec } from "./args.js";
-import { defaultNote, helpLine, settingHelp } from "./settingFlags.js";
+import { defaultNote, helpLine, settingHelp, settingOptions } from "./settingFlags.js";
 import { onStopRequest } from "./stopRequests.js";
 
 /** The config's own defaults, as --help states them. */
@@ -43,6 +43,7 @@ Inputs:
   --cost SPEC            cost model, e.g. rules:PATH or classifier:PATH. Default:
                          ${STORY_COST_DEFAULT.describe};
                          with --chat: ${ASSISTANT_COST_DEFAULT.describe}
+${settingHelp(["reward"], { reward: { help: "what ranking methods maximise and every answer is scored by: logprob or head:PATH (a method's reward=logprob ranks by likelihood instead)" } })}
   --critic FILE          critic for guard-critic (trained for this model)
   --budget D             safety budget: an answer is safe when its cost is <= D (default: the
                          default cost model's, above; ${DEFAULT_BUDGET} with a named cost model)
@@ -76,6 +77,7 @@ const OPTIONS: OptionSpec = {
   chat: { type: "boolean" },
   system: { type: "string" },
   cost: { type: "string" },
+  ...settingOptions(["reward"]),
   critic: { type: "string" },
   budget: { type: "string" },
   "max-tokens": { type: "string" },
@@ -118,6 +120,7 @@ export async function evalCommand(argv: string[], out: NodeJS.WritableStream, er
     chat: v.chat === true ? true : undefined,
     system: stringFlag(v, "system"),
     cost: stringFlag(v, "cost"),
+    reward: stringFlag(v, "reward"),
     critic: stringFlag(v, "critic"),
     budget: numberFlag(v, "budget"),
     maxTokens: numberFlag(v, "max-tokens", "int"),

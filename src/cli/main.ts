@@ -18,6 +18,7 @@ const COMMANDS: Record<string, { load: () => Promise<Command>; summary: string }
   batch: { load: async () => (await import("./batch.js")).batchCommand, summary: "answer a JSONL file of prompts into a JSONL file of results (resumable)" },
   queue: { load: async () => (await import("./queue.js")).queueCommand, summary: "batch across machines on Redis: push a JSONL file, check status, collect results in input order" },
   worker: { load: async () => (await import("./worker.js")).workerCommand, summary: "answer the rows of a queue (one per machine or core; see queue --help)" },
+  "train-reward": { load: async () => (await import("./trainReward.js")).trainRewardCommand, summary: "train a helpfulness reward head on a chat model's own hidden states (--reward head:FILE)" },
   "train-probe": { load: async () => (await import("./trainProbe.js")).trainProbeCommand, summary: "train a latent probe cost model on the model's own hidden states (--cost probe:FILE)" },
   eval: { load: async () => (await import("./eval.js")).evalCommand, summary: "run every decoding method on the same prompts and seeds; report reward, cost, safety rate, time (resumable)" },
   cost: { load: async () => (await import("./cost.js")).costCommand, summary: "score a JSONL file of texts with a cost model (one JSON line per text)" },

@@ -16,7 +16,7 @@ type Values = Record<string, unknown>;
 /** The search settings generate, batch, serve and queue push take as flags. */
 export const SEARCH_FLAGS = ["budget", "beams", "samples", "width", "maxResamples", "onUnsafe", "branch", "maxTokens", "criticWeight"] as const satisfies readonly SettingKey[];
 /** The llama.cpp runtime flags of every command that loads a model for a search. */
-export const RUNTIME_FLAGS = ["gpu", "threads", "contextSize"] as const satisfies readonly SettingKey[];
+export const RUNTIME_FLAGS = ["reward", "gpu", "threads", "contextSize"] as const satisfies readonly SettingKey[];
 /** Commands that answer many prompts (serve, batch, worker) also run several at once. */
 export const SERVICE_RUNTIME_FLAGS = [...RUNTIME_FLAGS, "parallel"] as const satisfies readonly SettingKey[];
 
@@ -58,8 +58,8 @@ export function readSettings(v: Values, keys: readonly SettingKey[]): Record<str
 }
 
 /** The runtime flags as createGuard options (--gpu cpu is gpu: false); with `service`, --parallel too (default applied). */
-export function readRuntime(v: Values, service = false): { gpu: GpuOption; threads?: number; contextSize?: number; parallel?: number } {
-  const { gpu, ...rest } = readSettings(v, service ? SERVICE_RUNTIME_FLAGS : RUNTIME_FLAGS) as { gpu?: GpuChoice; threads?: number; contextSize?: number; parallel?: number };
+export function readRuntime(v: Values, service = false): { gpu: GpuOption; threads?: number; contextSize?: number; parallel?: number; reward?: string } {
+  const { gpu, ...rest } = readSettings(v, service ? SERVICE_RUNTIME_FLAGS : RUNTIME_FLAGS) as { gpu?: GpuChoice; threads?: number; contextSize?: number; parallel?: number; reward?: string };
   return { gpu: gpu === undefined || gpu === "cpu" ? false : gpu, ...(service ? { parallel: SETTINGS.parallel.default } : {}), ...rest };
 }
 

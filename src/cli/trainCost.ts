@@ -38,6 +38,8 @@ Data:
   --mix SRC=W,...        share of the training loss per source; 0 leaves one out. Sources:
                          ${MIX_SOURCES.join(", ")}
                          (default ${MIX_SOURCES.map((s) => `${s}=${D.mix[s]}`).join(",")})
+  --harmless-answers FILE  JSON Lines of {"text"} compliant answers to harmless requests, label 0
+                         (default: ${relative(PACKAGE_ROOT, D.harmlessAnswers)}, the tiny assistant's own)
   --xstest-holdout M,..  XSTest models whose answers are held out for testing, or "none"
                          (default ${D.xstestHoldout.join(",")}; models: ${XSTEST_MODELS.join(", ")})
   --validation-fraction F  share of each source kept out for calibration (default ${D.validationFraction})
@@ -69,6 +71,7 @@ const OPTIONS: OptionSpec = {
   data: { type: "string" },
   mix: { type: "string" },
   "xstest-holdout": { type: "string" },
+  "harmless-answers": { type: "string" },
   "validation-fraction": { type: "string" },
   buckets: { type: "string" },
   "word-ngrams": { type: "string" },
@@ -190,6 +193,7 @@ function readOptions(v: Record<string, unknown>): TrainClassifierOptions {
     l2,
     batchSize: positive("batch-size", numberFlag(v, "batch-size", "int"), D.batchSize),
     mix: parseMix(stringFlag(v, "mix")),
+    harmlessAnswers: resolve(stringFlag(v, "harmless-answers") ?? D.harmlessAnswers),
     xstestHoldout: parseHoldout(stringFlag(v, "xstest-holdout")),
     validationFraction,
     calibration: choiceFlag(v, "calibration", ["none", "platt"] as const) ?? D.calibration,

@@ -25,6 +25,8 @@ Data:
   --prompts FILE             training prompts, JSON Lines {"prompt": "..."} (required unless --rollouts exists)
   --chat                     render each prompt as a user message with the model's chat template
   --cost SPEC                cost model, e.g. rules:models/conflict-lexicon.json (required)
+  --reward SPEC              the reward of the value labels, as the guard ranks: logprob or head:PATH
+                             (default: logprob; with --chat the assistant reward, as the guard's default)
   --budget D                 safety budget the labels use: safe = final cost <= D ${d("budget")}
   --rollouts FILE            rollout file: reused if it exists (same model required), else sampled and saved there
   --rollouts-per-prompt R    continuations sampled per prompt ${d("rolloutsPerPrompt")}
@@ -57,6 +59,7 @@ const OPTIONS: OptionSpec = {
   prompts: { type: "string" },
   chat: { type: "boolean" },
   cost: { type: "string" },
+  reward: { type: "string" },
   budget: { type: "string" },
   rollouts: { type: "string" },
   "rollouts-per-prompt": { type: "string" },
@@ -103,6 +106,7 @@ export async function trainCriticCommand(argv: string[], out: NodeJS.WritableStr
     prompts: stringFlag(v, "prompts"),
     chat: Boolean(v.chat),
     cost,
+    ...(stringFlag(v, "reward") !== undefined ? { reward: stringFlag(v, "reward") } : {}),
     out: outFile,
     rollouts: stringFlag(v, "rollouts"),
     rolloutsPerPrompt: numberFlag(v, "rollouts-per-prompt", "int"),

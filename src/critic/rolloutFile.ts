@@ -57,6 +57,8 @@ export const rolloutHeaderSchema = z
     formatVersion: z.literal(ROLLOUT_FORMAT_VERSION),
     model: z.object({ file: z.string().min(1), sha256: sha256Hex, nEmbd: z.int().min(1), nVocab: z.int().min(1) }).strict(),
     cost: z.object({ spec: z.string().min(1), name: z.string().min(1) }).strict(),
+    /** The reward each rollout's `reward` is under (absent in files made before rewards: logprob). */
+    reward: z.string().min(1).optional(),
     /** The budget the rollouts were sampled for (labels may be recomputed for another: costs are stored). */
     budget: z.number().positive(),
     /** W: tokens per block; a state is recorded after every block (and at the end). */

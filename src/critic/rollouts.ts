@@ -6,6 +6,8 @@
 // W-token block (and at the end) a state is recorded exactly as the guard sees a candidate: the
 // hidden state of the block's last token, and the cumulative sum of clipped step costs (the
 // guard's cost, hence its z = 1 - cost/d).
+import { rewardOfAnswer } from "../reward/answerReward.js";
+import { LOGPROB_REWARD, type RewardModel } from "../reward/rewardModel.js";
 import { basename } from "node:path";
 import type { CostModel } from "../cost/costModel.js";
 import { DETOKENIZE_CONTEXT } from "../engine/constants.js";
@@ -22,6 +24,8 @@ export interface SampleRolloutsOptions {
   cost: CostModel;
   /** The cost spec as the user wrote it (recorded). */
   costSpec: string;
+  /** The reward of each rollout (the critic's value labels); default: mean token log-probability. */
+  reward?: RewardModel;
   prompts: readonly string[];
   /** Render each prompt as a user message with the model's chat template (instruction models). */
   chat?: boolean;
@@ -100,6 +104,7 @@ export async function sampleRollouts(o: SampleRolloutsOptions): Promise<RolloutS
       formatVersion: ROLLOUT_FORMAT_VERSION,
       model: { file: basename(engine.info.modelPath), sha256: o.modelSha256, nEmbd, nVocab: engine.info.nVocab },
       cost: { spec: o.costSpec, name: o.cost.name },
+      ...(o.reward && o.reward !== LOGPROB_REWARD ? { reward: o.reward.name } : {}),
       budget: o.budget,
       width: o.width,
       maxTokens: o.maxTokens,
@@ -201,6 +206,15 @@ async function sampleGroup(
     r.reward = l.tokens.length > 0 ? l.sumLogProb / l.tokens.length : 0;
   });
   for (const l of all) engine.release(l.seq);
+  // The search's reward, when it is not likelihood: each whole rollout scored as the guard scores a candidate.
+  if (o.reward && o.reward !== LOGPROB_REWARD) {
+    for (const [i, l] of all.entries()) {
+      const m = members[Math.floor(i / o.rolloutsPerPrompt)]!;
+      const content = o.prompts[m.index]!;
+      const request = o.chat ? { messages: [{ role: "user" as const, content }] } : { prompt: content };
+      l.rollout.reward = await rewardOfAnswer(engine, o.reward, { ...request, promptTokens: m.tokens }, { tokenIds: l.tokens, text: l.text, sumLogProb: l.sumLogProb });
+    }
+  }
   return all;
 }
 

@@ -6,6 +6,8 @@
 // A run whose checkpoint exists continues after its last completed epoch; every epoch's shuffle is
 // seeded by (seed, epoch), so a resumed run ends with the same weights, bit for bit, as an
 // uninterrupted one. The checkpoint is removed once the critic file is written.
+import { loadAssistantReward, loadRewardModel } from "../reward/load.js";
+import { LOGPROB_REWARD, type RewardModel } from "../reward/rewardModel.js";
 import { createHash } from "node:crypto";
 import { existsSync, rmSync, statSync } from "node:fs";
 import { basename } from "node:path";
@@ -43,6 +45,8 @@ export const trainCriticOptionsSchema = z
     chat: z.boolean().default(false),
     /** Cost model spec, e.g. "rules:models/conflict-lexicon.json". */
     cost: z.string().min(1),
+    /** Reward spec of the value labels (default: the guard's default for the prompt kind). */
+    reward: z.string().min(1).optional(),
     /** Critic file to write; the checkpoint goes to `<out>.ckpt`. */
     out: z.string().min(1),
     /** Rollout file: reused when it exists, else sampled and saved there. */
@@ -292,6 +296,14 @@ async function obtainRollouts(
     maxSequences: o.rolloutsPerPrompt,
     contextSize: rolloutContextCells(PROMPT_ALLOWANCE, o.rolloutsPerPrompt, o.maxTokens, 1),
   });
+  const rewardOptions = { policyModelPath: o.model, threads: o.threads };
+  let reward: RewardModel = LOGPROB_REWARD;
+  if (o.reward !== undefined) reward = await loadRewardModel(o.reward, rewardOptions);
+  else if (o.chat) {
+    const loaded = await loadAssistantReward(rewardOptions);
+    if (loaded.warning) log(`warning: ${loaded.warning}`);
+    reward = loaded.model ?? LOGPROB_REWARD;
+  }
   try {
     const progress = progressStream ? new Progress(prompts.length, { unit: "prompts", label: "rollouts", stream: progressStream }) : undefined;
     const started = performance.now();
@@ -300,6 +312,7 @@ async function obtainRollouts(
       modelSha256,
       cost,
       costSpec: o.cost,
+      reward,
       prompts,
       chat: o.chat,
       rolloutsPerPrompt: o.rolloutsPerPrompt,
@@ -318,6 +331,7 @@ async function obtainRollouts(
     }
     return set;
   } finally {
+    await reward.dispose?.();
     await engine.dispose();
     await cost.dispose?.();
   }

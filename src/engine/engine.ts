@@ -311,6 +311,11 @@ export class Engine {
     return this.model.tokens.shouldPrependBosToken && bos != null ? [bos, ...tokens] : tokens;
   }
 
+  /** Tokens of plain text, no BOS and no special tokens (an answer's text after a rendered prompt). */
+  tokenize(text: string): number[] {
+    return text === "" ? [] : (this.model.tokenize(text, false) as number[]);
+  }
+
   private chatWrapper?: ReturnType<typeof resolveChatWrapper>;
 
   /** Prompt tokens for an instruction model: the user message rendered by the model's chat template. */

@@ -5,6 +5,7 @@ import { readUserFile } from "../util/files.js";
 import { dirname, resolve } from "node:path";
 import { z } from "zod";
 import { DEFAULT_BUDGET, defaultCost } from "../cost/defaults.js";
+import { defaultReward } from "../reward/load.js";
 import { UserError, describeZodError } from "../errors.js";
 import { defaultModelPath } from "../paths.js";
 import { METHOD_KINDS, checkMethods, methodFromConfig, parseMethodList, type MethodSpec } from "./methods.js";
@@ -36,6 +37,8 @@ export const evalConfigSchema = z
     system: z.string().optional(),
     /** Cost model spec, e.g. "rules:PATH" (default: the one made for the prompts' kind, src/cost/defaults.ts). */
     cost: z.string().min(1).optional(),
+    /** Reward spec ("logprob", "head:PATH"): what ranking methods maximise and every answer is scored by (default: the prompts' kind's, src/reward/load.ts). */
+    reward: z.string().min(1).optional(),
     /** Critic file (needed by guard-critic). */
     critic: z.string().min(1).optional(),
     /** Safety budget d: an answer is within budget while its cost is <= d (default: the default cost model's). */
@@ -67,6 +70,10 @@ export interface EvalSettings {
   cost: string;
   /** Folder that relative paths inside the cost spec are resolved against. */
   costBaseDir: string;
+  reward: string;
+  /** Whether the reward is the default of the prompts' kind (it may fall back to logprob where it cannot run). */
+  rewardIsDefault: boolean;
+  rewardBaseDir: string;
   critic?: string;
   budget: number;
   maxTokens: number;
@@ -130,6 +137,9 @@ export function resolveEvalSettings(configPath: string | undefined, overrides: E
     // Naming no cost model picks the one made for the prompts' kind, with its budget.
     cost: c.cost ?? defaultCost(c.chat).spec,
     costBaseDir: "cost" in flagValues ? cwd : fileDir,
+    reward: c.reward ?? defaultReward(c.chat).spec,
+    rewardIsDefault: c.reward === undefined,
+    rewardBaseDir: "reward" in flagValues ? cwd : fileDir,
     ...(pathFrom("critic") ? { critic: pathFrom("critic") } : {}),
     budget: c.budget ?? (c.cost === undefined ? defaultCost(c.chat).budget : DEFAULT_BUDGET),
     maxTokens: c.maxTokens,

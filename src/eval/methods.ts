@@ -13,13 +13,17 @@ import { generateGreedy, generateSample } from "../search/baselines/sampling.js"
 import { generateGuarded, requiredContextCells } from "../search/guard.js";
 import type { CriticScorer, GenerationResult } from "../search/types.js";
 import { SEARCH_SETTINGS, SEQUENCES_MESSAGE, fitsSequences } from "../settings.js";
+import { LOGPROB_REWARD, type RewardModel, type RewardRequest } from "../reward/rewardModel.js";
 
 // A method's parameters are the search settings under short names (src/settings.ts: their ranges
 // and, unless an evaluation default is given here, their defaults).
 const S = SEARCH_SETTINGS;
 /** Best-of-N holds its n answers and the prompt as sequences. */
 const bonN = S.samples.base.max(DEFAULT_MAX_SEQUENCES - 1, `n must be at most ${DEFAULT_MAX_SEQUENCES - 1} (n answers and the prompt are the engine's ${DEFAULT_MAX_SEQUENCES} sequences)`).default(8);
+/** Which reward a ranking method maximises: the evaluation's (config `reward`) or likelihood (for comparison rows). */
+const rewardParam = z.enum(["default", "logprob"]).default("default");
 const beamShape = {
+  reward: rewardParam,
   /** K: beams kept per block. */
   k: S.beams.schema,
   /** N: candidates per block over all beams (16 here, as in the comparisons of docs/eval-report.md). */
@@ -48,9 +52,9 @@ const fitsMessage = { message: SEQUENCES_MESSAGE.replace("beams + samples", "k +
 export const METHOD_PARAMS = {
   greedy: z.object({}).strict(),
   sample: z.object({ t: S.temperature.schema }).strict(),
-  bon: z.object({ n: bonN, t: S.temperature.schema }).strict(),
-  "bon-lagrangian": z.object({ n: bonN, lambda: z.number().min(0).finite().default(1), t: S.temperature.schema }).strict(),
-  "bon-safe": z.object({ n: bonN, w: S.width.schema, t: S.temperature.schema }).strict(),
+  bon: z.object({ n: bonN, t: S.temperature.schema , reward: rewardParam }).strict(),
+  "bon-lagrangian": z.object({ n: bonN, lambda: z.number().min(0).finite().default(1), t: S.temperature.schema , reward: rewardParam }).strict(),
+  "bon-safe": z.object({ n: bonN, w: S.width.schema, t: S.temperature.schema , reward: rewardParam }).strict(),
   beam: z.object(beamShape).strict().refine(kAtMostN, kAtMostNMessage).refine(fits, fitsMessage),
   "beam-safe": z.object(beamShape).strict().refine(kAtMostN, kAtMostNMessage).refine(fits, fitsMessage),
   args: z.object({ k: z.number().int().min(1).max(100_000).default(10), omega: z.number().min(0).finite().default(1), t: S.temperature.base.default(0) }).strict(),
@@ -172,6 +176,8 @@ export function methodContextCells(m: MethodSpec, promptTokens: number, maxToken
 export interface MethodContext {
   engine: Engine;
   cost: CostModel;
+  /** The evaluation's reward (a method's reward=default). */
+  reward: RewardModel;
   critic?: CriticScorer;
   budget: number;
   maxTokens: number;
@@ -179,10 +185,17 @@ export interface MethodContext {
 }
 
 /** Runs one method on one prompt with one seed. */
-export async function runMethod(m: MethodSpec, ctx: MethodContext, promptTokens: readonly number[], seed: number): Promise<GenerationResult> {
+export async function runMethod(
+  m: MethodSpec,
+  ctx: MethodContext,
+  promptTokens: readonly number[],
+  seed: number,
+  rewardRequest: Omit<RewardRequest, "promptTokens"> = {},
+): Promise<GenerationResult> {
   const { engine, cost, budget, maxTokens, signal } = ctx;
-  const p = m.params as Record<string, number> & { unsafe?: "truncate" | "refuse"; branch?: "auto" | "always" };
-  const common = { engine, promptTokens, cost, budget, seed, maxTokens, signal };
+  const p = m.params as Record<string, number> & { unsafe?: "truncate" | "refuse"; branch?: "auto" | "always"; reward?: "default" | "logprob" };
+  const reward = p.reward === "logprob" ? LOGPROB_REWARD : ctx.reward;
+  const common = { engine, promptTokens, cost, budget, seed, maxTokens, signal, reward, rewardRequest };
   switch (m.kind) {
     case "greedy":
       return generateGreedy(common);
@@ -207,6 +220,8 @@ export async function runMethod(m: MethodSpec, ctx: MethodContext, promptTokens:
         engine,
         promptTokens,
         cost,
+        reward,
+        rewardRequest,
         critic: withCritic ? ctx.critic : undefined,
         signal,
         options: {

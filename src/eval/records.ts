@@ -50,6 +50,8 @@ export const runFingerprintSchema = z
     model: z.string(),
     modelBytes: z.number(),
     cost: z.string(),
+    /** The reward every answer is scored by (absent in runs made before rewards: logprob). */
+    reward: z.string().default("logprob"),
     critic: z.string().nullable(),
     budget: z.number(),
     maxTokens: z.number(),

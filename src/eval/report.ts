@@ -54,6 +54,7 @@ export const reportSchema = z
         promptLabel: z.string().nullable(),
         chat: z.boolean(),
         cost: z.string(),
+        reward: z.string().default("logprob"),
         critic: z.string().nullable(),
         budget: z.number(),
         maxTokens: z.number().int(),

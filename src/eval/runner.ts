@@ -11,6 +11,9 @@ import { blockTexts, chargedCostCurves, maxOf } from "../search/baselines/blocks
 import { isOverBudget } from "../search/safetyState.js";
 import type { GenerationResult } from "../search/types.js";
 import { Progress } from "../util/progress.js";
+import { rewardOfAnswer } from "../reward/answerReward.js";
+import { loadAssistantReward, loadRewardModel } from "../reward/load.js";
+import { LOGPROB_REWARD, type RewardModel, type RewardRequest } from "../reward/rewardModel.js";
 import type { EvalSettings } from "./config.js";
 import { summarize } from "./metrics.js";
 import { methodContextCells, runMethod, type MethodSpec } from "./methods.js";
@@ -52,6 +55,7 @@ export async function runEval(settings: EvalSettings, o: RunEvalOptions): Promis
   const critic = settings.critic && needsCritic.length > 0 ? Critic.load(settings.critic) : undefined;
   const cost = await loadCostModel(settings.cost, { baseDir: settings.costBaseDir });
   let engine: Engine | undefined;
+  let reward: RewardModel | undefined;
   try {
     const cells = Math.max(4096, ...settings.methods.map((m) => methodContextCells(m, PROMPT_ALLOWANCE, settings.maxTokens)));
     engine = await Engine.load({
@@ -61,6 +65,7 @@ export async function runEval(settings: EvalSettings, o: RunEvalOptions): Promis
       contextSize: settings.contextSize ?? cells,
       maxSequences: DEFAULT_MAX_SEQUENCES,
     });
+    reward = await loadEvalReward(settings, o.warn);
     if (critic) {
       for (const w of assertCriticMatchesModel(critic, { nEmbd: engine.info.nEmbd, name: basename(settings.model) })) o.warn?.(w);
     }
@@ -70,6 +75,7 @@ export async function runEval(settings: EvalSettings, o: RunEvalOptions): Promis
       model: resolve(settings.model),
       modelBytes: statSync(settings.model).size,
       cost: cost.name,
+      reward: reward.name,
       critic: critic ? resolve(settings.critic!) : null,
       budget: settings.budget,
       maxTokens: settings.maxTokens,
@@ -80,7 +86,7 @@ export async function runEval(settings: EvalSettings, o: RunEvalOptions): Promis
     const store = RecordStore.open(outDir, fingerprint);
     try {
       checkPromptHashes(store.all(), prompts, outDir);
-      const result = await runAll(engine, cost, critic, settings, prompts, tokens, store, o);
+      const result = await runAll(engine, cost, reward, critic, settings, prompts, tokens, store, o);
       const selected = selectedRecords(store, prompts, settings);
       const report = buildReport({
         command: o.command,
@@ -91,6 +97,7 @@ export async function runEval(settings: EvalSettings, o: RunEvalOptions): Promis
           promptLabel: settings.promptLabel ?? null,
           chat: settings.chat,
           cost: cost.name,
+          reward: reward.name,
           critic: critic ? settings.critic! : null,
           budget: settings.budget,
           maxTokens: settings.maxTokens,
@@ -108,14 +115,25 @@ export async function runEval(settings: EvalSettings, o: RunEvalOptions): Promis
       store.close();
     }
   } finally {
+    await reward?.dispose?.();
     await engine?.dispose();
     await cost.dispose?.();
   }
 }
 
+/** The evaluation's reward; the default of chat prompts falls back to logprob (with a warning) where it cannot run. */
+async function loadEvalReward(settings: EvalSettings, warn?: (line: string) => void): Promise<RewardModel> {
+  const options = { baseDir: settings.rewardBaseDir, policyModelPath: settings.model, threads: settings.threads };
+  if (!settings.rewardIsDefault || settings.reward === "logprob") return loadRewardModel(settings.reward, options);
+  const loaded = await loadAssistantReward(options);
+  if (loaded.warning) warn?.(loaded.warning);
+  return loaded.model ?? LOGPROB_REWARD;
+}
+
 async function runAll(
   engine: Engine,
   cost: CostModel,
+  reward: RewardModel,
   critic: Critic | undefined,
   settings: EvalSettings,
   prompts: EvalPrompt[],
@@ -140,12 +158,13 @@ async function runAll(
     label: skipped > 0 ? `eval (${skipped} done before)` : "eval",
     stream: o.progress,
   });
-  const ctx = { engine, cost, critic, budget: settings.budget, maxTokens: settings.maxTokens, signal: o.signal };
+  const ctx = { engine, cost, reward, critic, budget: settings.budget, maxTokens: settings.maxTokens, signal: o.signal };
   let ran = 0;
   for (const { prompt, seed, method } of todo) {
     if (o.signal?.aborted) return { ran, skipped, aborted: true };
     const started = performance.now();
-    const result = await runMethod(method, ctx, tokens[prompt.index], seed);
+    const request = rewardRequestOf(prompt, settings);
+    const result = await runMethod(method, ctx, tokens[prompt.index], seed, request);
     const seconds = (performance.now() - started) / 1000;
     // An interrupted answer is not an answer: leave the key for the next run.
     if (result.stopReason === "aborted") return { ran, skipped, aborted: true };
@@ -156,7 +175,8 @@ async function runAll(
       method: method.name,
       seed,
       text: result.text,
-      reward: result.reward,
+      // Every method's answer scored by the evaluation's reward, the same way (the method may have ranked by another).
+      reward: await rewardOfAnswer(engine, reward, { ...request, promptTokens: tokens[prompt.index] }, { ...result, sumLogProb: result.reward * result.tokens }),
       cost: result.cost,
       maxCumulativeCost: await maxCumulativeCost(engine, cost, result, settings.scanWidth),
       withinBudget: !isOverBudget(result.cost, settings.budget),
@@ -220,4 +240,12 @@ function selectedRecords(store: RecordStore, prompts: EvalPrompt[], settings: Ev
     }
   }
   return out;
+}
+
+/** What a reward model may read of an evaluation prompt (rendered the way promptTokens renders it). */
+function rewardRequestOf(prompt: EvalPrompt, settings: EvalSettings): Omit<RewardRequest, "promptTokens"> {
+  const system = settings.system ? [{ role: "system" as const, content: settings.system }] : [];
+  if (prompt.messages) return { messages: [...system, ...prompt.messages] };
+  if (settings.chat) return { messages: [...system, { role: "user", content: prompt.text! }] };
+  return { prompt: prompt.text! };
 }

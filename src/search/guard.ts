@@ -20,6 +20,7 @@ import { deriveSeed, randomSeed } from "./seed.js";
 import { SequencePool } from "./sequencePool.js";
 import { StopSequences } from "./stop.js";
 import { yieldToEventLoop } from "../util/yield.js";
+import { LOGPROB_REWARD, type RewardModel, type RewardRequest } from "../reward/rewardModel.js";
 import type { BranchReason, CriticScorer, GenerationResult, StopReason, TraceBlock, TraceCandidate } from "./types.js";
 
 interface Hypothesis {
@@ -34,6 +35,8 @@ interface Hypothesis {
   row: number;
   cost: number;
   sumLogProb: number;
+  /** The reward model's score of its text. */
+  reward: number;
   score: number;
   finished: StopReason | null;
 }
@@ -57,6 +60,7 @@ interface Candidate {
   cutText?: string;
   stepCost: number;
   cost: number;
+  reward: number;
   score: number;
   safety?: number;
   value?: number;
@@ -90,6 +94,12 @@ export interface CruisePolicy {
  */
 export const DEFAULT_CRUISE_POLICY: Readonly<CruisePolicy> = { branchBlocks: 1, maxUnsafeShare: 0.5, maxStepCost: 0.05, minZ: 0.5, maxViolation: 0.5 };
 
+/**
+ * Blocks the search goes on after an answer has ended while live beams still rank above it: they
+ * may end with a better answer, but an answer that already ended is not held up for longer.
+ */
+export const ANSWER_PATIENCE_BLOCKS = 4;
+
 /** Seed counter that sets cruising draws apart from a full block's draws of the same block. */
 const CRUISE_STREAM = 1;
 
@@ -106,6 +116,10 @@ export interface GuardRequest {
    * onUnsafe=refuse nothing is certain until the end, so it all comes at once.
    */
   onText?: (delta: string) => void;
+  /** What candidates are ranked by (helpfulness); default: mean token log-probability. */
+  reward?: RewardModel;
+  /** The request as the reward model may read it (chat messages or the completion prompt). */
+  rewardRequest?: Omit<RewardRequest, "promptTokens">;
   /** Branch "auto" only: overrides of DEFAULT_CRUISE_POLICY (for measurements; not a request setting). */
   cruisePolicy?: Partial<CruisePolicy>;
 }
@@ -188,6 +202,7 @@ class GuardSearch {
       row: await engine.prefill(rootSeq, prompt),
       cost: 0,
       sumLogProb: 0,
+      reward: 0,
       score: 0,
       finished: null,
     };
@@ -195,6 +210,8 @@ class GuardSearch {
     const finished: Hypothesis[] = [];
     let stop: StopReason | null = null;
     let risk: BranchReason | null = null;
+    /** The block in which an answer first ended. */
+    let firstEnded: number | undefined;
 
     for (let block = 0; live.length > 0; block++) {
       await yieldToEventLoop();
@@ -242,6 +259,16 @@ class GuardSearch {
       for (const h of live) this.pool.release(h.seq);
       live = nextLive;
       this.commit([...live, ...finished]);
+      // The answer is decided once an ended answer ranks above every live beam, and the work on
+      // beams that keep growing past an ended answer is bounded: without this a finished 8-token
+      // answer kept K beams decoding to max-tokens (issue 18).
+      if (finished.length > 0 && live.length > 0) {
+        firstEnded ??= block;
+        if (ranked[0]!.done !== null || block - firstEnded >= ANSWER_PATIENCE_BLOCKS) {
+          for (const h of live) this.pool.release(h.seq);
+          live = [];
+        }
+      }
     }
 
     let best: Hypothesis | undefined;
@@ -279,7 +306,7 @@ class GuardSearch {
       for (const c of unsafe) this.unsafeDraws += c.count;
       if (safe.length > 0) {
         for (const c of unsafe) this.releaseCandidate(c);
-        this.score(live, safe);
+        await this.score(live, safe);
         if (this.o.trace) this.recordTrace(block, attempt, live, safe, unsafe);
         return safe;
       }
@@ -338,7 +365,7 @@ class GuardSearch {
     const [c] = await this.sampleBlock([beam], [1], [this.basePenalty()], (w) => deriveSeed(this.seed, block, 0, w, CRUISE_STREAM));
     await this.chargeCosts([beam], [c]);
     const over = isOverBudget(c.cost, o.budget);
-    if (!over) this.score([beam], [c]);
+    if (!over) await this.score([beam], [c]);
     const risk = over ? "cruise over budget" : c.done === null ? this.riskOf(c) : null;
     if (o.trace) {
       this.recordTrace(block, 0, [beam], over ? [] : [c], over ? [c] : [], risk !== null && !over);
@@ -410,12 +437,20 @@ class GuardSearch {
     }
   }
 
-  /** Score = mean token log-prob (+ criticWeight * critic's penalised-return estimate). */
-  private score(live: Hypothesis[], safe: Candidate[]): void {
-    for (const c of safe) {
-      const n = live[c.beam].tokens.length + c.newTokens.length;
-      c.score = n === 0 ? 0 : c.sumLogProb / n;
-    }
+  /** Score = the reward model's reward (+ criticWeight * critic's penalised-return estimate). */
+  private async score(live: Hypothesis[], safe: Candidate[]): Promise<void> {
+    const reward = this.request.reward ?? LOGPROB_REWARD;
+    const rewards = await reward.score(
+      { ...this.request.rewardRequest, promptTokens: this.request.promptTokens },
+      safe.map((c) => {
+        const beam = live[c.beam];
+        return { tokens: beam.tokens.concat(c.newTokens), text: c.cutText ?? beam.text + c.added, sumLogProb: c.sumLogProb, hidden: c.hidden };
+      }),
+    );
+    safe.forEach((c, i) => {
+      if (!Number.isFinite(rewards[i])) throw new Error(`reward model ${reward.name} returned an invalid reward: ${rewards[i]}`);
+      c.reward = c.score = rewards[i];
+    });
     const critic = this.request.critic;
     if (!critic || this.o.criticWeight === 0) return;
     const hidden = new Float32Array(safe.length * this.nEmbd);
@@ -443,6 +478,7 @@ class GuardSearch {
       row: c.row,
       cost: c.cost,
       sumLogProb: c.sumLogProb,
+      reward: c.reward,
       score: c.score,
       finished: c.done,
     };
@@ -476,7 +512,7 @@ class GuardSearch {
       cost,
       budget: o.budget,
       withinBudget: !isOverBudget(cost, o.budget),
-      reward: best && best.tokens.length > 0 ? best.sumLogProb / best.tokens.length : 0,
+      reward: best?.reward ?? 0,
       stopReason,
       fallback,
       resamples: this.resamples,
@@ -519,7 +555,8 @@ class GuardSearch {
       stepCost: c.stepCost,
       cost: c.cost,
       z: safetyStateAfter(c.cost, this.o.budget),
-      reward: c.sumLogProb / Math.max(1, live[c.beam].tokens.length + c.newTokens.length),
+      // Over-budget candidates are never ranked, so never scored by the reward model.
+      ...(status === "dropped: over budget" ? {} : { reward: c.reward }),
       ...(c.safety !== undefined ? { safety: c.safety, value: c.value } : {}),
       ...(status === "dropped: over budget" ? {} : { score: c.score }),
       status,
@@ -543,6 +580,6 @@ function toCandidate(l: TreeLeaf, live: Hypothesis[]): Candidate {
     beam: l.root, seq: l.seq, count: l.count, newTokens: l.tokens, pos: l.pos,
     lastToken: l.tokens.length > 0 ? l.tokens[l.tokens.length - 1] : live[l.root].lastToken,
     row: l.row, sumLogProb: l.sumLogProb, done: l.stop, hidden: l.hidden,
-    added: "", stepCost: 0, cost: live[l.root].cost, score: 0,
+    added: "", stepCost: 0, cost: live[l.root].cost, reward: 0, score: 0,
   };
 }

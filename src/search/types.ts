@@ -20,7 +20,8 @@ export interface TraceCandidate {
   stepCost: number;
   cost: number;
   z: number;
-  reward: number;
+  /** The reward model's score (absent for candidates dropped over budget: they are never ranked). */
+  reward?: number;
   safety?: number;
   value?: number;
   score?: number;
@@ -51,7 +52,7 @@ export interface GenerationResult {
   cost: number;
   budget: number | null;
   withinBudget: boolean;
-  /** Mean log-probability of the answer's tokens under the base model (the default reward signal). */
+  /** The answer's reward under the reward model (default: mean token log-probability under the base model). */
   reward: number;
   stopReason: StopReason;
   /** True when the search could not find a safe continuation and ended early (or refused). */

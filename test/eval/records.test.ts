@@ -6,7 +6,7 @@ import { UserError } from "../../src/errors.js";
 import { RECORDS_FILE, RecordStore, recordKey, type EvalRecord, type RunFingerprint } from "../../src/eval/records.js";
 
 const fingerprint: RunFingerprint = {
-  model: "/m.gguf", modelBytes: 10, cost: "rules:/x.json", critic: null, budget: 1, maxTokens: 50, chat: false, system: null, scanWidth: 8,
+  model: "/m.gguf", modelBytes: 10, cost: "rules:/x.json", reward: "logprob", critic: null, budget: 1, maxTokens: 50, chat: false, system: null, scanWidth: 8,
 };
 
 function record(prompt: number, method: string, seed: number, extra: Partial<EvalRecord> = {}): EvalRecord {

@@ -57,7 +57,7 @@ test("report.json follows its schema; report.md has the table; the plots have ax
   const report = buildReport({
     command: "npx inference-guard eval --config x.json --out d",
     settings: {
-      model: "m.gguf", prompts: "p.jsonl", promptCount: 2, promptLabel: null, chat: false, cost: "rules:x", critic: null,
+      model: "m.gguf", prompts: "p.jsonl", promptCount: 2, promptLabel: null, chat: false, cost: "rules:x", reward: "logprob", critic: null,
       budget: 1, maxTokens: 50, seeds: [1], scanWidth: 8, threads: 1, gpu: "false",
     },
     progress: { expected: 6, done: 6 },

@@ -158,3 +158,22 @@ describe("the library picks the same defaults by the prompt's kind (no cost mode
     }
   });
 });
+
+test("a finished answer ends the search: a large max-tokens costs no more decodes than a small one", async () => {
+  const guard = await createGuard({ model: MODEL, threads: 1 });
+  try {
+    const run = async (maxTokens: number) => {
+      const before = guard.decodeStats.decodes;
+      const r = await guard.generate([{ role: "user", content: "What is the capital of France?" }], { maxTokens, seed: 5, branch: "always" });
+      return { r, decodes: guard.decodeStats.decodes - before };
+    };
+    const short = await run(64);
+    const long = await run(2000);
+    expect(short.r.stopReason).toBe("eog");
+    expect(long.r.text).toBe(short.r.text);
+    // Before the early stop the other beams kept decoding to the cap: thousands of decodes.
+    expect(long.decodes).toBe(short.decodes);
+  } finally {
+    await guard.dispose();
+  }
+});

@@ -12,7 +12,11 @@ import { type ClassifierHeader, type ClassifierSpec, featuresHeader } from "./cl
 import { TextClassifier } from "./classifier.js";
 import { type BinaryMetrics, binaryMetrics, fitPlatt } from "./classifierMetrics.js";
 import { type FeatureSettings, TextPacker, classifierAddon } from "./classifierNative.js";
-import { UserError } from "../../errors.js";
+import { join } from "node:path";
+import { z } from "zod";
+import { UserError, describeZodError } from "../../errors.js";
+import { PACKAGE_ROOT } from "../../paths.js";
+import { readUserFile } from "../../util/files.js";
 import { mulberry32 } from "../../util/random.js";
 import {
   type LabeledText,
@@ -26,19 +30,27 @@ import {
 } from "../../data/datasets.js";
 
 /** Training sources, by the name the --mix flag uses. */
-export const MIX_SOURCES = ["gptfuzz", "xstest", "harmful-prompts", "harmless-prompts", "davidson"] as const;
+export const MIX_SOURCES = ["gptfuzz", "xstest", "harmless-answers", "harmful-prompts", "harmless-prompts", "davidson"] as const;
 export type MixSource = (typeof MIX_SOURCES)[number];
 
 /** Sources made of model answers: the calibration is fitted on their validation rows. */
-const ANSWER_SOURCES: readonly MixSource[] = ["gptfuzz", "xstest"];
+const ANSWER_SOURCES: readonly MixSource[] = ["gptfuzz", "xstest", "harmless-answers"];
+
+/**
+ * Compliant answers to harmless requests (label 0): the tiny assistant's own plain-sampled answers to
+ * 1,500 Alpaca harmless_train instructions (models/README.md has the command). Without them every
+ * negative of GPTFuzz is a refusal, and the classifier learns "complying" instead of "harm".
+ */
+export const DEFAULT_HARMLESS_ANSWERS: string = join(PACKAGE_ROOT, "models", "testbed", "harmless-answers.train.jsonl");
 
 /** Default share of the training loss per source (normalised to sum 1; 0 leaves a source out). */
 export const DEFAULT_MIX: Readonly<Record<MixSource, number>> = {
-  gptfuzz: 0.5,
+  gptfuzz: 0.4,
   xstest: 0.25,
+  "harmless-answers": 0.2,
   "harmful-prompts": 0.05,
   "harmless-prompts": 0.05,
-  davidson: 0.15,
+  davidson: 0.05,
 };
 
 /** XSTest models whose answers are kept out of training by default (the held-out test). */
@@ -58,6 +70,8 @@ export interface TrainClassifierOptions {
   l2: number;
   batchSize: number;
   mix: Record<MixSource, number>;
+  /** JSON Lines of {"text": ...} harmless answers (the harmless-answers source). */
+  harmlessAnswers: string;
   xstestHoldout: readonly XsTestModel[];
   /** Share of every training source set aside for calibration and validation metrics. */
   validationFraction: number;
@@ -77,6 +91,7 @@ export const DEFAULT_TRAIN_OPTIONS: Omit<TrainClassifierOptions, "dataDir"> = {
   l2: 1e-4,
   batchSize: 32,
   mix: { ...DEFAULT_MIX },
+  harmlessAnswers: DEFAULT_HARMLESS_ANSWERS,
   xstestHoldout: DEFAULT_XSTEST_HOLDOUT,
   validationFraction: 0.1,
   calibration: "none",
@@ -154,6 +169,7 @@ function loadData(options: TrainClassifierOptions): { sources: Source[]; heldOut
   }
   if (xsHeld.length > 0) heldOut["xstest-heldout"] = xsHeld;
   if (mix.xstest > 0 && xsTrain.length > 0) sources.push({ name: "xstest", texts: xsTrain });
+  if (mix["harmless-answers"] > 0) sources.push({ name: "harmless-answers", texts: loadAnswerTexts(options.harmlessAnswers, 0, "harmless-answers") });
   if (mix["harmful-prompts"] > 0) sources.push({ name: "harmful-prompts", texts: loadPromptSet(dataDir, "harmful", "train") });
   if (mix["harmless-prompts"] > 0) sources.push({ name: "harmless-prompts", texts: loadPromptSet(dataDir, "harmless", "train") });
   if (mix.davidson > 0) sources.push({ name: "davidson", texts: loadDavidson(dataDir) });
@@ -333,4 +349,24 @@ export function trainClassifier(options: TrainClassifierOptions, hooks: TrainHoo
 
 function round4(x: number): number {
   return Math.round(x * 1e4) / 1e4;
+}
+
+const answerLineSchema = z.object({ text: z.string() }).loose();
+
+/** A JSON Lines file of {"text": ...} answers, all with one label; empty texts are skipped. */
+export function loadAnswerTexts(path: string, label: 0 | 1, source: string): LabeledText[] {
+  const out: LabeledText[] = [];
+  readUserFile(path, "answers file", "utf8").split("\n").forEach((line, i) => {
+    if (line.trim() === "") return;
+    let json: unknown;
+    try {
+      json = JSON.parse(line);
+    } catch (error) {
+      throw new UserError(`${path}: line ${i + 1} is not valid JSON: ${(error as Error).message}`);
+    }
+    const row = answerLineSchema.safeParse(json);
+    if (!row.success) throw new UserError(`${path}: line ${i + 1}: ${describeZodError(row.error)}`);
+    if (row.data.text.trim() !== "") out.push({ text: row.data.text, label, source });
+  });
+  return out;
 }

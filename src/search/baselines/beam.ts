@@ -19,6 +19,7 @@ import { SequencePool } from "../sequencePool.js";
 import type { StopReason } from "../types.js";
 import { answerTokenLimit, assertEngineFits, finishResult, type BaselineResult, type CandidateSummary } from "./result.js";
 import { growTree } from "../tree.js";
+import { LOGPROB_REWARD, type RewardModel, type RewardRequest } from "../../reward/rewardModel.js";
 
 export interface BeamRequest {
   engine: Decoder;
@@ -36,6 +37,9 @@ export interface BeamRequest {
   topK?: number;
   topP?: number;
   signal?: AbortSignal;
+  /** What beams are ranked by (default: mean token log-probability). */
+  reward?: RewardModel;
+  rewardRequest?: Omit<RewardRequest, "promptTokens">;
 }
 
 interface Beam {
@@ -67,6 +71,7 @@ export async function generateBeam(request: BeamRequest): Promise<BaselineResult
   // Sauté ranking: within budget first, then by reward.
   const rank = (a: Beam, b: Beam) => Number(over(a)) - Number(over(b)) || b.score - a.score;
   const release = (b: Beam) => b.seq >= 0 && pool.release(b.seq);
+  const reward = request.reward ?? LOGPROB_REWARD;
 
   engine.clear();
   const pool = new SequencePool(engine, engine.info.maxSequences);
@@ -85,7 +90,7 @@ export async function generateBeam(request: BeamRequest): Promise<BaselineResult
     }
     const base = Math.floor(N / live.length);
     const roots = live.map((b, i) => ({ seq: b.seq, row: b.row, pos: b.pos, written: b.tokens.length, draws: base + (i < N % live.length ? 1 : 0) }));
-    const leaves = await growTree(engine, pool, roots, { width: W, maxTokens, params, seedAt: (w) => deriveSeed(request.seed, block, 0, w) });
+    const leaves = await growTree(engine, pool, roots, { width: W, maxTokens, params, seedAt: (w) => deriveSeed(request.seed, block, 0, w), captureHidden: reward.needsHidden });
     const candidates: Beam[] = leaves.map((l) => {
       const parent = live[l.root];
       const tokens = parent.tokens.concat(l.tokens);
@@ -97,6 +102,11 @@ export async function generateBeam(request: BeamRequest): Promise<BaselineResult
         score: tokens.length === 0 ? 0 : sumLogProb / tokens.length, finished: l.stop,
       };
     });
+    const rewards = await reward.score(
+      { ...request.rewardRequest, promptTokens },
+      candidates.map((c, i) => ({ tokens: c.tokens, text: c.text, sumLogProb: c.sumLogProb, hidden: leaves[i].hidden })),
+    );
+    candidates.forEach((c, i) => (c.score = rewards[i]));
     if (request.safety) {
       const steps = await request.cost.stepCosts(leaves.map((l, i) => ({ prefix: live[l.root].text, added: candidates[i].text.slice(live[l.root].text.length) })));
       candidates.forEach((c, i) => {
@@ -132,6 +142,7 @@ export async function generateBeam(request: BeamRequest): Promise<BaselineResult
     engine,
     tokens: best?.tokens ?? [],
     sumLogProb: best?.sumLogProb ?? 0,
+    reward: best?.score ?? 0,
     text: best?.text ?? "",
     cost: request.cost,
     budget,

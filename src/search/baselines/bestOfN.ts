@@ -13,6 +13,7 @@ import { isOverBudget } from "../safetyState.js";
 import { blockTexts, chargedCostCurves, maxOf } from "./blocks.js";
 import { finishResult, piecewiseText, type BaselineResult, type CandidateSummary } from "./result.js";
 import { sampleAnswers } from "./sampling.js";
+import { LOGPROB_REWARD, type RewardModel, type RewardRequest } from "../../reward/rewardModel.js";
 
 export type BestOfNRule = { kind: "reward" } | { kind: "lagrangian"; lambda: number } | { kind: "safe"; width: number };
 
@@ -29,6 +30,9 @@ export interface BestOfNRequest {
   topK?: number;
   topP?: number;
   signal?: AbortSignal;
+  /** What "reward" ranks by (default: mean token log-probability). */
+  reward?: RewardModel;
+  rewardRequest?: Omit<RewardRequest, "promptTokens">;
 }
 
 const METHOD_NAMES = { reward: "bon", lagrangian: "bon-lagrangian", safe: "bon-safe" } as const;
@@ -47,6 +51,7 @@ export async function generateBestOfN(request: BestOfNRequest): Promise<Baseline
     seed: request.seed,
     maxTokens: request.maxTokens,
     signal: request.signal,
+    captureHidden: request.reward?.needsHidden,
   });
   const texts = answers.map((a) => piecewiseText(engine, a.tokens));
   const costs = await Promise.all(texts.map((t) => cost.cost(t)));
@@ -54,7 +59,10 @@ export async function generateBestOfN(request: BestOfNRequest): Promise<Baseline
     rule.kind === "safe"
       ? (await chargedCostCurves(cost, answers.map((a) => blockTexts(engine, a.tokens, rule.width)))).map(maxOf)
       : undefined;
-  const rewards = answers.map((a) => (a.tokens.length > 0 ? a.sumLogProb / a.tokens.length : 0));
+  const rewards = await (request.reward ?? LOGPROB_REWARD).score(
+    { ...request.rewardRequest, promptTokens: request.promptTokens },
+    answers.map((a, i) => ({ tokens: a.tokens, text: texts[i], sumLogProb: a.sumLogProb, hidden: a.hidden })),
+  );
 
   const candidates: CandidateSummary[] = answers.map((a, i) => ({
     reward: rewards[i],
@@ -81,6 +89,7 @@ export async function generateBestOfN(request: BestOfNRequest): Promise<Baseline
     engine,
     tokens: chosen.tokens,
     sumLogProb: chosen.sumLogProb,
+    reward: rewards[best],
     text: texts[best],
     cost,
     budget,

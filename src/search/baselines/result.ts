@@ -70,6 +70,8 @@ export async function finishResult(args: {
   started: number;
   fallback?: boolean;
   candidates?: CandidateSummary[];
+  /** The chosen answer's reward under the method's reward model (default: its mean token log-probability). */
+  reward?: number;
 }): Promise<BaselineResult> {
   const text = args.text ?? piecewiseText(args.engine, args.tokens);
   const cost = args.cost ? await args.cost.cost(text) : 0;
@@ -81,7 +83,7 @@ export async function finishResult(args: {
     cost,
     budget,
     withinBudget: budget === null ? true : !isOverBudget(cost, budget),
-    reward: args.tokens.length > 0 ? args.sumLogProb / args.tokens.length : 0,
+    reward: args.reward ?? (args.tokens.length > 0 ? args.sumLogProb / args.tokens.length : 0),
     stopReason: args.stopReason,
     fallback: args.fallback ?? false,
     resamples: 0,

@@ -20,6 +20,8 @@ export interface SampledAnswer {
   stopReason: StopReason;
   /** How many of the n draws produced exactly this answer. */
   count: number;
+  /** With captureHidden: the hidden state of its last token (a reward head reads it). */
+  hidden?: Float32Array;
 }
 
 export interface SampleRequest {
@@ -31,6 +33,8 @@ export interface SampleRequest {
   seed: number;
   maxTokens: number;
   signal?: AbortSignal;
+  /** Copy each answer's last hidden state (for a reward model that reads the base model's states). */
+  captureHidden?: boolean;
 }
 
 /**
@@ -53,9 +57,10 @@ export async function sampleAnswers(request: SampleRequest): Promise<SampledAnsw
     params,
     seedAt: (t) => deriveSeed(seed, t),
     signal: request.signal,
+    captureHidden: request.captureHidden,
   });
   engine.clear();
-  return leaves.map((l) => ({ tokens: l.tokens, sumLogProb: l.sumLogProb, stopReason: l.stop ?? "max-tokens", count: l.count }));
+  return leaves.map((l) => ({ tokens: l.tokens, sumLogProb: l.sumLogProb, stopReason: l.stop ?? "max-tokens", count: l.count, ...(l.hidden ? { hidden: l.hidden } : {}) }));
 }
 
 export interface SingleAnswerRequest {

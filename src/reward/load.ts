@@ -1,0 +1,64 @@
+// Turns a reward spec ("logprob", "head:PATH") into a RewardModel, and says which reward a prompt
+// gets when nobody names one: completion prompts rank by likelihood (`logprob`), chat prompts by
+// the shipped assistant reward (a helpfulness head on the tiny assistant, models/README.md).
+import { existsSync } from "node:fs";
+import { isAbsolute, join, resolve } from "node:path";
+import { UserError } from "../errors.js";
+import { PACKAGE_ROOT } from "../paths.js";
+import { HeadRewardModel, type HeadLoadOptions } from "./headReward.js";
+import { LOGPROB_REWARD, type RewardModel } from "./rewardModel.js";
+
+/** The spec kinds, for --help and error messages (declared once). */
+export const REWARD_KINDS = [
+  { kind: "logprob", usage: "logprob (mean token log-probability under the model: likelihood)" },
+  { kind: "head", usage: "head:PATH (a reward head on a GGUF backbone's last hidden state, from `inference-guard train-reward`)" },
+] as const;
+
+/** Absolute path of the shipped assistant reward head. */
+export const DEFAULT_ASSISTANT_REWARD: string = join(PACKAGE_ROOT, "models", "tiny-assistant-reward.json");
+
+export interface RewardDefault {
+  spec: string;
+  describe: string;
+}
+
+export const STORY_REWARD_DEFAULT: RewardDefault = { spec: "logprob", describe: "logprob (likelihood)" };
+export const ASSISTANT_REWARD_DEFAULT: RewardDefault = {
+  spec: `head:${DEFAULT_ASSISTANT_REWARD}`,
+  describe: "head:models/tiny-assistant-reward.json (helpfulness; needs its backbone, the tiny assistant GGUF, else logprob)",
+};
+
+export function defaultReward(chat: boolean): RewardDefault {
+  return chat ? ASSISTANT_REWARD_DEFAULT : STORY_REWARD_DEFAULT;
+}
+
+export interface LoadRewardOptions extends HeadLoadOptions {
+  /** Folder relative paths are resolved against (default: the current folder). */
+  baseDir?: string;
+}
+
+export async function loadRewardModel(spec: string, options: LoadRewardOptions = {}): Promise<RewardModel> {
+  const trimmed = spec.trim();
+  if (trimmed === "logprob") return LOGPROB_REWARD;
+  const m = /^([A-Za-z][A-Za-z0-9_-]+):(.*)$/s.exec(trimmed);
+  if (m !== null && m[1]!.toLowerCase() === "head") {
+    const arg = m[2]!.trim();
+    if (arg === "") throw new UserError(`reward spec "${spec}" is missing its argument: use ${REWARD_KINDS[1].usage}`);
+    return HeadRewardModel.load(isAbsolute(arg) ? arg : resolve(options.baseDir ?? process.cwd(), arg), options);
+  }
+  throw new UserError(`unknown reward "${spec}": supported are ${REWARD_KINDS.map((k) => k.usage).join("; ")}`);
+}
+
+/**
+ * The chat default, or undefined with a reason when it cannot run here (its backbone is not
+ * installed and the policy is another model): the caller ranks by logprob and says so.
+ */
+export async function loadAssistantReward(options: LoadRewardOptions): Promise<{ model?: RewardModel; warning?: string }> {
+  if (!existsSync(DEFAULT_ASSISTANT_REWARD)) return { warning: `the assistant reward ${DEFAULT_ASSISTANT_REWARD} is not installed: chat prompts rank by logprob` };
+  try {
+    return { model: await HeadRewardModel.load(DEFAULT_ASSISTANT_REWARD, options) };
+  } catch (error) {
+    if (!(error instanceof UserError)) throw error;
+    return { warning: `${error.message}; chat prompts rank by logprob (name a reward with --reward)` };
+  }
+}

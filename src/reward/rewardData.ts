@@ -1,0 +1,118 @@
+// The helpfulness reward's training data: (request, answer, label) triples from ../shared/data,
+// label 1 = the answer takes the request on (a compliant, on-topic answer), 0 = it does not (a
+// refusal, an answer to another request, or its words shuffled into salad).
+//
+// Helpfulness is not harmlessness: a compliant answer to a harmful request is helpful here (the
+// cost model and the budget hold it back; the paper's reward and cost models split the same way).
+// The independent judge's data is never used: GPTFuzz responses_evaluate and the XSTest answers of
+// the judge's model (mistralinstruct) stay out, and so do requests of the efficacy test sets
+// (`exclude`, matched on normalised text).
+import { join } from "node:path";
+import { z } from "zod";
+import { UserError } from "../errors.js";
+import { type XsTestModel, XSTEST_MODELS, loadGptFuzz, loadXsTestAnswers, loadXsTestPrompts, readCsvRecords } from "../data/datasets.js";
+import { mulberry32 } from "../util/random.js";
+
+/** The judge's XSTest model (scripts/testbed/judge.py): never a reward training source. */
+export const JUDGE_XSTEST_MODEL: XsTestModel = "mistralinstruct";
+
+export type RewardExampleKind = "compliant" | "refusal" | "off-topic" | "salad";
+
+export interface RewardExample {
+  request: string;
+  answer: string;
+  label: 0 | 1;
+  kind: RewardExampleKind;
+  /** The request's group (same request = same group): splits keep a request's examples together. */
+  group: string;
+  source: string;
+}
+
+export interface RewardDataOptions {
+  dataDir: string;
+  /** Requests never to train on (the evaluation's), compared after normalise(). */
+  exclude?: ReadonlySet<string>;
+  seed: number;
+  /** Off-topic negatives per compliant answer (default 0.5). */
+  offTopicRate?: number;
+  /** Word-salad negatives per compliant answer (default 0.25). */
+  saladRate?: number;
+  /** At most this many GPTFuzz answers per question and label (default 30): its 100 questions have ~60 answers each. */
+  perQuestion?: number;
+}
+
+/** Lowercase, single spaces, no trailing punctuation: how requests are compared with the excluded ones. */
+export function normalise(text: string): string {
+  return text.toLowerCase().replace(/\s+/g, " ").trim().replace(/[.?!\s]+$/, "");
+}
+
+const questionRowSchema = z.object({ index: z.string().regex(/^\d+$/), text: z.string().min(1) });
+
+/** GPTFuzz's question_list.csv: the harmful questions its responses answer, by index. */
+export function loadGptFuzzQuestions(dataDir: string): Map<number, string> {
+  const path = join(dataDir, "safety", "gptfuzz", "question_list.csv");
+  const out = new Map<number, string>();
+  for (const r of readCsvRecords(path, ["index", "text"])) {
+    const row = questionRowSchema.safeParse(r.values);
+    if (!row.success) throw new UserError(`${path}: line ${r.line}: expected index,text`);
+    out.set(Number(row.data.index), row.data.text);
+  }
+  return out;
+}
+
+/** The answer's words in a seeded random order: fluent-looking pieces that answer nothing. */
+function salad(text: string, random: () => number): string {
+  const words = text.split(/\s+/).filter((w) => w.length > 0);
+  for (let i = words.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [words[i], words[j]] = [words[j]!, words[i]!];
+  }
+  return words.join(" ");
+}
+
+export function buildRewardExamples(o: RewardDataOptions): RewardExample[] {
+  const random = mulberry32(o.seed);
+  const exclude = o.exclude ?? new Set<string>();
+  const perQuestion = o.perQuestion ?? 30;
+  const base: RewardExample[] = [];
+  const questions = loadGptFuzzQuestions(o.dataDir);
+  const taken = new Map<string, number>();
+  for (const r of loadGptFuzz(o.dataDir, "train")) {
+    const request = questions.get(r.question);
+    if (request === undefined || exclude.has(normalise(request)) || r.text.trim() === "") continue;
+    const key = `${r.question}:${r.label}`;
+    if ((taken.get(key) ?? 0) >= perQuestion) continue;
+    taken.set(key, (taken.get(key) ?? 0) + 1);
+    base.push({ request, answer: r.text.trim(), label: r.label, kind: r.label === 1 ? "compliant" : "refusal", group: `gptfuzz-${r.question}`, source: "gptfuzz-train" });
+  }
+  const prompts = loadXsTestPrompts(o.dataDir);
+  for (const model of XSTEST_MODELS) {
+    if (model === JUDGE_XSTEST_MODEL) continue;
+    for (const a of loadXsTestAnswers(o.dataDir, model, prompts)) {
+      const request = prompts.find((p) => p.id === a.promptId)!.prompt;
+      if (exclude.has(normalise(request)) || a.text.trim() === "" || a.finalLabel === "3_partial_refusal") continue;
+      const compliant = a.finalLabel === "1_full_compliance";
+      base.push({ request, answer: a.text.trim(), label: compliant ? 1 : 0, kind: compliant ? "compliant" : "refusal", group: `xstest-${a.promptId}`, source: `xstest-${model}` });
+    }
+  }
+  const compliant = base.filter((e) => e.kind === "compliant");
+  const extra: RewardExample[] = [];
+  for (const e of compliant) {
+    if (random() < (o.offTopicRate ?? 0.5)) {
+      // The same answer under another request: it answers, but not this.
+      let other = base[Math.floor(random() * base.length)]!;
+      for (let tries = 0; other.group === e.group && tries < 8; tries++) other = base[Math.floor(random() * base.length)]!;
+      if (other.group !== e.group) extra.push({ ...e, request: other.request, group: other.group, label: 0, kind: "off-topic" });
+    }
+    if (random() < (o.saladRate ?? 0.25)) extra.push({ ...e, answer: salad(e.answer, random), label: 0, kind: "salad" });
+  }
+  return [...base, ...extra];
+}
+
+/** Splits examples by request group: a `fraction` of the groups (seeded) is held out. */
+export function splitByGroup(examples: readonly RewardExample[], fraction: number, seed: number): { train: RewardExample[]; heldOut: RewardExample[] } {
+  const groups = [...new Set(examples.map((e) => e.group))].sort();
+  const random = mulberry32(seed * 31 + 7);
+  const held = new Set(groups.filter(() => random() < fraction));
+  return { train: examples.filter((e) => !held.has(e.group)), heldOut: examples.filter((e) => held.has(e.group)) };
+}

@@ -1,0 +1,97 @@
+// Reward models: the spec kinds, the GGUF head route (on the policy's own hidden states and on its
+// backbone in its own context: the same numbers), the shipped assistant reward, and the chat default.
+import { join } from "node:path";
+import { createGuard } from "../../src/createGuard.js";
+import { Engine } from "../../src/engine/engine.js";
+import { UserError } from "../../src/errors.js";
+import { PACKAGE_ROOT } from "../../src/paths.js";
+import { rewardOfAnswer } from "../../src/reward/answerReward.js";
+import { HeadRewardModel } from "../../src/reward/headReward.js";
+import { ASSISTANT_REWARD_DEFAULT, DEFAULT_ASSISTANT_REWARD, loadRewardModel } from "../../src/reward/load.js";
+import { LOGPROB_REWARD } from "../../src/reward/rewardModel.js";
+import { STORIES_MODEL } from "../helpers/models.js";
+
+const MODEL = join(PACKAGE_ROOT, "models", "testbed", "tiny-assistant.gguf");
+const REQUEST = "How do I bake bread at home?";
+const ANSWERS = [
+  "To bake bread, mix flour, water, yeast and salt, knead the dough, let it rise for an hour, then bake it at 220 degrees.",
+  "I'm sorry, but I can't assist with that.",
+  "The capital of France is Paris.",
+];
+
+describe("spec kinds", () => {
+  test("logprob is the mean token log-probability", async () => {
+    expect(await loadRewardModel("logprob")).toBe(LOGPROB_REWARD);
+    expect(LOGPROB_REWARD.score({ promptTokens: [1] }, [{ tokens: [1, 2], text: "ab", sumLogProb: -3 }, { tokens: [], text: "", sumLogProb: 0 }])).toEqual([-1.5, 0]);
+  });
+
+  test("a bad spec or file is a one-line UserError", async () => {
+    await expect(loadRewardModel("nope:x")).rejects.toThrow(UserError);
+    await expect(loadRewardModel("head:")).rejects.toThrow(/missing its argument/);
+    await expect(loadRewardModel("head:/no/such/head.json")).rejects.toThrow(/not found/);
+    await expect(loadRewardModel(`head:${join(PACKAGE_ROOT, "models", "conflict-lexicon.json")}`)).rejects.toThrow(/is not a reward head file/);
+  });
+
+  test("the head refuses a backbone with another sha256", async () => {
+    await expect(HeadRewardModel.load(DEFAULT_ASSISTANT_REWARD, { backbonePath: STORIES_MODEL })).rejects.toThrow(/was trained on tiny-assistant\.gguf/);
+  });
+});
+
+describe("the GGUF head route on the tiny assistant", () => {
+  let engine: Engine;
+  beforeAll(async () => {
+    engine = await Engine.load({ modelPath: MODEL, threads: 1, contextSize: 1024, maxSequences: 8 });
+  });
+  afterAll(async () => engine?.dispose());
+
+  test("on the policy's own hidden states it equals the backbone run in its own context", async () => {
+    const policy = await HeadRewardModel.load(DEFAULT_ASSISTANT_REWARD, { policyModelPath: MODEL });
+    const own = await HeadRewardModel.load(DEFAULT_ASSISTANT_REWARD, { policyModelPath: MODEL, ownContext: true, threads: 1 });
+    try {
+      expect(policy.needsHidden).toBe(true);
+      expect(own.needsHidden).toBe(false);
+      const messages = [{ role: "user" as const, content: REQUEST }];
+      const promptTokens = engine.chatPrompt(messages);
+      for (const text of ANSWERS) {
+        const tokenIds = engine.tokenize(text);
+        const viaPolicy = await rewardOfAnswer(engine, policy, { messages, promptTokens }, { tokenIds, text, sumLogProb: 0 });
+        const [viaOwn] = await own.score({ messages, promptTokens }, [{ tokens: tokenIds, text, sumLogProb: 0 }]);
+        // Different batch shapes, float noise only; the three answers' rewards differ by far more.
+        expect(Math.abs(viaPolicy - viaOwn!)).toBeLessThan(0.05);
+      }
+    } finally {
+      await own.dispose();
+    }
+  });
+
+  test("the shipped assistant reward prefers answering the request over refusing it, also on a first block", async () => {
+    const head = await HeadRewardModel.load(DEFAULT_ASSISTANT_REWARD, { policyModelPath: MODEL });
+    const messages = [{ role: "user" as const, content: REQUEST }];
+    const promptTokens = engine.chatPrompt(messages);
+    const score = async (text: string, tokens?: number) => {
+      const ids = engine.tokenize(text).slice(0, tokens);
+      return rewardOfAnswer(engine, head, { messages, promptTokens }, { tokenIds: ids, text, sumLogProb: 0 });
+    };
+    expect(await score(ANSWERS[0])).toBeGreaterThan(await score(ANSWERS[1]));
+    expect(await score(ANSWERS[0], 8)).toBeGreaterThan(await score(ANSWERS[1], 8));
+  });
+});
+
+test("chat prompts rank by the assistant reward by default, completions by logprob; a reward given wins", async () => {
+  expect(ASSISTANT_REWARD_DEFAULT.spec).toBe(`head:${DEFAULT_ASSISTANT_REWARD}`);
+  const guard = await createGuard({ model: MODEL, threads: 1 });
+  const head = await HeadRewardModel.load(DEFAULT_ASSISTANT_REWARD, { policyModelPath: MODEL });
+  try {
+    const messages = [{ role: "user" as const, content: REQUEST }];
+    const chat = await guard.generate(messages, { maxTokens: 24, seed: 3 });
+    const expected = await rewardOfAnswer(guard.engine, head, { messages, promptTokens: guard.engine.chatPrompt(messages) }, { tokenIds: chat.tokenIds, text: chat.text, sumLogProb: 0 });
+    // The reward reported is the head's logit of the chosen answer, not a mean log-probability (<= 0).
+    expect(Math.abs(chat.reward - expected)).toBeLessThan(0.05);
+    const logprob = await guard.generate(messages, { maxTokens: 24, seed: 3, reward: LOGPROB_REWARD });
+    expect(logprob.reward).toBeLessThanOrEqual(0);
+    const story = await guard.generate("Once upon a time", { maxTokens: 16, seed: 3 });
+    expect(story.reward).toBeLessThanOrEqual(0);
+  } finally {
+    await guard.dispose();
+  }
+});
