@@ -50,6 +50,17 @@ export function shippedFile(path: string): string | undefined {
 }
 
 /**
+ * The prebuilt addon the package ships for this platform, `prebuilds/<platform>-<arch>/` (Linux
+ * with musl: `-musl`), as native/prebuilds.mjs names it. native/install.mjs copies it into
+ * build/Release when it fits; a loader may fall back to it where install scripts did not run.
+ */
+export function prebuiltAddonPath(): string {
+  const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header;
+  const musl = process.platform === "linux" && !header?.glibcVersionRuntime;
+  return join(PACKAGE_ROOT, "prebuilds", `${process.platform}-${process.arch}${musl ? "-musl" : ""}`, "inference_guard.node");
+}
+
+/**
  * Default model: $INFERENCE_GUARD_MODEL, else the stories260K.gguf the package ships, else (a
  * checkout before `npm pack`) ../shared/models/stories260K.gguf.
  */

@@ -10,7 +10,7 @@ import { loadCostModel } from "../../src/cost/load.js";
 import { SHIPPED_COST_MODELS } from "../../src/cost/defaults.js";
 import { createGuard } from "../../src/createGuard.js";
 import { UserError } from "../../src/errors.js";
-import { MODEL_ENV, PACKAGE_ROOT, SHARED_DIR, SHIPPED_FILES, defaultModelPath, shippedFile } from "../../src/paths.js";
+import { MODEL_ENV, PACKAGE_ROOT, SHARED_DIR, SHIPPED_FILES, defaultModelPath, prebuiltAddonPath, shippedFile } from "../../src/paths.js";
 import { cli } from "../helpers/cli.js";
 import { STORIES_MODEL, TINY_RANDOM_MODEL } from "../helpers/models.js";
 
@@ -38,6 +38,11 @@ describe("shipped files", () => {
     expect(own.cost("he hit the ball")).toBe(1);
     expect(own.cost("he hit the cat")).toBe(0);
     await expect(loadCostModel("classifier:missing.bin", { baseDir: elsewhere })).rejects.toThrow(join(elsewhere, "missing.bin"));
+  });
+
+  test("the prebuilt addon's path names this platform as native/prebuilds.mjs does", async () => {
+    const { prebuildTag } = (await import(join(PACKAGE_ROOT, "native", "prebuilds.mjs"))) as { prebuildTag(): string };
+    expect(prebuiltAddonPath()).toBe(join(PACKAGE_ROOT, "prebuilds", prebuildTag(), "inference_guard.node"));
   });
 
   test("the default model is $INFERENCE_GUARD_MODEL, else the one the package ships, else the shared one", () => {
