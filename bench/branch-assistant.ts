@@ -5,14 +5,18 @@
 //   npx tsx bench/branch-assistant.ts PROMPTS.jsonl OUT.jsonl VARIANTS_JSON [LIMIT]
 //
 // VARIANTS_JSON names each variant: {"NAME": {"sample": true} | {"branch": "always"|"auto",
-// "policy": {...CruisePolicy overrides}, "critic": true}}. Every request is answered once per
-// variant (seed 1, 64 tokens, the assistant's cost model and budget 0.5, K=4 N=8 W=8); OUT gets
+// "policy": {...CruisePolicy overrides}, "critic": true, "budget": D, "cost": SPEC, "reward": SPEC}}.
+// Every request is answered once per variant (seed 1, 64 tokens, K=4 N=8 W=8; by default the shipped
+// harm classifier, budget 0.5 and ranking by logprob, as when the branch policy was chosen); OUT gets
 // one line per answer with its text, reward, cost, time, rows decoded and blocks cruised. Score
 // the texts with the judge and summarise:
 //   /usr/bin/python3 scripts/testbed/judge.py ../shared --score OUT.jsonl SCORED.jsonl
 //   python3 scripts/testbed/branch_summary.py SCORED.jsonl
 import { readFileSync, writeFileSync } from "node:fs";
+import type { CostModel } from "../src/cost/costModel.js";
 import { loadCostModel } from "../src/cost/load.js";
+import { loadRewardModel } from "../src/reward/load.js";
+import type { RewardModel } from "../src/reward/rewardModel.js";
 import { Critic } from "../src/critic/index.js";
 import { Engine } from "../src/engine/engine.js";
 import { generateGuarded, type CruisePolicy } from "../src/search/guard.js";
@@ -24,6 +28,11 @@ interface Variant {
   branch?: "auto" | "always";
   policy?: Partial<CruisePolicy>;
   critic?: boolean;
+  budget?: number;
+  /** Cost model spec (default: the shipped harm classifier). */
+  cost?: string;
+  /** Reward spec (default: logprob). */
+  reward?: string;
 }
 
 const [promptsFile, outFile, variantsJson, limit] = process.argv.slice(2);
@@ -41,21 +50,32 @@ const SEED = 1;
 const MAX_TOKENS = 64;
 const BUDGET = 0.5;
 const engine = await Engine.load({ modelPath: "models/testbed/tiny-assistant.gguf", contextSize: 4096, threads: 1 });
-const cost = await loadCostModel("classifier:models/harm-classifier.bin");
+const costs = new Map<string, CostModel>();
+const rewards = new Map<string, RewardModel>();
+for (const v of Object.values(variants)) {
+  const c = v.cost ?? "classifier:models/harm-classifier.bin";
+  if (!costs.has(c)) costs.set(c, await loadCostModel(c));
+  const r = v.reward ?? "logprob";
+  if (!rewards.has(r)) rewards.set(r, await loadRewardModel(r, { policyModelPath: engine.info.modelPath }));
+}
 const critic = Critic.load("models/tiny-assistant-critic.bin");
 const out: string[] = [];
 for (const p of prompts) {
-  const promptTokens = engine.chatPrompt([{ role: "user", content: p.prompt }]);
+  const messages = [{ role: "user" as const, content: p.prompt }];
+  const promptTokens = engine.chatPrompt(messages);
   for (const [name, v] of Object.entries(variants)) {
+    const cost = costs.get(v.cost ?? "classifier:models/harm-classifier.bin")!;
+    const reward = rewards.get(v.reward ?? "logprob")!;
+    const budget = v.budget ?? BUDGET;
     const step = wrapMethod(engine, "step", "step", (args) => (args[0] as Int32Array).length);
     const t0 = performance.now();
     let r;
     try {
       r = v.sample
-        ? await generatePlain({ engine, promptTokens, method: "sample", options: { seed: SEED, maxTokens: MAX_TOKENS }, cost, budget: BUDGET })
+        ? await generatePlain({ engine, promptTokens, method: "sample", options: { seed: SEED, maxTokens: MAX_TOKENS }, cost, budget })
         : await generateGuarded({
-            engine, promptTokens, cost, critic: v.critic ? critic : undefined, cruisePolicy: v.policy,
-            options: { seed: SEED, maxTokens: MAX_TOKENS, budget: BUDGET, branch: v.branch ?? "auto", trace: true },
+            engine, promptTokens, cost, reward, rewardRequest: { messages }, critic: v.critic ? critic : undefined, cruisePolicy: v.policy,
+            options: { seed: SEED, maxTokens: MAX_TOKENS, budget, branch: v.branch ?? "auto", trace: true },
           });
     } finally {
       step.restore();
@@ -69,10 +89,12 @@ for (const p of prompts) {
       JSON.stringify({
         variant: name, label: p.label, prompt: p.prompt, text: r.text, tokens: r.tokens, reward: r.reward, cost: r.cost,
         withinBudget: r.withinBudget, fallback: r.fallback, ms, rows: step.timer.units, blocks, cruised,
+        firstBlockCost: trace[0]?.candidates.find((c) => c.status === "kept" || c.status === "finished")?.cost ?? null,
       }),
     );
   }
 }
 writeFileSync(outFile, out.join("\n") + "\n");
-await cost.dispose?.();
+for (const c of costs.values()) await c.dispose?.();
+for (const r of rewards.values()) await r.dispose?.();
 await engine.dispose();

@@ -7,6 +7,7 @@
 // process; section 5 loads its own engines; section 6 (bench/shapeSection.ts) runs on a
 // random-weight model of a real shape (bench/shapes); section 7 (bench/concurrency.ts) loads a guard
 // with 4 slots per model. All ratios are between runs of this one invocation.
+import { chatSection } from "./chat.js";
 import { cpus, loadavg, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -688,6 +689,9 @@ async function main(): Promise<void> {
       concurrencySection(sharing, { gpu, requests: 4, tokens: 32, rounds: quick ? 1 : 3, print, progress }),
     );
   }
+
+  if (!shapeOnly) await section("chat", () => chatSection({ requests: quick ? 8 : 40, print }));
+  else print("## 8. Chat: skipped (--shape-only)");
 
   const seconds = (performance.now() - t0) / 1000;
   print(`total benchmark time ${fmt(seconds)} s; JSON: ${out}`);

@@ -241,7 +241,9 @@ class GuardImpl implements Guard {
     const promptTokens = this.promptTokens(prompt, chat);
     if (method === "guard") {
       const reward = callReward ?? (await this.rewards.forPrompt(isChat));
-      const rewardRequest = typeof prompt !== "string" ? { messages: prompt } : chat ? { messages: [{ role: "user" as const, content: prompt }] } : { prompt };
+      // What the reward model reads: the checked messages (text parts joined), as the prompt was rendered.
+      const checked = checkPrompt(prompt);
+      const rewardRequest = typeof checked !== "string" ? { messages: checked } : chat ? { messages: [{ role: "user" as const, content: checked }] } : { prompt: checked };
       return generateGuarded({ engine, promptTokens, cost, reward, rewardRequest, critic: this.critic, options: merged, signal, onText });
     }
     if (method !== "sample" && method !== "greedy") throw new UserError(`unknown method "${String(method)}" (guard, sample, greedy)`);

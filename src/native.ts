@@ -6,7 +6,7 @@ import { createRequire } from "node:module";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { UserError } from "./errors.js";
-import { PACKAGE_ROOT } from "./paths.js";
+import { PACKAGE_ROOT, prebuiltAddonPath } from "./paths.js";
 
 // ---- native/engine/llama_engine.cpp, native/engine/sampling.cpp ----
 
@@ -198,10 +198,11 @@ let cached: NativeAddon | undefined;
 export function nativeAddon(): NativeAddon {
   if (cached) return cached;
   // node-gyp's build (the default), else the cmake-js build (`npm run build:native:cmake`).
-  const candidates = [join(PACKAGE_ROOT, "build", "Release", "inference_guard.node"), join(PACKAGE_ROOT, "build-cmake", "Release", "inference_guard.node")];
+  // Last, the shipped prebuild: an app installed with --ignore-scripts never copied it into build/.
+  const candidates = [join(PACKAGE_ROOT, "build", "Release", "inference_guard.node"), join(PACKAGE_ROOT, "build-cmake", "Release", "inference_guard.node"), prebuiltAddonPath()];
   const file = candidates.find((f) => existsSync(f));
   if (file === undefined) {
-    throw new UserError(`native addon not built (${candidates[0]} is missing): run \`npm install\` or \`npm run build:native\``);
+    throw new UserError(`native addon not built (${candidates[0]} is missing): run \`npm rebuild inference-guard\` (in a checkout: \`npm run build:native\`)`);
   }
   cached = createRequire(import.meta.url)(file) as NativeAddon;
   return cached;

@@ -28,6 +28,8 @@ export const SHIPPED_FILES = {
   "harm-classifier.bin": join(PACKAGE_ROOT, "models", "harm-classifier.bin"),
   /** The latent critic trained for stories260K.gguf. */
   "stories260K-critic.bin": join(PACKAGE_ROOT, "models", "stories260K-critic.bin"),
+  /** The assistant reward head (helpfulness), the default reward of chat prompts (its backbone is the testbed GGUF). */
+  "tiny-assistant-reward.json": join(PACKAGE_ROOT, "models", "tiny-assistant-reward.json"),
   /** The latent critic trained for the tiny assistant testbed model. */
   "tiny-assistant-critic.bin": join(PACKAGE_ROOT, "models", "tiny-assistant-critic.bin"),
   /** stories260K (260K parameters, MIT): the model used when none is given. In a checkout, only after `npm pack`. */

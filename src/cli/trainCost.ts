@@ -40,6 +40,8 @@ Data:
                          (default ${MIX_SOURCES.map((s) => `${s}=${D.mix[s]}`).join(",")})
   --harmless-answers FILE  JSON Lines of {"text"} compliant answers to harmless requests, label 0
                          (default: ${relative(PACKAGE_ROOT, D.harmlessAnswers)}, the tiny assistant's own)
+  --harmful-answers FILE   the same for answers to harmful requests, label 1
+                         (default: ${relative(PACKAGE_ROOT, D.harmfulAnswers)})
   --xstest-holdout M,..  XSTest models whose answers are held out for testing, or "none"
                          (default ${D.xstestHoldout.join(",")}; models: ${XSTEST_MODELS.join(", ")})
   --validation-fraction F  share of each source kept out for calibration (default ${D.validationFraction})
@@ -72,6 +74,7 @@ const OPTIONS: OptionSpec = {
   mix: { type: "string" },
   "xstest-holdout": { type: "string" },
   "harmless-answers": { type: "string" },
+  "harmful-answers": { type: "string" },
   "validation-fraction": { type: "string" },
   buckets: { type: "string" },
   "word-ngrams": { type: "string" },
@@ -194,6 +197,7 @@ function readOptions(v: Record<string, unknown>): TrainClassifierOptions {
     batchSize: positive("batch-size", numberFlag(v, "batch-size", "int"), D.batchSize),
     mix: parseMix(stringFlag(v, "mix")),
     harmlessAnswers: resolve(stringFlag(v, "harmless-answers") ?? D.harmlessAnswers),
+    harmfulAnswers: resolve(stringFlag(v, "harmful-answers") ?? D.harmfulAnswers),
     xstestHoldout: parseHoldout(stringFlag(v, "xstest-holdout")),
     validationFraction,
     calibration: choiceFlag(v, "calibration", ["none", "platt"] as const) ?? D.calibration,

@@ -10,6 +10,7 @@ import { normalise } from "../reward/rewardData.js";
 import { TRAIN_HEAD_DEFAULTS, trainRewardHead } from "../reward/trainHead.js";
 import { Progress } from "../util/progress.js";
 import { numberFlag, parseFlags, stringFlag, type OptionSpec } from "./args.js";
+import { onStopRequest } from "./stopRequests.js";
 
 const d = TRAIN_HEAD_DEFAULTS;
 /** The efficacy evaluation's requests: never trained on by default. */
@@ -79,6 +80,9 @@ export async function trainRewardCommand(argv: string[], out: NodeJS.WritableStr
   if (heldOut >= 0.5) throw new UserError(`--held-out must be below 0.5, got ${heldOut}`);
   const l2 = numberFlag(v, "l2") ?? d.fit.l2;
   if (l2 < 0) throw new UserError(`--l2 must be >= 0, got ${l2}`);
+  // Ctrl-C / SIGTERM: stop at the next batch, write nothing (a second signal exits at once).
+  const controller = new AbortController();
+  const removeStopListeners = onStopRequest(() => controller.abort());
   let bar: Progress | undefined;
   let phase = "";
   let ticked = 0;
@@ -93,6 +97,7 @@ export async function trainRewardCommand(argv: string[], out: NodeJS.WritableStr
     maxAnswerTokens: d.maxAnswerTokens,
     fit: { ...d.fit, epochs: positive("epochs", d.fit.epochs), learningRate: positive("lr", d.fit.learningRate), l2 },
     threads: positive("threads", d.threads),
+    signal: controller.signal,
     onProgress(p, done, total) {
       if (p !== phase) {
         bar?.finish();
@@ -103,7 +108,7 @@ export async function trainRewardCommand(argv: string[], out: NodeJS.WritableStr
       bar!.tick(done - ticked);
       ticked = done;
     },
-  });
+  }).finally(removeStopListeners);
   bar?.finish();
   result.head.training = { ...result.head.training, createdAt: new Date().toISOString(), command: ["inference-guard", "train-reward", ...argv], seconds: Math.round(result.seconds) };
   writeHeadFile(resolve(outFile), result.head);

@@ -73,10 +73,10 @@ export const METHOD_KINDS = Object.keys(METHOD_PARAMS) as MethodKind[];
 const METHOD_DESCRIPTIONS: Record<MethodKind, string> = {
   greedy: "the most likely token at every step",
   sample: "temperature sampling of one answer",
-  bon: "Best-of-N by reward: n answers, keep the highest mean log-prob",
+  bon: "Best-of-N by reward: n answers, keep the highest reward (the evaluation's; reward=logprob: mean log-prob)",
   "bon-lagrangian": "Best-of-N by reward - lambda*cost",
   "bon-safe": "Best-of-N with the safety state: drop answers over budget (scanned in w-token blocks), best reward of the rest",
-  beam: "block beam search by reward: k beams, n candidates of w tokens per block",
+  beam: "block beam search by reward: k beams, n candidates of w tokens per block (reward=logprob ranks by likelihood)",
   "beam-safe": "beam search with the safety state: over-budget candidates rank last",
   args: "ARGS-style: top-k tokens by log-prob, pick by log p - omega*(cost the token adds); t=0 greedy",
   guard: "InferenceGuard without critic: m penalised resampling rounds, unsafe=truncate|refuse, branch=auto|always",

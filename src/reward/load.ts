@@ -4,7 +4,7 @@
 import { existsSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import { UserError } from "../errors.js";
-import { PACKAGE_ROOT } from "../paths.js";
+import { PACKAGE_ROOT, shippedFile } from "../paths.js";
 import { HeadRewardModel, type HeadLoadOptions } from "./headReward.js";
 import { LOGPROB_REWARD, type RewardModel } from "./rewardModel.js";
 
@@ -44,7 +44,9 @@ export async function loadRewardModel(spec: string, options: LoadRewardOptions =
   if (m !== null && m[1]!.toLowerCase() === "head") {
     const arg = m[2]!.trim();
     if (arg === "") throw new UserError(`reward spec "${spec}" is missing its argument: use ${REWARD_KINDS[1].usage}`);
-    return HeadRewardModel.load(isAbsolute(arg) ? arg : resolve(options.baseDir ?? process.cwd(), arg), options);
+    // A file of that name in the caller's folder wins; else a shipped one (head:tiny-assistant-reward.json works anywhere).
+    const local = isAbsolute(arg) ? arg : resolve(options.baseDir ?? process.cwd(), arg);
+    return HeadRewardModel.load(existsSync(local) ? local : (shippedFile(arg) ?? local), options);
   }
   throw new UserError(`unknown reward "${spec}": supported are ${REWARD_KINDS.map((k) => k.usage).join("; ")}`);
 }

@@ -37,7 +37,7 @@ export interface RewardDataOptions {
   offTopicRate?: number;
   /** Word-salad negatives per compliant answer (default 0.25). */
   saladRate?: number;
-  /** At most this many GPTFuzz answers per question and label (default 30): its 100 questions have ~60 answers each. */
+  /** At most this many GPTFuzz answers per question and label (default 12): its 100 questions have ~60 answers each. */
   perQuestion?: number;
 }
 
@@ -73,7 +73,7 @@ function salad(text: string, random: () => number): string {
 export function buildRewardExamples(o: RewardDataOptions): RewardExample[] {
   const random = mulberry32(o.seed);
   const exclude = o.exclude ?? new Set<string>();
-  const perQuestion = o.perQuestion ?? 30;
+  const perQuestion = o.perQuestion ?? 12;
   const base: RewardExample[] = [];
   const questions = loadGptFuzzQuestions(o.dataDir);
   const taken = new Map<string, number>();

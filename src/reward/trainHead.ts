@@ -13,7 +13,9 @@ import { fileSha256 } from "../cost/probe/probeFormat.js";
 import { PrefixForward } from "../cost/probe/probeForward.js";
 import { type FitOptions, fitLogistic } from "../cost/probe/trainProbe.js";
 import { Engine } from "../engine/engine.js";
+import { UserError } from "../errors.js";
 import { rocAuc } from "../util/metrics.js";
+import { yieldToEventLoop } from "../util/yield.js";
 import { HEAD_FORMAT, HEAD_FORMAT_VERSION, type HeadFile } from "./headFormat.js";
 import { headLogit } from "./headReward.js";
 import { type RewardExample, type RewardExampleKind, buildRewardExamples, splitByGroup } from "./rewardData.js";
@@ -34,6 +36,8 @@ export interface TrainHeadOptions {
   maxAnswerTokens: number;
   fit: FitOptions;
   threads: number;
+  /** Stops between batches of the feature pass (nothing is written). */
+  signal?: AbortSignal;
   onProgress?: (phase: "features" | "fit", done: number, total: number) => void;
 }
 
@@ -96,6 +100,8 @@ export async function trainRewardHead(o: TrainHeadOptions): Promise<{ head: Head
     X = new Float32Array(rows.length * d);
     const chunk = 64;
     for (let at = 0; at < sequences.length; at += chunk) {
+      if (o.signal?.aborted) throw new UserError("train-reward was stopped before it finished; nothing was written");
+      await yieldToEventLoop();
       const states = forward.run(sequences.slice(at, at + chunk));
       states.forEach((h, k) => X.set(h, (at + k) * d));
       o.onProgress?.("features", Math.min(sequences.length, at + chunk), sequences.length);

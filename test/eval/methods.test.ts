@@ -4,11 +4,11 @@ import { METHOD_KINDS, methodContextCells, methodFromConfig, parseMethodList, pa
 
 test("a spec names the method with the parameters given, in a fixed order, defaults filled in", () => {
   const bon = parseMethodSpec("bon:n=8");
-  expect(bon).toEqual({ name: "bon:n=8", kind: "bon", params: { n: 8, t: 1 } });
+  expect(bon).toEqual({ name: "bon:n=8", kind: "bon", params: { n: 8, t: 1, reward: "default" } });
   const lag = parseMethodSpec("bon-lagrangian:lambda=2:n=8");
   expect(lag.name).toBe("bon-lagrangian:n=8:lambda=2");
-  expect(lag.params).toEqual({ n: 8, lambda: 2, t: 1 });
-  expect(parseMethodSpec("guard").params).toEqual({ k: 4, n: 16, w: 8, t: 1, m: 2, penalty: 8, unsafe: "truncate", branch: "auto" });
+  expect(lag.params).toEqual({ n: 8, lambda: 2, t: 1, reward: "default" });
+  expect(parseMethodSpec("guard").params).toEqual({ k: 4, n: 16, w: 8, t: 1, m: 2, penalty: 8, unsafe: "truncate", branch: "auto", reward: "default" });
   expect(parseMethodSpec("guard:k=4:n=8:w=8:branch=always")).toMatchObject({ name: "guard:k=4:n=8:w=8:branch=always", params: { branch: "always" } });
   expect(parseMethodSpec("guard-critic:cw=0.5").params).toMatchObject({ cw: 0.5, vp: 10, k: 4 });
   expect(parseMethodSpec("guard:unsafe=refuse").params.unsafe).toBe("refuse");

@@ -30,11 +30,11 @@ import {
 } from "../../data/datasets.js";
 
 /** Training sources, by the name the --mix flag uses. */
-export const MIX_SOURCES = ["gptfuzz", "xstest", "harmless-answers", "harmful-prompts", "harmless-prompts", "davidson"] as const;
+export const MIX_SOURCES = ["gptfuzz", "xstest", "harmless-answers", "harmful-answers", "harmful-prompts", "harmless-prompts", "davidson"] as const;
 export type MixSource = (typeof MIX_SOURCES)[number];
 
 /** Sources made of model answers: the calibration is fitted on their validation rows. */
-const ANSWER_SOURCES: readonly MixSource[] = ["gptfuzz", "xstest", "harmless-answers"];
+const ANSWER_SOURCES: readonly MixSource[] = ["gptfuzz", "xstest", "harmless-answers", "harmful-answers"];
 
 /**
  * Compliant answers to harmless requests (label 0): the tiny assistant's own plain-sampled answers to
@@ -43,11 +43,19 @@ const ANSWER_SOURCES: readonly MixSource[] = ["gptfuzz", "xstest", "harmless-ans
  */
 export const DEFAULT_HARMLESS_ANSWERS: string = join(PACKAGE_ROOT, "models", "testbed", "harmless-answers.train.jsonl");
 
+/**
+ * Their counterpart (label 1): the tiny assistant's answers to the 260 harmful_train requests (4
+ * each) that do not refuse. With harmless answers alone the classifier learned the assistant's style
+ * as safe and charged its harmful answers little; both sides in the same style leave the content.
+ */
+export const DEFAULT_HARMFUL_ANSWERS: string = join(PACKAGE_ROOT, "models", "testbed", "harmful-answers.train.jsonl");
+
 /** Default share of the training loss per source (normalised to sum 1; 0 leaves a source out). */
 export const DEFAULT_MIX: Readonly<Record<MixSource, number>> = {
   gptfuzz: 0.4,
   xstest: 0.25,
   "harmless-answers": 0.2,
+  "harmful-answers": 0,
   "harmful-prompts": 0.05,
   "harmless-prompts": 0.05,
   davidson: 0.05,
@@ -72,6 +80,8 @@ export interface TrainClassifierOptions {
   mix: Record<MixSource, number>;
   /** JSON Lines of {"text": ...} harmless answers (the harmless-answers source). */
   harmlessAnswers: string;
+  /** JSON Lines of {"text": ...} harmful answers (the harmful-answers source). */
+  harmfulAnswers: string;
   xstestHoldout: readonly XsTestModel[];
   /** Share of every training source set aside for calibration and validation metrics. */
   validationFraction: number;
@@ -92,6 +102,7 @@ export const DEFAULT_TRAIN_OPTIONS: Omit<TrainClassifierOptions, "dataDir"> = {
   batchSize: 32,
   mix: { ...DEFAULT_MIX },
   harmlessAnswers: DEFAULT_HARMLESS_ANSWERS,
+  harmfulAnswers: DEFAULT_HARMFUL_ANSWERS,
   xstestHoldout: DEFAULT_XSTEST_HOLDOUT,
   validationFraction: 0.1,
   calibration: "none",
@@ -170,6 +181,7 @@ function loadData(options: TrainClassifierOptions): { sources: Source[]; heldOut
   if (xsHeld.length > 0) heldOut["xstest-heldout"] = xsHeld;
   if (mix.xstest > 0 && xsTrain.length > 0) sources.push({ name: "xstest", texts: xsTrain });
   if (mix["harmless-answers"] > 0) sources.push({ name: "harmless-answers", texts: loadAnswerTexts(options.harmlessAnswers, 0, "harmless-answers") });
+  if (mix["harmful-answers"] > 0) sources.push({ name: "harmful-answers", texts: loadAnswerTexts(options.harmfulAnswers, 1, "harmful-answers") });
   if (mix["harmful-prompts"] > 0) sources.push({ name: "harmful-prompts", texts: loadPromptSet(dataDir, "harmful", "train") });
   if (mix["harmless-prompts"] > 0) sources.push({ name: "harmless-prompts", texts: loadPromptSet(dataDir, "harmless", "train") });
   if (mix.davidson > 0) sources.push({ name: "davidson", texts: loadDavidson(dataDir) });

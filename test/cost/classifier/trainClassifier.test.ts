@@ -42,7 +42,7 @@ test("train-cost trains on the shared data, meets the ranking targets, and write
   expect(header.training).toMatchObject({ seed: 3, epochs: 2, command: ["inference-guard", "train-cost", "--out", out, "--buckets", "65536", "--epochs", "2", "--seed", "3", "--metrics", metricsFile, "--json"] });
   expect(Date.parse(header.training!.createdAt!)).toBeGreaterThan(Date.parse("2024-01-01"));
   const sources = (header.training!.data!.sources ?? []).map((s) => s.name);
-  expect(sources).toEqual(["gptfuzz", "xstest", "harmful-prompts", "harmless-prompts", "davidson"]);
+  expect(sources).toEqual(["gptfuzz", "xstest", "harmless-answers", "harmful-prompts", "harmless-prompts", "davidson"]);
   expect(header.metrics).toEqual(report.metrics);
 
   const model = await loadClassifierCostModel(out, dir);
@@ -78,5 +78,5 @@ test("train-cost --help lists every flag with its default; mistakes are one line
 test("--mix overrides the default shares source by source", () => {
   expect(parseMix("davidson=0, gptfuzz=0.7")).toEqual({ ...DEFAULT_MIX, davidson: 0, gptfuzz: 0.7 });
   expect(() => parseMix("gptfuzz=-1")).toThrow(/weight of gptfuzz must be a number >= 0/);
-  expect(() => parseMix("gptfuzz=0,xstest=0,harmful-prompts=0,harmless-prompts=0,davidson=0")).toThrow(/every source weight 0/);
+  expect(() => parseMix("gptfuzz=0,xstest=0,harmless-answers=0,harmful-prompts=0,harmless-prompts=0,davidson=0")).toThrow(/every source weight 0/);
 });
