@@ -3,7 +3,7 @@
 // (even SIGKILL) can at worst leave an unfinished *last* line; opening the file again cuts that
 // tail off and reads back the ids already done, which is what makes a re-run resume exactly
 // where the last one stopped, with nothing lost and nothing written twice.
-import { closeSync, fsyncSync, ftruncateSync, openSync, readFileSync, statSync, writeSync } from "node:fs";
+import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, readFileSync, statSync, writeSync } from "node:fs";
 import { z } from "zod";
 import { UserError, describeZodError } from "../errors.js";
 import { batchIdSchema, idKey } from "./input.js";
@@ -81,14 +81,32 @@ export class ResultsFile {
     return { done, failedLines, keep, size: bytes.length };
   }
 
-  /** Appends one result as one whole line, durably (fsync) before returning. */
+  /**
+   * Appends one result as one whole line, durably (fsync) before returning. A write the disk
+   * refuses (full, a size limit, an I/O error) is a one-line UserError; what it wrote of the line
+   * is cut off again when it can be, and else by the next open, so the file keeps whole lines only.
+   */
   append(record: object): void {
     if (this.fd === undefined) throw new Error("results file is closed");
     const data = Buffer.from(JSON.stringify(record) + "\n", "utf8");
+    const start = fstatSync(this.fd).size;
     let offset = 0;
-    // One write(2) for a regular file in practice; loop only for the rare short write.
-    while (offset < data.length) offset += writeSync(this.fd, data, offset, data.length - offset);
-    fsyncSync(this.fd);
+    try {
+      // One write(2) for a regular file in practice; loop only for the rare short write.
+      while (offset < data.length) offset += writeSync(this.fd, data, offset, data.length - offset);
+      fsyncSync(this.fd);
+    } catch (error) {
+      if (offset > 0) {
+        try {
+          ftruncateSync(this.fd, start);
+        } catch {
+          // the next open cuts the unfinished line off
+        }
+      }
+      const code = (error as NodeJS.ErrnoException).code;
+      const why = code === "ENOSPC" ? "the disk is full" : code === "EFBIG" ? "the file is at its size limit" : code === "EDQUOT" ? "the disk quota is used up" : (error as Error).message;
+      throw new UserError(`cannot write ${this.path}: ${why}; every line before it is whole: fix that and run the same command again to resume`, { cause: error });
+    }
   }
 
   close(): void {

@@ -156,7 +156,8 @@ async function withQueue<T>(connection: QueueConnection, err: Out, use: (queue: 
   try {
     return await use(queue, new QueueStore(client, connection.queue));
   } finally {
-    await queue.close().catch(() => {});
+    // Bounded: a Redis that is gone or stuck must not hold the command's exit.
+    await Promise.race([queue.close().catch(() => {}), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
     await closeRedis(client);
   }
 }
@@ -259,7 +260,8 @@ async function collect(argv: string[], out: Out, err: Out): Promise<number> {
       const total = summary.alreadyDone + summary.written;
       err.write(`inference-guard: ${summary.written} lines written, ${summary.alreadyDone} already there; ${total} of ${summary.rows} rows in ${outputPath}, ${summary.failed} failed\n`);
       if (summary.interrupted) {
-        err.write(`inference-guard: interrupted; run the same command again to resume\n`);
+        const why = summary.redisGone === undefined ? "" : ` without Redis at ${redactUrl(connection.redis)} (${summary.redisGone})`;
+        err.write(`inference-guard: interrupted${why}; every line written is whole: run the same command again to resume\n`);
         return 130;
       }
       if (!summary.complete) {

@@ -122,13 +122,21 @@ function untilSignalled(server: GuardServer, err: NodeJS.WritableStream): Promis
         return;
       }
       signalled = true;
-      err.write(`inference-guard: ${signal}: shutting down (finishing running requests, at most ${server.config.shutdownGraceSeconds} s)\n`);
+      const before = server.stats;
+      err.write(
+        `inference-guard: ${signal}: shutting down (finishing ${before.queue.running} running requests, at most ${server.config.shutdownGraceSeconds} s; ` +
+          `${before.queue.waiting} waiting get 503)\n`,
+      );
       server.close().then(
         () => {
           process.off("SIGTERM", onSignal);
           process.off("SIGINT", onSignal);
           process.off(PARENT_GONE, onParentGone);
-          err.write("inference-guard: stopped\n");
+          const after = server.stats.requests;
+          err.write(
+            `inference-guard: stopped: ${after.completed - before.requests.completed} requests finished, ` +
+              `${after.cancelled - before.requests.cancelled} cancelled, ${after.refused - before.requests.refused} refused while shutting down\n`,
+          );
           resolve();
         },
         reject,

@@ -8,6 +8,8 @@ import {
   DEFAULT_LOCK_DURATION_MS,
   DEFAULT_MAX_STALLED_COUNT,
   DEFAULT_STALLED_INTERVAL_MS,
+  DEFAULT_STOP_WAIT_MS,
+  redactUrl,
   workerSettingsSchema,
 } from "../queue/config.js";
 import { runQueueWorker } from "../queue/worker.js";
@@ -28,10 +30,12 @@ the same answer whichever worker takes it. A row's search settings (budget, beam
 seed, ...) were fixed when it was pushed.
 
 Stopping: SIGTERM or Ctrl-C finishes the rows being answered, stores them, and exits 0 (a second
-one exits at once; those rows then go back to the queue like a killed worker's). A worker that is
-killed loses nothing: once a row's lock runs out (--lock-duration), another worker's stalled check
-(every --stalled-interval) puts the row back in the queue. If Redis is down or goes away, the
-worker retries with backoff (0.25 s doubling to 10 s) and says so.
+one exits at once; those rows then go back to the queue like a killed worker's). If Redis does
+not answer while it stops (down, or stuck) for --stop-wait, it exits 0 without storing them and
+says so in one line: they too go back to the queue. A worker that is killed loses nothing: once a
+row's lock runs out (--lock-duration), another worker's stalled check (every --stalled-interval)
+puts the row back in the queue. If Redis is down or goes away, the worker retries with backoff
+(0.25 s doubling to 10 s) and says so.
 
 ${CONNECTION_HELP}
 
@@ -52,6 +56,8 @@ Failure handling (the defaults are the production values; docs/scale-out.md):
   --lock-duration MS     a row's lock; a live worker renews it every half of this (default ${DEFAULT_LOCK_DURATION_MS})
   --stalled-interval MS  how often to requeue rows whose worker died (default ${DEFAULT_STALLED_INTERVAL_MS})
   --max-stalled N        times a row may lose its worker before it fails (default ${DEFAULT_MAX_STALLED_COUNT})
+  --stop-wait MS         once told to stop, how long to wait for a Redis that does not answer
+                         before exiting without storing the rows held (default ${DEFAULT_STOP_WAIT_MS})
   --exit-when-empty      exit once nothing is waiting, delayed or running (default: wait for more)
   --quiet                no notices, only mistakes
   -h, --help             this help
@@ -68,6 +74,7 @@ const OPTIONS: OptionSpec = {
   "lock-duration": { type: "string" },
   "stalled-interval": { type: "string" },
   "max-stalled": { type: "string" },
+  "stop-wait": { type: "string" },
   "exit-when-empty": { type: "boolean" },
   quiet: { type: "boolean" },
   help: { type: "boolean", short: "h" },
@@ -86,9 +93,10 @@ export async function workerCommand(argv: string[], out: NodeJS.WritableStream, 
       lockDurationMs: numberFlag(v, "lock-duration", "int"),
       stalledIntervalMs: numberFlag(v, "stalled-interval", "int"),
       maxStalledCount: numberFlag(v, "max-stalled", "int"),
+      stopWaitMs: numberFlag(v, "stop-wait", "int"),
       exitWhenEmpty: v["exit-when-empty"] ? true : undefined,
     }),
-    { lockDurationMs: "--lock-duration", stalledIntervalMs: "--stalled-interval", maxStalledCount: "--max-stalled", exitWhenEmpty: "--exit-when-empty" },
+    { lockDurationMs: "--lock-duration", stalledIntervalMs: "--stalled-interval", maxStalledCount: "--max-stalled", stopWaitMs: "--stop-wait", exitWhenEmpty: "--exit-when-empty" },
   );
   const name = stringFlag(v, "name");
   const log = v.quiet ? () => {} : (line: string) => void err.write(`inference-guard: ${line}\n`);
@@ -123,10 +131,15 @@ export async function workerCommand(argv: string[], out: NodeJS.WritableStream, 
       signal: controller.signal,
       log,
     });
-    log(
-      `worker stopped: ${summary.answered} rows answered, ${summary.failed} failed for good, in ${summary.seconds.toFixed(1)} s` +
-        (summary.answered > 0 ? ` (${(summary.answered / summary.seconds).toFixed(2)} rows/s)` : ""),
-    );
+    const counted =
+      `${summary.answered} rows answered, ${summary.failed} failed for good, in ${summary.seconds.toFixed(1)} s` +
+      (summary.answered > 0 ? ` (${(summary.answered / summary.seconds).toFixed(2)} rows/s)` : "");
+    if (summary.redisGone) {
+      // Always said, --quiet or not: the rows held were not stored.
+      const { reason, unstored } = summary.redisGone;
+      const rows = unstored.length === 0 ? "no row was being answered" : `${unstored.map((id) => `row ${JSON.stringify(id)}`).join(", ")} not stored: back to the queue when their locks run out`;
+      err.write(`inference-guard: worker stopped without Redis at ${redactUrl(connection.redis)} (${reason}): ${rows}; ${counted}\n`);
+    } else log(`worker stopped: ${counted}`);
     return 0;
   } finally {
     removeStopListeners();

@@ -8,6 +8,8 @@ import { RunLock } from "../batch/lock.js";
 import { ResultsFile } from "../batch/results.js";
 import { UserError } from "../errors.js";
 import { Progress } from "../util/progress.js";
+import { DEFAULT_STOP_WAIT_MS } from "./config.js";
+import { whenRedisSilent } from "./redis.js";
 import { idOfKey, keyOfJobId, parseRowData } from "./rows.js";
 import type { OrderEntry, QueueStore } from "./store.js";
 
@@ -19,8 +21,13 @@ export interface CollectOptions {
   wait?: boolean;
   /** Poll interval while waiting (default 500 ms). */
   pollMs?: number;
-  /** Stops waiting (what was written stays; run again to resume). */
+  /**
+   * Stops waiting (what was written stays; run again to resume). A Redis that does not answer for
+   * stopWaitMs after it fires is disconnected, so a stop never waits on it for longer.
+   */
   signal?: AbortSignal;
+  /** See signal (default 5 s). */
+  stopWaitMs?: number;
   report?: (line: string) => void;
   /** The progress bar's stream (default stderr); only with wait. */
   progressStream?: NodeJS.WritableStream;
@@ -40,6 +47,8 @@ export interface CollectSummary {
   /** When not complete: the first row without an answer yet, and what it is doing. */
   next?: { id: string | number; line: number; state: string };
   interrupted: boolean;
+  /** Set when the stop had to give up on Redis: why (e.g. "connection refused, nothing heard for 5.0 s"). */
+  redisGone?: string;
   repairedBytes: number;
 }
 
@@ -76,35 +85,64 @@ export async function collectResults(options: CollectOptions): Promise<CollectSu
     const progress = options.wait ? new Progress(order.length, { unit: "rows", label: "collect", stream: options.progressStream }) : undefined;
     progress?.resumeAt(summary.alreadyDone);
     let position = summary.alreadyDone;
-    for (;;) {
-      const step = await writeReady(order, position, queue, store, results);
-      position = step.position;
-      summary.written += step.written;
-      summary.failed += step.failed;
-      if (step.written > 0 || progress) {
-        const counts = progress ? await queue.getJobCounts("waiting", "active", "delayed", "failed") : undefined;
-        const note = counts ? `waiting ${counts.waiting + counts.delayed}, active ${counts.active}, failed ${counts.failed}` : undefined;
-        progress?.tick(step.written, note);
+    // Told to stop: a Redis that stays silent (down, or stuck) is given up on (and disconnected):
+    // the command waiting on it is left behind, and every line written so far is whole and stays.
+    let watch: ReturnType<typeof whenRedisSilent> | undefined;
+    let giveUp: (reason: string) => void = () => {};
+    const gaveUp = new Promise<string>((resolve) => (giveUp = resolve));
+    const onStop = (): void => {
+      watch = whenRedisSilent(store.client, options.stopWaitMs ?? DEFAULT_STOP_WAIT_MS);
+      void watch.gone.then(giveUp);
+    };
+    if (options.signal?.aborted) onStop();
+    else options.signal?.addEventListener("abort", onStop, { once: true });
+    let stopped = false;
+    const loop = async (): Promise<void> => {
+      for (;;) {
+        const step = await writeReady(order, position, queue, store, results, () => stopped);
+        position = step.position;
+        summary.written += step.written;
+        summary.failed += step.failed;
+        if (step.written > 0 || progress) {
+          const counts = progress ? await queue.getJobCounts("waiting", "active", "delayed", "failed") : undefined;
+          const note = counts ? `waiting ${counts.waiting + counts.delayed}, active ${counts.active}, failed ${counts.failed}` : undefined;
+          progress?.tick(step.written, note);
+        }
+        if (stopped) return;
+        if (position >= order.length) {
+          // Rows pushed while collecting belong to the queue too.
+          const size = await store.orderSize();
+          if (stopped) return;
+          if (size === order.length) break;
+          order = await store.loadOrder();
+          if (stopped) return;
+          summary.rows = order.length;
+          continue;
+        }
+        summary.next = step.next;
+        if (!options.wait) break;
+        if (options.signal?.aborted) {
+          summary.interrupted = true;
+          break;
+        }
+        await sleep(options.pollMs ?? 500, options.signal);
+        if (options.signal?.aborted) {
+          summary.interrupted = true;
+          break;
+        }
       }
-      if (position >= order.length) {
-        // Rows pushed while collecting belong to the queue too.
-        const size = await store.orderSize();
-        if (size === order.length) break;
-        order = await store.loadOrder();
-        summary.rows = order.length;
-        continue;
-      }
-      summary.next = step.next;
-      if (!options.wait) break;
-      if (options.signal?.aborted) {
+    };
+    try {
+      const reason = await Promise.race([loop().then(() => undefined), gaveUp]);
+      if (reason !== undefined) {
+        stopped = true; // the loop, if Redis ever answers it, writes nothing more
+        summary.redisGone = reason;
         summary.interrupted = true;
-        break;
+        store.client.disconnect();
       }
-      await sleep(options.pollMs ?? 500, options.signal);
-      if (options.signal?.aborted) {
-        summary.interrupted = true;
-        break;
-      }
+    } finally {
+      options.signal?.removeEventListener("abort", onStop);
+      watch?.stop();
     }
     summary.complete = position >= order.length;
     if (summary.complete) summary.next = undefined;
@@ -123,12 +161,14 @@ async function writeReady(
   queue: Queue,
   store: QueueStore,
   results: ResultsFile,
+  stopped: () => boolean,
 ): Promise<{ position: number; written: number; failed: number; next?: CollectSummary["next"] }> {
   let written = 0;
   let failed = 0;
   while (position < order.length) {
     const page = order.slice(position, position + PAGE);
     const lines = await store.getResults(page.map((o) => o.jobId));
+    if (stopped()) return { position, written, failed };
     for (let i = 0; i < page.length; i++) {
       const entry = page[i]!;
       const stored = lines[i];
@@ -136,12 +176,14 @@ async function writeReady(
         results.append(JSON.parse(stored) as object);
       } else {
         const state = await queue.getJobState(entry.jobId);
+        if (stopped()) return { position, written, failed };
         if (state !== "failed") {
           const id = idOfKey(keyOfJobId(entry.jobId));
           // "unknown": recorded by a push that was killed before it added the job; pushing again adds it.
           return { position, written, failed, next: { id, line: entry.line, state: state === "unknown" ? "not queued (push the file again)" : state } };
         }
         const job = await queue.getJob(entry.jobId);
+        if (stopped()) return { position, written, failed };
         const row = job ? parseRowData(job.data) : undefined;
         const id = row && !("error" in row) ? row.job.id : idOfKey(keyOfJobId(entry.jobId));
         results.append({ id, error: job?.failedReason ?? "failed", attempts: job?.attemptsMade ?? 0 });

@@ -45,6 +45,8 @@ export type PushSettings = z.input<typeof pushSettingsSchema>;
 export const DEFAULT_LOCK_DURATION_MS = 30_000;
 export const DEFAULT_STALLED_INTERVAL_MS = 30_000;
 export const DEFAULT_MAX_STALLED_COUNT = 1;
+/** How long a stopping worker (or `collect --wait`) waits for a Redis that does not answer. */
+export const DEFAULT_STOP_WAIT_MS = 5_000;
 
 export const workerSettingsSchema = z
   .object({
@@ -61,6 +63,12 @@ export const workerSettingsSchema = z
     maxStalledCount: z.int().min(0).max(100).default(DEFAULT_MAX_STALLED_COUNT),
     /** Exit once nothing is waiting, delayed or active (benchmarks, one-shot runs); default: wait for more. */
     exitWhenEmpty: z.boolean().default(false),
+    /**
+     * Once told to stop, how long a worker waits for a Redis that does not answer (down, or stuck)
+     * before it exits without storing the rows it holds; they go back to the queue when their locks
+     * run out, as a killed worker's do. While Redis answers, it finishes and stores them.
+     */
+    stopWaitMs: z.int().min(0).max(600_000).default(DEFAULT_STOP_WAIT_MS),
   })
   .strict();
 export type WorkerSettings = z.input<typeof workerSettingsSchema>;

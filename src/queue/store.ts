@@ -14,7 +14,11 @@ import type { Redis } from "ioredis";
 export const QUEUE_PREFIX = "bull";
 
 export function openQueue(client: Redis, name: string): Queue {
-  return new Queue(name, { connection: client, prefix: QUEUE_PREFIX });
+  const queue = new Queue(name, { connection: client, prefix: QUEUE_PREFIX });
+  // A Queue with no 'error' listener prints each connection error as a raw object (BullMQ's
+  // fallback when emitting 'error' throws); the client's own one-line notices say Redis is gone.
+  queue.on("error", () => {});
+  return queue;
 }
 
 export interface OrderEntry {

@@ -8,7 +8,9 @@
 //   stalledIntervalMs) puts the job back in the queue and another worker answers it. A row whose
 //   worker dies more than maxStalledCount times fails as "stalled more than allowable limit".
 // - told to stop (stop signal: SIGTERM/SIGINT in the CLI): takes no new row, finishes the current
-//   one (stores it, acknowledges it), then returns.
+//   ones (stores them, acknowledges them), then returns. If Redis does not answer while it stops
+//   (down, or stuck) for stopWaitMs, it returns anyway without storing them: their locks run out
+//   and they go back to the queue as a killed worker's do (nothing lost); the summary names them.
 // - answering throws (a prompt longer than the context, an unknown cost model): BullMQ retries it
 //   with backoff up to the row's attempts (push --attempts), then it ends as failed with the reason.
 // - Redis goes away: every command waits while ioredis reconnects with backoff (logged); a job
@@ -21,7 +23,7 @@ import type { Guard } from "../createGuard.js";
 import { UserError, parseOptions } from "../errors.js";
 import type { CostModelSet } from "../request/costModels.js";
 import { connectionSchema, redactUrl, workerSettingsSchema, type QueueConnection, type WorkerSettings } from "./config.js";
-import { closeRedis, connectRedis, describeRedisError } from "./redis.js";
+import { closeRedis, connectRedis, describeRedisError, isConnectionError, whenRedisSilent } from "./redis.js";
 import { parseRowData } from "./rows.js";
 import { QUEUE_PREFIX, QueueStore, openQueue, type WorkerRecord } from "./store.js";
 
@@ -50,6 +52,11 @@ export interface QueueWorkerSummary {
   /** Rows that failed for good while this worker held them. */
   failed: number;
   seconds: number;
+  /**
+   * Set when the worker stopped without Redis: why (e.g. "connection refused, nothing heard for
+   * 5.0 s"), and the ids of the rows it held and could not store (they go back to the queue).
+   */
+  redisGone?: { reason: string; unstored: Array<string | number> };
 }
 
 const HEARTBEAT_MS = 5000;
@@ -82,7 +89,10 @@ export async function runQueueWorker(options: QueueWorkerOptions): Promise<Queue
     failed: 0,
     current: null,
   };
-  let worker: Worker | undefined;
+  let worker: StoppableWorker | undefined;
+  // Aborts the answers being written when the worker gives up on Redis (nobody could store them).
+  const abandon = new AbortController();
+  let gaveUp = false;
   const counts = openQueue(client, queueName);
   const timers: NodeJS.Timeout[] = [];
   try {
@@ -103,7 +113,8 @@ export async function runQueueWorker(options: QueueWorkerOptions): Promise<Queue
       inFlight.set(job.id!, { jobId: job.id!, id: row.job.id, line: row.job.line, since: Date.now() });
       showCurrent();
       await store.saveWorker(record);
-      const result = await answerJob(options.guard, options.costs, row.job, { seed: row.seed, chat: row.chat });
+      const result = await answerJob(options.guard, options.costs, row.job, { seed: row.seed, chat: row.chat, signal: abandon.signal });
+      if (result.stopReason === "aborted") throw new Error("the worker stopped without Redis before this row was stored");
       // Stored before this function returns, and BullMQ completes (acknowledges) the job only then.
       const costModel = options.costs?.select(row.job.settings.costName, isChatJob(row.job, { chat: row.chat })).name;
       await store.saveResult(job.id!, JSON.stringify(resultRecord(row.job, result, costModel)));
@@ -116,7 +127,7 @@ export async function runQueueWorker(options: QueueWorkerOptions): Promise<Queue
       return { stored: true };
     };
 
-    worker = new Worker(queueName, processRow, {
+    worker = new StoppableWorker(queueName, processRow, {
       connection: client,
       prefix: QUEUE_PREFIX,
       name,
@@ -128,9 +139,13 @@ export async function runQueueWorker(options: QueueWorkerOptions): Promise<Queue
       autorun: false,
     });
     const errors = new ThrottledLog(log, 10_000);
-    worker.on("error", (error) => errors.write(`worker error: ${describeRedisError(error)}`));
+    worker.on("error", (error) => {
+      // Connection errors are the client's "Redis ... lost" notice already; after giving up, all is noise.
+      if (gaveUp || isConnectionError(error) || client.status !== "ready") return;
+      errors.write(`worker error: ${describeRedisError(error)}`);
+    });
     worker.on("failed", (job, error) => {
-      if (!job) return;
+      if (!job || gaveUp) return;
       const attempts = job.opts.attempts ?? 1;
       const final = error instanceof UnrecoverableError || error.name === "UnrecoverableError" || job.attemptsMade >= attempts;
       const id = JSON.stringify(parseRowId(job));
@@ -168,19 +183,57 @@ export async function runQueueWorker(options: QueueWorkerOptions): Promise<Queue
     log(`worker ${name}: answering queue "${queueName}" at ${redactUrl(redis)}`);
     await Promise.race([stop, running]);
     if (worker.isRunning() && inFlight.size > 0) log(`finishing ${[...inFlight.values()].map((r) => `row ${JSON.stringify(r.id)}`).join(", ")}, then stopping`);
-    await worker.close(); // waits for the rows being answered
-    await running.catch(() => {});
-    record.stoppedAt = Date.now();
-    record.current = null;
-    await store.saveWorker(record).catch(() => {});
+    // Finish and store the rows being answered, as long as Redis answers: a Redis that is down or
+    // stuck for stopWaitMs ends the wait (the rows then come back like a killed worker's).
+    const closing = worker;
+    const graceful = (async () => {
+      await closing.close(); // waits for the rows being answered
+      await running.catch(() => {});
+      record.stoppedAt = Date.now();
+      record.current = null;
+      await store.saveWorker(record).catch(() => {});
+    })();
+    const watch = whenRedisSilent(client, settings.stopWaitMs);
+    const reason = await Promise.race([graceful.then(() => undefined), watch.gone]);
+    watch.stop();
+    if (reason !== undefined) {
+      gaveUp = true;
+      summary.redisGone = { reason, unstored: [...inFlight.values()].map((r) => r.id) };
+      // Connections first, so nothing about these rows reaches Redis; then stop their answers.
+      client.disconnect();
+      await within(closing.abandon(), 1000);
+      abandon.abort();
+    }
   } finally {
     for (const timer of timers) clearInterval(timer);
-    if (worker && !worker.closing) await worker.close(true).catch(() => {});
-    await counts.close().catch(() => {});
+    // Bounded: with Redis gone, BullMQ's close would wait for it.
+    if (worker && !worker.closing) await within(worker.close(true), 1000);
+    await within(counts.close(), 1000);
     await closeRedis(client);
   }
   summary.seconds = (performance.now() - started) / 1000;
   return summary;
+}
+
+/**
+ * BullMQ's Worker, plus a way out while its close() waits on a Redis that is gone: close() stops
+ * the lock renewals and the stalled checks (timers that would keep the process alive) only after
+ * the rows being answered are acknowledged, which then never happens.
+ */
+class StoppableWorker extends Worker {
+  /** Stops renewing locks (the rows' locks then run out: they go back to the queue), stops the stalled checks, drops the blocking connection. */
+  async abandon(): Promise<void> {
+    await this.lockManager.close();
+    await this.pause(true); // doNotWaitActive: stops the stalled checker without waiting for the rows
+    await this.disconnect().catch(() => {});
+  }
+}
+
+/** Waits for a promise at most `ms` (its rejection ignored). */
+async function within(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([promise.catch(() => {}), new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
 }
 
 function parseRowId(job: Job): unknown {

@@ -2,6 +2,7 @@
 // request, refuses the queued one and exits 0; past the grace period a running stream is cancelled
 // with an error event rather than passed off as complete.
 import { spawn, type ChildProcess } from "node:child_process";
+import { connect, type Socket } from "node:net";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import OpenAI from "openai";
@@ -68,6 +69,46 @@ test("SIGTERM: the running request finishes, the queued one gets 503, the proces
   expect(stderr()).toMatch(/SIGTERM: shutting down/);
   expect(stderr()).toMatch(/stopped/);
   await expect(fetch(`${url}/health`)).rejects.toThrow(); // no longer listening
+});
+
+test("SIGTERM with stuck clients (a body never finished, a stream never read, an idle keep-alive): exits 0 within the grace and a few seconds, says so in one line", async () => {
+  const { child, url, stderr, exited } = await startCli(["--model", STORIES_MODEL, "--port", "0", "--shutdown-grace", "2", "--quiet", "--parallel", "1"]);
+  const { hostname, port } = new URL(url);
+  const sockets: Socket[] = [];
+  const open = async (): Promise<Socket> => {
+    const socket = connect(Number(port), hostname);
+    socket.on("error", () => {});
+    sockets.push(socket);
+    await new Promise((resolve) => socket.once("connect", resolve));
+    return socket;
+  };
+  try {
+    // A request whose body never finishes (a client that hung mid-upload).
+    (await open()).write("POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"model\": ");
+    // A long stream whose client never reads a byte of it.
+    const reader = await open();
+    reader.pause();
+    const body = JSON.stringify({ model: MODEL, prompt: "Once upon a time", max_tokens: 1500, ignore_eos: true, stream: true, guard: { beams: 1, samples: 16, width: 8 } });
+    reader.write(`POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    // An idle keep-alive connection that already had its answer.
+    const idle = await open();
+    idle.write("GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+    await new Promise((resolve) => idle.once("data", resolve));
+    await waitFor(async () => ((await (await fetch(`${url}/health`)).json()) as any).queue.running === 1, "the stream to run");
+
+    const signalled = Date.now();
+    child.kill("SIGTERM");
+    const code = await exited;
+    expect(code).toBe(0);
+    expect(Date.now() - signalled).toBeLessThan(2_000 + 8_000); // the grace, then at most seconds
+    const lines = stderr().trim().split("\n");
+    expect(lines).toEqual([
+      "inference-guard: SIGTERM: shutting down (finishing 1 running requests, at most 2 s; 0 waiting get 503)",
+      "inference-guard: stopped: 0 requests finished, 1 cancelled, 0 refused while shutting down",
+    ]);
+  } finally {
+    for (const socket of sockets) socket.destroy();
+  }
 });
 
 /** Processes whose command line contains `marker` (Linux /proc), for finding an orphaned server. */
