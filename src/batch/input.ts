@@ -9,8 +9,15 @@ import { UserError, describeZodError } from "../errors.js";
 import type { GuardOptions } from "../search/options.js";
 import { batchGuardSchema, resolveRequestSettings, type ResolvedRequestSettings } from "../request/guardSettings.js";
 import { messageSchema, toChatMessages } from "../request/messages.js";
+import { oneLine } from "../util/oneLine.js";
 
-export const batchIdSchema = z.union([z.string().min(1), z.int()], { error: "id must be a non-empty string or an integer" });
+/** A UTF-16 surrogate without its pair: such a string is no text (it has no UTF-8 form, and no URL-safe job id in the queue). */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+export const batchIdSchema = z.union(
+  [z.string().min(1).refine((id) => !LONE_SURROGATE.test(id), "id must be text without lone surrogates (\\ud800-\\udfff alone)"), z.int()],
+  { error: "id must be a non-empty string or an integer" },
+);
 export type BatchId = z.infer<typeof batchIdSchema>;
 
 export { batchGuardSchema };
@@ -68,7 +75,8 @@ export function parseBatchInput(text: string, context: ParseContext): BatchInput
     const line = index + 1;
     const source = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
     if (source.trim() === "") return;
-    const problem = (message: string): void => void problems.push({ line, message });
+    // One line each, whatever the input's keys and values hold (see oneLine).
+    const problem = (message: string): void => void problems.push({ line, message: oneLine(message) });
     let value: unknown;
     try {
       value = JSON.parse(source);
@@ -86,7 +94,7 @@ export function parseBatchInput(text: string, context: ParseContext): BatchInput
     const settings = resolveRequestSettings({ method: context.method, ...field }, { maxTokens, temperature, topP, seed }, context.defaults);
     if ("error" in settings) return problem(settings.error);
     if (settings.costName !== undefined && !context.costNames.includes(settings.costName)) {
-      return problem(`guard.cost: unknown cost model "${settings.costName}" (available: ${context.costNames.join(", ")})`);
+      return problem(`guard.cost: unknown cost model ${JSON.stringify(settings.costName)} (available: ${context.costNames.join(", ")})`);
     }
     jobs.push({ line, id, key, input: prompt ?? toChatMessages(messages!), settings });
   });

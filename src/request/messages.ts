@@ -15,7 +15,7 @@ const contentPartSchema = z
   .object({ type: z.string(), text: z.string().optional() })
   .loose()
   .superRefine((part, ctx) => {
-    if (part.type !== "text") ctx.addIssue({ code: "custom", message: `content parts of type "${part.type}" are not supported (only text: this model reads text)` });
+    if (part.type !== "text") ctx.addIssue({ code: "custom", message: `content parts of type ${JSON.stringify(part.type)} are not supported (only text: this model reads text)` });
     else if (part.text === undefined) ctx.addIssue({ code: "custom", message: 'a text part needs "text"', path: ["text"] });
   });
 

@@ -73,6 +73,17 @@ export function buildApp(state: ServerState): FastifyInstance {
   const app = Fastify({ bodyLimit: state.config.bodyLimit, logger: false, return503OnClosing: true });
   // JSON only: fastify would also accept text/plain bodies, which no endpoint here means.
   app.removeContentTypeParser("text/plain");
+  // fastify's own JSON parser answers every mistake with "Body is not valid JSON"; this one says
+  // what is wrong (where the JSON breaks, or which key is refused). Like fastify's, it refuses
+  // "__proto__" keys and "constructor.prototype" (prototype poisoning) anywhere in the body.
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (_request, text, done) => {
+    try {
+      done(null, parseJsonBody(text as string));
+    } catch (error) {
+      done(error as Error, undefined);
+    }
+  });
 
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, _request, reply) => {
     const status = error instanceof HttpError ? error.statusCode : (error.statusCode ?? 500);
@@ -84,7 +95,9 @@ export function buildApp(state: ServerState): FastifyInstance {
     const message =
       error.code === "FST_ERR_CTP_BODY_TOO_LARGE"
         ? `request body is larger than the server's limit of ${state.config.bodyLimit} bytes`
-        : status >= 500 && !(error instanceof HttpError)
+        : error.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE"
+          ? `unsupported Content-Type ${JSON.stringify(_request.headers["content-type"] ?? "(none)")}: send the body as JSON, Content-Type: application/json`
+          : status >= 500 && !(error instanceof HttpError)
           ? "internal server error"
           : error.message;
     if (error instanceof HttpError) reply.headers(error.headers);
@@ -144,6 +157,35 @@ export function buildApp(state: ServerState): FastifyInstance {
   return app;
 }
 
+/**
+ * A request body as JSON: a 400 that says why when it is empty, is not JSON (V8's message names
+ * where it breaks), or has a key that would poison a prototype (and where). Iterative, so a deeply
+ * nested body cannot overflow the stack.
+ */
+export function parseJsonBody(text: string): unknown {
+  if (text.trim() === "") throw new HttpError(400, "the request body is empty: send a JSON object (Content-Type: application/json)", "invalid_json");
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new HttpError(400, `the request body is not valid JSON: ${(error as Error).message}`, "invalid_json");
+  }
+  const pending: Array<{ value: unknown; path: string }> = [{ value, path: "" }];
+  while (pending.length > 0) {
+    const { value: node, path } = pending.pop()!;
+    if (typeof node !== "object" || node === null) continue;
+    const isArray = Array.isArray(node);
+    for (const key of Object.keys(node)) {
+      const child = (node as Record<string, unknown>)[key];
+      const at = isArray ? `${path}[${key}]` : path === "" ? key : `${path}.${key}`;
+      const poisoned = key === "__proto__" || (key === "constructor" && typeof child === "object" && child !== null && Object.hasOwn(child, "prototype"));
+      if (poisoned) throw new HttpError(400, `the request body has a key "${key === "__proto__" ? "__proto__" : "constructor.prototype"}" (at ${at}), which is refused`, "invalid_request", at);
+      if (typeof child === "object" && child !== null) pending.push({ value: child, path: at });
+    }
+  }
+  return value;
+}
+
 function digest(text: string): Buffer {
   return createHash("sha256").update(text).digest();
 }
@@ -160,7 +202,7 @@ function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
   if (!result.success) {
     const issues = result.error.issues.map((issue) =>
       issue.code === "unrecognized_keys"
-        ? { ...issue, message: `unknown field${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")} (not an OpenAI request field; this server's own are guard and ignore_eos)` }
+        ? { ...issue, message: `unknown field${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => JSON.stringify(k)).join(", ")} (not an OpenAI request field; this server's own are guard and ignore_eos)` }
         : issue,
     );
     const first = issues[0];
@@ -212,7 +254,7 @@ async function answer(
   );
   if ("error" in settings) throw new HttpError(400, `invalid request: ${settings.error}`, "invalid_request");
   if (settings.costName !== undefined && !state.costs.has(settings.costName)) {
-    throw new HttpError(400, `unknown cost model "${settings.costName}": this server offers ${state.costs.names().join(", ")}`, "unknown_cost_model", "guard.cost");
+    throw new HttpError(400, `unknown cost model ${JSON.stringify(settings.costName)}: this server offers ${state.costs.names().join(", ")}`, "unknown_cost_model", "guard.cost");
   }
   if (state.shuttingDown) throw new HttpError(503, "the server is shutting down", "shutting_down");
   if (state.queue.full) throw busy(state);
@@ -232,13 +274,18 @@ async function answer(
   const sse = stream ? new SseStream(res) : undefined;
   if (stream) reply.hijack(); // from here on the response is written by hand, as SSE
   let firstChunk = true;
+  const echoed = body.echo && typeof input === "string" ? input : "";
+  // The echoed prompt goes out with the first text the search commits (or with the closing
+  // chunks), never before the generation has started: the guard may still refuse the prompt (too
+  // long for the context), and that must be a plain 400, not an error inside a 200 stream.
+  let echoPending = echoed;
   const onText = sse
     ? (delta: string): void => {
-        sse.send(textChunk(endpoint, who, delta, firstChunk));
+        sse.send(textChunk(endpoint, who, echoPending + delta, firstChunk));
+        echoPending = "";
         firstChunk = false;
       }
     : undefined;
-  const echoed = body.echo && typeof input === "string" ? input : "";
 
   const costName = state.costs.select(settings.costName, endpoint === "chat").name;
   const user = body.user ? ` user=${JSON.stringify(body.user)}` : "";
@@ -246,10 +293,7 @@ async function answer(
     state.log(`${request.method} ${request.url} ${status}${stream ? " stream" : ""} ${((performance.now() - started) / 1000).toFixed(2)}s${user} ${note}`);
 
   try {
-    const { result: answered, promptTokens } = await state.queue.run(() => {
-      if (echoed !== "") onText?.(echoed);
-      return generate(state, input, endpoint, settings, controller.signal, onText);
-    }, controller.signal);
+    const { result: answered, promptTokens } = await state.queue.run(() => generate(state, input, endpoint, settings, controller.signal, onText), controller.signal);
     const result = echoed === "" ? answered : { ...answered, text: echoed + answered.text };
     if (result.stopReason === "aborted") {
       state.counters.cancelled++;
@@ -262,6 +306,7 @@ async function answer(
     state.counters.completed++;
     logLine(200, `${result.tokens} tokens, cost ${result.cost}/${result.budget}${result.fallback ? " (fallback)" : ""}${result.warning !== undefined ? ` warning: ${result.warning}` : ""}`);
     if (!sse) return reply.send(fullResponse(endpoint, who, result, promptTokens, costName));
+    if (echoPending !== "") onText!(""); // an answer with no text: the echo still comes first
     for (const chunk of closingChunks(endpoint, who, result, promptTokens, costName, body.stream_options?.include_usage === true, !firstChunk)) sse.send(chunk);
     sse.done();
     return reply;

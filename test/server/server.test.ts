@@ -269,6 +269,11 @@ describe("OpenAI clients as they are: any model name, standard fields honoured o
     const plain = await client.completions.create(request as never);
     const echoed = await client.completions.create({ ...request, echo: true } as never);
     expect(echoed.choices[0]!.text).toBe("Once upon a time" + plain.choices[0]!.text);
+    // Streamed, the echo rides on the first chunk of text (or the closing one), in front of it.
+    const stream = await client.completions.create({ ...request, echo: true, stream: true } as never);
+    let streamed = "";
+    for await (const chunk of stream as any) streamed += chunk.choices[0]?.text ?? "";
+    expect(streamed).toBe("Once upon a time" + plain.choices[0]!.text);
   });
 
   test("the user field is logged with the request", async () => {
@@ -306,10 +311,13 @@ describe("bad input over raw HTTP: a clear 4xx, never a crash", () => {
     ["a setting the engine cannot hold", "/v1/completions", { model: MODEL, prompt: "x", guard: { beams: 10, samples: 60 } }, {}, 400, /64 sequences/],
     ["the same, streaming", "/v1/completions", { model: MODEL, prompt: "x", stream: true, guard: { beams: 10, samples: 60 } }, {}, 400, /64 sequences/],
     ["a prompt longer than the context", "/v1/completions", { model: MODEL, prompt: "Once upon a time there was a dog. ".repeat(300) }, {}, 400, /prompt has \d+ tokens/],
+    ["the same, echoed and streamed (the echo waits for the search: a 400, not an error inside a 200 stream)", "/v1/completions", { model: MODEL, prompt: "Once upon a time there was a dog. ".repeat(300), echo: true, stream: true }, {}, 400, /prompt has \d+ tokens/],
+    ["a __proto__ key (prototype poisoning)", "/v1/completions", '{"model": "stories260K", "prompt": "x", "guard": {"__proto__": {"beams": 1}}}', {}, 400, /key "__proto__" \(at guard\.__proto__\), which is refused/],
+    ["JSON cut short", "/v1/completions", '{"model": "stories260K", "prompt": "x", "max_tok', {}, 400, /the request body is not valid JSON: .*JSON/],
     ["an oversize body", "/v1/completions", { model: MODEL, prompt: "x".repeat(100_000) }, {}, 413, /larger than the server's limit of 65536 bytes/],
     ["a missing API key", "/v1/completions", { model: MODEL, prompt: "x" }, { authorization: "" }, 401, /missing API key/],
     ["a wrong API key", "/v1/completions", { model: MODEL, prompt: "x" }, { authorization: "Bearer nope" }, 401, /incorrect API key/],
-    ["a body that is not JSON", "/v1/completions", "prompt=x", { "content-type": "text/plain" }, 415, /Unsupported Media Type/i],
+    ["a body that is not JSON", "/v1/completions", "prompt=x", { "content-type": "text/plain" }, 415, /unsupported Content-Type "text\/plain": send the body as JSON/],
     ["an unknown route", "/v1/embeddings", { model: MODEL, input: "x" }, {}, 404, /no route for POST \/v1\/embeddings/],
   ] as const)("%s", async (_name, path, body, headers, status, message) => {
     const r = await post(path, body, headers as Record<string, string>);

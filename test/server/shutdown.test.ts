@@ -100,7 +100,7 @@ test("SIGTERM with stuck clients (a body never finished, a stream never read, an
     child.kill("SIGTERM");
     const code = await exited;
     expect(code).toBe(0);
-    expect(Date.now() - signalled).toBeLessThan(2_000 + 8_000); // the grace, then at most seconds
+    expect(Date.now() - signalled).toBeLessThan(2_000 + 15_000); // the grace, then seconds (more on a loaded machine)
     const lines = stderr().trim().split("\n");
     expect(lines).toEqual([
       "inference-guard: SIGTERM: shutting down (finishing 1 running requests, at most 2 s; 0 waiting get 503)",
