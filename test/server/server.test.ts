@@ -107,7 +107,10 @@ describe("the openai client", () => {
     expect(completion.usage!.total_tokens).toBe(completion.usage!.prompt_tokens + completion.usage!.completion_tokens);
     const guard = (completion as any).guard;
     // No --cost: chat prompts get the built-in assistant model and its budget (src/cost/defaults.ts).
-    expect(guard).toMatchObject({ method: "guard", costModel: "assistant", budget: ASSISTANT_COST_DEFAULT.budget, withinBudget: true, seed: 5 });
+    // withinBudget alone holds by construction (the guard's final check empties an answer over
+    // budget, with fallback set): a non-empty answer and no fallback show the search kept the budget.
+    expect(guard).toMatchObject({ method: "guard", costModel: "assistant", budget: ASSISTANT_COST_DEFAULT.budget, withinBudget: true, fallback: false, seed: 5 });
+    expect(choice.message.content!.length).toBeGreaterThan(0);
     expect(guard.cost).toBeLessThanOrEqual(ASSISTANT_COST_DEFAULT.budget);
     for (const key of ["fallback", "resamples", "stopReason"]) expect(guard).toHaveProperty(key);
     expect(guard).not.toHaveProperty("trace");
@@ -125,7 +128,7 @@ describe("the openai client", () => {
     expect(completion.object).toBe("text_completion");
     expect(completion.choices[0]!.text.length).toBeGreaterThan(0);
     expect(completion.usage!.completion_tokens).toBeLessThanOrEqual(16);
-    expect((completion as any).guard).toMatchObject({ budget: 0.25, seed: 9, withinBudget: true });
+    expect((completion as any).guard).toMatchObject({ budget: 0.25, seed: 9, withinBudget: true, fallback: false });
   });
 
   test("streaming sends the same text as the whole answer, in several committed pieces, then the guard summary", async () => {
@@ -141,7 +144,8 @@ describe("the openai client", () => {
     expect(pieces.length).toBeGreaterThan(1);
     expect(pieces.join("")).toBe(whole.choices[0]!.text);
     expect(last.choices[0].finish_reason).toBe(whole.choices[0]!.finish_reason);
-    expect(last.guard).toMatchObject({ cost: (whole as any).guard.cost, seed: 11, withinBudget: true });
+    expect(last.guard).toMatchObject({ cost: (whole as any).guard.cost, seed: 11, withinBudget: true, fallback: false });
+    expect(pieces.join("").length).toBeGreaterThan(0);
   });
 
   test("chat streaming: role first, usage chunk on request, guard summary last", async () => {
@@ -163,7 +167,7 @@ describe("the openai client", () => {
     const usageChunk = chunks.at(-1);
     expect(usageChunk.choices).toEqual([]);
     expect(usageChunk.usage.completion_tokens).toBeGreaterThan(0);
-    expect(usageChunk.guard).toMatchObject({ withinBudget: true, seed: 3 });
+    expect(usageChunk.guard).toMatchObject({ withinBudget: true, fallback: false, seed: 3 });
     expect(chunks.at(-2).choices[0].finish_reason).not.toBeNull();
     const text = chunks.map((c) => c.choices[0]?.delta?.content ?? "").join("");
     expect(text.length).toBeGreaterThan(0);
@@ -180,7 +184,8 @@ describe("the openai client", () => {
     // The default lexicon does not mind common words; the strict one charges each, so none survive.
     expect(words(plain.choices[0]!.text).some((w) => STRICT_TERMS.includes(w))).toBe(true);
     expect(words(strict.choices[0]!.text).filter((w) => STRICT_TERMS.includes(w))).toEqual([]);
-    expect((strict as any).guard).toMatchObject({ costModel: "strict", cost: 0, budget: 0.5, withinBudget: true });
+    expect((strict as any).guard).toMatchObject({ costModel: "strict", cost: 0, budget: 0.5, withinBudget: true, fallback: false });
+    expect(strict.choices[0]!.text.length).toBeGreaterThan(0); // the search found a text without them, not an emptied one
   });
 
   test("requests run at once, sharing the batch, and each keeps its own seed, budget, cost model and stream", async () => {
@@ -208,7 +213,8 @@ describe("the openai client", () => {
     expect(most).toBeGreaterThan(1);
     together.forEach((r, i) => {
       expect(r.text).toBe(oneAtATime[i].text);
-      expect(r.guard).toMatchObject({ seed: requests[i].seed, withinBudget: true, cost: oneAtATime[i].guard.cost, budget: oneAtATime[i].guard.budget });
+      expect(r.guard).toMatchObject({ seed: requests[i].seed, withinBudget: true, fallback: false, cost: oneAtATime[i].guard.cost, budget: oneAtATime[i].guard.budget });
+      expect(r.text.length).toBeGreaterThan(0);
     });
     expect(together[1].guard).toMatchObject({ costModel: "strict", budget: 0.5 });
   });
@@ -410,7 +416,7 @@ test("load: 50 concurrent clients are each answered or refused cleanly; none los
             ? await client.completions.create({ model: MODEL, prompt: "Once upon a time", max_tokens: 16, seed: i, guard: SMALL } as never)
             : await client.chat.completions.create({ model: MODEL, messages: [{ role: "user", content: "A story" }], max_tokens: 16, seed: i, guard: SMALL } as never);
         const guard = (r as any).guard;
-        expect(guard.withinBudget).toBe(true);
+        expect(guard).toMatchObject({ withinBudget: true, fallback: false });
         expect(r.choices).toHaveLength(1);
         return "answered";
       } catch (error) {
