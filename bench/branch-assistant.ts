@@ -19,7 +19,7 @@ import { loadRewardModel } from "../src/reward/load.js";
 import type { RewardModel } from "../src/reward/rewardModel.js";
 import { Critic } from "../src/critic/index.js";
 import { Engine } from "../src/engine/engine.js";
-import { generateGuarded, type CruisePolicy } from "../src/search/guard.js";
+import { generateGuarded, type CruisePolicy, type EndPolicy } from "../src/search/guard.js";
 import { generatePlain } from "../src/search/plain.js";
 import { wrapMethod } from "./measure.js";
 
@@ -28,6 +28,8 @@ interface Variant {
   branch?: "auto" | "always";
   policy?: Partial<CruisePolicy>;
   critic?: boolean;
+  /** Overrides of DEFAULT_END_POLICY. */
+  end?: Partial<EndPolicy>;
   budget?: number;
   /** Cost model spec (default: the shipped harm classifier). */
   cost?: string;
@@ -74,7 +76,7 @@ for (const p of prompts) {
       r = v.sample
         ? await generatePlain({ engine, promptTokens, method: "sample", options: { seed: SEED, maxTokens: MAX_TOKENS }, cost, budget })
         : await generateGuarded({
-            engine, promptTokens, cost, reward, rewardRequest: { messages }, critic: v.critic ? critic : undefined, cruisePolicy: v.policy,
+            engine, promptTokens, cost, reward, rewardRequest: { messages }, critic: v.critic ? critic : undefined, cruisePolicy: v.policy, endPolicy: v.end,
             options: { seed: SEED, maxTokens: MAX_TOKENS, budget, branch: v.branch ?? "auto", trace: true },
           });
     } finally {

@@ -11,7 +11,7 @@ import { getLlama, LlamaChatSession } from "node-llama-cpp";
 import { createGuard, type Guard } from "../src/createGuard.js";
 import { PACKAGE_ROOT, SHARED_DIR } from "../src/paths.js";
 import { normalise } from "../src/reward/rewardData.js";
-import { fmtAuto, table } from "./measure.js";
+import { fmt, fmtAuto, table } from "./measure.js";
 
 export const CHAT_MODEL = join(PACKAGE_ROOT, "models", "testbed", "tiny-assistant.gguf");
 
@@ -43,11 +43,13 @@ const perToken = (t: Totals) => t.seconds / Math.max(1, t.tokens);
 async function runGuard(guard: Guard, requests: string[], options: { method?: "guard" | "sample"; maxTokens: number }): Promise<Totals> {
   const t = empty();
   for (const [i, content] of requests.entries()) {
+    const messages = [{ role: "user" as const, content }];
     const rowsBefore = guard.decodeStats.rows;
-    const r = await guard.generate([{ role: "user", content }], { ...options, seed: i + 1 });
+    const r = await guard.generate(messages, { ...options, seed: i + 1 });
     t.seconds += r.seconds;
     t.tokens += r.tokens;
-    t.rows += guard.decodeStats.rows - rowsBefore;
+    // Rows decoded for the answer: the prompt's prefill is the same for every method.
+    t.rows += guard.decodeStats.rows - rowsBefore - guard.countPromptTokens(messages);
     t.answers++;
   }
   return t;
@@ -61,14 +63,17 @@ async function runNodeLlamaCpp(requests: string[], maxTokens: number): Promise<T
   const t = empty();
   try {
     const sequence = context.getSequence();
-    for (const [i, content] of requests.entries()) {
+    // The first request warms up (chat wrapper resolution, first allocations) and is not counted.
+    for (const [i, content] of [requests[0]!, ...requests].entries()) {
       const session = new LlamaChatSession({ contextSequence: sequence, autoDisposeSequence: false });
       let tokens = 0;
       const started = performance.now();
-      await session.prompt(content, { maxTokens, temperature: 1, seed: i + 1, onToken: (chunk) => (tokens += chunk.length) });
-      t.seconds += (performance.now() - started) / 1000;
-      t.tokens += tokens;
-      t.answers++;
+      await session.prompt(content, { maxTokens, temperature: 1, seed: i, onToken: (chunk) => (tokens += chunk.length) });
+      if (i > 0) {
+        t.seconds += (performance.now() - started) / 1000;
+        t.tokens += tokens;
+        t.answers++;
+      }
       session.dispose({ disposeSequence: false });
       await sequence.clearHistory();
     }
@@ -87,6 +92,9 @@ export async function chatSection(o: { requests?: number; print?: (line?: string
   const guard = await createGuard({ model: CHAT_MODEL, threads: 1 });
   let r: Record<string, Totals>;
   try {
+    // Warm-up, not counted: the chat wrapper, the reward head's checks, first allocations.
+    await runGuard(guard, harmless.slice(0, 2), { maxTokens: 64 });
+    await runGuard(guard, harmless.slice(0, 2), { method: "sample", maxTokens: 64 });
     r = {
       "guard harmless 64": await runGuard(guard, harmless, { maxTokens: 64 }),
       "guard harmless 2048": await runGuard(guard, harmless, { maxTokens: 2048 }),
@@ -110,14 +118,15 @@ export async function chatSection(o: { requests?: number; print?: (line?: string
         String(t.answers),
         fmtAuto(t.tokens / Math.max(1, t.answers)),
         fmtAuto(1000 * perToken(t)),
-        name.startsWith("node-llama-cpp") ? "—" : fmtAuto(t.rows / Math.max(1, t.tokens)),
+        name.startsWith("node-llama-cpp") ? "—" : fmt(t.rows / Math.max(1, t.tokens), 2),
         `${fmtAuto(perToken(t) / (name.includes("harmful") ? nlcHarmful : nlcHarmless))}x`,
       ]),
     ),
   );
   const lengthRatio = perToken(r["guard harmless 2048"]!) / perToken(r["guard harmless 64"]!);
   print(`time per answer token at max-tokens 2048 / at 64 (harmless): ${fmtAuto(lengthRatio)}x`);
-  print("rows / token: rows decoded per answer token (1 = plain sampling); node-llama-cpp's own generation has no such counter.");
+  print("rows / token: rows decoded per answer token, the prompt's prefill left out (1 = plain sampling; node-llama-cpp has no such counter).");
+  print("node-llama-cpp: LlamaChatSession.prompt on its own context of the same model (threads 1, temperature 1, seeded).");
   return { requests: n, results: r, lengthRatio, guardVsNodeLlamaCpp: { harmless: perToken(r["guard harmless 64"]!) / nlcHarmless, harmful: perToken(r["guard harmful 64"]!) / nlcHarmful } };
 }
 

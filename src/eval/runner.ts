@@ -2,7 +2,7 @@
 // (prompt, method, seed) as it goes (resumable: done keys are skipped), then derives the report.
 import { statSync } from "node:fs";
 import { basename, resolve } from "node:path";
-import type { CostModel } from "../cost/costModel.js";
+import { budgetWarning, type CostModel } from "../cost/costModel.js";
 import { loadCostModel } from "../cost/load.js";
 import { Critic, assertCriticMatchesModel } from "../critic/index.js";
 import { DEFAULT_MAX_SEQUENCES, Engine } from "../engine/engine.js";
@@ -54,6 +54,9 @@ export async function runEval(settings: EvalSettings, o: RunEvalOptions): Promis
   if (settings.critic && needsCritic.length === 0) o.warn?.(`the critic ${settings.critic} is not used: no guard-critic method`);
   const critic = settings.critic && needsCritic.length > 0 ? Critic.load(settings.critic) : undefined;
   const cost = await loadCostModel(settings.cost, { baseDir: settings.costBaseDir });
+  // A named cost model without --budget gets budget 1: for a probability that limits nothing.
+  const loose = budgetWarning(cost, settings.budget);
+  if (loose !== undefined) o.warn?.(loose);
   let engine: Engine | undefined;
   let reward: RewardModel | undefined;
   try {

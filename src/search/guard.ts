@@ -95,10 +95,17 @@ export interface CruisePolicy {
 export const DEFAULT_CRUISE_POLICY: Readonly<CruisePolicy> = { branchBlocks: 1, maxUnsafeShare: 0.5, maxStepCost: 0.05, minZ: 0.5, maxViolation: 0.5 };
 
 /**
- * Blocks the search goes on after an answer has ended while live beams still rank above it: they
- * may end with a better answer, but an answer that already ended is not held up for longer.
+ * When a search whose answer has ended stops (issue 18: without it a finished 8-token answer kept K
+ * beams decoding to max-tokens). It stops once an ended answer ranks above every live beam
+ * (`rankedFirst`), or `patienceBlocks` blocks after the first answer ended: live beams may still end
+ * with a better answer, but not for longer than that.
  */
-export const ANSWER_PATIENCE_BLOCKS = 4;
+export interface EndPolicy {
+  rankedFirst: boolean;
+  patienceBlocks: number;
+}
+
+export const DEFAULT_END_POLICY: Readonly<EndPolicy> = { rankedFirst: true, patienceBlocks: 4 };
 
 /** Seed counter that sets cruising draws apart from a full block's draws of the same block. */
 const CRUISE_STREAM = 1;
@@ -120,6 +127,8 @@ export interface GuardRequest {
   reward?: RewardModel;
   /** The request as the reward model may read it (chat messages or the completion prompt). */
   rewardRequest?: Omit<RewardRequest, "promptTokens">;
+  /** Overrides of DEFAULT_END_POLICY (for measurements; not a request setting). */
+  endPolicy?: Partial<EndPolicy>;
   /** Branch "auto" only: overrides of DEFAULT_CRUISE_POLICY (for measurements; not a request setting). */
   cruisePolicy?: Partial<CruisePolicy>;
 }
@@ -147,6 +156,7 @@ class GuardSearch {
   private committed = "";
   private readonly stops: StopSequences;
   private readonly policy: CruisePolicy | null;
+  private readonly end: EndPolicy;
   /** Why the block being searched branched, for its trace entries (branch "auto"). */
   private branched: BranchReason | undefined;
   /** Draws of the current block (all its attempts), and how many of them went over budget. */
@@ -186,6 +196,7 @@ class GuardSearch {
     this.maxTokens = Math.min(o.maxTokens, trainContextSize - promptLength, kvRoom);
     this.pool = new SequencePool(this.engine, maxSequences);
     this.policy = o.branch === "auto" ? { ...DEFAULT_CRUISE_POLICY, ...request.cruisePolicy } : null;
+    this.end = { ...DEFAULT_END_POLICY, ...request.endPolicy };
   }
 
   async run(): Promise<Omit<GenerationResult, "seconds">> {
@@ -259,12 +270,10 @@ class GuardSearch {
       for (const h of live) this.pool.release(h.seq);
       live = nextLive;
       this.commit([...live, ...finished]);
-      // The answer is decided once an ended answer ranks above every live beam, and the work on
-      // beams that keep growing past an ended answer is bounded: without this a finished 8-token
-      // answer kept K beams decoding to max-tokens (issue 18).
+      // The answer is decided (EndPolicy).
       if (finished.length > 0 && live.length > 0) {
         firstEnded ??= block;
-        if (ranked[0]!.done !== null || block - firstEnded >= ANSWER_PATIENCE_BLOCKS) {
+        if ((this.end.rankedFirst && ranked[0]!.done !== null) || block - firstEnded >= this.end.patienceBlocks) {
           for (const h of live) this.pool.release(h.seq);
           live = [];
         }

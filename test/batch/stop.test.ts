@@ -77,9 +77,9 @@ test("the disk refuses a line: one line naming the file and why, and only whole 
     let n = 0;
     try {
       for (; n < 100; n++) file.append({ id: "r" + n, text: "x".repeat(300), cost: 0 });
-      console.log("no error");
+      process.stdout.write("no error\\n");
     } catch (error) {
-      console.log(JSON.stringify({ n, name: error.name, message: error.message }));
+      process.stdout.write(JSON.stringify({ n, name: error.name, message: error.message }) + "\\n");
     }
     file.close();`;
   const limited = spawn("bash", ["-c", `ulimit -f 4 && exec "$0" --input-type=module -e "$1"`, process.execPath, script], { stdio: ["ignore", "pipe", "pipe"] });
