@@ -25,7 +25,7 @@ export const WORKER_HELP = `Usage: inference-guard worker --queue NAME [--redis 
 Answers the rows of a queue filled with \`inference-guard queue push\`, --parallel at a time
 (their decodes shared), and stores each answer in Redis before acknowledging its row. Start one
 on each machine (or one per core with --threads 1 for a small model). Every worker of a queue must have the same model, cost
-models and critic (checked: the first worker's are recorded, another is refused), so a row gets
+models, reward and critic (checked: the first worker's are recorded, another is refused), so a row gets
 the same answer whichever worker takes it. A row's search settings (budget, beams, max tokens,
 seed, ...) were fixed when it was pushed.
 
@@ -42,6 +42,7 @@ ${CONNECTION_HELP}
 Model and safety (the same on every worker of a queue):
   --model PATH           GGUF model (default: $${MODEL_ENV}, else ../shared/models/stories260K.gguf)
 ${COST_SET_HELP}
+${settingHelp(["reward"])}
   --cost-model NAME=SPEC another cost model rows may choose with guard: {cost: "NAME"}; repeatable
   --critic FILE          critic file trained for this model (optional)
 
@@ -126,7 +127,7 @@ export async function workerCommand(argv: string[], out: NodeJS.WritableStream, 
       costs,
       connection,
       settings,
-      answeredWith: answeredWith(modelPath, specs, criticPath),
+      answeredWith: answeredWith(modelPath, specs, criticPath, stringFlag(v, "reward")),
       name,
       signal: controller.signal,
       log,
@@ -148,7 +149,7 @@ export async function workerCommand(argv: string[], out: NodeJS.WritableStream, 
 }
 
 /** What answers depend on besides the row, as one line: each file by name and size (paths differ between machines). */
-function answeredWith(modelPath: string, specs: Record<string, string>, criticPath: string | undefined): string {
+function answeredWith(modelPath: string, specs: Record<string, string>, criticPath: string | undefined, reward: string | undefined): string {
   const costs = Object.entries(specs)
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([costName, spec]) => {
@@ -156,7 +157,9 @@ function answeredWith(modelPath: string, specs: Record<string, string>, criticPa
       const [kind, path] = colon > 0 ? [spec.slice(0, colon), spec.slice(colon + 1)] : ["rules", spec];
       return `${costName}=${kind}:${fileIdentity(path)}`;
     });
-  return `model ${fileIdentity(modelPath)}, cost ${costs.join(" ")}, critic ${criticPath === undefined ? "none" : fileIdentity(criticPath)}`;
+  // The reward ranks candidates: workers with another one would answer a row differently.
+  const rewardId = reward === undefined ? "default" : reward.startsWith("head:") ? `head:${fileIdentity(reward.slice(5))}` : reward;
+  return `model ${fileIdentity(modelPath)}, cost ${costs.join(" ")}, reward ${rewardId}, critic ${criticPath === undefined ? "none" : fileIdentity(criticPath)}`;
 }
 
 function fileIdentity(path: string): string {

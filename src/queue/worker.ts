@@ -98,7 +98,7 @@ export async function runQueueWorker(options: QueueWorkerOptions): Promise<Queue
   try {
     const first = await store.claimMeta("answeredWith", options.answeredWith);
     if (first !== options.answeredWith) {
-      throw new UserError(`queue "${queueName}" is answered with ${first}; this worker has ${options.answeredWith}: start it with the same model, cost models and critic, or use another --queue`);
+      throw new UserError(`queue "${queueName}" is answered with ${first}; this worker has ${options.answeredWith}: start it with the same model, cost models, reward and critic, or use another --queue`);
     }
     await store.saveWorker(record);
 
