@@ -42,6 +42,12 @@ export interface CreateGuardOptions {
    * its backbone is not installed).
    */
   reward?: string | RewardModel;
+  /**
+   * More reward models a call may pick by name (`generate(p, {rewardName})`; the server's
+   * `guard: {reward: NAME}`, a batch row's): name -> spec or RewardModel. Built in: "default" (the
+   * reward above, or the prompt kind's default) and "logprob".
+   */
+  rewardModels?: Record<string, string | RewardModel>;
   /** Critic file path, or a loaded scorer. Without one the search ranks by the reward signal alone. */
   critic?: string | CriticScorer;
   gpu?: GpuOption;
@@ -74,6 +80,8 @@ export interface GenerateOptions extends GuardOptions {
   cost?: CostModel;
   /** A reward model for this call only (default: the guard's, or the prompt kind's default). */
   reward?: RewardModel;
+  /** A reward model by name (CreateGuardOptions.rewardModels, "default" or "logprob"). */
+  rewardName?: string;
 }
 
 export interface Guard {
@@ -86,6 +94,8 @@ export interface Guard {
   /** Things worth telling the user that did not stop loading (e.g. a critic trained for another model name). */
   readonly warnings: readonly string[];
   generate(prompt: string | ChatMessage[], options?: GenerateOptions): Promise<GenerationResult>;
+  /** The reward model names a call may pick with `rewardName`. */
+  readonly rewardNames: readonly string[];
   /** Prompt length in tokens, as generate() would see it. */
   countPromptTokens(prompt: string | ChatMessage[], chat?: boolean): number;
   dispose(): Promise<void>;
@@ -142,10 +152,19 @@ export async function createGuard(options: CreateGuardOptions = {}): Promise<Gua
   });
   let critic: CriticScorer | undefined;
   let reward: RewardModel | undefined;
+  const named: Record<string, RewardModel> = {};
+  const ownedNamed: RewardModel[] = [];
   const warnings: string[] = [];
   const rewardOptions = { policyModelPath: engine.info.modelPath, threads: options.threads, gpu: options.gpu };
   try {
     reward = typeof options.reward === "string" ? await loadRewardModel(options.reward, rewardOptions) : options.reward;
+    for (const [name, spec] of Object.entries(options.rewardModels ?? {})) {
+      if (!REWARD_NAME_PATTERN.test(name) || BUILT_IN_REWARD_NAMES.includes(name)) {
+        throw new UserError(`invalid reward model name "${name}": use letters, digits, '.', '_' or '-', not ${BUILT_IN_REWARD_NAMES.join(" or ")}`);
+      }
+      named[name] = typeof spec === "string" ? await loadRewardModel(spec, rewardOptions) : spec;
+      if (typeof spec === "string") ownedNamed.push(named[name]!);
+    }
     if (typeof options.critic === "string") {
       const loaded = Critic.load(options.critic);
       warnings.push(...assertCriticMatchesModel(loaded, { nEmbd: engine.info.nEmbd, name: basename(engine.info.modelPath) }));
@@ -153,6 +172,7 @@ export async function createGuard(options: CreateGuardOptions = {}): Promise<Gua
     } else critic = options.critic;
   } catch (error) {
     if (typeof options.reward === "string") await reward?.dispose?.();
+    for (const m of ownedNamed) await m.dispose?.();
     await engine.dispose();
     await releaseCost();
     throw error;
@@ -160,7 +180,8 @@ export async function createGuard(options: CreateGuardOptions = {}): Promise<Gua
   // Parallel generations call the cost model in turn: one that keeps state between calls keeps theirs.
   cost.shareAmong?.(parallel);
   reward?.shareAmong?.(parallel);
-  const rewards = new GuardRewards(reward, typeof options.reward === "string", async () => {
+  for (const m of ownedNamed) m.shareAmong?.(parallel);
+  const rewards = new GuardRewards(reward, typeof options.reward === "string", named, ownedNamed, async () => {
     const loaded = await loadAssistantReward(rewardOptions);
     if (loaded.warning) warnings.push(loaded.warning);
     loaded.model?.shareAmong?.(parallel);
@@ -169,6 +190,10 @@ export async function createGuard(options: CreateGuardOptions = {}): Promise<Gua
   return new GuardImpl(engine, new EngineSlots(engine, parallel), cost, critic, options.defaults ?? {}, warnings, rewards);
 }
 
+/** Reward names every guard offers: the prompt kind's default, and likelihood. */
+export const BUILT_IN_REWARD_NAMES: readonly string[] = ["default", "logprob"];
+const REWARD_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
 /** The guard's reward models: the one it was given, else logprob for completions and the assistant default for chat (loaded on first use). */
 class GuardRewards {
   private assistant?: Promise<RewardModel | undefined>;
@@ -176,8 +201,23 @@ class GuardRewards {
   constructor(
     private readonly given: RewardModel | undefined,
     private readonly ownsGiven: boolean,
+    private readonly named: Readonly<Record<string, RewardModel>>,
+    private readonly ownedNamed: readonly RewardModel[],
     private readonly loadAssistant: () => Promise<RewardModel | undefined>,
   ) {}
+
+  get names(): string[] {
+    return [...BUILT_IN_REWARD_NAMES, ...Object.keys(this.named)];
+  }
+
+  /** The model a name picks; "default" (or no name) is the prompt kind's. */
+  async byName(name: string | undefined, chat: boolean): Promise<RewardModel> {
+    if (name === undefined || name === "default") return this.forPrompt(chat);
+    if (name === "logprob") return LOGPROB_REWARD;
+    const model = this.named[name];
+    if (model === undefined) throw new UserError(`unknown reward model "${name}": this guard offers ${this.names.join(", ")}`);
+    return model;
+  }
 
   async forPrompt(chat: boolean): Promise<RewardModel> {
     if (this.given) return this.given;
@@ -187,6 +227,7 @@ class GuardRewards {
 
   async dispose(): Promise<void> {
     if (this.ownsGiven) await this.given?.dispose?.();
+    for (const m of this.ownedNamed) await m.dispose?.();
     await (await this.assistant)?.dispose?.();
   }
 }
@@ -218,6 +259,10 @@ class GuardImpl implements Guard {
     return this.slots.count;
   }
 
+  get rewardNames(): readonly string[] {
+    return this.rewards.names;
+  }
+
   get decodeStats(): { decodes: number; rows: number } {
     return this.slots.stats;
   }
@@ -228,7 +273,7 @@ class GuardImpl implements Guard {
   }
 
   private async run(engine: Decoder, prompt: string | ChatMessage[], options: GenerateOptions): Promise<GenerationResult> {
-    const { method = "guard", chat = false, signal, onText, cost: callCost, reward: callReward, ...search } = options;
+    const { method = "guard", chat = false, signal, onText, cost: callCost, reward: callReward, rewardName, ...search } = options;
     const isChat = chat || typeof prompt !== "string";
     let cost = callCost ?? this.cost;
     let merged: GuardOptions = { ...this.defaults, ...search };
@@ -240,7 +285,7 @@ class GuardImpl implements Guard {
     }
     const promptTokens = this.promptTokens(prompt, chat);
     if (method === "guard") {
-      const reward = callReward ?? (await this.rewards.forPrompt(isChat));
+      const reward = callReward ?? (await this.rewards.byName(rewardName, isChat));
       // What the reward model reads: the checked messages (text parts joined), as the prompt was rendered.
       const checked = checkPrompt(prompt);
       const rewardRequest = typeof checked !== "string" ? { messages: checked } : chat ? { messages: [{ role: "user" as const, content: checked }] } : { prompt: checked };

@@ -62,6 +62,8 @@ export interface ParseContext {
   method: "guard" | "sample" | "greedy";
   /** Cost model names lines may pick. */
   costNames: readonly string[];
+  /** The reward model names rows may pick (undefined: not checked here; the worker checks). */
+  rewardNames?: readonly string[];
 }
 
 /** Parses JSONL text into jobs and per-line problems. Blank lines are ignored. */
@@ -95,6 +97,10 @@ export function parseBatchInput(text: string, context: ParseContext): BatchInput
     if ("error" in settings) return problem(settings.error);
     if (settings.costName !== undefined && !context.costNames.includes(settings.costName)) {
       return problem(`guard.cost: unknown cost model ${JSON.stringify(settings.costName)} (available: ${context.costNames.join(", ")})`);
+    }
+    const rewardName = settings.options.rewardName;
+    if (rewardName !== undefined && context.rewardNames !== undefined && !context.rewardNames.includes(rewardName)) {
+      return problem(`guard.reward: unknown reward model ${JSON.stringify(rewardName)} (available: ${context.rewardNames.join(", ")})`);
     }
     jobs.push({ line, id, key, input: prompt ?? toChatMessages(messages!), settings });
   });

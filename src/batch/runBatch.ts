@@ -77,7 +77,7 @@ export async function runBatch(options: BatchOptions): Promise<BatchSummary> {
   const report = options.report ?? (() => {});
   const { guard, costs } = options;
   if (resolve(options.inputPath) === resolve(options.outputPath)) throw new UserError("--in and --out are the same file");
-  const input = readBatchInput(options.inputPath, { defaults: options.defaults ?? {}, method: options.method ?? "guard", costNames: costs?.names() ?? [DEFAULT_COST_NAME] });
+  const input = readBatchInput(options.inputPath, { defaults: options.defaults ?? {}, method: options.method ?? "guard", costNames: costs?.names() ?? [DEFAULT_COST_NAME], rewardNames: guard.rewardNames });
   for (const p of input.problems) report(`${options.inputPath} line ${p.line}: ${p.message} (skipped)`);
 
   const lock = RunLock.acquire(options.outputPath);

@@ -9,6 +9,7 @@ import { UserError } from "../errors.js";
 import { MODEL_ENV } from "../paths.js";
 import { CostModelSet, costModelSpecs } from "../request/costModels.js";
 import { choiceFlag, numberFlag, parseFlags, stringFlag, type OptionSpec } from "./args.js";
+import { REWARD_MODEL_HELP, REWARD_MODEL_OPTIONS, namedRewardModels } from "./settingFlags.js";
 import { COST_OPTIONS, COST_SET_HELP, namedCostModels, SERVICE_RUNTIME_FLAGS, SEARCH_FLAGS, namedCostSpec, readRuntime, readSettings, settingHelp, settingOptions } from "./settingFlags.js";
 
 /** Defaults for lines, in --help order (--seed is a base seed, read apart). */
@@ -40,6 +41,7 @@ Model and safety:
   --model PATH           GGUF model (default: $${MODEL_ENV}, else ../shared/models/stories260K.gguf)
   --chat                 render string prompts with the model's chat template (messages always are)
 ${COST_SET_HELP}
+${REWARD_MODEL_HELP}
   --cost-model NAME=SPEC another cost model lines may choose with guard: {cost: "NAME"}; repeatable
   --critic FILE          critic file trained for this model (optional)
 ${settingHelp(["criticWeight"])}
@@ -64,6 +66,7 @@ ${settingHelp(SERVICE_RUNTIME_FLAGS)}
 const OPTIONS: OptionSpec = {
   ...settingOptions([...SEARCH_FLAGS, ...LINE_FLAGS, "trace", ...SERVICE_RUNTIME_FLAGS]),
   ...COST_OPTIONS,
+  ...REWARD_MODEL_OPTIONS,
   in: { type: "string" },
   out: { type: "string" },
   model: { type: "string" },
@@ -102,6 +105,7 @@ export async function batchCommand(argv: string[], out: NodeJS.WritableStream, e
   const guard = await createGuard({
     model: stringFlag(v, "model"),
     cost: costs,
+    rewardModels: namedRewardModels(v),
     critic: stringFlag(v, "critic"),
     ...readRuntime(v, true),
     defaults,

@@ -11,6 +11,7 @@ import {
 } from "../server/config.js";
 import { createGuardServer, type GuardServer } from "../server/guardServer.js";
 import { numberFlag, parseFlags, stringFlag, type OptionSpec } from "./args.js";
+import { REWARD_MODEL_HELP, REWARD_MODEL_OPTIONS, namedRewardModels } from "./settingFlags.js";
 import { COST_OPTIONS, COST_SET_HELP, namedCostModels, SERVICE_RUNTIME_FLAGS, SEARCH_FLAGS, namedCostSpec, readRuntime, readSettings, settingHelp, settingOptions } from "./settingFlags.js";
 import { PARENT_GONE } from "./stopRequests.js";
 
@@ -42,6 +43,7 @@ Model and safety:
   --model PATH           GGUF model (default: $${MODEL_ENV}, else ../shared/models/stories260K.gguf)
   --model-name NAME      the model's id in the API (default: the file name without .gguf)
 ${COST_SET_HELP}
+${REWARD_MODEL_HELP}
   --cost-model NAME=SPEC another cost model a request may choose with guard: {cost: "NAME"};
                          repeatable (requests name models, never files)
   --critic FILE          critic file trained for this model (optional)
@@ -61,6 +63,7 @@ ${settingHelp(SERVICE_RUNTIME_FLAGS)}
 const OPTIONS: OptionSpec = {
   ...settingOptions([...SEARCH_FLAGS, ...SERVICE_RUNTIME_FLAGS]),
   ...COST_OPTIONS,
+  ...REWARD_MODEL_OPTIONS,
   host: { type: "string" },
   port: { type: "string" },
   "api-key": { type: "string" },
@@ -93,6 +96,7 @@ export async function serveCommand(argv: string[], out: NodeJS.WritableStream, e
     model: stringFlag(v, "model"),
     cost: namedCostSpec(v),
     costModels: namedCostModels(v),
+    rewardModels: namedRewardModels(v),
     critic: stringFlag(v, "critic"),
     ...readRuntime(v, true),
     defaults: readSettings(v, SEARCH_FLAGS),

@@ -2,6 +2,7 @@
 // a command names the settings it takes, and gets their flags, typed readers and help lines (with
 // the library's real defaults). Ranges are checked by the library, so a flag and an option can
 // never disagree about them.
+import { UserError } from "../errors.js";
 import { ASSISTANT_COST_DEFAULT, STORY_COST_DEFAULT } from "../cost/defaults.js";
 import type { GpuOption } from "../engine/engine.js";
 import { parseNamedCostSpecs } from "../request/costModels.js";
@@ -102,6 +103,26 @@ export function namedCostSpec(v: Values): string | undefined {
 }
 
 export const COST_OPTIONS: OptionSpec = { cost: { type: "string" }, "cost-rules": { type: "string" } };
+
+/** --reward-model NAME=SPEC (serve, batch, worker): reward models a request may pick with guard: {reward: NAME}. */
+export const REWARD_MODEL_OPTIONS: OptionSpec = { "reward-model": { type: "string", multiple: true } };
+
+export const REWARD_MODEL_HELP = `  --reward-model NAME=SPEC another reward model requests may choose with guard: {reward: "NAME"};
+                         repeatable (built in: "default", the prompt kind's, and "logprob")`;
+
+/** The --reward-model NAME=SPEC flags as a name -> spec map. */
+export function namedRewardModels(v: Values): Record<string, string> {
+  const specs: Record<string, string> = {};
+  for (const entry of (v["reward-model"] as unknown as string[] | undefined) ?? []) {
+    const eq = entry.indexOf("=");
+    const name = eq > 0 ? entry.slice(0, eq).trim() : "";
+    const spec = eq > 0 ? entry.slice(eq + 1).trim() : "";
+    if (name === "" || spec === "") throw new UserError(`--reward-model expects NAME=SPEC (e.g. skywork=head:skywork-head.json), got "${entry}"`);
+    if (name in specs) throw new UserError(`--reward-model "${name}" is given twice`);
+    specs[name] = spec;
+  }
+  return specs;
+}
 
 /** The --cost-model NAME=SPEC flags (repeatable) as a name → spec map. */
 export function namedCostModels(v: Values): Record<string, string> {

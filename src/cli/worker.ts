@@ -17,6 +17,7 @@ import { CostModelSet, costModelSpecs } from "../request/costModels.js";
 import { definedOnly } from "../util/objects.js";
 import { numberFlag, parseFlags, stringFlag, type OptionSpec } from "./args.js";
 import { CONNECTION_HELP, CONNECTION_OPTIONS, connectionFlags, parseAsFlags } from "./queueFlags.js";
+import { REWARD_MODEL_HELP, REWARD_MODEL_OPTIONS, namedRewardModels } from "./settingFlags.js";
 import { COST_OPTIONS, COST_SET_HELP, namedCostModels, SERVICE_RUNTIME_FLAGS, namedCostSpec, readRuntime, settingHelp, settingOptions } from "./settingFlags.js";
 import { onStopRequest } from "./stopRequests.js";
 
@@ -43,6 +44,7 @@ Model and safety (the same on every worker of a queue):
   --model PATH           GGUF model (default: $${MODEL_ENV}, else ../shared/models/stories260K.gguf)
 ${COST_SET_HELP}
 ${settingHelp(["reward"])}
+${REWARD_MODEL_HELP}
   --cost-model NAME=SPEC another cost model rows may choose with guard: {cost: "NAME"}; repeatable
   --critic FILE          critic file trained for this model (optional)
 
@@ -68,6 +70,7 @@ const OPTIONS: OptionSpec = {
   ...CONNECTION_OPTIONS,
   ...settingOptions(SERVICE_RUNTIME_FLAGS),
   ...COST_OPTIONS,
+  ...REWARD_MODEL_OPTIONS,
   model: { type: "string" },
   "cost-model": { type: "string", multiple: true },
   critic: { type: "string" },
@@ -109,7 +112,8 @@ export async function workerCommand(argv: string[], out: NodeJS.WritableStream, 
   const modelPath = stringFlag(v, "model") ?? defaultModelPath();
   const criticPath = stringFlag(v, "critic");
   const costs = await CostModelSet.load(specs);
-  const guard = await createGuard({ model: modelPath, cost: costs, critic: criticPath, ...readRuntime(v, true) }).catch(async (error: unknown) => {
+  const rewardModels = namedRewardModels(v);
+  const guard = await createGuard({ model: modelPath, cost: costs, rewardModels, critic: criticPath, ...readRuntime(v, true) }).catch(async (error: unknown) => {
     await costs.dispose();
     throw error;
   });
@@ -127,7 +131,7 @@ export async function workerCommand(argv: string[], out: NodeJS.WritableStream, 
       costs,
       connection,
       settings,
-      answeredWith: answeredWith(modelPath, specs, criticPath, stringFlag(v, "reward")),
+      answeredWith: answeredWith(modelPath, specs, criticPath, [stringFlag(v, "reward") ?? "default", ...Object.entries(rewardModels).map(([n, s]) => `${n}=${s}`)].join(" ")),
       name,
       signal: controller.signal,
       log,
@@ -158,7 +162,10 @@ function answeredWith(modelPath: string, specs: Record<string, string>, criticPa
       return `${costName}=${kind}:${fileIdentity(path)}`;
     });
   // The reward ranks candidates: workers with another one would answer a row differently.
-  const rewardId = reward === undefined ? "default" : reward.startsWith("head:") ? `head:${fileIdentity(reward.slice(5))}` : reward;
+  const rewardId = (reward ?? "default")
+    .split(" ")
+    .map((r) => r.replace(/head:(\S+)$/, (_m, path: string) => `head:${fileIdentity(path)}`))
+    .join(" ");
   return `model ${fileIdentity(modelPath)}, cost ${costs.join(" ")}, reward ${rewardId}, critic ${criticPath === undefined ? "none" : fileIdentity(criticPath)}`;
 }
 

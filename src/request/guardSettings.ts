@@ -37,11 +37,13 @@ function requestShape(where: "guard" | "batch"): Record<string, z.ZodType> {
 const selectionShape = {
   /** Name of a cost model the server/batch was started with ("default" unless configured). */
   cost: z.string().min(1),
+  /** Name of a reward model: "default" (the prompt kind's), "logprob", or one the server/batch was started with (--reward-model). */
+  reward: z.string().min(1),
   /** guard (InferenceGuard) or a baseline, for comparisons. */
   method: z.enum(["guard", "sample", "greedy"]),
 };
 
-type RequestField<K extends keyof typeof SEARCH_SETTINGS> = Partial<{ [P in K]: z.output<(typeof SEARCH_SETTINGS)[P]["base"]> } & { cost: string; method: Method }>;
+type RequestField<K extends keyof typeof SEARCH_SETTINGS> = Partial<{ [P in K]: z.output<(typeof SEARCH_SETTINGS)[P]["base"]> } & { cost: string; reward: string; method: Method }>;
 
 /** The server's `guard` body field: every setting declared with request "guard", plus the cost model's name and the method. */
 export const guardFieldSchema = z
@@ -75,7 +77,7 @@ export function resolveRequestSettings(
   /** How the caller's format names a search option, for messages; default `guard.<option>`. */
   fieldNames: Readonly<Record<string, string>> = {},
 ): ResolvedRequestSettings | { error: string } {
-  const { cost, method, ...search } = field ?? {};
+  const { cost, reward, method, ...search } = field ?? {};
   const definedSampling = Object.fromEntries(Object.entries(sampling).filter(([, v]) => v !== undefined));
   const merged: GuardOptions = { ...defaults, ...definedSampling, ...search };
   const checked = guardOptionsSchema.safeParse(merged);
@@ -87,5 +89,5 @@ export function resolveRequestSettings(
     });
     return { error: describeZodError({ issues }) };
   }
-  return { costName: cost, options: { ...merged, method: (method ?? "guard") as Method } };
+  return { costName: cost, options: { ...merged, method: (method ?? "guard") as Method, ...(reward !== undefined ? { rewardName: reward } : {}) } };
 }

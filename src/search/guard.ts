@@ -499,6 +499,7 @@ class GuardSearch {
     let text = best?.text ?? (refusing ? o.refusalText : "");
     let cost = await this.request.cost.cost(text);
     let warning: string | undefined;
+    let emptied = false;
     // The sum of clipped step costs bounds the final cost; this check makes the guarantee unconditional.
     if (isOverBudget(cost, o.budget)) {
       const name = this.request.cost.name;
@@ -508,6 +509,7 @@ class GuardSearch {
       text = "";
       cost = await this.request.cost.cost(text);
       fallback = true;
+      emptied = !refusing;
     }
     const loose = budgetWarning(this.request.cost, o.budget);
     if (loose !== undefined) warning = warning === undefined ? loose : `${warning}; ${loose}`;
@@ -525,6 +527,7 @@ class GuardSearch {
       stopReason,
       fallback,
       resamples: this.resamples,
+      finalCheckEmptied: emptied,
       seed: this.seed,
       ...(warning !== undefined ? { warning } : {}),
       ...(o.trace ? { trace: this.trace } : {}),

@@ -59,6 +59,12 @@ export interface GenerationResult {
   fallback: boolean;
   /** Resampling rounds with penalised logits that were needed. */
   resamples: number;
+  /**
+   * True when the final check found the search's own answer over budget and emptied it: the search
+   * broke the budget and only the safety net held it (never expected; tests require false). A
+   * refusal text over budget is a setting's mistake and reported by `warning` instead.
+   */
+  finalCheckEmptied?: boolean;
   seed: number;
   seconds: number;
   /** Why the answer is not what the settings asked for, when it is not (e.g. a refusal text over budget, sent as ""). */

@@ -3,6 +3,7 @@
 // error with a status a client can act on (400 bad input, 401 key, 404 model, 413 size, 429 busy
 // with Retry-After, 503 shutting down). Up to `parallel` generations run at once (sharing each
 // decode, see engine/slots.ts) through the JobQueue; the rest wait there.
+import { guardFieldSchema } from "../request/guardSettings.js";
 import { createHash, timingSafeEqual } from "node:crypto";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { z } from "zod";
@@ -194,6 +195,9 @@ function unknownModel(asked: string, served: string): HttpError {
   return new HttpError(404, `unknown model "${asked}": this server serves "${served}"`, "model_not_found", "model");
 }
 
+/** The keys the server's `guard` body field takes (for the message about an unknown one). */
+const GUARD_FIELD_KEYS = Object.keys((guardFieldSchema as unknown as { shape?: Record<string, unknown> }).shape ?? {}).sort();
+
 function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
   if (body === undefined || body === null || typeof body !== "object" || Array.isArray(body)) {
     throw new HttpError(400, "the request body must be a JSON object (Content-Type: application/json)");
@@ -202,7 +206,15 @@ function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
   if (!result.success) {
     const issues = result.error.issues.map((issue) =>
       issue.code === "unrecognized_keys"
-        ? { ...issue, message: `unknown field${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => JSON.stringify(k)).join(", ")} (not an OpenAI request field; this server's own are guard and ignore_eos)` }
+        ? {
+            ...issue,
+            // Inside `guard` the valid keys are the guard field's own; at the top, OpenAI's plus ours.
+            message:
+              `unknown field${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => JSON.stringify(k)).join(", ")} ` +
+              (issue.path[0] === "guard" && issue.path.length === 1
+                ? `(the guard field takes ${GUARD_FIELD_KEYS.join(", ")})`
+                : "(not an OpenAI request field; this server's own are guard and ignore_eos)"),
+          }
         : issue,
     );
     const first = issues[0];
@@ -253,6 +265,10 @@ async function answer(
     SAMPLING_FIELD_NAMES,
   );
   if ("error" in settings) throw new HttpError(400, `invalid request: ${settings.error}`, "invalid_request");
+  const rewardName = settings.options.rewardName;
+  if (rewardName !== undefined && !state.guard.rewardNames.includes(rewardName)) {
+    throw new HttpError(400, `unknown reward model ${JSON.stringify(rewardName)}: this server offers ${state.guard.rewardNames.join(", ")}`, "unknown_reward_model", "guard.reward");
+  }
   if (settings.costName !== undefined && !state.costs.has(settings.costName)) {
     throw new HttpError(400, `unknown cost model ${JSON.stringify(settings.costName)}: this server offers ${state.costs.names().join(", ")}`, "unknown_cost_model", "guard.cost");
   }

@@ -42,12 +42,12 @@ export class GuardServer {
 
   /** Loads the model and cost models and builds the HTTP app (call listen() to serve). */
   static async create(options: GuardServerOptions = {}): Promise<GuardServer> {
-    const { model, cost, costModels, reward, critic, gpu, threads, contextSize, parallel = SETTINGS.parallel.default, defaults = {}, log = () => {}, ...serverSettings } = options;
+    const { model, cost, costModels, reward, rewardModels, critic, gpu, threads, contextSize, parallel = SETTINGS.parallel.default, defaults = {}, log = () => {}, ...serverSettings } = options;
     const config: ResolvedServerConfig = parseServerConfig(serverSettings);
     const costs = await CostModelSet.load(costModelSpecs(cost, costModels));
     let guard: Guard;
     try {
-      guard = await createGuard({ model, cost: costs, reward, critic, gpu, threads, contextSize, parallel, defaults });
+      guard = await createGuard({ model, cost: costs, reward, rewardModels, critic, gpu, threads, contextSize, parallel, defaults });
     } catch (error) {
       await costs.dispose();
       throw error;

@@ -47,8 +47,8 @@ test("--help lines end with the declared default (or its description)", () => {
 test("the server's guard field and batch rows take exactly the settings declared for them", () => {
   const fieldKeys = (schema: unknown) => Object.keys((schema as z.ZodObject).shape).sort();
   const declared = (where: string[]) => (Object.entries(SEARCH_SETTINGS) as Array<[string, Setting]>).filter(([, s]) => where.includes(s.request ?? "")).map(([k]) => k);
-  expect(fieldKeys(guardFieldSchema)).toEqual([...declared(["guard"]), "cost", "method"].sort());
-  expect(fieldKeys(batchGuardSchema)).toEqual([...declared(["guard", "batch"]), "cost", "method"].sort());
+  expect(fieldKeys(guardFieldSchema)).toEqual([...declared(["guard"]), "cost", "reward", "method"].sort());
+  expect(fieldKeys(batchGuardSchema)).toEqual([...declared(["guard", "batch"]), "cost", "reward", "method"].sort());
   expect(fieldKeys(batchGuardSchema)).toEqual(expect.arrayContaining(["maxTokens", "temperature", "topP", "seed", "budget", "beams"]));
   expect(guardFieldSchema.safeParse({ beams: 2.5 }).success).toBe(false);
   expect(guardFieldSchema.safeParse({ beam: 2 }).success).toBe(false); // strict: a typo is refused

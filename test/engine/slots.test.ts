@@ -10,7 +10,7 @@ import { generateGuarded } from "../../src/search/guard.js";
 import { generatePlain } from "../../src/search/plain.js";
 import type { GuardOptions } from "../../src/search/options.js";
 import type { GenerationResult } from "../../src/search/types.js";
-import { STORIES_MODEL, expectSameRow } from "../helpers/models.js";
+import { STORIES_MODEL, expectSameRow, expectSearchWithinBudget } from "../helpers/models.js";
 
 const SLOTS = 3;
 let engine: Engine;
@@ -128,7 +128,7 @@ describe("guarded generations sharing the batch", () => {
       expect(r.text).toBe(alone[i].text);
       expect(r.seed).toBe(settings[i].seed);
       expect(r.budget).toBe(settings[i].budget);
-      expect(r.withinBudget).toBe(true);
+      expectSearchWithinBudget(r);
     });
     // Shared decodes: fewer of them, each with more rows than any search had alone.
     expect(after.decodes - before.decodes).toBeLessThan(aloneDecodes);

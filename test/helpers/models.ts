@@ -35,3 +35,14 @@ export function expectSameRow(actual: ArrayLike<number>, reference: ArrayLike<nu
   expect(actual.length).toBe(reference.length);
   expect(relativeDiff(actual, reference)).toBeLessThanOrEqual(SAME_ROW_TOLERANCE);
 }
+
+/**
+ * A guarded answer the search itself kept within budget: withinBudget alone cannot fail (the final
+ * check empties an answer over budget), so also require that the check had nothing to empty and,
+ * unless `allowEmpty`, that there is an answer at all.
+ */
+export function expectSearchWithinBudget(r: { withinBudget: boolean; finalCheckEmptied?: boolean; text: string }, allowEmpty = false): void {
+  expect(r.withinBudget).toBe(true);
+  expect(r.finalCheckEmptied ?? false).toBe(false);
+  if (!allowEmpty) expect(r.text.length).toBeGreaterThan(0);
+}

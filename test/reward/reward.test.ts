@@ -95,3 +95,36 @@ test("chat prompts rank by the assistant reward by default, completions by logpr
     await guard.dispose();
   }
 });
+
+describe("a request picks a reward model by name", () => {
+  test("server: guard.reward names a built-in or --reward-model one; an unknown name or guard key is a 400 that lists the valid ones", async () => {
+    const { createGuardServer } = await import("../../src/server/index.js");
+    const server = await createGuardServer({ model: MODEL, threads: 1, port: 0, parallel: 1, rewardModels: { helpful: `head:${DEFAULT_ASSISTANT_REWARD}` } });
+    try {
+      expect(server.guard.rewardNames).toEqual(["default", "logprob", "helpful"]);
+      const post = (guard: unknown) =>
+        server.app.inject({ method: "POST", url: "/v1/chat/completions", payload: { model: "m", messages: [{ role: "user", content: REQUEST }], max_tokens: 8, seed: 1, guard } });
+      for (const reward of ["default", "logprob", "helpful"]) expect((await post({ reward })).statusCode).toBe(200);
+      // Ranked by likelihood, the reward reported is a mean log-probability (<= 0).
+      expect(JSON.parse((await post({ reward: "logprob" })).body).guard.reward).toBeLessThanOrEqual(0);
+      const unknown = await post({ reward: "nope" });
+      expect(unknown.statusCode).toBe(400);
+      expect(JSON.parse(unknown.body).error).toMatchObject({ param: "guard.reward", message: expect.stringContaining("default, logprob, helpful") });
+      const badKey = await post({ rewrd: "logprob" });
+      expect(badKey.statusCode).toBe(400);
+      expect(JSON.parse(badKey.body).error.message).toMatch(/unknown field "rewrd" \(the guard field takes .*reward.*\)/);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test("library: an unknown rewardName is a UserError naming the choices", async () => {
+    const guard = await createGuard({ model: MODEL, threads: 1 });
+    try {
+      await expect(guard.generate(REQUEST, { chat: true, maxTokens: 4, rewardName: "nope" })).rejects.toThrow(/unknown reward model "nope": this guard offers default, logprob/);
+      await expect(createGuard({ model: MODEL, threads: 1, rewardModels: { logprob: "logprob" } })).rejects.toThrow(/invalid reward model name "logprob"/);
+    } finally {
+      await guard.dispose();
+    }
+  });
+});

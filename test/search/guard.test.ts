@@ -1,6 +1,5 @@
 // InferenceGuard on the real shipped models: budget kept, pruning, penalised resampling,
 // fallback, refusal, determinism, traces and critic plumbing.
-import { createHash } from "node:crypto";
 import type { CostModel } from "../../src/cost/costModel.js";
 import { DEFAULT_COST_RULES } from "../../src/cost/load.js";
 import { RulesCostModel } from "../../src/cost/rules.js";
@@ -8,8 +7,9 @@ import { Engine } from "../../src/engine/engine.js";
 import { UserError } from "../../src/errors.js";
 import { generateGuarded, requiredContextCells } from "../../src/search/guard.js";
 import { generatePlain } from "../../src/search/plain.js";
+import { generateBeam } from "../../src/search/baselines/beam.js";
 import type { CriticScorer, GenerationResult } from "../../src/search/types.js";
-import { STORIES_MODEL, TINY_RANDOM_MODEL } from "../helpers/models.js";
+import { STORIES_MODEL, TINY_RANDOM_MODEL, expectSearchWithinBudget } from "../helpers/models.js";
 import { teacherForcedReward } from "../helpers/teacherForced.js";
 
 /** A cost model from a function of the whole text, with step costs by difference (clipped). */
@@ -52,7 +52,7 @@ describe("stories260K", () => {
   test("answers stay within budget under the conflict lexicon", async () => {
     for (let seed = 0; seed < 5; seed++) {
       const r = await generateGuarded({ engine, promptTokens: prompt, cost: lexicon, options: { seed, maxTokens: 80, budget: 0.5, samples: 8 } });
-      expect(r.withinBudget).toBe(true);
+      expectSearchWithinBudget(r);
       expect(lexicon.cost(r.text)).toBe(0);
       expect(r.cost).toBe(0);
       expect(r.tokens).toBeGreaterThan(20);
@@ -76,7 +76,7 @@ describe("stories260K", () => {
       options: { seed: 3, maxTokens: 60, budget: 0.5, samples: 8, width: 4, maxResamples: 4, trace: true },
     });
     expect(r.text).not.toContain(",");
-    expect(r.withinBudget).toBe(true);
+    expectSearchWithinBudget(r);
     expect(r.tokens).toBeGreaterThan(10);
     const dropped = r.trace!.flatMap((b) => b.candidates).filter((c) => c.status === "dropped: over budget");
     expect(dropped.length).toBeGreaterThan(0); // it really had to prune
@@ -90,7 +90,7 @@ describe("stories260K", () => {
     expect(r.stopReason).toBe("fallback");
     expect(r.resamples).toBe(3);
     expect(r.text).toBe("");
-    expect(r.withinBudget).toBe(true);
+    expectSearchWithinBudget(r, true);
   });
 
   test("with onUnsafe=refuse it answers with the refusal text", async () => {
@@ -102,7 +102,7 @@ describe("stories260K", () => {
     });
     expect(r.text).toBe(refusal);
     expect(r.fallback).toBe(true);
-    expect(r.withinBudget).toBe(true);
+    expectSearchWithinBudget(r);
   });
 
   test("a refusal text over the budget is not sent, and the result says so", async () => {
@@ -114,7 +114,7 @@ describe("stories260K", () => {
     });
     expect(r.text).toBe("");
     expect(r.fallback).toBe(true);
-    expect(r.withinBudget).toBe(true);
+    expectSearchWithinBudget(r, true);
     expect(r.warning).toMatch(/the refusal text costs 1 under everything, over the budget 0\.5, so the answer is empty/);
     // An ordinary answer carries no warning.
     const fine = await generateGuarded({ engine, promptTokens: prompt, cost: lexicon, options: { seed: 1, maxTokens: 16, samples: 4 } });
@@ -152,7 +152,7 @@ describe("stories260K", () => {
     expect(calls.length).toBeGreaterThan(0);
     expect(calls.every((c) => c.width === nEmbd && c.z.every((z) => z >= 0 && z <= 1))).toBe(true);
     expect(withCritic.text).not.toBe(without.text);
-    expect(withCritic.withinBudget).toBe(true);
+    expectSearchWithinBudget(withCritic);
   });
 
   test("answers are consistent with the model: teacher-forced log-probs match the reported reward", async () => {
@@ -208,26 +208,36 @@ describe("stories260K", () => {
     expect(cut.text).toBe(", ");
   });
 
-  test('branch "always" is the full search of every block, byte for byte as before branch "auto" existed', async () => {
-    // Digests of answers and traces of the search before branch "auto" (commit af91841, whose
-    // guard.ts had no branch setting), on this model; branch "always" must reproduce them exactly.
+  test('branch "always" is the full search of every block: block beam search where nothing is charged, and every block sampled in full', async () => {
+    // Checks that hold on any CPU (token draws differ between CPUs, so no pinned digests): the same
+    // answer as the independent block beam search when the cost model charges nothing, and the
+    // shape of every block in the trace when it charges. (Beam search has no early stop: compared
+    // without it; test/testbed/tinyAssistant.test.ts pins the early stop.)
+    const free = costFrom("free", () => 0);
+    for (const options of [{ seed: 1, maxTokens: 64 }, { seed: 5, maxTokens: 100, ignoreEos: true, beams: 2, samples: 6, width: 5 }]) {
+      const g = await generateGuarded({ engine, promptTokens: prompt, cost: free, options: { ...options, branch: "always" }, endPolicy: { rankedFirst: false, patienceBlocks: Infinity } });
+      const beams = (options as { beams?: number }).beams ?? 4;
+      const samples = (options as { samples?: number }).samples ?? 8;
+      const width = (options as { width?: number }).width ?? 8;
+      const b = await generateBeam({ engine, promptTokens: prompt, cost: free, budget: 1, beams, samples, width, safety: false, seed: options.seed, maxTokens: options.maxTokens });
+      expect([g.text, g.tokenIds]).toEqual([b.text, b.tokenIds]);
+    }
     const commas = costFrom("commas", count(/,/g));
-    const cases: [CostModel, Record<string, unknown>, string][] = [
-      [lexicon, { seed: 1, maxTokens: 64 }, "66d23cc500682d65"],
-      [lexicon, { seed: 2, maxTokens: 64, budget: 0.5 }, "cafac608ad9af7d7"],
-      [commas, { seed: 3, maxTokens: 60, budget: 0.5, width: 4, maxResamples: 4 }, "ccc8990d534e2f10"],
-      [lexicon, { seed: 4, maxTokens: 40, stop: ["."] }, "ec8d662fd1bbe2fe"],
-      [lexicon, { seed: 5, maxTokens: 100, ignoreEos: true, beams: 2, samples: 6, width: 5 }, "d35c82bdd9a30865"],
+    const cases: [CostModel, Record<string, number>][] = [
+      [lexicon, { seed: 2, maxTokens: 64, budget: 0.5 }],
+      [commas, { seed: 3, maxTokens: 60, budget: 0.5, width: 4, maxResamples: 4 }],
     ];
-    const digest = (r: GenerationResult) =>
-      createHash("sha256")
-        .update(JSON.stringify([r.text, r.tokenIds, r.stopReason, r.resamples, r.fallback, r.trace!.map((b) => [b.block, b.attempt, b.candidates.map((c) => [c.beam, c.count, c.added, c.status])])]))
-        .digest("hex")
-        .slice(0, 16);
-    for (const [cost, options, expected] of cases) {
+    for (const [cost, options] of cases) {
       const r = await generateGuarded({ engine, promptTokens: prompt, cost, options: { ...options, trace: true, branch: "always" } });
-      expect([options, digest(r)]).toEqual([options, expected]);
-      expect(r.trace!.some((b) => "cruise" in b || "branched" in b)).toBe(false);
+      const again = await generateGuarded({ engine, promptTokens: prompt, cost, options: { ...options, trace: true, branch: "always" } });
+      expect(again).toMatchObject({ text: r.text, tokenIds: r.tokenIds, resamples: r.resamples });
+      expect(r.trace!.some((t) => "cruise" in t || "branched" in t)).toBe(false);
+      for (const t of r.trace!) {
+        // Every attempt of every block draws all N samples (the last block may end early on EOG).
+        expect(t.candidates.reduce((n, c) => n + c.count, 0)).toBe(8);
+        for (const c of t.candidates) expect(c.status === "dropped: over budget").toBe(c.cost > options.budget!);
+        expect(t.candidates.filter((c) => c.status === "kept" || c.status === "finished").length).toBeLessThanOrEqual(4);
+      }
     }
   });
 
@@ -261,7 +271,7 @@ describe("stories260K", () => {
     for (let seed = 1; seed <= 3; seed++) {
       const r = await generateGuarded({ engine, promptTokens: prompt, cost: commas, options: { seed, maxTokens: 80, budget: 0.5, trace: true } });
       expect(r.text).not.toContain(",");
-      expect(r.withinBudget).toBe(true);
+      expectSearchWithinBudget(r);
       const trace = r.trace!;
       trace.forEach((b, i) => {
         if (!b.cruise || b.candidates[0].status !== "dropped: over budget") return;
@@ -312,7 +322,7 @@ describe("llama-2-tiny-random (32k vocabulary)", () => {
         engine, promptTokens: engine.completionPrompt("Hello world"), cost: es,
         options: { seed, maxTokens: 48, budget: 3, samples: 8, maxResamples: 4 },
       });
-      expect(r.withinBudget).toBe(true);
+      expectSearchWithinBudget(r);
       expect(es.cost(r.text) as number).toBeLessThanOrEqual(3);
       expect(r.tokens).toBeGreaterThan(0);
     }
@@ -332,7 +342,7 @@ test("a running generation yields to the event loop, so a timer can abort it", a
     });
     expect(r.stopReason).toBe("aborted");
     expect(r.tokens).toBeLessThan(1500);
-    expect(r.withinBudget).toBe(true);
+    expectSearchWithinBudget(r);
     const timer = new AbortController();
     setTimeout(() => timer.abort(), 10);
     const p = await generatePlain({ engine, promptTokens, method: "sample", signal: timer.signal, options: { seed: 1, maxTokens: 1900, ignoreEos: true } });

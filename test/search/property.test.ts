@@ -18,7 +18,7 @@ test(`${SEEDS_PER_BUDGET * BUDGETS.length} guarded generations: 0 over budget, l
   const lexicon = RulesCostModel.fromFile(DEFAULT_COST_RULES);
   try {
     const plain = { tokens: 0, withConflict: 0, runs: 0 };
-    const guarded = { tokens: 0, overBudget: 0, fallbacks: 0, runs: 0, resamples: 0 };
+    const guarded = { tokens: 0, overBudget: 0, fallbacks: 0, runs: 0, resamples: 0, emptied: 0, empty: 0 };
     for (const budget of BUDGETS) {
       for (let seed = 0; seed < SEEDS_PER_BUDGET; seed++) {
         const promptTokens = engine.completionPrompt(OPENINGS[seed % OPENINGS.length]);
@@ -28,6 +28,10 @@ test(`${SEEDS_PER_BUDGET * BUDGETS.length} guarded generations: 0 over budget, l
         });
         // Judge the text itself, independently of what the search reports.
         if (lexicon.cost(g.text) > budget || !g.withinBudget) guarded.overBudget++;
+        // The final check re-costs the text and empties it when over budget, so withinBudget holds by
+        // construction: the search itself must never need that net, and must answer.
+        if (g.finalCheckEmptied) guarded.emptied++;
+        if (g.text.trim() === "") guarded.empty++;
         guarded.tokens += g.tokens;
         guarded.fallbacks += g.fallback ? 1 : 0;
         guarded.resamples += g.resamples;
@@ -51,6 +55,8 @@ test(`${SEEDS_PER_BUDGET * BUDGETS.length} guarded generations: 0 over budget, l
     );
     expect(plain.withConflict / plain.runs).toBeGreaterThan(0.15); // the lexicon really bites on this model
     expect(guarded.overBudget).toBe(0);
+    expect(guarded.emptied).toBe(0);
+    expect(guarded.empty).toBe(0);
     expect(guardedMean).toBeGreaterThan(0.8 * plainMean); // steering, not truncation
     expect(guarded.fallbacks / guarded.runs).toBeLessThan(0.1);
   } finally {

@@ -52,6 +52,20 @@ describe("PrefixForward", () => {
     });
   }
 
+  test("mean pooling is the average of node-llama-cpp's own hidden rows (an independent reference)", async () => {
+    // node-llama-cpp's public embedding API evaluates each prefix from scratch, through none of our
+    // addon's code: the state of its last token is the row at that position.
+    const tokens = solo.completionPrompt("The little dog ran to the park and found a red ball.");
+    solo.clear();
+    const [ours] = new PrefixForward(solo, { output: { kind: "hidden", pooling: "mean" }, reuse: false }).run([tokens]);
+    const reference = new Float32Array(64);
+    for (let n = 1; n <= tokens.length; n++) {
+      const row = await solo.referenceHidden(tokens.slice(0, n));
+      row.forEach((x, j) => (reference[j] += x / tokens.length));
+    }
+    expectSameRow(ours, reference);
+  });
+
   test.each(["last", "mean", "both"] as const)("%s: a growing search's blocks match one text at a time", (pooling) => {
     engine.clear();
     const forward = new PrefixForward(engine, { output: { kind: "hidden", pooling } });
