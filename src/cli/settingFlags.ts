@@ -54,6 +54,11 @@ export function readSettings(v: Values, keys: readonly SettingKey[]): Record<str
         out[key] = v[s.flag] as string[] | undefined;
         break;
     }
+    // A value out of range is the flag's mistake: say so by the flag's name, not the option's.
+    if (out[key] !== undefined) {
+      const checked = s.base.safeParse(out[key]);
+      if (!checked.success) throw new UserError(`--${s.flag} ${String(out[key])}: ${checked.error.issues[0]?.message ?? "invalid value"}`);
+    }
   }
   return definedOnly(out);
 }

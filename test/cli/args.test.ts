@@ -36,9 +36,9 @@ test("a flag-like value is still a mistake, reported on one line", () => {
 describe("negative numbers give the range error, on one line, exit 2", () => {
   test.each([
     [["generate", "--prompt", "x", "--budget", "-1"], /budget must be > 0/],
-    [["generate", "--prompt", "x", "--seed", "-5"], /seed: Too small: expected number to be >=0/],
-    [["generate", "--prompt", "x", "--temperature", "-1"], /temperature: Too small: expected number to be >=0/],
-    [["generate", "--prompt", "x", "--critic-weight", "-1"], /criticWeight: Too small/],
+    [["generate", "--prompt", "x", "--seed", "-5"], /--seed -5: Too small: expected number to be >=0/],
+    [["generate", "--prompt", "x", "--temperature", "-1"], /--temperature -1: Too small: expected number to be >=0/],
+    [["generate", "--prompt", "x", "--critic-weight", "-1"], /--critic-weight -1: Too small/],
     [["batch", "--in", INPUT, "--out", join(dir, "out.jsonl"), "--seed", "-5"], /--seed must be >= 0, got -5/],
     [["serve", "--port", "-1"], /port: Too small/],
   ])("%j", async (argv, message) => {

@@ -115,7 +115,7 @@ describe("mistakes give one clear line and a non-zero exit", () => {
     [["generate", "--prompt", "x", "--model", STORIES_MODEL, "--budget", "0"], /budget must be > 0/],
     [["generate", "--prompt", "x", "--model", STORIES_MODEL, "--budget", "abc"], /--budget expects a number/],
     [["generate", "--prompt", "x", "--model", STORIES_MODEL, "--method", "magic"], /--method must be one of/],
-    [["generate", "--prompt", "x", "--model", STORIES_MODEL, "--critic-weight=-1"], /criticWeight/],
+    [["generate", "--prompt", "x", "--model", STORIES_MODEL, "--critic-weight=-1"], /--critic-weight -1: Too small/],
     [["generate", "--prompt", "x", "--bogus"], /Unknown option '--bogus'/],
     [["generate", "--prompt", longPrompt, "--model", STORIES_MODEL], /prompt has \d+ tokens; the model's context is 2048/],
     [["frobnicate"], /unknown command "frobnicate"/],

@@ -31,7 +31,7 @@ test("a small context ends the answer early and says so (stopReason context)", (
 test.each(["0", "-4"])("--context-size %s is a one-line range error", (cells) => {
   const r = spawnSync(process.execPath, [BIN, "generate", "--prompt", "x", "--model", STORIES_MODEL, "--context-size", cells], { encoding: "utf8" });
   expect(r.status).toBe(2);
-  expect(r.stderr.trim()).toBe(`inference-guard: contextSize must be a positive integer (got ${cells})`);
+  expect(r.stderr.trim()).toBe(`inference-guard: --context-size ${cells}: Too small: expected number to be >=1`);
 });
 
 test("serve --context-size 10: requests get a 400 naming the context, the server stays up", async () => {
