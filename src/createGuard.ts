@@ -15,7 +15,7 @@ import { generateGuarded, requiredContextCells } from "./search/guard.js";
 import { guardOptionsSchema, parseOptions, type GuardOptions, type ResolvedGuardOptions } from "./search/options.js";
 import { generatePlain } from "./search/plain.js";
 import { CostModelSet, costModelSpecs } from "./request/costModels.js";
-import { loadAssistantReward, loadRewardModel } from "./reward/load.js";
+import { assistantRewardUnavailable, loadAssistantReward, loadRewardModel } from "./reward/load.js";
 import { LOGPROB_REWARD, type RewardModel } from "./reward/rewardModel.js";
 import type { CriticScorer, GenerationResult } from "./search/types.js";
 
@@ -181,7 +181,11 @@ export async function createGuard(options: CreateGuardOptions = {}): Promise<Gua
   cost.shareAmong?.(parallel);
   reward?.shareAmong?.(parallel);
   for (const m of ownedNamed) m.shareAmong?.(parallel);
+  // Said at startup (CLIs print warnings then), though the assistant reward loads on the first chat request.
+  const unavailable = reward === undefined ? assistantRewardUnavailable(engine.info.modelPath) : undefined;
+  if (unavailable !== undefined) warnings.push(unavailable);
   const rewards = new GuardRewards(reward, typeof options.reward === "string", named, ownedNamed, async () => {
+    if (unavailable !== undefined) return undefined;
     const loaded = await loadAssistantReward(rewardOptions);
     if (loaded.warning) warnings.push(loaded.warning);
     loaded.model?.shareAmong?.(parallel);

@@ -3,7 +3,11 @@
 import { UserError } from "../errors.js";
 import { MODEL_ENV, defaultModelPath } from "../paths.js";
 import { criticEvidenceOptionsSchema, runCriticEvidence } from "../critic/criticEvidence.js";
-import { defaultNote } from "./settingFlags.js";
+import { defaultNote, readSettings, settingOptions } from "./settingFlags.js";
+import type { SettingKey } from "../settings.js";
+
+/** The guard's own settings critic-evidence takes (with its own defaults, in --help). */
+const SHARED_SETTINGS = ["budget", "beams", "samples", "width", "maxTokens", "maxResamples", "violationPenalty", "seed", "threads"] as const satisfies readonly SettingKey[];
 import { numberFlag, parseFlags, stringFlag, type OptionSpec } from "./args.js";
 
 /** "(default X)" of an option, from its schema: --help states the real default. */
@@ -55,19 +59,11 @@ const OPTIONS: OptionSpec = {
   section: { type: "string" },
   parts: { type: "string" },
   model: { type: "string" },
-  budget: { type: "string" },
   "rollouts-per-prompt": { type: "string" },
   blocks: { type: "string" },
   "seeds-per-prompt": { type: "string" },
   weights: { type: "string" },
-  beams: { type: "string" },
-  samples: { type: "string" },
-  width: { type: "string" },
-  "max-tokens": { type: "string" },
-  "max-resamples": { type: "string" },
-  "violation-penalty": { type: "string" },
-  seed: { type: "string" },
-  threads: { type: "string" },
+  ...settingOptions(SHARED_SETTINGS),
   help: { type: "boolean", short: "h" },
 };
 
@@ -106,19 +102,12 @@ export async function criticEvidenceCommand(argv: string[], out: NodeJS.Writable
     section: stringFlag(v, "section"),
     parts: partsFlag(stringFlag(v, "parts")),
     model: stringFlag(v, "model") ?? defaultModelPath(),
-    budget: numberFlag(v, "budget"),
+    // The guard's settings, declared once (src/settings.ts): read and range-checked by their flags.
+    ...readSettings(v, SHARED_SETTINGS),
     rolloutsPerPrompt: numberFlag(v, "rollouts-per-prompt", "int"),
     blocks: listFlag(stringFlag(v, "blocks"), "blocks", "int"),
     seedsPerPrompt: numberFlag(v, "seeds-per-prompt", "int"),
     criticWeights: listFlag(stringFlag(v, "weights"), "weights", "float"),
-    beams: numberFlag(v, "beams", "int"),
-    samples: numberFlag(v, "samples", "int"),
-    width: numberFlag(v, "width", "int"),
-    maxTokens: numberFlag(v, "max-tokens", "int"),
-    maxResamples: numberFlag(v, "max-resamples", "int"),
-    violationPenalty: numberFlag(v, "violation-penalty"),
-    seed: numberFlag(v, "seed", "int"),
-    threads: numberFlag(v, "threads", "int"),
     command: ["npx", "inference-guard", "critic-evidence", ...argv],
   };
   await runCriticEvidence(

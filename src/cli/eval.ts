@@ -10,7 +10,10 @@ import { methodsTable } from "../eval/report.js";
 import { runEval } from "../eval/runner.js";
 import { MODEL_ENV } from "../paths.js";
 import { choiceFlag, numberFlag, parseFlags, stringFlag, type OptionSpec } from "./args.js";
-import { defaultNote, helpLine, settingHelp, settingOptions } from "./settingFlags.js";
+import { defaultNote, helpLine, readSettings, settingHelp, settingOptions } from "./settingFlags.js";
+
+/** The guard's and runtime settings eval takes as flags (its own defaults are in the config). */
+const SHARED_SETTINGS = ["budget", "maxTokens", "threads", "contextSize", "gpu"] as const;
 import { onStopRequest } from "./stopRequests.js";
 
 /** The config's own defaults, as --help states them. */
@@ -77,17 +80,12 @@ const OPTIONS: OptionSpec = {
   chat: { type: "boolean" },
   system: { type: "string" },
   cost: { type: "string" },
-  ...settingOptions(["reward"]),
+  ...settingOptions(["reward", ...SHARED_SETTINGS]),
   critic: { type: "string" },
-  budget: { type: "string" },
-  "max-tokens": { type: "string" },
   seeds: { type: "string" },
   "scan-width": { type: "string" },
   methods: { type: "string" },
   out: { type: "string" },
-  threads: { type: "string" },
-  "context-size": { type: "string" },
-  gpu: { type: "string" },
   help: { type: "boolean", short: "h" },
 };
 
@@ -122,14 +120,11 @@ export async function evalCommand(argv: string[], out: NodeJS.WritableStream, er
     cost: stringFlag(v, "cost"),
     reward: stringFlag(v, "reward"),
     critic: stringFlag(v, "critic"),
-    budget: numberFlag(v, "budget"),
-    maxTokens: numberFlag(v, "max-tokens", "int"),
+    // The guard's settings, declared once (src/settings.ts): read and range-checked by their flags.
+    ...(readSettings(v, SHARED_SETTINGS) as Pick<EvalOverrides, (typeof SHARED_SETTINGS)[number]>),
     seeds: seedsFlag(stringFlag(v, "seeds")),
     scanWidth: numberFlag(v, "scan-width", "int"),
     methods: stringFlag(v, "methods"),
-    threads: numberFlag(v, "threads", "int"),
-    contextSize: numberFlag(v, "context-size", "int"),
-    gpu: choiceFlag(v, "gpu", ["cpu", "auto", "cuda", "metal", "vulkan"] as const),
   };
   const settings = resolveEvalSettings(stringFlag(v, "config"), overrides);
 

@@ -3,7 +3,11 @@
 import { UserError } from "../errors.js";
 import { MODEL_ENV, defaultModelPath } from "../paths.js";
 import { trainCritic, trainCriticOptionsSchema } from "../critic/trainCritic.js";
-import { defaultNote } from "./settingFlags.js";
+import { defaultNote, readSettings, settingOptions } from "./settingFlags.js";
+import type { SettingKey } from "../settings.js";
+
+/** The guard's own settings train-critic takes (its defaults may differ: rollouts are 128 tokens). */
+const SHARED_SETTINGS = ["budget", "width", "maxTokens", "temperature", "violationPenalty", "seed", "threads"] as const satisfies readonly SettingKey[];
 import { CRITIC_ACTIVATIONS } from "../critic/format.js";
 import { choiceFlag, numberFlag, parseFlags, stringFlag, type OptionSpec } from "./args.js";
 import { onStopRequest } from "./stopRequests.js";
@@ -60,14 +64,9 @@ const OPTIONS: OptionSpec = {
   chat: { type: "boolean" },
   cost: { type: "string" },
   reward: { type: "string" },
-  budget: { type: "string" },
   rollouts: { type: "string" },
   "rollouts-per-prompt": { type: "string" },
-  width: { type: "string" },
-  "max-tokens": { type: "string" },
-  temperature: { type: "string" },
   gamma: { type: "string" },
-  "violation-penalty": { type: "string" },
   out: { type: "string" },
   epochs: { type: "string" },
   lr: { type: "string" },
@@ -78,8 +77,7 @@ const OPTIONS: OptionSpec = {
   "value-weight": { type: "string" },
   "safety-weight": { type: "string" },
   "validation-fraction": { type: "string" },
-  seed: { type: "string" },
-  threads: { type: "string" },
+  ...settingOptions(SHARED_SETTINGS),
   help: { type: "boolean", short: "h" },
 };
 
@@ -110,12 +108,9 @@ export async function trainCriticCommand(argv: string[], out: NodeJS.WritableStr
     out: outFile,
     rollouts: stringFlag(v, "rollouts"),
     rolloutsPerPrompt: numberFlag(v, "rollouts-per-prompt", "int"),
-    budget: numberFlag(v, "budget"),
-    width: numberFlag(v, "width", "int"),
-    maxTokens: numberFlag(v, "max-tokens", "int"),
-    temperature: numberFlag(v, "temperature"),
+    // The guard's settings, declared once (src/settings.ts): read and range-checked by their flags.
+    ...readSettings(v, SHARED_SETTINGS),
     gamma: numberFlag(v, "gamma"),
-    violationPenalty: numberFlag(v, "violation-penalty"),
     epochs: numberFlag(v, "epochs", "int"),
     lr: numberFlag(v, "lr"),
     batch: numberFlag(v, "batch", "int"),
@@ -125,8 +120,6 @@ export async function trainCriticCommand(argv: string[], out: NodeJS.WritableStr
     valueWeight: numberFlag(v, "value-weight"),
     safetyWeight: numberFlag(v, "safety-weight"),
     validationFraction: numberFlag(v, "validation-fraction"),
-    seed: numberFlag(v, "seed", "int"),
-    threads: numberFlag(v, "threads", "int"),
     command: ["inference-guard", "train-critic", ...argv],
   };
   // Ctrl-C / SIGTERM stops after the current epoch (its checkpoint written); a second one exits at once.

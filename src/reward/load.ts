@@ -1,11 +1,12 @@
 // Turns a reward spec ("logprob", "head:PATH") into a RewardModel, and says which reward a prompt
 // gets when nobody names one: completion prompts rank by likelihood (`logprob`), chat prompts by
 // the shipped assistant reward (a helpfulness head on the tiny assistant, models/README.md).
-import { existsSync } from "node:fs";
-import { isAbsolute, join, resolve } from "node:path";
+import { existsSync, statSync } from "node:fs";
+import { dirname, isAbsolute, join, resolve } from "node:path";
 import { UserError } from "../errors.js";
 import { PACKAGE_ROOT, shippedFile } from "../paths.js";
-import { HeadRewardModel, type HeadLoadOptions } from "./headReward.js";
+import { readHeadFile } from "./headFormat.js";
+import { HeadRewardModel, REWARD_MODEL_ENV, type HeadLoadOptions } from "./headReward.js";
 import { LOGPROB_REWARD, type RewardModel } from "./rewardModel.js";
 
 /** The spec kinds, for --help and error messages (declared once). */
@@ -49,6 +50,28 @@ export async function loadRewardModel(spec: string, options: LoadRewardOptions =
     return HeadRewardModel.load(existsSync(local) ? local : (shippedFile(arg) ?? local), options);
   }
   throw new UserError(`unknown reward "${spec}": supported are ${REWARD_KINDS.map((k) => k.usage).join("; ")}`);
+}
+
+/**
+ * Why the chat default cannot run next to this policy, checked without loading anything (its file
+ * or its backbone GGUF is not installed), or undefined when it can: said at startup, not at the
+ * first chat request.
+ */
+export function assistantRewardUnavailable(policyModelPath: string): string | undefined {
+  if (!existsSync(DEFAULT_ASSISTANT_REWARD)) return `the assistant reward ${DEFAULT_ASSISTANT_REWARD} is not installed: chat prompts rank by logprob`;
+  let backbone: string;
+  try {
+    const head = readHeadFile(DEFAULT_ASSISTANT_REWARD);
+    backbone = resolve(dirname(DEFAULT_ASSISTANT_REWARD), head.backbone.path);
+    if (existsSync(policyModelPath) && statSync(policyModelPath).size === head.backbone.size) return undefined; // the policy may be it (checked by sha256 when loaded)
+  } catch (error) {
+    if (error instanceof UserError) return `${error.message}; chat prompts rank by logprob`;
+    throw error;
+  }
+  // $INFERENCE_GUARD_REWARD_MODEL wins over the recorded path, as when the head loads.
+  const where = process.env[REWARD_MODEL_ENV] ? resolve(process.env[REWARD_MODEL_ENV]!) : backbone;
+  if (existsSync(where)) return undefined;
+  return `the assistant reward's backbone (the tiny assistant testbed GGUF) is not at ${where}: chat prompts rank by logprob (name a reward with --reward, or set $${REWARD_MODEL_ENV})`;
 }
 
 /**

@@ -128,3 +128,25 @@ describe("a request picks a reward model by name", () => {
     }
   });
 });
+
+test("where the assistant reward's backbone is missing, the guard says so at startup and chat ranks by logprob", async () => {
+  const saved = process.env.INFERENCE_GUARD_REWARD_MODEL;
+  process.env.INFERENCE_GUARD_REWARD_MODEL = "/no/such/tiny-assistant.gguf";
+  try {
+    const guard = await createGuard({ model: STORIES_MODEL, threads: 1 });
+    try {
+      expect(guard.warnings.join("\n")).toMatch(/backbone .* is not at \/no\/such\/tiny-assistant\.gguf: chat prompts rank by logprob/);
+      const r = await guard.generate("Once upon a time", { chat: true, maxTokens: 8, seed: 1 });
+      expect(r.reward).toBeLessThanOrEqual(0); // a mean log-probability
+    } finally {
+      await guard.dispose();
+    }
+  } finally {
+    if (saved === undefined) delete process.env.INFERENCE_GUARD_REWARD_MODEL;
+    else process.env.INFERENCE_GUARD_REWARD_MODEL = saved;
+  }
+  // With the backbone in place (this checkout), no warning.
+  const ok = await createGuard({ model: STORIES_MODEL, threads: 1 });
+  expect(ok.warnings).toEqual([]);
+  await ok.dispose();
+});
