@@ -7,7 +7,6 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, truncateSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Redis } from "ioredis";
-import type { Queue } from "bullmq";
 import { PACKAGE_ROOT } from "../../src/paths.js";
 import { closeRedis, connectRedis } from "../../src/queue/redis.js";
 import { QueueStore, openQueue, type WorkerRecord } from "../../src/queue/store.js";

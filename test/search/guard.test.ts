@@ -8,7 +8,7 @@ import { UserError } from "../../src/errors.js";
 import { generateGuarded, requiredContextCells } from "../../src/search/guard.js";
 import { generatePlain } from "../../src/search/plain.js";
 import { generateBeam } from "../../src/search/baselines/beam.js";
-import type { CriticScorer, GenerationResult } from "../../src/search/types.js";
+import type { CriticScorer } from "../../src/search/types.js";
 import { STORIES_MODEL, TINY_RANDOM_MODEL, expectSearchWithinBudget } from "../helpers/models.js";
 import { teacherForcedReward } from "../helpers/teacherForced.js";
 
