@@ -57,7 +57,9 @@ export const METHOD_PARAMS = {
   "bon-safe": z.object({ n: bonN, w: S.width.schema, t: S.temperature.schema , reward: rewardParam }).strict(),
   beam: z.object(beamShape).strict().refine(kAtMostN, kAtMostNMessage).refine(fits, fitsMessage),
   "beam-safe": z.object(beamShape).strict().refine(kAtMostN, kAtMostNMessage).refine(fits, fitsMessage),
-  args: z.object({ k: z.number().int().min(1).max(100_000).default(10), omega: z.number().min(0).finite().default(1), t: S.temperature.base.default(0) }).strict(),
+  args: z
+    .object({ k: z.number().int().min(1).max(100_000).default(10), omega: z.number().min(0).finite().default(1), t: S.temperature.base.default(0), reward: rewardParam, rw: z.number().min(0).finite().default(1) })
+    .strict(),
   guard: z.object(guardShape).strict().refine(kAtMostN, kAtMostNMessage).refine(fits, fitsMessage),
   "guard-critic": z
     .object({ ...guardShape, cw: S.criticWeight.schema, vp: S.violationPenalty.schema })
@@ -78,7 +80,7 @@ const METHOD_DESCRIPTIONS: Record<MethodKind, string> = {
   "bon-safe": "Best-of-N with the safety state: drop answers over budget (scanned in w-token blocks), best reward of the rest",
   beam: "block beam search by reward: k beams, n candidates of w tokens per block (reward=logprob ranks by likelihood)",
   "beam-safe": "beam search with the safety state: over-budget candidates rank last",
-  args: "ARGS-style: top-k tokens by log-prob, pick by log p - omega*(cost the token adds); t=0 greedy",
+  args: "ARGS: top-k tokens by log-prob, pick by log p - omega*(cost the token adds) + rw*reward (the evaluation's; none with reward=logprob); t=0 greedy",
   guard: "InferenceGuard without critic: m penalised resampling rounds, unsafe=truncate|refuse, branch=auto|always",
   "guard-critic": "InferenceGuard with the critic (--critic): guard's parameters + cw critic weight, vp violation penalty",
 };
@@ -159,8 +161,9 @@ export function methodContextCells(m: MethodSpec, promptTokens: number, maxToken
   switch (m.kind) {
     case "greedy":
     case "sample":
-    case "args":
       return promptTokens + maxTokens;
+    case "args":
+      return promptTokens + maxTokens + p.k; // the k candidates' forks, with a reward
     case "bon":
     case "bon-lagrangian":
     case "bon-safe":
@@ -211,7 +214,7 @@ export async function runMethod(
     case "beam-safe":
       return generateBeam({ ...common, beams: p.k, samples: p.n, width: p.w, temperature: p.t, safety: m.kind === "beam-safe" });
     case "args":
-      return generateArgs({ ...common, topCandidates: p.k, omega: p.omega, temperature: p.t });
+      return generateArgs({ ...common, topCandidates: p.k, omega: p.omega, temperature: p.t, rewardWeight: p.rw });
     case "guard":
     case "guard-critic": {
       const withCritic = m.kind === "guard-critic";

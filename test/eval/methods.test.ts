@@ -12,7 +12,7 @@ test("a spec names the method with the parameters given, in a fixed order, defau
   expect(parseMethodSpec("guard:k=4:n=8:w=8:branch=always")).toMatchObject({ name: "guard:k=4:n=8:w=8:branch=always", params: { branch: "always" } });
   expect(parseMethodSpec("guard-critic:cw=0.5").params).toMatchObject({ cw: 0.5, vp: 10, k: 4 });
   expect(parseMethodSpec("guard:unsafe=refuse").params.unsafe).toBe("refuse");
-  expect(parseMethodSpec("args:k=10:omega=2").params).toEqual({ k: 10, omega: 2, t: 0 });
+  expect(parseMethodSpec("args:k=10:omega=2").params).toEqual({ k: 10, omega: 2, t: 0, reward: "default", rw: 1 });
   expect(parseMethodSpec("greedy")).toEqual({ name: "greedy", kind: "greedy", params: {} });
 });
 

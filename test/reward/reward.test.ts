@@ -150,3 +150,34 @@ test("where the assistant reward's backbone is missing, the guard says so at sta
   expect(ok.warnings).toEqual([]);
   await ok.dispose();
 });
+
+test("ARGS adds the reward of each top-k continuation: with a heavy reward weight it picks the token whose continuation the head scores highest", async () => {
+  const { generateArgs } = await import("../../src/search/baselines/args.js");
+  const { TopK } = await import("../../src/search/baselines/args.js");
+  const engine = await Engine.load({ modelPath: MODEL, threads: 1, contextSize: 1024, maxSequences: 16 });
+  const head = await HeadRewardModel.load(DEFAULT_ASSISTANT_REWARD, { policyModelPath: MODEL });
+  const free = { name: "free", cost: () => 0, stepCosts: (items: readonly unknown[]) => items.map(() => 0) };
+  try {
+    const messages = [{ role: "user" as const, content: REQUEST }];
+    const promptTokens = engine.chatPrompt(messages);
+    // The oracle: each of the 8 most likely first tokens, scored alone by teacher-forcing.
+    engine.clear();
+    const logits = engine.logits(engine.prefill(0, promptTokens));
+    const top = new TopK(8);
+    top.select(logits);
+    let best = -1;
+    let bestReward = -Infinity;
+    for (const t of top.indices) {
+      if (engine.isEndOfGeneration(t)) continue;
+      const r = await rewardOfAnswer(engine, head, { messages, promptTokens }, { tokenIds: [t], text: engine.detokenize([t], []), sumLogProb: 0 });
+      if (r > bestReward) [best, bestReward] = [t, r];
+    }
+    const args = await generateArgs({ engine, promptTokens, cost: free, budget: 1, topCandidates: 8, omega: 0, seed: 1, maxTokens: 1, reward: head, rewardRequest: { messages }, rewardWeight: 1000 });
+    expect(args.tokenIds).toEqual([best]);
+    // Without the reward it is greedy decoding: the most likely token.
+    const plain = await generateArgs({ engine, promptTokens, cost: free, budget: 1, topCandidates: 8, omega: 0, seed: 1, maxTokens: 1 });
+    expect(plain.tokenIds).toEqual([top.indices[0]]);
+  } finally {
+    await engine.dispose();
+  }
+});

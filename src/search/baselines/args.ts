@@ -2,9 +2,12 @@
 // at every token, take the k most likely next tokens under the base model and pick by
 //     log p(token) + ω · reward(token),
 // greedily (ARGS-greedy, the default) or by sampling from softmax(score / t).
-// Adaptation: ARGS scores tokens with a learned reward model; here the "reward model" is the cost
-// model, and a token's reward is minus the cost it adds: -max(0, cost(text + token) - cost(text)).
-// A token-level look-ahead only sees a word's cost on the token that completes it.
+// Here a token's score is log p(token) - ω · (the cost it adds: max(0, cost(text + token) -
+// cost(text))) + w · reward(text + token) under the search's reward model (as the paper's ARGS
+// baseline, which ranks by a reward model): the reward of each of the k candidates is read after
+// decoding them all in one batch (k rows per step, forks of the answer's sequence). With the logprob
+// reward there is no reward term (it would be log p again). A token-level look-ahead only sees a
+// word's cost on the token that completes it.
 import type { CostModel } from "../../cost/costModel.js";
 import { DETOKENIZE_CONTEXT } from "../../engine/constants.js";
 import type { Decoder } from "../../engine/decoder.js";
@@ -12,6 +15,7 @@ import { UserError } from "../../errors.js";
 import { deriveSeed } from "../seed.js";
 import type { StopReason } from "../types.js";
 import { answerTokenLimit, assertEngineFits, finishResult, type BaselineResult } from "./result.js";
+import { LOGPROB_REWARD, type RewardModel, type RewardRequest } from "../../reward/rewardModel.js";
 
 export interface ArgsRequest {
   engine: Decoder;
@@ -27,6 +31,11 @@ export interface ArgsRequest {
   seed: number;
   maxTokens: number;
   signal?: AbortSignal;
+  /** The reward model of the reward term (default: logprob, no reward term). */
+  reward?: RewardModel;
+  rewardRequest?: Omit<RewardRequest, "promptTokens">;
+  /** Weight w of the reward term (default 1). */
+  rewardWeight?: number;
 }
 
 export async function generateArgs(request: ArgsRequest): Promise<BaselineResult> {
@@ -37,7 +46,11 @@ export async function generateArgs(request: ArgsRequest): Promise<BaselineResult
   if (!(omega >= 0) || !Number.isFinite(omega)) throw new UserError(`ARGS: ω must be a finite number >= 0 (got ${omega})`);
   if (!(temperature >= 0)) throw new UserError(`ARGS: the temperature must be >= 0 (got ${temperature})`);
   const maxTokens = answerTokenLimit(engine, promptTokens.length, request.maxTokens);
-  assertEngineFits(engine, "ARGS", { sequences: 1, rows: 1, cells: promptTokens.length + maxTokens });
+  const reward = request.reward !== undefined && request.reward !== LOGPROB_REWARD ? request.reward : undefined;
+  const rewardWeight = request.rewardWeight ?? 1;
+  // With a reward, the k candidates are decoded in forks 1..k (their cells freed every step).
+  const forks = reward ? k : 0;
+  assertEngineFits(engine, "ARGS", { sequences: 1 + forks, rows: Math.max(1, forks), cells: promptTokens.length + maxTokens + forks });
 
   const nVocab = engine.info.nVocab;
   const logits = new Float32Array(nVocab);
@@ -63,6 +76,10 @@ export async function generateArgs(request: ArgsRequest): Promise<BaselineResult
     const pieces = Array.from(top.indices.subarray(0, top.size), (t) => (engine.isEndOfGeneration(t) ? "" : engine.detokenize([t], context)));
     const added = omega === 0 ? pieces.map(() => 0) : await cost.stepCosts(pieces.map((piece) => ({ prefix: text, added: piece })));
     for (let i = 0; i < top.size; i++) scores[i] = logits[top.indices[i]] - logZ - omega * added[i];
+    if (reward) {
+      const rewards = await candidateRewards(engine, reward, { ...request.rewardRequest, promptTokens }, { tokens, text, sumLogProb, row, pos: promptTokens.length + tokens.length }, top, pieces, logits, logZ);
+      for (let i = 0; i < top.size; i++) scores[i] += rewardWeight * rewards[i]!;
+    }
     const pick = temperature === 0 ? argMax(scores, top.size) : sampleSoftmax(scores, weights, top.size, temperature, deriveSeed(request.seed, tokens.length));
     const token = top.indices[pick];
     if (engine.isEndOfGeneration(token)) {
@@ -80,6 +97,57 @@ export async function generateArgs(request: ArgsRequest): Promise<BaselineResult
   }
   engine.clear();
   return finishResult({ method: "args", engine, tokens, sumLogProb, text, cost, budget: request.budget, stopReason, seed: request.seed, started });
+}
+
+/**
+ * The reward of the answer extended by each top-k token: the tokens are decoded in one batch, each
+ * in a fork of sequence 0 (an end-of-generation token is the answer as it is: the current row's state).
+ */
+async function candidateRewards(
+  engine: Decoder,
+  reward: RewardModel,
+  request: RewardRequest,
+  answer: { tokens: readonly number[]; text: string; sumLogProb: number; row: number; pos: number },
+  top: TopK,
+  pieces: readonly string[],
+  logits: Float32Array,
+  logZ: number,
+): Promise<number[]> {
+  const n = top.size;
+  const hidden: (Float32Array | undefined)[] = new Array(n);
+  if (reward.needsHidden) {
+    const current = engine.hidden(Int32Array.of(answer.row));
+    const live: number[] = [];
+    for (let i = 0; i < n; i++) {
+      if (engine.isEndOfGeneration(top.indices[i]!)) hidden[i] = current;
+      else live.push(i);
+    }
+    if (live.length > 0) {
+      live.forEach((_, j) => engine.fork(0, 1 + j));
+      await engine.step(
+        Int32Array.from(live, (i) => top.indices[i]!),
+        Int32Array.from(live, () => answer.pos),
+        Int32Array.from(live, (_, j) => 1 + j),
+      );
+      const states = engine.hidden(Int32Array.from(live, (_, j) => j));
+      const d = engine.info.nEmbd;
+      live.forEach((i, j) => (hidden[i] = states.subarray(j * d, (j + 1) * d)));
+      live.forEach((_, j) => engine.release(1 + j));
+    }
+  }
+  return reward.score(
+    request,
+    Array.from({ length: n }, (_, i) => {
+      const t = top.indices[i]!;
+      const ends = engine.isEndOfGeneration(t);
+      return {
+        tokens: ends ? answer.tokens : [...answer.tokens, t],
+        text: answer.text + pieces[i],
+        sumLogProb: answer.sumLogProb + (ends ? 0 : logits[t]! - logZ),
+        hidden: hidden[i],
+      };
+    }),
+  );
 }
 
 /** The k largest values' indices, largest first (ties: lower index first); buffers reused across calls. */
