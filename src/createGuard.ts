@@ -181,11 +181,15 @@ export async function createGuard(options: CreateGuardOptions = {}): Promise<Gua
   cost.shareAmong?.(parallel);
   reward?.shareAmong?.(parallel);
   for (const m of ownedNamed) m.shareAmong?.(parallel);
-  // Said at startup (CLIs print warnings then), though the assistant reward loads on the first chat request.
+  // Said at startup (CLIs print warnings then), though the assistant reward loads on the first chat
+  // request; only for a model with a chat template (a completion model never uses the chat default).
   const unavailable = reward === undefined ? assistantRewardUnavailable(engine.info.modelPath) : undefined;
-  if (unavailable !== undefined) warnings.push(unavailable);
+  if (unavailable !== undefined && engine.info.chatTemplate) warnings.push(unavailable);
   const rewards = new GuardRewards(reward, typeof options.reward === "string", named, ownedNamed, async () => {
-    if (unavailable !== undefined) return undefined;
+    if (unavailable !== undefined) {
+      if (!engine.info.chatTemplate) warnings.push(unavailable); // not said at startup
+      return undefined;
+    }
     const loaded = await loadAssistantReward(rewardOptions);
     if (loaded.warning) warnings.push(loaded.warning);
     loaded.model?.shareAmong?.(parallel);

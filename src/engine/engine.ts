@@ -69,6 +69,8 @@ export interface EngineInfo {
   batchSize: number;
   threads: number;
   gpu: string | false;
+  /** The GGUF carries a chat template (`tokenizer.chat_template`): chat prompts are rendered with it. */
+  chatTemplate: boolean;
 }
 
 /** A per-row additive logit bias in CSR form: row r uses entries rowPtr[r]..rowPtr[r+1]. */
@@ -167,6 +169,11 @@ async function assertGgufComplete(path: string, size: number): Promise<void> {
 function assertCount(name: string, value: number): void {
   if (!Number.isInteger(value) || value < 1) throw new UserError(`${name} must be a positive integer (got ${value})`);
   if (name === "contextSize" && value > MAX_CONTEXT_SIZE) throw new UserError(`contextSize must be at most ${MAX_CONTEXT_SIZE} (got ${value})`);
+}
+
+function hasChatTemplate(model: LlamaModel): boolean {
+  const template = (model.fileInfo.metadata as { tokenizer?: { chat_template?: unknown } } | undefined)?.tokenizer?.chat_template;
+  return typeof template === "string" && template.trim() !== "";
 }
 
 /** KV cache bytes per cell from the GGUF's attention metadata (keys and values of every layer). */
@@ -296,6 +303,7 @@ export class Engine {
       batchSize: native.nBatch,
       threads,
       gpu: llama.gpu,
+      chatTemplate: hasChatTemplate(model),
     });
     // Our context must go before the weights it points into.
     model.onDispose.createListener(() => engine.disposeContext());

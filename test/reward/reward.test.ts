@@ -129,14 +129,18 @@ describe("a request picks a reward model by name", () => {
   });
 });
 
-test("where the assistant reward's backbone is missing, the guard says so at startup and chat ranks by logprob", async () => {
+test("where the assistant reward's backbone is missing, chat ranks by logprob and the guard says so (at startup for a model with a chat template, else at the first chat request)", async () => {
   const saved = process.env.INFERENCE_GUARD_REWARD_MODEL;
   process.env.INFERENCE_GUARD_REWARD_MODEL = "/no/such/tiny-assistant.gguf";
   try {
     const guard = await createGuard({ model: STORIES_MODEL, threads: 1 });
     try {
-      expect(guard.warnings.join("\n")).toMatch(/backbone .* is not at \/no\/such\/tiny-assistant\.gguf: chat prompts rank by logprob/);
+      expect(guard.engine.info.chatTemplate).toBe(false);
+      expect(guard.warnings).toEqual([]); // a completion model: nothing to say while it completes
+      await guard.generate("Once upon a time", { maxTokens: 4, seed: 1 });
+      expect(guard.warnings).toEqual([]);
       const r = await guard.generate("Once upon a time", { chat: true, maxTokens: 8, seed: 1 });
+      expect(guard.warnings.join("\n")).toMatch(/backbone .* is not at \/no\/such\/tiny-assistant\.gguf: chat prompts rank by logprob/);
       expect(r.reward).toBeLessThanOrEqual(0); // a mean log-probability
     } finally {
       await guard.dispose();

@@ -85,10 +85,11 @@ test("SIGTERM with stuck clients (a body never finished, a stream never read, an
   try {
     // A request whose body never finishes (a client that hung mid-upload).
     (await open()).write("POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"model\": ");
-    // A long stream whose client never reads a byte of it.
+    // A long stream whose client never reads a byte of it: ~20 s of search here (branching on every
+    // block, never cruising), so that it still runs when the 2 s grace ends on a much faster machine.
     const reader = await open();
     reader.pause();
-    const body = JSON.stringify({ model: MODEL, prompt: "Once upon a time", max_tokens: 1500, ignore_eos: true, stream: true, guard: { beams: 1, samples: 16, width: 8 } });
+    const body = JSON.stringify({ model: MODEL, prompt: "Once upon a time", max_tokens: 2000, ignore_eos: true, stream: true, guard: { beams: 4, samples: 32, width: 8, branch: "always" } });
     reader.write(`POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
     // An idle keep-alive connection that already had its answer.
     const idle = await open();
