@@ -6,7 +6,9 @@
 // to JSON (default bench-results/bench-<timestamp>.json). Sections 1-4 share one engine in one
 // process; section 5 loads its own engines; section 6 (bench/shapeSection.ts) runs on a
 // random-weight model of a real shape (bench/shapes); section 7 (bench/concurrency.ts) loads a guard
-// with 4 slots per model. All ratios are between runs of this one invocation.
+// with 4 slots per model, 7b (bench/httpConcurrency.ts) the HTTP server beside the library on it;
+// section 8 (bench/chat.ts) is chat; section 9 (bench/plainBaseline.ts) our plain sampling against
+// node-llama-cpp's LlamaCompletion on the shape. All ratios are between runs of this one invocation.
 import { chatSection } from "./chat.js";
 import { cpus, loadavg, totalmem } from "node:os";
 import { join, resolve } from "node:path";
@@ -36,6 +38,8 @@ import {
 import { SHAPE_FULL, SHAPE_QUICK, shapeSection, type ShapeConfig } from "./shapeSection.js";
 import { SHAPES, cachedShapeModel } from "./shapes/shapes.js";
 import { concurrencySection } from "./concurrency.js";
+import { httpConcurrencySection } from "./httpConcurrency.js";
+import { plainBaselineSection } from "./plainBaseline.js";
 
 // ---- settings ----
 
@@ -688,10 +692,19 @@ async function main(): Promise<void> {
     await section("concurrency", () =>
       concurrencySection(sharing, { gpu, requests: 4, tokens: 32, rounds: quick ? 1 : 3, print, progress }),
     );
+    await section("httpConcurrency", () =>
+      httpConcurrencySection(sharing, { gpu, requests: 4, tokens: 32, rounds: quick ? 1 : 3, print, progress }),
+    );
   }
 
   if (!shapeOnly) await section("chat", () => chatSection({ requests: quick ? 8 : 40, print }));
   else print("## 8. Chat: skipped (--shape-only)");
+
+  if (shape && shapeFile && gpu === false) {
+    await section("plainBaseline", () =>
+      plainBaselineSection({ label: shape.shape, path: shapeFile, threads: shape.threads }, { tokens: quick ? 16 : 48, rounds: quick ? 1 : 3, print, progress }),
+    );
+  } else print("## 9. Plain sampling against node-llama-cpp: skipped (needs section 6's shape, on CPU)");
 
   const seconds = (performance.now() - t0) / 1000;
   print(`total benchmark time ${fmt(seconds)} s; JSON: ${out}`);

@@ -14,6 +14,9 @@ export { MAX_PARALLEL } from "./constants.js";
 import type { Decoder } from "./decoder.js";
 import { prefillChunks, type Engine, type EngineInfo } from "./engine.js";
 
+/** Most time (ms) decodes run back to back before the event loop gets a turn (EngineSlots.flushIfReady). */
+const TURN_EVERY_MS = 1;
+
 /** llama.cpp's limit on sequences in one context (LLAMA_MAX_SEQ). */
 const MAX_ENGINE_SEQUENCES = 256;
 
@@ -111,12 +114,46 @@ export class EngineSlots {
     return slot.decodeId === this.decodes;
   }
 
+  /** True while a decode is scheduled to run on the next turn of the event loop. */
+  private flushScheduled = false;
+  /** When the event loop last had a turn between two decodes (performance.now() ms). */
+  private lastTurn = performance.now();
+
+  /** Whether every slot in use waits on a decode. */
+  private get ready(): boolean {
+    return this.pending.length > 0 && this.pending.length >= this.active.size;
+  }
+
   /**
-   * When every slot in use waits on a decode: one decode of as many submissions as the batch holds,
-   * in submission order (a prompt chunk that does not fit goes first in the next decode).
+   * When every slot in use waits on a decode, the decode runs on the next turn of the event loop,
+   * not at once: a decode blocks the thread (tens of ms on a 1B model), and run back to back the
+   * decodes of the slots in use would hold off requests that arrived meanwhile (a server's
+   * sockets, the poll phase of that turn) until a generation yields, a whole block later; they
+   * would then share none of those decodes. Deferred, a request that arrived joins the very next
+   * decode. Every slot in use is waiting on its submission meanwhile, so none reads rows. Decodes
+   * of a small model (well under a millisecond) run at once until the thread has been busy for
+   * TURN_EVERY_MS: a turn of the loop per decode would cost them a few percent.
    */
   private flushIfReady(): void {
-    if (this.pending.length === 0 || this.pending.length < this.active.size) return;
+    if (this.flushScheduled || !this.ready) return;
+    if (performance.now() - this.lastTurn < TURN_EVERY_MS) {
+      this.flush();
+      return;
+    }
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.lastTurn = performance.now();
+      this.flush();
+    });
+  }
+
+  /**
+   * One decode of as many submissions as the batch holds, in submission order (a prompt chunk
+   * that does not fit goes first in the next decode), if every slot in use still waits on one.
+   */
+  private flush(): void {
+    if (!this.ready) return;
     const limit = this.engine.info.batchSize;
     let n = 0;
     let take = 0;

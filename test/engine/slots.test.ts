@@ -100,6 +100,46 @@ test("a decode waits for every slot in use, so a slot's rows stay valid until it
   await expect(other).resolves.toBe(true);
 });
 
+test("a generation that arrives while another decodes joins its next decodes, not its end", async () => {
+  // One slot decodes back to back (as a long answer does between its yields); a second request
+  // arrives on a later turn of the event loop (as an HTTP request does). Decodes give the loop a
+  // turn once the thread has been busy about a millisecond, so the newcomer shares the running
+  // one's decodes; run back to back, it would only start once the other had finished all of them.
+  const STEPS = 400;
+  const prompt = engine.completionPrompt("Once upon a time");
+  let stepsDone = 0;
+  let joinedAt = -1;
+  let sharedDecodes = 0;
+  const running = slots.use(async (slot) => {
+    await slot.prefill(0, prompt);
+    for (let i = 0; i < STEPS; i++) {
+      await slot.step(Int32Array.of(prompt[1]), Int32Array.of(prompt.length + i), Int32Array.of(0));
+      stepsDone++;
+    }
+  });
+  await new Promise((resolve) => setImmediate(resolve));
+  const arriving = new Promise<void>((resolve, reject) =>
+    setTimeout(() => {
+      slots
+        .use(async (slot) => {
+          const before = slots.stats.decodes;
+          await slot.prefill(0, prompt);
+          joinedAt = stepsDone;
+          for (let i = 0; i < 8; i++) {
+            await slot.step(Int32Array.of(prompt[1]), Int32Array.of(prompt.length + i), Int32Array.of(0));
+            if (stepsDone < STEPS) sharedDecodes++;
+          }
+          expect(slots.stats.decodes - before).toBe(9);
+        })
+        .then(resolve, reject);
+    }, 0),
+  );
+  await Promise.all([running, arriving]);
+  expect(joinedAt).toBeGreaterThanOrEqual(0);
+  expect(joinedAt).toBeLessThan(STEPS / 2);
+  expect(sharedDecodes).toBe(8);
+});
+
 describe("guarded generations sharing the batch", () => {
   const prompts = ["Once upon a time", "The little dog ran", "Lily and Ben went to the park"];
   const settings: GuardOptions[] = [
