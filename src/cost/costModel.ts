@@ -37,6 +37,15 @@ export interface CostModel {
    * continuations, so a model can share work between them. Returns one number per item, in order.
    */
   stepCosts(items: ReadonlyArray<{ prefix: string; added: string }>): number[] | Promise<number[]>;
+  /**
+   * Optional, synchronous and cheap: a lower bound on stepCost(prefix, added + anything), i.e. the
+   * charge of the part of `added` that no continuation can change. With it the search stops
+   * decoding a candidate mid-block once it is certain to end its block over budget, instead of
+   * decoding it to the block's end (issue 18). Only a model whose charges never fall as text grows
+   * past a settled point can give one (the lexicon: a word is settled once a barrier follows it);
+   * a classifier's score can fall, so it has none.
+   */
+  settledStepCost?(prefix: string, added: string): number;
   /** Frees native resources (models, contexts), if the model holds any. */
   dispose?(): void | Promise<void>;
   /**

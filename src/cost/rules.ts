@@ -215,6 +215,16 @@ export class RulesCostModel implements CostModel {
     return delta > 0 ? delta : 0;
   }
 
+  /**
+   * stepCost of `added` up to its last barrier character: every match before that barrier is in
+   * any longer text too (see stepCost), and costs are non-negative, so no continuation of `added`
+   * is charged less.
+   */
+  settledStepCost(prefix: string, added: string): number {
+    const cut = this.lastCut(prefix + added) - prefix.length;
+    return cut > 0 ? this.stepCost(prefix, added.slice(0, cut)) : 0;
+  }
+
   stepCosts(items: ReadonlyArray<StepItem>): number[] {
     const out = new Array<number>(items.length);
     for (let i = 0; i < items.length; i++) out[i] = this.stepCost(items[i]!.prefix, items[i]!.added);

@@ -103,6 +103,12 @@ export class CostModelSet implements CostModel {
     return this.current().stepCosts(items);
   }
 
+  /** The default model's settled step cost, when it has one (a getter: absent when it has not). */
+  get settledStepCost(): ((prefix: string, added: string) => number) | undefined {
+    const model = this.current();
+    return model.settledStepCost?.bind(model);
+  }
+
   shareAmong(callers: number): void {
     for (const model of this.models.values()) model.shareAmong?.(callers);
   }

@@ -58,6 +58,8 @@ interface Candidate {
   added: string;
   /** Set when a stop sequence began before the end of the beam's text: the whole text it keeps. */
   cutText?: string;
+  /** Stopped mid-block, certain to end over budget (its last token was never decoded). */
+  doomed: boolean;
   stepCost: number;
   cost: number;
   reward: number;
@@ -360,8 +362,32 @@ class GuardSearch {
       params: { temperature: o.temperature, topK: o.topK, topP: o.topP },
       seedAt,
       captureHidden: true,
+      doomed: this.doomedCheck(live),
     });
     return leaves.map((l) => toCandidate(l, live));
+  }
+
+  /**
+   * With a cost model that knows which part of a text is settled (the lexicon), the check that
+   * stops a candidate mid-block once that part puts it over budget: it would be dropped at the
+   * block's end anyway, so its later tokens are not decoded (issue 18). Text where a stop sequence
+   * may begin is not counted: the candidate may yet end before it.
+   */
+  private doomedCheck(live: Hypothesis[]): ((root: number, tokens: readonly number[]) => boolean) | undefined {
+    const settled = this.request.cost.settledStepCost;
+    if (settled === undefined) return undefined;
+    const cost = this.request.cost;
+    const { budget } = this.o;
+    return (root, tokens) => {
+      const beam = live[root];
+      let added = this.engine.detokenize(tokens, beam.tokens.slice(-DETOKENIZE_CONTEXT));
+      if (!this.stops.empty) {
+        const start = this.stops.firstPossibleStart(beam.text + added, beam.text.length) - beam.text.length;
+        if (start < 0) return false; // it may cut into the beam's own text
+        added = added.slice(0, start);
+      }
+      return isOverBudget(beam.cost + settled.call(cost, beam.text, added), budget);
+    };
   }
 
   /**
@@ -425,6 +451,10 @@ class GuardSearch {
       if (!(stepCost >= 0)) throw new Error(`cost model ${this.request.cost.name} returned an invalid step cost: ${stepCost}`);
       c.stepCost = stepCost;
       c.cost = live[c.beam].cost + stepCost;
+      // Its sequence lacks its last token: it must never be kept (a settled cost above the step cost is a cost model bug).
+      if (c.doomed && !isOverBudget(c.cost, this.o.budget)) {
+        throw new Error(`cost model ${this.request.cost.name}: a settled step cost was above the step cost of the same text and more`);
+      }
     });
   }
 
@@ -571,6 +601,7 @@ class GuardSearch {
       ...(status === "dropped: over budget" ? {} : { reward: c.reward }),
       ...(c.safety !== undefined ? { safety: c.safety, value: c.value } : {}),
       ...(status === "dropped: over budget" ? {} : { score: c.score }),
+      ...(c.doomed ? { stoppedMidBlock: true as const } : {}),
       status,
     });
     const cruise = this.policy !== null && this.branched === undefined;
@@ -591,7 +622,7 @@ function toCandidate(l: TreeLeaf, live: Hypothesis[]): Candidate {
   return {
     beam: l.root, seq: l.seq, count: l.count, newTokens: l.tokens, pos: l.pos,
     lastToken: l.tokens.length > 0 ? l.tokens[l.tokens.length - 1] : live[l.root].lastToken,
-    row: l.row, sumLogProb: l.sumLogProb, done: l.stop, hidden: l.hidden,
+    row: l.row, sumLogProb: l.sumLogProb, done: l.stop === "over-budget" ? null : l.stop, doomed: l.stop === "over-budget", hidden: l.hidden,
     added: "", stepCost: 0, cost: live[l.root].cost, reward: 0, score: 0,
   };
 }

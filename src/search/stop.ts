@@ -28,6 +28,17 @@ export class StopSequences {
     return first;
   }
 
+  /**
+   * Index of the first place at or after `checkedUpTo`'s reach where a stop sequence begins or may
+   * still begin (what follows could complete it), or text.length when there is none: text before
+   * it stays in the answer whatever follows.
+   */
+  firstPossibleStart(text: string, checkedUpTo = 0): number {
+    const found = this.find(text, checkedUpTo);
+    const pending = this.safeLength(text);
+    return found < 0 ? pending : Math.min(found, pending);
+  }
+
   /** Length of the prefix of `text` that cannot become part of a stop sequence, whatever follows. */
   safeLength(text: string): number {
     for (let keep = Math.max(0, text.length - this.longest + 1); keep < text.length; keep++) {

@@ -40,8 +40,11 @@ export interface TreeLeaf {
   pos: number;
   /** Batch row of its last decode: valid after growTree for leaves with stop === null. */
   row: number;
-  /** Why it stopped before `width` tokens, or null when it is still open. */
-  stop: StopReason | null;
+  /**
+   * Why it stopped before `width` tokens, or null when it is still open. "over-budget": `doomed`
+   * said so after its last token, which was then never decoded (its sequence and row lack it).
+   */
+  stop: StopReason | "over-budget" | null;
   /** With captureHidden: the hidden state of its last token, copied while its row was valid. */
   hidden?: Float32Array;
 }
@@ -57,6 +60,17 @@ export interface GrowOptions {
   signal?: AbortSignal;
   /** Fill every leaf's `hidden` (a leaf's row is overwritten by the next decode, so it is copied when the leaf stops). */
   captureHidden?: boolean;
+  /**
+   * Asked after each sampled token, before it is decoded: true stops the leaf there (stop
+   * "over-budget"), so a candidate certain to end its block over budget costs no more decodes.
+   */
+  doomed?: (root: number, tokens: readonly number[]) => boolean;
+}
+
+/** A leaf's stop as an answer's: callers that pass no `doomed` hook never see "over-budget". */
+export function answerStop(stop: TreeLeaf["stop"]): StopReason | null {
+  if (stop === "over-budget") throw new Error("a tree leaf stopped over budget without a doomed hook");
+  return stop;
 }
 
 /** Steps between yields to the event loop, so aborts and timers get a turn. */
@@ -96,6 +110,7 @@ export async function growTree(engine: Decoder, pool: SequencePool, roots: reado
     const { tokens, logProbs } = engine.sample(Int32Array.from(owners, (l) => l.row), o.params, o.seedAt(w), bias);
     const extending: TreeLeaf[] = [];
     const endedNow: TreeLeaf[] = [];
+    const doomedNow: TreeLeaf[] = [];
     let d = 0;
     for (const leaf of active) {
       // Group this leaf's draws by token, in draw order (deterministic).
@@ -115,20 +130,25 @@ export async function growTree(engine: Decoder, pool: SequencePool, roots: reado
           child.stop = "eog";
           endedNow.push(child);
         } else {
-          if (!first) {
-            child.seq = pool.acquire();
-            engine.fork(before.seq, child.seq);
-          }
           child.tokens.push(token);
           child.sumLogProb += g.logProb;
-          extending.push(child);
+          if (o.doomed?.(child.root, child.tokens)) {
+            child.stop = "over-budget";
+            doomedNow.push(child); // a branch keeps seq -1: it never needs a sequence of its own
+          } else {
+            if (!first) {
+              child.seq = pool.acquire();
+              engine.fork(before.seq, child.seq);
+            }
+            extending.push(child);
+          }
         }
         if (!first) leaves.push(child);
         first = false;
       }
     }
-    // Their last row is still the current decode's.
-    capture(endedNow);
+    // Their last row is still the current decode's (a doomed leaf's: that of the token before its last).
+    capture([...endedNow, ...doomedNow]);
     if (extending.length === 0) break;
     await engine.step(
       Int32Array.from(extending, (l) => l.tokens[l.tokens.length - 1]),

@@ -25,6 +25,8 @@ export interface TraceCandidate {
   safety?: number;
   value?: number;
   score?: number;
+  /** Stopped before the block's end, at the token that made it certain to end over budget. */
+  stoppedMidBlock?: true;
   /** "dropped: at risk": a cruising continuation within budget but at risk (its block was searched in full). */
   status: "kept" | "finished" | "dropped: over budget" | "dropped: rank" | "dropped: at risk";
 }

@@ -132,6 +132,35 @@ describe("step costs", () => {
     expect(p.stepCost("o'", "hit")).toBe(0);
   });
 
+  test("settledStepCost: the charge of the part no continuation can change, never above the step cost of any longer text", () => {
+    const p = RulesCostModel.fromTerms({ hit: 1, hits: 0.5, "shut up": 2, hurt: 1 });
+    expect(p.settledStepCost("The boy ", "hit")).toBe(0); // "hit" may become "hitch"
+    expect(p.settledStepCost("The boy ", "hit.")).toBe(1);
+    expect(p.settledStepCost("The boy ", "hit the")).toBe(1); // "hit" is not a phrase head: the space settles it
+    expect(p.settledStepCost("Well. ", "shut")).toBe(0);
+    expect(p.settledStepCost("Well. ", "shut ")).toBe(0); // "shut" may go on to "shut up"
+    expect(p.settledStepCost("Well. ", "shut up!")).toBe(2);
+    // Every split of texts built from terms, near-terms, spaces and punctuation: settled(prefix, a)
+    // <= stepCost(prefix, a + more) for every continuation, and equal to stepCost(prefix, a) when
+    // the text ends with a barrier.
+    const pieces = ["hi", "t", "s", "ch", " ", ".", "shut", " up", "hurt", "'", "x", "!"];
+    let state = 7;
+    const next = () => (state = (state * 1103515245 + 12345) % 2147483648);
+    let checked = 0;
+    for (let n = 0; n < 300; n++) {
+      const text = Array.from({ length: 3 + (next() % 8) }, () => pieces[next() % pieces.length]).join("");
+      for (let i = 0; i <= text.length; i++) {
+        for (let j = i; j <= text.length; j++) {
+          const settled = p.settledStepCost(text.slice(0, i), text.slice(i, j));
+          for (let k = j; k <= text.length; k++) expect(settled).toBeLessThanOrEqual(p.stepCost(text.slice(0, i), text.slice(i, k)));
+          if (j > i && text[j - 1] === ".") expect(settled).toBe(p.stepCost(text.slice(0, i), text.slice(i, j)));
+          checked++;
+        }
+      }
+    }
+    expect(checked).toBeGreaterThan(10_000);
+  });
+
   test("stepCosts is batched and in order", () => {
     expect(
       m.stepCosts([

@@ -152,6 +152,45 @@ describe("stories260K", () => {
     for (const l of of(0).slice(0, 3)) expect(l.sumLogProb).toBeCloseTo(-5 + 6 * teacherForcedReward(engine, prompt, l.tokens), 3);
   });
 
+  test("growTree: a doomed leaf stops at the token that doomed it, undecoded, and only it", async () => {
+    const grow = async (doomed?: (root: number, tokens: readonly number[]) => boolean) => {
+      engine.clear();
+      const pool = new SequencePool(engine, engine.info.maxSequences);
+      const seq = pool.acquire();
+      const row = engine.prefill(seq, prompt);
+      let rows = 0;
+      // The engine, counting the rows each decode of the tree carries.
+      const counting = new Proxy(engine, {
+        get(target, key) {
+          if (key === "step") return (tokens: Int32Array, positions: Int32Array, seqs: Int32Array) => ((rows += tokens.length), target.step(tokens, positions, seqs));
+          const value = Reflect.get(target, key);
+          return typeof value === "function" ? value.bind(target) : value;
+        },
+      });
+      const leaves = await growTree(counting, pool, [{ seq, row, pos: prompt.length, written: 0, draws: 16 }], {
+        width: 8, maxTokens: 100, params: { temperature: 1, topK: 0, topP: 1 }, seedAt: (w) => deriveSeed(9, w), captureHidden: true, doomed,
+      });
+      return { leaves, rows };
+    };
+    const free = await grow();
+    // Doom every leaf whose third token is the most common third token: they stop there.
+    const thirds = new Map<number, number>();
+    for (const l of free.leaves) if (l.tokens.length >= 3) thirds.set(l.tokens[2], (thirds.get(l.tokens[2]) ?? 0) + l.count);
+    const worst = [...thirds].sort((a, b) => b[1] - a[1])[0][0];
+    const cut = await grow((_, tokens) => tokens.length === 3 && tokens[2] === worst);
+    const doomed = cut.leaves.filter((l) => l.stop === "over-budget");
+    expect(doomed.length).toBeGreaterThan(0);
+    for (const l of doomed) {
+      expect(l.tokens).toHaveLength(3);
+      expect(l.tokens[2]).toBe(worst);
+      // Its hidden state is that of the token before (the doomed one never went through the model).
+      expectSameRow(l.hidden!, await engine.referenceHidden([...prompt, ...l.tokens.slice(0, 2)]));
+    }
+    expect(cut.leaves.every((l) => l.stop === "over-budget" || !(l.tokens.length >= 3 && l.tokens[2] === worst))).toBe(true);
+    expect(cut.leaves.reduce((s, l) => s + l.count, 0)).toBe(16);
+    expect(cut.rows).toBeLessThan(free.rows);
+  });
+
   test("ARGS: top-1 without reward weight is greedy; a heavy weight steers around costly tokens", async () => {
     const greedy = await generateGreedy({ engine, promptTokens: prompt, seed: 1, maxTokens: 50 });
     const top1 = await generateArgs({ engine, promptTokens: prompt, cost: commas, budget: 1, topCandidates: 1, omega: 0, seed: 1, maxTokens: 50 });

@@ -285,6 +285,30 @@ describe("stories260K", () => {
     expect(overruns).toBeGreaterThan(0);
   });
 
+  test("a cost model with a settled step cost stops a candidate at the token that dooms it, not at its block's end", async () => {
+    const commas = costFrom("commas", count(/,/g));
+    // Every comma is settled once written: the settled cost is the step cost.
+    const settledCommas: CostModel = { ...commas, settledStepCost: (_prefix, added) => (added.match(/,/g) ?? []).length };
+    let stopped = 0;
+    for (let seed = 1; seed <= 3; seed++) {
+      const options = { seed, maxTokens: 80, budget: 0.5, trace: true };
+      const r = await generateGuarded({ engine, promptTokens: prompt, cost: settledCommas, options });
+      expect(r.text).not.toContain(",");
+      expectSearchWithinBudget(r);
+      for (const c of r.trace!.flatMap((b) => b.candidates)) {
+        if (!c.stoppedMidBlock) continue;
+        stopped++;
+        expect(c.status).toBe("dropped: over budget");
+        expect(c.added).toMatch(/,\s*$/); // nothing decoded after the comma's token
+      }
+      const blockEnd = await generateGuarded({ engine, promptTokens: prompt, cost: commas, options });
+      expect(blockEnd.trace!.flatMap((b) => b.candidates).some((c) => c.stoppedMidBlock)).toBe(false);
+      // Over-budget candidates decoded to the block's end mostly go on past their comma.
+      expect(blockEnd.trace!.flatMap((b) => b.candidates).some((c) => c.status === "dropped: over budget" && !/,\s*$/.test(c.added))).toBe(true);
+    }
+    expect(stopped).toBeGreaterThan(0);
+  });
+
   test("bad requests are clear UserErrors", async () => {
     await expect(generateGuarded({ engine, promptTokens: [], cost: lexicon })).rejects.toThrow(UserError);
     const tooLong = new Array(engine.info.trainContextSize + 5).fill(prompt[1]);

@@ -19,3 +19,14 @@ test("safeLength holds back a tail that may still grow into a stop sequence", ()
   expect(stops.safeLength("")).toBe(0);
   expect(new StopSequences([]).safeLength("abc")).toBe(3);
 });
+
+test("firstPossibleStart: where a stop sequence begins or may still begin (text before it stays in the answer)", () => {
+  const stops = new StopSequences(["there was", "\n\n"]);
+  expect(stops.firstPossibleStart("Once there was a dog", 0)).toBe(5); // a whole one
+  expect(stops.firstPossibleStart("a dog, there", 0)).toBe(7); // one that may yet complete
+  expect(stops.firstPossibleStart("a dog hit it\n", 6)).toBe(12);
+  expect(stops.firstPossibleStart("a dog hit it", 6)).toBe(11); // "t" may grow into "there was"
+  expect(stops.firstPossibleStart("a dog hit it.", 6)).toBe(13); // none: the whole text
+  expect(stops.firstPossibleStart("\n\nab there", 10)).toBe(5); // matches ending before checkedUpTo were searched already
+  expect(new StopSequences([]).firstPossibleStart("abc")).toBe(3);
+});

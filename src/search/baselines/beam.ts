@@ -18,7 +18,7 @@ import { deriveSeed } from "../seed.js";
 import { SequencePool } from "../sequencePool.js";
 import type { StopReason } from "../types.js";
 import { answerTokenLimit, assertEngineFits, finishResult, type BaselineResult, type CandidateSummary } from "./result.js";
-import { growTree } from "../tree.js";
+import { answerStop, growTree } from "../tree.js";
 import { LOGPROB_REWARD, type RewardModel, type RewardRequest } from "../../reward/rewardModel.js";
 
 export interface BeamRequest {
@@ -99,7 +99,7 @@ export async function generateBeam(request: BeamRequest): Promise<BaselineResult
       const sumLogProb = parent.sumLogProb + l.sumLogProb;
       return {
         seq: l.seq, tokens, text: parent.text + added, pos: l.pos, row: l.row, sumLogProb, charged: parent.charged,
-        score: tokens.length === 0 ? 0 : sumLogProb / tokens.length, finished: l.stop,
+        score: tokens.length === 0 ? 0 : sumLogProb / tokens.length, finished: answerStop(l.stop),
       };
     });
     const rewards = await reward.score(

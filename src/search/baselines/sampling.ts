@@ -12,7 +12,7 @@ import { definedOnly } from "../../util/objects.js";
 import type { SamplingOptions } from "../options.js";
 import { generatePlain } from "../plain.js";
 import { answerTokenLimit, assertEngineFits, type BaselineResult } from "./result.js";
-import { growTree } from "../tree.js";
+import { answerStop, growTree } from "../tree.js";
 
 export interface SampledAnswer {
   tokens: number[];
@@ -60,7 +60,7 @@ export async function sampleAnswers(request: SampleRequest): Promise<SampledAnsw
     captureHidden: request.captureHidden,
   });
   engine.clear();
-  return leaves.map((l) => ({ tokens: l.tokens, sumLogProb: l.sumLogProb, stopReason: l.stop ?? "max-tokens", count: l.count, ...(l.hidden ? { hidden: l.hidden } : {}) }));
+  return leaves.map((l) => ({ tokens: l.tokens, sumLogProb: l.sumLogProb, stopReason: answerStop(l.stop) ?? "max-tokens", count: l.count, ...(l.hidden ? { hidden: l.hidden } : {}) }));
 }
 
 export interface SingleAnswerRequest {
