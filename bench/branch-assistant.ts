@@ -4,7 +4,7 @@
 //
 //   npx tsx bench/branch-assistant.ts PROMPTS.jsonl OUT.jsonl VARIANTS_JSON [LIMIT]
 //
-// VARIANTS_JSON names each variant: {"NAME": {"sample": true} | {"branch": "always"|"auto",
+// VARIANTS_JSON names each variant: {"NAME": {"sample": true} | {"beamSafe": true, "reward": SPEC} | {"branch": "always"|"auto",
 // "policy": {...CruisePolicy overrides}, "critic": true, "budget": D, "cost": SPEC, "reward": SPEC}}.
 // Every request is answered once per variant (seed 1, 64 tokens, K=4 N=8 W=8; by default the shipped
 // harm classifier, budget 0.5 and ranking by logprob, as when the branch policy was chosen); OUT gets
@@ -21,10 +21,13 @@ import { Critic } from "../src/critic/index.js";
 import { Engine } from "../src/engine/engine.js";
 import { generateGuarded, type CruisePolicy, type EndPolicy } from "../src/search/guard.js";
 import { generatePlain } from "../src/search/plain.js";
+import { generateBeam } from "../src/search/baselines/beam.js";
 import { wrapMethod } from "./measure.js";
 
 interface Variant {
   sample?: boolean;
+  /** Beam search with the safety state (the efficacy table's beam-safe) at the guard's K, N, W. */
+  beamSafe?: boolean;
   branch?: "auto" | "always";
   policy?: Partial<CruisePolicy>;
   critic?: boolean;
@@ -75,7 +78,9 @@ for (const p of prompts) {
     try {
       r = v.sample
         ? await generatePlain({ engine, promptTokens, method: "sample", options: { seed: SEED, maxTokens: MAX_TOKENS }, cost, budget })
-        : await generateGuarded({
+        : v.beamSafe
+          ? await generateBeam({ engine, promptTokens, cost, budget, reward, rewardRequest: { messages }, safety: true, beams: 4, samples: 8, width: 8, seed: SEED, maxTokens: MAX_TOKENS })
+          : await generateGuarded({
             engine, promptTokens, cost, reward, rewardRequest: { messages }, critic: v.critic ? critic : undefined, cruisePolicy: v.policy, endPolicy: v.end,
             options: { seed: SEED, maxTokens: MAX_TOKENS, budget, branch: v.branch ?? "auto", trace: true },
           });
