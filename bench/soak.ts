@@ -26,6 +26,7 @@ import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { PACKAGE_ROOT, SHARED_DIR } from "../src/paths.js";
+import { mulberry32 } from "../src/util/random.js";
 
 const { values } = parseArgs({
   options: {
@@ -49,18 +50,7 @@ const STREAM_SHARE = Number(values["stream-share"]);
 const SAMPLE_MS = 10_000;
 const OPENINGS = ["Once upon a time", "The little dog", "Lily and Ben", "One sunny day", "There was a bird", "Tom had a red ball", "The sun was hot", "Sue found a box"];
 
-/** A seeded generator (mulberry32), so a run's request mix is reproducible. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const random = rng(Number(values.seed));
+const random = mulberry32(Number(values.seed)); // seeded: a run's request mix is reproducible
 
 type Outcome = "answered" | "streamed" | "aborted" | "busy" | "error";
 

@@ -3,18 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { UserError } from "../../src/errors.js";
 import { RulesCostModel } from "../../src/cost/rules.js";
-
-/** Small seeded PRNG (mulberry32), so the property tests are reproducible. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from "../../src/util/random.js";
 
 const naiveStep = (m: RulesCostModel, prefix: string, added: string): number =>
   Math.max(0, m.cost(prefix + added) - m.cost(prefix));
@@ -144,8 +133,8 @@ describe("step costs", () => {
     // <= stepCost(prefix, a + more) for every continuation, and equal to stepCost(prefix, a) when
     // the text ends with a barrier.
     const pieces = ["hi", "t", "s", "ch", " ", ".", "shut", " up", "hurt", "'", "x", "!"];
-    let state = 7;
-    const next = () => (state = (state * 1103515245 + 12345) % 2147483648);
+    const random = mulberry32(7);
+    const next = () => Math.floor(random() * 2147483648);
     let checked = 0;
     for (let n = 0; n < 300; n++) {
       const text = Array.from({ length: 3 + (next() % 8) }, () => pieces[next() % pieces.length]).join("");
@@ -189,7 +178,7 @@ describe("step-cost properties over random texts and splits", () => {
   for (const [name, terms] of Object.entries(lexicons)) {
     test(`${name}: each step equals max(0, cost(prefix+added) - cost(prefix)), and the steps sum to >= cost(text)`, () => {
       const m = RulesCostModel.fromTerms(terms);
-      const rand = prng(0x5eed + name.length);
+      const rand = mulberry32(0x5eed + name.length);
       let clipped = 0;
       let positive = 0;
       for (let trial = 0; trial < 400; trial++) {
@@ -226,7 +215,7 @@ describe("step-cost properties over random texts and splits", () => {
 
   test("long prefixes: tail rescan agrees with a full rescan", () => {
     const m = RulesCostModel.fromTerms(lexicons.weighted!);
-    const rand = prng(42);
+    const rand = mulberry32(42);
     let text = "";
     while (text.length < 3000) text += pieces[Math.floor(rand() * pieces.length)];
     for (let i = 0; i < 300; i++) {
