@@ -13,10 +13,10 @@
 // `backbone.path` is relative to the head file's folder (or absolute); `sha256` pins the exact
 // weights (hidden states of another model mean nothing to the head). A user's own reward model:
 // convert its backbone to GGUF and write its score vector here (docs/reward-models.md).
-import { resolve } from "node:path";
 import { z } from "zod";
-import { UserError, describeZodError } from "../errors.js";
-import { readUserFile, writeFileAtomic } from "../util/files.js";
+import { describeZodError } from "../errors.js";
+import { writeFileAtomic } from "../util/files.js";
+import { readVersionedJsonFile, roundFloat32 } from "../util/versionedJson.js";
 
 export const HEAD_FORMAT = "inference-guard-reward-head";
 export const HEAD_FORMAT_VERSION = 1;
@@ -50,29 +50,11 @@ export type HeadFile = z.infer<typeof headFileSchema>;
 
 /** Reads and validates a head file; every problem is a one-line UserError naming the file. */
 export function readHeadFile(path: string): HeadFile {
-  const file = resolve(path);
-  const text = readUserFile(file, "reward head file", "utf8");
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    throw new UserError(`reward head file ${file} is not valid JSON: ${(error as Error).message}`);
-  }
-  const header = json as { format?: unknown; formatVersion?: unknown } | null;
-  if (typeof header !== "object" || header === null || header.format !== HEAD_FORMAT) {
-    throw new UserError(`${file} is not a reward head file (expected "format": "${HEAD_FORMAT}"; make one with \`inference-guard train-reward\`)`);
-  }
-  if (header.formatVersion !== HEAD_FORMAT_VERSION) {
-    throw new UserError(`reward head file ${file} has format version ${String(header.formatVersion)}; this inference-guard reads version ${HEAD_FORMAT_VERSION}`);
-  }
-  const parsed = headFileSchema.safeParse(json);
-  if (!parsed.success) throw new UserError(`invalid reward head file ${file}: ${describeZodError(parsed.error)}`);
-  return parsed.data;
+  return readVersionedJsonFile(path, { noun: "reward head file", format: HEAD_FORMAT, version: HEAD_FORMAT_VERSION, madeBy: "inference-guard train-reward", schema: headFileSchema });
 }
 
 export function writeHeadFile(path: string, head: HeadFile): void {
   const parsed = headFileSchema.safeParse(head);
   if (!parsed.success) throw new Error(`internal: reward head fails its schema: ${describeZodError(parsed.error)}`);
-  const f32 = (x: number): number => Number(Math.fround(x).toPrecision(9));
-  writeFileAtomic(path, JSON.stringify({ ...parsed.data, weights: parsed.data.weights.map(f32), bias: f32(parsed.data.bias) }, null, 1) + "\n");
+  writeFileAtomic(path, JSON.stringify({ ...parsed.data, weights: parsed.data.weights.map(roundFloat32), bias: roundFloat32(parsed.data.bias) }, null, 1) + "\n");
 }

@@ -17,8 +17,9 @@ import { createHash } from "node:crypto";
 import { createReadStream, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { z } from "zod";
-import { UserError, describeZodError } from "../../errors.js";
-import { readUserFile, writeFileAtomic } from "../../util/files.js";
+import { describeZodError } from "../../errors.js";
+import { writeFileAtomic } from "../../util/files.js";
+import { readVersionedJsonFile, roundFloat32 } from "../../util/versionedJson.js";
 
 export const PROBE_FORMAT = "inference-guard-probe";
 export const PROBE_FORMAT_VERSION = 1;
@@ -73,24 +74,7 @@ export type ProbeFile = z.infer<typeof probeFileSchema>;
 
 /** Reads and validates a probe file; every problem is a one-line UserError naming the file. */
 export function readProbeFile(path: string): ProbeFile {
-  const file = resolve(path);
-  const text = readUserFile(file, "probe file", "utf8");
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    throw new UserError(`probe file ${file} is not valid JSON: ${(error as Error).message}`);
-  }
-  const header = json as { format?: unknown; formatVersion?: unknown } | null;
-  if (typeof header !== "object" || header === null || header.format !== PROBE_FORMAT) {
-    throw new UserError(`${file} is not a probe file (expected "format": "${PROBE_FORMAT}"; make one with \`inference-guard train-probe\`)`);
-  }
-  if (header.formatVersion !== PROBE_FORMAT_VERSION) {
-    throw new UserError(`probe file ${file} has format version ${String(header.formatVersion)}; this inference-guard reads version ${PROBE_FORMAT_VERSION}`);
-  }
-  const parsed = probeFileSchema.safeParse(json);
-  if (!parsed.success) throw new UserError(`invalid probe file ${file}: ${describeZodError(parsed.error)}`);
-  return parsed.data;
+  return readVersionedJsonFile(path, { noun: "probe file", format: PROBE_FORMAT, version: PROBE_FORMAT_VERSION, madeBy: "inference-guard train-probe", schema: probeFileSchema });
 }
 
 /** Validates and writes a probe file atomically (numbers rounded to float32 precision). */
@@ -107,10 +91,6 @@ export function writeProbeFile(path: string, probe: ProbeFile): void {
   writeFileAtomic(path, JSON.stringify(data, null, 1) + "\n");
 }
 
-/** The shortest decimal that reads back as the same float32 (9 significant digits always suffice). */
-function roundFloat32(x: number): number {
-  return Number(Math.fround(x).toPrecision(9));
-}
 
 const shaMemo = new Map<string, Promise<string>>();
 
