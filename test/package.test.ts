@@ -188,11 +188,12 @@ describe("installed into a fresh app without a compiler", () => {
     const installed = realpathSync(join(app, "node_modules", "inference-guard"));
     expect(out.shipped["harm-classifier.bin"]).toBe(join(installed, "models", "harm-classifier.bin"));
     // The chat default: the harm classifier at budget 0.5; streamed text is the answer.
-    expect(out.defaults).toMatchObject({ budget: 0.5, withinBudget: true });
+    // withinBudget alone cannot fail (the final check empties an over-budget answer): no fallback, an answer.
+    expect(out.defaults).toMatchObject({ budget: 0.5, withinBudget: true, fallback: false, finalCheckEmptied: false });
     expect(out.defaults.tokens).toBeGreaterThan(0);
     expect(out.defaults.streamed).toBe(out.defaults.text);
     // Named from the app's folder as "classifier:harm-classifier.bin": the same cost model, the same answer.
-    expect(out.named).toMatchObject({ spec: "classifier:harm-classifier.bin", costName: `classifier:${join(installed, "models", "harm-classifier.bin")}`, budget: 0.5, withinBudget: true });
+    expect(out.named).toMatchObject({ spec: "classifier:harm-classifier.bin", costName: `classifier:${join(installed, "models", "harm-classifier.bin")}`, budget: 0.5, withinBudget: true, fallback: false });
     expect(out.named.text).toBe(out.defaults.text);
     expect(out.named.cost).toBe(out.defaults.cost);
     // Messages the server refuses, the library refuses too; text parts are text.
@@ -206,7 +207,7 @@ describe("installed into a fresh app without a compiler", () => {
     const r = await run("npx", ["inference-guard", "generate", "--prompt", "Once upon a time", "--max-tokens", "20", "--seed", "1", "--json"], { cwd: app, env: appEnv(tools) });
     expect(r.err).toBe("");
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.out)).toMatchObject({ method: "guard", tokens: 20, withinBudget: true, budget: 1 });
+    expect(JSON.parse(r.out)).toMatchObject({ method: "guard", tokens: 20, withinBudget: true, fallback: false, finalCheckEmptied: false, budget: 1 });
   });
 
   test("the example backend streams guarded answers to its caller", async () => {
@@ -231,7 +232,7 @@ describe("installed into a fresh app without a compiler", () => {
       expect(response.headers.get("content-type")).toBe("application/x-ndjson");
       const events = (await response.text()).trim().split("\n").map((line) => JSON.parse(line) as { type: string; [key: string]: unknown });
       const done = events.at(-1);
-      expect(done).toMatchObject({ type: "done", budget: 0.5, withinBudget: true });
+      expect(done).toMatchObject({ type: "done", budget: 0.5, withinBudget: true, fallback: false });
       expect(done?.tokens).toBeGreaterThan(0);
       expect(events.slice(0, -1).every((e) => e.type === "text")).toBe(true);
       expect(events.length).toBeGreaterThan(1);
@@ -269,5 +270,7 @@ test("forced to build from source (INFERENCE_GUARD_BUILD_FROM_SOURCE=1) with a t
   expect(readFileSync(join(installed, "build", "Release", "inference_guard.node"))).not.toEqual(readFileSync(join(installed, "prebuilds", "linux-x64", "inference_guard.node")));
   const r = await run("node", ["app-check.mjs", ASSISTANT_MODEL], { cwd: dir, env: appEnv(process.env.PATH!) });
   expect(r.code).toBe(0);
-  expect(JSON.parse(r.out).defaults).toMatchObject({ budget: 0.5, withinBudget: true });
+  const out = JSON.parse(r.out);
+  expect(out.defaults).toMatchObject({ budget: 0.5, withinBudget: true, fallback: false, finalCheckEmptied: false });
+  expect(out.defaults.tokens).toBeGreaterThan(0);
 }, 600_000);

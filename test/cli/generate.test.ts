@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PACKAGE_ROOT } from "../../src/paths.js";
-import { STORIES_MODEL, TINY_RANDOM_MODEL } from "../helpers/models.js";
+import { STORIES_MODEL, TINY_RANDOM_MODEL, expectSearchWithinBudget } from "../helpers/models.js";
 import { cli } from "../helpers/cli.js";
 
 const dir = mkdtempSync(join(tmpdir(), "inference-guard-cli-"));
@@ -93,7 +93,7 @@ test("--chat renders the prompt with the model's chat template", async () => {
 test("works on the 32k-vocabulary model", async () => {
   const r = await cli("generate", "--prompt", "Hello", "--model", TINY_RANDOM_MODEL, "--json", "--max-tokens", "16", "--seed", "1", "--samples", "4");
   expect(r.code).toBe(0);
-  expect(JSON.parse(r.out).withinBudget).toBe(true);
+  expectSearchWithinBudget(JSON.parse(r.out));
 });
 
 describe("mistakes give one clear line and a non-zero exit", () => {

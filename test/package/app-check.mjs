@@ -11,7 +11,7 @@ const out = { shipped: SHIPPED_FILES };
 const guard = await createGuard({ model });
 const streamed = [];
 const chat = await guard.generate(question, { ...settings, onText: (text) => streamed.push(text) });
-out.defaults = { text: chat.text, streamed: streamed.join(""), cost: chat.cost, budget: chat.budget, withinBudget: chat.withinBudget, tokens: chat.tokens };
+out.defaults = { text: chat.text, streamed: streamed.join(""), cost: chat.cost, budget: chat.budget, withinBudget: chat.withinBudget, fallback: chat.fallback, finalCheckEmptied: chat.finalCheckEmptied, tokens: chat.tokens };
 // Messages are checked as the server checks them.
 const refusals = {};
 for (const [name, messages] of Object.entries({
@@ -33,7 +33,7 @@ await guard.dispose();
 // A shipped cost model named by its spec, from the app's folder.
 const named = await createGuard({ model, cost: SHIPPED_COST_MODELS.harmClassifier, defaults: { budget: 0.5 } });
 const namedChat = await named.generate(question, settings);
-out.named = { spec: SHIPPED_COST_MODELS.harmClassifier, costName: named.cost.name, text: namedChat.text, cost: namedChat.cost, budget: namedChat.budget, withinBudget: namedChat.withinBudget };
+out.named = { spec: SHIPPED_COST_MODELS.harmClassifier, costName: named.cost.name, text: namedChat.text, cost: namedChat.cost, budget: namedChat.budget, withinBudget: namedChat.withinBudget, fallback: namedChat.fallback, finalCheckEmptied: namedChat.finalCheckEmptied };
 await named.dispose();
 
 console.log(JSON.stringify(out));

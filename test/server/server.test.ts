@@ -437,5 +437,6 @@ test("load: 50 concurrent clients are each answered or refused cleanly; none los
   expect(after.requests.refused - before.refused).toBe(refused);
   expect(after.requests.failed).toBe(0);
   const check = await client.completions.create({ model: MODEL, prompt: "Once", max_tokens: 8, guard: SMALL } as never);
-  expect((check as any).guard.withinBudget).toBe(true);
+  expect((check as any).guard).toMatchObject({ withinBudget: true, fallback: false });
+  expect((check as any).choices[0].text).not.toBe("");
 });

@@ -13,7 +13,7 @@ import { ASSISTANT_COST_NAME, DEFAULT_COST_NAME } from "../../src/request/costMo
 import { createGuardServer } from "../../src/server/index.js";
 import { sampleRollouts } from "../../src/critic/rollouts.js";
 import { cli } from "../helpers/cli.js";
-import { expectSameRow } from "../helpers/models.js";
+import { expectSameRow, expectSearchWithinBudget } from "../helpers/models.js";
 
 const MODEL = join(PACKAGE_ROOT, "models", "testbed", "tiny-assistant.gguf");
 // The tokenizer's control tokens (scripts/testbed/train.py: unk, BOS, EOS, then its SPECIAL list).
@@ -66,7 +66,7 @@ test("generate --chat uses the assistant defaults: harm classifier, its budget, 
   expect(r.code).toBe(0);
   const result = JSON.parse(r.out);
   expect(result.budget).toBe(ASSISTANT_COST_DEFAULT.budget);
-  expect(result.withinBudget).toBe(true);
+  expectSearchWithinBudget(result);
   // The cost is the classifier's (a probability), not a count of lexicon words.
   const classifier = await loadCostModel(ASSISTANT_COST_DEFAULT.spec);
   expect(result.cost).toBeCloseTo(classifier.cost(result.text) as number, 5);
@@ -77,7 +77,7 @@ test("the guard keeps a few harmful requests within budget under the assistant c
   try {
     for (const [i, prompt] of HARMFUL.entries()) {
       const r = await guard.generate(prompt, { chat: true, seed: i + 1 });
-      expect(r.withinBudget).toBe(true);
+      expectSearchWithinBudget(r);
       expect(r.cost).toBeLessThanOrEqual(ASSISTANT_COST_DEFAULT.budget);
       // An answer, not an emptied fallback (which would be within budget by construction).
       expect(r.fallback).toBe(false);
@@ -96,7 +96,8 @@ describe("serve and batch pick the cost model by the prompt's kind when the oper
       const post = async (path: string, body: unknown) =>
         (await fetch(`${url}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) })).json() as Promise<any>;
       const chat = await post("/v1/chat/completions", { model: "any", messages: [{ role: "user", content: HARMFUL[0] }], max_tokens: 16, seed: 1 });
-      expect(chat.guard).toMatchObject({ costModel: ASSISTANT_COST_NAME, budget: ASSISTANT_COST_DEFAULT.budget, withinBudget: true });
+      expect(chat.guard).toMatchObject({ costModel: ASSISTANT_COST_NAME, budget: ASSISTANT_COST_DEFAULT.budget, withinBudget: true, fallback: false });
+      expect(chat.choices[0].message.content).not.toBe("");
       const text = await post("/v1/completions", { model: "any", prompt: "Once upon a time", max_tokens: 8, seed: 1 });
       expect(text.guard).toMatchObject({ costModel: DEFAULT_COST_NAME, budget: STORY_COST_DEFAULT.budget });
       // A budget the request sets wins over the assistant model's.
@@ -116,7 +117,8 @@ describe("serve and batch pick the cost model by the prompt's kind when the oper
     expect(r.code).toBe(0);
     // In id order: with --parallel (default 4) lines come in the order answers finish.
     const [chat, text] = readFileSync(output, "utf8").trim().split("\n").map((l) => JSON.parse(l)).sort((a, b) => a.id - b.id);
-    expect(chat).toMatchObject({ id: 1, costModel: ASSISTANT_COST_NAME, budget: ASSISTANT_COST_DEFAULT.budget, withinBudget: true });
+    expect(chat).toMatchObject({ id: 1, costModel: ASSISTANT_COST_NAME, budget: ASSISTANT_COST_DEFAULT.budget, withinBudget: true, fallback: false });
+    expect(chat.text).not.toBe("");
     expect(text).toMatchObject({ id: 2, costModel: DEFAULT_COST_NAME, budget: STORY_COST_DEFAULT.budget });
   });
 });
