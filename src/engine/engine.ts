@@ -328,9 +328,11 @@ export class Engine {
 
   /** Prompt tokens for an instruction model: the user message rendered by the model's chat template. */
   chatPrompt(messages: ReadonlyArray<{ role: "system" | "user" | "assistant"; content: string }>): number[] {
-    // Resolving tries the model's Jinja template against node-llama-cpp's known wrappers: ~0.5 s
-    // on a 2-core CPU, far more than the rendering itself, so it is done once per engine.
-    const wrapper = (this.chatWrapper ??= resolveChatWrapper(this.model));
+    // The GGUF's own Jinja template, not the built-in wrapper node-llama-cpp's "auto" judges
+    // equivalent to it: for SmolLM2 that ChatML wrapper doubled the BOS (<|im_start|>, which the
+    // template never writes) and dropped the default system prompt the template adds
+    // (test/smollm2/chatTemplate.test.ts). Resolved once per engine (it parses the template).
+    const wrapper = (this.chatWrapper ??= resolveChatWrapper(this.model, this.info.chatTemplate ? { type: "jinjaTemplate" } : {}));
     const chatHistory = messages.map((m) =>
       m.role === "assistant" ? { type: "model" as const, response: [m.content] } : { type: m.role, text: m.content },
     );
