@@ -10,6 +10,8 @@ export { ASSISTANT_COST_DEFAULT, STORY_COST_DEFAULT, DEFAULT_HARM_CLASSIFIER, SH
 export type { CostDefault } from "./cost/defaults.js";
 export { PACKAGE_ROOT, SHIPPED_FILES, MODEL_ENV, shippedFile, defaultModelPath } from "./paths.js";
 export type { ShippedFileName } from "./paths.js";
+export { KNOWN_MODELS, DEFAULT_CHAT_MODEL, MODELS_DIR_ENV, PYTHON_ENV, knownModel, modelsDir, modelStatus, fetchModel, resolveModel, ModelFetchError, ModelNotFetchedError } from "./models/index.js";
+export type { KnownModel, ModelStatus, FetchOptions, FetchProgress, FetchResult } from "./models/index.js";
 export { parseChatMessages } from "./chatMessages.js";
 export { Critic } from "./critic/index.js";
 export { Engine } from "./engine/engine.js";

@@ -22,6 +22,7 @@ const COMMANDS: Record<string, { load: () => Promise<Command>; summary: string }
   "train-probe": { load: async () => (await import("./trainProbe.js")).trainProbeCommand, summary: "train a latent probe cost model on the model's own hidden states (--cost probe:FILE)" },
   eval: { load: async () => (await import("./eval.js")).evalCommand, summary: "run every decoding method on the same prompts and seeds; report reward, cost, safety rate, time (resumable)" },
   cost: { load: async () => (await import("./cost.js")).costCommand, summary: "score a JSONL file of texts with a cost model (one JSON line per text)" },
+  models: { load: async () => (await import("./models.js")).modelsCommand, summary: "fetch a known model (smollm2-135m-instruct: a chat model) and list them; --model NAME then works everywhere" },
   "train-cost": { load: async () => (await import("./trainCost.js")).trainCostCommand, summary: "train the harm classifier cost model (--cost classifier:FILE) on the shared safety data" },
 };
 
