@@ -10,6 +10,7 @@ import type { Decoder } from "./engine/decoder.js";
 import { batchInvariantKvCacheType } from "./engine/kvCacheType.js";
 import { EngineSlots, MAX_PARALLEL, slotSequences } from "./engine/slots.js";
 import { GuardModelNotFoundError, ModelFileNotFoundError, UserError } from "./errors.js";
+import { resolveModel } from "./models/resolve.js";
 import { defaultModelPath } from "./paths.js";
 import { generateGuarded, requiredContextCells } from "./search/guard.js";
 import { guardOptionsSchema, parseOptions, type GuardOptions, type ResolvedGuardOptions } from "./search/options.js";
@@ -27,7 +28,10 @@ export interface ChatMessage {
 }
 
 export interface CreateGuardOptions {
-  /** GGUF path; default $INFERENCE_GUARD_MODEL or ../shared/models/stories260K.gguf. */
+  /**
+   * GGUF path, or a known model's name once fetched (`smollm2-135m-instruct`: `inference-guard models
+   * fetch NAME`). Default: $INFERENCE_GUARD_MODEL (either), else the packaged stories260K.
+   */
   model?: string;
   /**
    * Cost model: a spec such as "rules:PATH" or an object implementing CostModel. Default: by the
@@ -136,7 +140,7 @@ export async function createGuard(options: CreateGuardOptions = {}): Promise<Gua
     throw new UserError(`parallel must be an integer from 1 to ${MAX_PARALLEL} (got ${parallel})`);
   }
   const perGeneration = options.contextSize ?? ((model: ModelFacts) => defaultContextSize(defaults, model, parallel));
-  const modelPath = options.model ?? defaultModelPath();
+  const modelPath = resolveModel(options.model) ?? defaultModelPath();
   const engine = await Engine.load({
     modelPath,
     gpu: options.gpu,
