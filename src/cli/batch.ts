@@ -6,9 +6,9 @@ import { ASSISTANT_COST_DEFAULT } from "../cost/defaults.js";
 import { createGuard, type Method } from "../createGuard.js";
 import { runBatch } from "../batch/runBatch.js";
 import { UserError } from "../errors.js";
-import { MODEL_ENV } from "../paths.js";
 import { CostModelSet, costModelSpecs } from "../request/costModels.js";
 import { choiceFlag, numberFlag, parseFlags, stringFlag, type OptionSpec } from "./args.js";
+import { modelFlag, modelHelp } from "./modelFlag.js";
 import { REWARD_MODEL_HELP, REWARD_MODEL_OPTIONS, namedRewardModels } from "./settingFlags.js";
 import { COST_OPTIONS, COST_SET_HELP, namedCostModels, SERVICE_RUNTIME_FLAGS, SEARCH_FLAGS, namedCostSpec, readRuntime, readSettings, settingHelp, settingOptions } from "./settingFlags.js";
 
@@ -38,7 +38,7 @@ Files:
   --out FILE             results JSONL, created or appended to (required)
 
 Model and safety:
-  --model PATH           GGUF model (default: $${MODEL_ENV}, else ../shared/models/stories260K.gguf)
+${modelHelp(25, "--chat")}
   --chat                 render string prompts with the model's chat template (messages always are)
 ${COST_SET_HELP}
 ${REWARD_MODEL_HELP}
@@ -103,7 +103,7 @@ export async function batchCommand(argv: string[], out: NodeJS.WritableStream, e
     ),
   );
   const guard = await createGuard({
-    model: stringFlag(v, "model"),
+    model: modelFlag(v, Boolean(v.chat)),
     cost: costs,
     rewardModels: namedRewardModels(v),
     critic: stringFlag(v, "critic"),

@@ -1,7 +1,7 @@
 // `inference-guard critic-evidence`: measures a trained critic on held-out prompts and seeds and
 // writes the results into a Markdown file (docs/critic.md) and a JSON file beside it.
 import { UserError } from "../errors.js";
-import { MODEL_ENV, defaultModelPath } from "../paths.js";
+import { modelFlagOrDefault, modelHelp } from "./modelFlag.js";
 import { criticEvidenceOptionsSchema, runCriticEvidence } from "../critic/criticEvidence.js";
 import { defaultNote, readSettings, settingOptions } from "./settingFlags.js";
 import type { SettingKey } from "../settings.js";
@@ -32,7 +32,7 @@ numbers to --json FILE if given.
                              different names can share one file ${d("section")}
   --parts LIST               a, b or a,b: which measurements to run ${d("parts")}
   --json FILE                also write the results as JSON (default: none)
-  --model PATH               GGUF model (default: $${MODEL_ENV}, else ../shared/models/stories260K.gguf)
+${modelHelp(29, "--chat")}
   --budget D                 safety budget ${d("budget")}
   --rollouts-per-prompt R    plain rollouts per prompt for (a) ${d("rolloutsPerPrompt")}
   --blocks LIST              blocks at which (a) is measured, comma-separated ${d("blocks")}
@@ -101,7 +101,7 @@ export async function criticEvidenceCommand(argv: string[], out: NodeJS.Writable
     json: stringFlag(v, "json"),
     section: stringFlag(v, "section"),
     parts: partsFlag(stringFlag(v, "parts")),
-    model: stringFlag(v, "model") ?? defaultModelPath(),
+    model: modelFlagOrDefault(v, Boolean(v.chat)),
     // The guard's settings, declared once (src/settings.ts): read and range-checked by their flags.
     ...readSettings(v, SHARED_SETTINGS),
     rolloutsPerPrompt: numberFlag(v, "rollouts-per-prompt", "int"),

@@ -8,7 +8,7 @@ import { METHOD_HELP, METHOD_KINDS } from "../eval/methods.js";
 import { PROMPT_LABELS } from "../eval/prompts.js";
 import { methodsTable } from "../eval/report.js";
 import { runEval } from "../eval/runner.js";
-import { MODEL_ENV } from "../paths.js";
+import { modelHelp } from "./modelFlag.js";
 import { choiceFlag, numberFlag, parseFlags, stringFlag, type OptionSpec } from "./args.js";
 import { defaultNote, helpLine, readSettings, settingHelp, settingOptions } from "./settingFlags.js";
 
@@ -34,7 +34,7 @@ Inputs:
   --config FILE          JSON config (version 1) with the fields below in camelCase
                          (model, prompts, cost, critic, budget, maxTokens, seeds, methods, ...);
                          its relative paths are resolved against its folder; flags override it
-  --model PATH           GGUF model (default: $${MODEL_ENV}, else ../shared/models/stories260K.gguf)
+${modelHelp(25, "--chat")} (or the config's "model": either)
   --prompts FILE         .jsonl with {"prompt": TEXT} or {"messages": [...]} per line (optional
                          "label": "harmful"|"harmless"), or a .json array of those or of
                          {"instruction", "category"} (../shared/data/safety/prompts/*.json:

@@ -4,9 +4,9 @@ import { dirname, join, resolve } from "node:path";
 import { ASSISTANT_COST_DEFAULT, STORY_COST_DEFAULT, defaultCost } from "../cost/defaults.js";
 import { createGuard, type Method } from "../createGuard.js";
 import { UserError } from "../errors.js";
-import { MODEL_ENV } from "../paths.js";
 import { writeFileAtomic } from "../util/files.js";
 import { choiceFlag, parseFlags, stringFlag, type OptionSpec } from "./args.js";
+import { modelFlag, modelHelp } from "./modelFlag.js";
 import { COST_OPTIONS, RUNTIME_FLAGS, SEARCH_FLAGS, definedOnly, namedCostSpec, readRuntime, readSettings, settingHelp, settingOptions } from "./settingFlags.js";
 
 export const GENERATE_HELP = `Usage: inference-guard generate --prompt TEXT [options]
@@ -19,7 +19,7 @@ candidates are over budget.
 
 Model and safety:
   --prompt TEXT          the prompt (required)
-  --model PATH           GGUF model (default: $${MODEL_ENV}, else the stories260K.gguf the package ships)
+${modelHelp(25, "--chat")}
   --chat                 render the prompt with the model's chat template (instruction models)
   --system TEXT          system message, with --chat
   --cost-rules PATH      rules cost model JSON {"terms": {"word": cost}}
@@ -80,7 +80,7 @@ export async function generateCommand(argv: string[], out: NodeJS.WritableStream
   const namedCost = namedCostSpec(v);
   const fallback = defaultCost(Boolean(v.chat));
   const guard = await createGuard({
-    model: stringFlag(v, "model"),
+    model: modelFlag(v, Boolean(v.chat)),
     cost: namedCost ?? fallback.spec,
     critic: stringFlag(v, "critic"),
     ...readRuntime(v),

@@ -1,7 +1,7 @@
 // `inference-guard serve`: the OpenAI-compatible HTTP server, until SIGTERM or Ctrl-C.
 import { ASSISTANT_COST_DEFAULT } from "../cost/defaults.js";
 import { UserError } from "../errors.js";
-import { MODEL_ENV } from "../paths.js";
+import { isKnownModelName } from "../models/index.js";
 import {
   DEFAULT_BODY_LIMIT,
   DEFAULT_HOST,
@@ -11,6 +11,7 @@ import {
 } from "../server/config.js";
 import { createGuardServer, type GuardServer } from "../server/guardServer.js";
 import { numberFlag, parseFlags, stringFlag, type OptionSpec } from "./args.js";
+import { modelFlag, modelHelp } from "./modelFlag.js";
 import { REWARD_MODEL_HELP, REWARD_MODEL_OPTIONS, namedRewardModels } from "./settingFlags.js";
 import { COST_OPTIONS, COST_SET_HELP, namedCostModels, SERVICE_RUNTIME_FLAGS, SEARCH_FLAGS, namedCostSpec, readRuntime, readSettings, settingHelp, settingOptions } from "./settingFlags.js";
 import { PARENT_GONE } from "./stopRequests.js";
@@ -40,8 +41,9 @@ Network:
   --quiet                no per-request log lines on stderr
 
 Model and safety:
-  --model PATH           GGUF model (default: $${MODEL_ENV}, else ../shared/models/stories260K.gguf)
-  --model-name NAME      the model's id in the API (default: the file name without .gguf)
+${modelHelp(25, "never")}
+  --model-name NAME      the model's id in the API (default: a known model's name, else the file name
+                         without .gguf)
 ${COST_SET_HELP}
 ${REWARD_MODEL_HELP}
   --cost-model NAME=SPEC another cost model a request may choose with guard: {cost: "NAME"};
@@ -92,8 +94,9 @@ export async function serveCommand(argv: string[], out: NodeJS.WritableStream, e
     maxQueue: numberFlag(v, "max-queue", "int"),
     bodyLimit: numberFlag(v, "body-limit", "int"),
     shutdownGraceSeconds: numberFlag(v, "shutdown-grace"),
-    modelId: stringFlag(v, "model-name"),
-    model: stringFlag(v, "model"),
+    // A known model is served under its name (the file name says less: SmolLM2-135M-Instruct.Q4_1).
+    modelId: stringFlag(v, "model-name") ?? [stringFlag(v, "model")].find((m) => m !== undefined && isKnownModelName(m)),
+    model: modelFlag(v),
     cost: namedCostSpec(v),
     costModels: namedCostModels(v),
     rewardModels: namedRewardModels(v),

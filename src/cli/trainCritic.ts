@@ -1,7 +1,7 @@
 // `inference-guard train-critic`: sample rollouts from a model, train the latent critic on them,
 // write a critic file (resumable: rerunning the same command continues after the last epoch).
 import { UserError } from "../errors.js";
-import { MODEL_ENV, defaultModelPath } from "../paths.js";
+import { modelFlagOrDefault, modelHelp } from "./modelFlag.js";
 import { trainCritic, trainCriticOptionsSchema } from "../critic/trainCritic.js";
 import { defaultNote, readSettings, settingOptions } from "./settingFlags.js";
 import type { SettingKey } from "../settings.js";
@@ -25,7 +25,7 @@ prompts for validation and trains with Adam. Every epoch is checkpointed to <out
 rerunning the same command after a kill resumes there and ends with the same weights.
 
 Data:
-  --model PATH               GGUF model (default: $${MODEL_ENV}, else ../shared/models/stories260K.gguf)
+${modelHelp(29, "--chat")}
   --prompts FILE             training prompts, JSON Lines {"prompt": "..."} (required unless --rollouts exists)
   --chat                     render each prompt as a user message with the model's chat template
   --cost SPEC                cost model, e.g. rules:models/conflict-lexicon.json (required)
@@ -100,7 +100,7 @@ export async function trainCriticCommand(argv: string[], out: NodeJS.WritableStr
   const cost = stringFlag(v, "cost");
   if (!cost) throw new UserError("--cost SPEC is required, e.g. --cost rules:models/conflict-lexicon.json (see --help)");
   const options = {
-    model: stringFlag(v, "model") ?? defaultModelPath(),
+    model: modelFlagOrDefault(v, Boolean(v.chat)),
     prompts: stringFlag(v, "prompts"),
     chat: Boolean(v.chat),
     cost,

@@ -3,11 +3,12 @@
 import { existsSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { UserError } from "../errors.js";
-import { MODEL_ENV, SHARED_DIR, defaultModelPath } from "../paths.js";
+import { SHARED_DIR } from "../paths.js";
 import { writeProbeFile } from "../cost/probe/probeFormat.js";
 import { loadDavidson, loadGptFuzz, loadPromptSet, loadXsTestAnswers, loadXsTestPrompts, XSTEST_MODELS } from "../data/datasets.js";
 import { TRAIN_PROBE_DEFAULTS, readProbeExamples, trainProbe, type PoolingChoice, type ProbeExample } from "../cost/probe/trainProbe.js";
 import { choiceFlag, numberFlag, parseFlags, stringFlag, type OptionSpec } from "./args.js";
+import { modelFlagOrDefault, modelHelp } from "./modelFlag.js";
 
 const DATASETS = ["gptfuzz", "xstest", "davidson", "prompts"] as const;
 type DatasetName = (typeof DATASETS)[number];
@@ -21,9 +22,8 @@ gives P(unsafe | text). Use it as a cost model with --cost probe:PROBE.json; it 
 llama.cpp context of the same GGUF. Prints the validation AUC and accuracy.
 
 Input:
-  --model PATH           GGUF whose hidden states the probe reads (default: $${MODEL_ENV}, else
-                         ../shared/models/stories260K.gguf). The probe records its sha256 and only
-                         runs on that exact file.
+${modelHelp(25, "never", "GGUF whose hidden states the probe reads")}.
+                         The probe records its sha256 and only runs on that exact file.
   --data FILE            JSON Lines, one {"text": "...", "label": 0 or 1} per line (1 = unsafe)
   --dataset NAME         instead of --data, a labelled set under --data-dir:
                            gptfuzz  (GPTFuzz judge answers, train split; 1 = harmful answer)
@@ -98,7 +98,7 @@ export async function trainProbeCommand(argv: string[], out: NodeJS.WritableStre
     threads: numberFlag(v, "threads", "int"),
   };
   if (options.threads !== undefined && options.threads < 1) throw new UserError("--threads must be at least 1");
-  const modelPath = resolve(stringFlag(v, "model") ?? defaultModelPath());
+  const modelPath = resolve(modelFlagOrDefault(v));
 
   const examples = dataPath !== undefined ? readProbeExamples(resolve(dataPath)) : loadDataset(dataset!, resolve(stringFlag(v, "data-dir") ?? join(SHARED_DIR, "data")));
   const dataName = dataPath !== undefined ? resolve(dataPath) : `dataset:${dataset}`;

@@ -3,13 +3,14 @@
 import { existsSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { UserError } from "../errors.js";
-import { MODEL_ENV, PACKAGE_ROOT, SHARED_DIR, defaultModelPath } from "../paths.js";
+import { PACKAGE_ROOT, SHARED_DIR } from "../paths.js";
 import { readPromptsFile } from "../data/promptFile.js";
 import { writeHeadFile } from "../reward/headFormat.js";
 import { normalise } from "../reward/rewardData.js";
 import { TRAIN_HEAD_DEFAULTS, trainRewardHead } from "../reward/trainHead.js";
 import { Progress } from "../util/progress.js";
 import { numberFlag, parseFlags, stringFlag, type OptionSpec } from "./args.js";
+import { modelFlagOrDefault, modelHelp } from "./modelFlag.js";
 import { onStopRequest } from "./stopRequests.js";
 
 const d = TRAIN_HEAD_DEFAULTS;
@@ -25,8 +26,7 @@ model it was trained for it reads the search's own hidden states (no extra decod
 policy it runs its backbone in its own context. Data: GPTFuzz responses_train and the XSTest answers
 of four models from ../shared/data (never the judge's: GPTFuzz responses_evaluate, mistralinstruct).
 
-  --model PATH           chat GGUF whose hidden states the head reads (default: $${MODEL_ENV}, else
-                         ../shared/models/stories260K.gguf)
+${modelHelp(25, "always", "chat GGUF whose hidden states the head reads")}
   --out FILE             head file to write (JSON, atomically)
   --data DIR             shared data folder (default: ../shared/data)
   --exclude FILE         a prompts JSONL whose requests are never trained on; repeatable
@@ -64,7 +64,7 @@ export async function trainRewardCommand(argv: string[], out: NodeJS.WritableStr
   }
   const outFile = stringFlag(v, "out");
   if (!outFile) throw new UserError("--out FILE is required: where to write the reward head (see --help)");
-  const modelPath = resolve(stringFlag(v, "model") ?? defaultModelPath());
+  const modelPath = resolve(modelFlagOrDefault(v, true));
   if (!existsSync(modelPath)) throw new UserError(`model file not found: ${modelPath}`);
   const dataDir = resolve(stringFlag(v, "data") ?? join(SHARED_DIR, "data"));
   if (!existsSync(dataDir) || !statSync(dataDir).isDirectory()) throw new UserError(`data folder not found: ${dataDir}`);

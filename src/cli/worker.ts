@@ -3,7 +3,6 @@
 import { statSync } from "node:fs";
 import { basename } from "node:path";
 import { createGuard } from "../createGuard.js";
-import { MODEL_ENV, defaultModelPath } from "../paths.js";
 import {
   DEFAULT_LOCK_DURATION_MS,
   DEFAULT_MAX_STALLED_COUNT,
@@ -16,6 +15,7 @@ import { runQueueWorker } from "../queue/worker.js";
 import { CostModelSet, costModelSpecs } from "../request/costModels.js";
 import { definedOnly } from "../util/objects.js";
 import { numberFlag, parseFlags, stringFlag, type OptionSpec } from "./args.js";
+import { modelFlagOrDefault, modelHelp } from "./modelFlag.js";
 import { CONNECTION_HELP, CONNECTION_OPTIONS, connectionFlags, parseAsFlags } from "./queueFlags.js";
 import { REWARD_MODEL_HELP, REWARD_MODEL_OPTIONS, namedRewardModels } from "./settingFlags.js";
 import { COST_OPTIONS, COST_SET_HELP, namedCostModels, SERVICE_RUNTIME_FLAGS, namedCostSpec, readRuntime, settingHelp, settingOptions } from "./settingFlags.js";
@@ -41,7 +41,7 @@ puts the row back in the queue. If Redis is down or goes away, the worker retrie
 ${CONNECTION_HELP}
 
 Model and safety (the same on every worker of a queue):
-  --model PATH           GGUF model (default: $${MODEL_ENV}, else ../shared/models/stories260K.gguf)
+${modelHelp(25, "never")}
 ${COST_SET_HELP}
 ${settingHelp(["reward"])}
 ${REWARD_MODEL_HELP}
@@ -109,7 +109,7 @@ export async function workerCommand(argv: string[], out: NodeJS.WritableStream, 
     namedCostSpec(v),
     namedCostModels(v),
   );
-  const modelPath = stringFlag(v, "model") ?? defaultModelPath();
+  const modelPath = modelFlagOrDefault(v);
   const criticPath = stringFlag(v, "critic");
   const costs = await CostModelSet.load(specs);
   const rewardModels = namedRewardModels(v);

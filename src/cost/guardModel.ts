@@ -22,6 +22,7 @@ import { dirname, isAbsolute, resolve } from "node:path";
 import { z } from "zod";
 import { Engine, type GpuOption } from "../engine/engine.js";
 import { UserError, describeZodError } from "../errors.js";
+import { isKnownModelName, resolveModel } from "../models/index.js";
 import { sigmoid } from "./probe/probe.js";
 import { batchInvariantKvCacheType } from "../engine/kvCacheType.js";
 import { PrefixForward } from "./probe/probeForward.js";
@@ -138,7 +139,7 @@ export class GuardCostModel extends CachedTextCostModel {
     const parsed = guardConfigSchema.safeParse(input);
     if (!parsed.success) throw new UserError(`invalid guard config: ${describeZodError(parsed.error)}`);
     const config = parsed.data;
-    const modelPath = isAbsolute(config.model) ? config.model : resolve(options.baseDir ?? process.cwd(), config.model);
+    const modelPath = isKnownModelName(config.model) ? resolveModel(config.model) : isAbsolute(config.model) ? config.model : resolve(options.baseDir ?? process.cwd(), config.model);
     if (!existsSync(modelPath)) throw new UserError(`guard model not found: ${modelPath}`);
     const engine = await Engine.load({
       modelPath,
@@ -185,7 +186,7 @@ export class GuardCostModel extends CachedTextCostModel {
 
 /** The registry entry point for `guard:PATH` (PATH relative to baseDir). */
 export async function loadGuardCostModel(arg: string, baseDir: string): Promise<GuardCostModel> {
-  return GuardCostModel.load(isAbsolute(arg) ? arg : resolve(baseDir, arg));
+  return GuardCostModel.load(isKnownModelName(arg) ? resolveModel(arg) : isAbsolute(arg) ? arg : resolve(baseDir, arg));
 }
 
 /** Reads and validates a guard config file; every problem is a one-line UserError naming it. */

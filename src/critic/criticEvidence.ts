@@ -17,6 +17,7 @@ import { Critic, assertCriticMatchesModel } from "./index.js";
 import { DEFAULT_MAX_SEQUENCES, Engine } from "../engine/engine.js";
 import { generateGuarded } from "../search/guard.js";
 import { parseOptions } from "../errors.js";
+import { resolveModel } from "../models/index.js";
 import { isOverBudget, safetyStateAfter } from "../search/safetyState.js";
 import { writeFileAtomic } from "../util/files.js";
 import { RUNTIME_SETTINGS, SEARCH_SETTINGS, SEQUENCES_MESSAGE, fitsSequences } from "../settings.js";
@@ -127,7 +128,8 @@ export interface CriticEvidence {
 }
 
 export async function runCriticEvidence(options: CriticEvidenceOptions, log: (line: string) => void = () => undefined, progressStream: NodeJS.WritableStream = process.stderr): Promise<CriticEvidence> {
-  const o = parseOptions(criticEvidenceOptionsSchema, options, "critic-evidence options");
+  const parsed = parseOptions(criticEvidenceOptionsSchema, options, "critic-evidence options");
+  const o = { ...parsed, model: resolveModel(parsed.model) };
   const started = performance.now();
   const critic = Critic.load(o.critic);
   const prompts = readPromptsFile(o.prompts);

@@ -19,6 +19,7 @@ import { sigmoid } from "./reference.js";
 import { Engine } from "../engine/engine.js";
 import { UserError } from "../errors.js";
 import { parseOptions } from "../errors.js";
+import { resolveModel } from "../models/index.js";
 import { deriveSeed } from "../search/seed.js";
 import { RUNTIME_SETTINGS, SEARCH_SETTINGS } from "../settings.js";
 import { Progress } from "../util/progress.js";
@@ -108,7 +109,9 @@ export function checkpointPath(out: string): string {
 }
 
 export async function trainCritic(options: TrainCriticOptions, hooks: TrainCriticHooks = {}): Promise<TrainCriticResult> {
-  const o = parseOptions(trainCriticOptionsSchema, options, "train-critic options");
+  const parsed = parseOptions(trainCriticOptionsSchema, options, "train-critic options");
+  // A known model's name (smollm2-135m-instruct) is its fetched file; the critic records that file.
+  const o = { ...parsed, model: resolveModel(parsed.model) };
   const log = hooks.log ?? (() => undefined);
   const progressStream = hooks.progressStream === null ? undefined : (hooks.progressStream ?? process.stderr);
   if (o.out.endsWith(".ckpt")) throw new UserError(`--out ${o.out}: pick a critic file name (the checkpoint goes to <out>.ckpt)`);

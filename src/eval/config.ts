@@ -7,6 +7,7 @@ import { z } from "zod";
 import { DEFAULT_BUDGET, defaultCost } from "../cost/defaults.js";
 import { defaultReward } from "../reward/load.js";
 import { UserError, describeZodError } from "../errors.js";
+import { resolveModel, isKnownModelName } from "../models/index.js";
 import { defaultModelPath } from "../paths.js";
 import { METHOD_KINDS, checkMethods, methodFromConfig, parseMethodList, type MethodSpec } from "./methods.js";
 import { RUNTIME_SETTINGS, SEARCH_SETTINGS, type GpuChoice } from "../settings.js";
@@ -23,7 +24,7 @@ const methodEntrySchema = z.union([
 export const evalConfigSchema = z
   .object({
     version: z.literal(EVAL_CONFIG_VERSION),
-    /** GGUF model (default: $INFERENCE_GUARD_MODEL, else ../shared/models/stories260K.gguf). */
+    /** GGUF path, or a known model's name once fetched (default: $INFERENCE_GUARD_MODEL, else stories260K; chat: smollm2-135m-instruct). */
     model: z.string().min(1).optional(),
     /** Prompt file: .jsonl or .json (see src/eval/prompts.ts). */
     prompts: z.string().min(1),
@@ -124,11 +125,12 @@ export function resolveEvalSettings(configPath: string | undefined, overrides: E
   const pathFrom = (key: "model" | "prompts" | "critic"): string | undefined => {
     const value = c[key];
     if (value === undefined) return undefined;
+    if (key === "model" && isKnownModelName(value)) return resolveModel(value);
     return resolve(key in flagValues ? cwd : fileDir, value);
   };
   const methods = methodFlag !== undefined ? parseMethodList(methodFlag) : checkMethods((c.methods as Parameters<typeof methodFromConfig>[0][]).map(methodFromConfig));
   return {
-    model: pathFrom("model") ?? defaultModelPath(),
+    model: pathFrom("model") ?? defaultModelPath({ chat: c.chat }),
     prompts: pathFrom("prompts")!,
     ...(c.promptLabel ? { promptLabel: c.promptLabel } : {}),
     ...(c.limit !== undefined ? { limit: c.limit } : {}),

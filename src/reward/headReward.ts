@@ -15,6 +15,7 @@ import { PrefixForward } from "../cost/probe/probeForward.js";
 import { Engine, type GpuOption } from "../engine/engine.js";
 import { batchInvariantKvCacheType } from "../engine/kvCacheType.js";
 import { UserError } from "../errors.js";
+import { resolveModel } from "../models/index.js";
 import { type HeadFile, readHeadFile } from "./headFormat.js";
 import type { RewardCandidate, RewardModel, RewardRequest } from "./rewardModel.js";
 
@@ -111,7 +112,7 @@ async function isBackbone(head: HeadFile, modelPath: string): Promise<boolean> {
 async function resolveBackbone(head: HeadFile, headPath: string, override?: string): Promise<string> {
   const recorded = isAbsolute(head.backbone.path) ? head.backbone.path : resolve(dirname(headPath), head.backbone.path);
   const fromEnv = process.env[REWARD_MODEL_ENV];
-  const [modelPath, how] = override ? [resolve(override), "given"] : fromEnv ? [resolve(fromEnv), `from $${REWARD_MODEL_ENV}`] : [recorded, "recorded in the head file"];
+  const [modelPath, how] = override ? [resolve(resolveModel(override)), "given"] : fromEnv ? [resolve(resolveModel(fromEnv)), `from $${REWARD_MODEL_ENV}`] : [recorded, "recorded in the head file"];
   if (!existsSync(modelPath) || !statSync(modelPath).isFile()) {
     throw new UserError(`reward head ${headPath} needs its backbone ${head.backbone.file}, not found at ${modelPath} (${how}): set $${REWARD_MODEL_ENV} to that GGUF`);
   }

@@ -4,6 +4,7 @@
 import { existsSync, statSync } from "node:fs";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { UserError } from "../errors.js";
+import { modelPathFor } from "../models/index.js";
 import { PACKAGE_ROOT, shippedFile } from "../paths.js";
 import { readHeadFile } from "./headFormat.js";
 import { HeadRewardModel, REWARD_MODEL_ENV, type HeadLoadOptions } from "./headReward.js";
@@ -69,7 +70,7 @@ export function assistantRewardUnavailable(policyModelPath: string): string | un
     throw error;
   }
   // $INFERENCE_GUARD_REWARD_MODEL wins over the recorded path, as when the head loads.
-  const where = process.env[REWARD_MODEL_ENV] ? resolve(process.env[REWARD_MODEL_ENV]!) : backbone;
+  const where = process.env[REWARD_MODEL_ENV] ? resolve(modelPathFor(process.env[REWARD_MODEL_ENV]!)) : backbone;
   if (existsSync(where)) return undefined;
   return `the assistant reward's backbone (the tiny assistant testbed GGUF) is not at ${where}: chat prompts rank by logprob (name a reward with --reward, or set $${REWARD_MODEL_ENV})`;
 }

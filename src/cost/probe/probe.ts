@@ -17,6 +17,7 @@ import { existsSync, statSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { Engine, type GpuOption } from "../../engine/engine.js";
 import { UserError } from "../../errors.js";
+import { resolveModel } from "../../models/index.js";
 import { MODEL_ENV } from "../../paths.js";
 import { batchInvariantKvCacheType } from "../../engine/kvCacheType.js";
 import { PrefixForward } from "./probeForward.js";
@@ -139,10 +140,10 @@ export async function resolveProbeModel(probe: ProbeFile, probePath: string, ove
   const fromEnv = process.env[PROBE_MODEL_ENV];
   let modelPath: string;
   let how: string;
-  if (override) [modelPath, how] = [resolve(override), "given"];
-  else if (fromEnv) [modelPath, how] = [resolve(fromEnv), `from $${PROBE_MODEL_ENV}`];
+  if (override) [modelPath, how] = [resolve(resolveModel(override)), "given"];
+  else if (fromEnv) [modelPath, how] = [resolve(resolveModel(fromEnv)), `from $${PROBE_MODEL_ENV}`];
   else if (existsSync(recorded)) [modelPath, how] = [recorded, "recorded in the probe file"];
-  else if (process.env[MODEL_ENV]) [modelPath, how] = [resolve(process.env[MODEL_ENV]!), `from $${MODEL_ENV}`];
+  else if (process.env[MODEL_ENV]) [modelPath, how] = [resolve(resolveModel(process.env[MODEL_ENV]!)), `from $${MODEL_ENV}`];
   else {
     throw new UserError(
       `probe ${probePath} was trained for ${probe.model.file}, which is not at ${recorded}: set $${PROBE_MODEL_ENV} to that GGUF`,
