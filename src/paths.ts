@@ -3,6 +3,7 @@
 import { existsSync } from "node:fs";
 import { dirname, isAbsolute, join, normalize, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { defaultChatModelPath, resolveModel } from "./models/resolve.js";
 
 function findPackageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
@@ -63,11 +64,13 @@ export function prebuiltAddonPath(): string {
 }
 
 /**
- * Default model: $INFERENCE_GUARD_MODEL, else the stories260K.gguf the package ships, else (a
- * checkout before `npm pack`) ../shared/models/stories260K.gguf.
+ * Default model: $INFERENCE_GUARD_MODEL (a path or a known model's name), else for a chat prompt the
+ * default chat model once fetched (else a one-line error saying how to fetch it), else the
+ * stories260K.gguf the package ships, else (a checkout before `npm pack`) ../shared/models/stories260K.gguf.
  */
-export function defaultModelPath(): string {
-  if (process.env[MODEL_ENV]) return process.env[MODEL_ENV]!;
+export function defaultModelPath(options: { chat?: boolean } = {}): string {
+  if (process.env[MODEL_ENV]) return resolveModel(process.env[MODEL_ENV]!);
+  if (options.chat) return defaultChatModelPath();
   const shipped = SHIPPED_FILES["stories260K.gguf"];
   return existsSync(shipped) ? shipped : join(SHARED_DIR, "models", "stories260K.gguf");
 }

@@ -4,4 +4,4 @@ export { MODELS_DIR_ENV, modelsDir, cachedModelPath } from "./cache.js";
 export { PYTHON_ENV } from "./pip.js";
 export { modelStatus, type ModelState, type ModelStatus } from "./verify.js";
 export { fetchModel, ModelFetchError, ModelFetchInterrupted, type FetchOptions, type FetchProgress, type FetchResult } from "./fetch.js";
-export { resolveModel, isKnownModelName, fetchedModelPath, defaultChatModelPath, ModelNotFetchedError } from "./resolve.js";
+export { resolveModel, isKnownModelName, fetchedModelPath, defaultChatModelPath, modelPathFor, ModelNotFetchedError } from "./resolve.js";

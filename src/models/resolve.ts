@@ -2,6 +2,7 @@
 // config's "model", createGuard({model})): the fetched, verified file, or one line saying how to
 // fetch it. Anything that is not a known name is a path and passes through unchanged.
 import { UserError } from "../errors.js";
+import { cachedModelPath } from "./cache.js";
 import { DEFAULT_CHAT_MODEL, fetchCommandLine, knownModel, type KnownModel } from "./registry.js";
 import { modelStatus } from "./verify.js";
 
@@ -35,6 +36,12 @@ export function resolveModel(spec: string): string;
 export function resolveModel(spec: string | undefined): string | undefined;
 export function resolveModel(spec: string | undefined): string | undefined {
   return spec !== undefined && isKnownModelName(spec) ? fetchedModelPath(spec) : spec;
+}
+
+/** Where `spec` points, checking nothing (for a warning that must not throw): a known name's cache path, else `spec`. */
+export function modelPathFor(spec: string): string {
+  const model = knownModel(spec);
+  return model ? cachedModelPath(model) : spec;
 }
 
 /** The model of a chat prompt when none is named: the default chat model once fetched, else how to fetch it. */
