@@ -8,15 +8,30 @@ import {
   DEFAULT_MAX_QUEUE,
   DEFAULT_PORT,
   DEFAULT_SHUTDOWN_GRACE_SECONDS,
+  SERVER_POLICY_FLAGS,
+  type ServerConfig,
 } from "../server/config.js";
 import { createGuardServer, type GuardServer } from "../server/guardServer.js";
 import { numberFlag, parseFlags, stringFlag, type OptionSpec } from "./args.js";
 import { modelFlag, modelHelp } from "./modelFlag.js";
-import { REWARD_MODEL_HELP, REWARD_MODEL_OPTIONS, namedRewardModels } from "./settingFlags.js";
+import { REWARD_MODEL_HELP, REWARD_MODEL_OPTIONS, helpLine, namedRewardModels } from "./settingFlags.js";
 import { COST_OPTIONS, COST_SET_HELP, namedCostModels, SERVICE_RUNTIME_FLAGS, SEARCH_FLAGS, namedCostSpec, readRuntime, readSettings, settingHelp, settingOptions } from "./settingFlags.js";
 import { PARENT_GONE } from "./stopRequests.js";
 
 export const API_KEY_ENV = "INFERENCE_GUARD_API_KEY";
+
+/** A help line folded at 100 columns, continued under the help column. */
+function wrapped(line: string, width = 100, indent = 25): string {
+  const out: string[] = [];
+  let rest = line;
+  while (rest.length > width) {
+    const cut = rest.lastIndexOf(" ", width);
+    if (cut <= indent) break;
+    out.push(rest.slice(0, cut));
+    rest = " ".repeat(indent) + rest.slice(cut + 1);
+  }
+  return [...out, rest].join("\n");
+}
 
 export const SERVE_HELP = `Usage: inference-guard serve [options]
 
@@ -25,9 +40,14 @@ Serves the model over an OpenAI-compatible HTTP API, every answer guarded by Inf
   POST /v1/completions        plain prompt, stream: true for SSE
   GET  /v1/models             the served model
   GET  /health                status, queue and request counts (no API key needed)
-Per request, an extra body field guard: {budget, beams, samples, width, cost, method, trace, ...}
-overrides the defaults below; every answer carries guard: {cost, budget, withinBudget, fallback, ...}.
-Streams send only text the search has committed. See docs/server.md.
+Per request, an extra body field guard: {budget, beams, samples, width, cost, reward, ...} sets the
+search; every answer carries guard: {cost, budget, withinBudget, fallback, ...}. Streams send only
+text the search has committed. See docs/server.md ("Trust boundary").
+
+The search settings below are ceilings for clients: a request may make the search stricter (a
+lower budget, more beams or samples, a smaller max_tokens, a cost model offered to it, refuse
+instead of truncate), never looser (400 naming the field and this server's limit), and may not
+ask for a baseline method or a trace, unless the flags under "Trust boundary" open them.
 
 Network:
   --host HOST            interface to listen on (default ${DEFAULT_HOST}; 0.0.0.0 exposes it to the network)
@@ -39,6 +59,9 @@ Network:
   --shutdown-grace S     on SIGTERM/Ctrl-C, seconds running requests may finish before they are
                          cancelled; a second signal cancels at once (default ${DEFAULT_SHUTDOWN_GRACE_SECONDS})
   --quiet                no per-request log lines on stderr
+
+Trust boundary (what clients may change and see; Host and Origin checks):
+${SERVER_POLICY_FLAGS.map((f) => wrapped(helpLine(f.flag, f.metavar, f.help))).join("\n")}
 
 Model and safety:
 ${modelHelp(25, "never")}
@@ -78,7 +101,24 @@ const OPTIONS: OptionSpec = {
   "cost-model": { type: "string", multiple: true },
   critic: { type: "string" },
   help: { type: "boolean", short: "h" },
+  ...Object.fromEntries(SERVER_POLICY_FLAGS.map((f) => [f.flag, f.metavar === "" ? { type: "boolean" } : f.list ? { type: "string", multiple: true } : { type: "string" }])),
 };
+
+/** The trust-boundary flags as server settings: list flags repeatable and comma-separated. */
+function readPolicyFlags(v: Record<string, unknown>): Partial<ServerConfig> {
+  const out: Record<string, unknown> = {};
+  for (const f of SERVER_POLICY_FLAGS) {
+    const value = v[f.flag];
+    if (value === undefined || value === false) continue;
+    if (f.sets !== undefined) {
+      // --allow-client-trace-unsafe-text includes what --allow-client-trace allows.
+      if (out[f.key] !== "full") out[f.key] = f.sets;
+    } else if (f.list) {
+      out[f.key] = (value as string[]).flatMap((entry) => entry.split(",")).map((entry) => entry.trim()).filter((entry) => entry !== "");
+    } else out[f.key] = value;
+  }
+  return out as Partial<ServerConfig>;
+}
 
 export async function serveCommand(argv: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
   const v = parseFlags(argv, OPTIONS);
@@ -94,6 +134,7 @@ export async function serveCommand(argv: string[], out: NodeJS.WritableStream, e
     maxQueue: numberFlag(v, "max-queue", "int"),
     bodyLimit: numberFlag(v, "body-limit", "int"),
     shutdownGraceSeconds: numberFlag(v, "shutdown-grace"),
+    ...readPolicyFlags(v),
     // A known model is served under its name (the file name says less: SmolLM2-135M-Instruct.Q4_1).
     modelId: stringFlag(v, "model-name") ?? [stringFlag(v, "model")].find((m) => m !== undefined && isKnownModelName(m)),
     model: modelFlag(v),

@@ -1,8 +1,10 @@
 // The HTTP surface (fastify): OpenAI-compatible /v1/chat/completions, /v1/completions and
 // /v1/models, plus /health. Every body is checked with zod; every refusal is an OpenAI-shaped
-// error with a status a client can act on (400 bad input, 401 key, 404 model, 413 size, 429 busy
-// with Retry-After, 503 shutting down). Up to `parallel` generations run at once (sharing each
-// decode, see engine/slots.ts) through the JobQueue; the rest wait there.
+// error with a status a client can act on (400 bad input or a setting looser than the server's,
+// 401 key, 403 a Host or Origin not allowed, 404 model, 413 size, 429 busy with Retry-After, 503
+// shutting down). Up to `parallel` generations run at once (sharing each decode, see
+// engine/slots.ts) through the JobQueue; the rest wait there. The trust boundary (what a client
+// may change, which traces it sees, which hosts and origins are answered) is docs/server.md's.
 import { guardFieldSchema } from "../request/guardSettings.js";
 import { createHash, timingSafeEqual } from "node:crypto";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
@@ -11,7 +13,11 @@ import type { ChatMessage, Guard } from "../createGuard.js";
 import { UserError, describeZodError } from "../errors.js";
 import type { GuardOptions } from "../search/options.js";
 import type { GenerationResult } from "../search/types.js";
+import type { AuditTrail } from "./auditTrace.js";
+import { redactTrace, type ClientPolicy } from "./clientPolicy.js";
 import type { ResolvedServerConfig } from "./config.js";
+import { HttpError } from "./httpError.js";
+import { boundary } from "./origins.js";
 import type { CostModelSet } from "../request/costModels.js";
 import { resolveRequestSettings, type ResolvedRequestSettings } from "../request/guardSettings.js";
 import { DequeuedError, JobQueue, QueueClosedError, QueueFullError } from "./jobQueue.js";
@@ -47,6 +53,10 @@ export interface ServerState {
   readonly modelId: string;
   readonly config: ResolvedServerConfig;
   readonly defaults: GuardOptions;
+  /** What a client may change (the operator's settings are ceilings) and which traces it sees. */
+  readonly policy: ClientPolicy;
+  /** Where every answer's full trace is written (--audit-trace-dir); undefined: nowhere. */
+  readonly audit?: AuditTrail;
   /** Controllers of requests queued or running, so shutdown can cancel them. */
   readonly active: Set<AbortController>;
   readonly counters: RequestCounters;
@@ -55,18 +65,7 @@ export interface ServerState {
   log(line: string): void;
 }
 
-/** An error with the HTTP status and OpenAI error fields to answer it with. */
-export class HttpError extends Error {
-  constructor(
-    readonly statusCode: number,
-    message: string,
-    readonly code: string | null = null,
-    readonly param: string | null = null,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(message);
-  }
-}
+export { HttpError };
 
 const SAMPLING_FIELD_NAMES = { maxTokens: "max_tokens", temperature: "temperature", topP: "top_p", seed: "seed", stop: "stop", ignoreEos: "ignore_eos" };
 
@@ -106,6 +105,15 @@ export function buildApp(state: ServerState): FastifyInstance {
     return reply.code(status).send(errorBody(message, errorTypeForStatus(status), code, error instanceof HttpError ? error.param : null));
   });
 
+  // Before anything else, /health and unknown routes included: a Host this server does not answer
+  // (DNS rebinding) or a browser page of an origin it does not allow gets a 403; a preflight of
+  // an allowed origin is answered here.
+  const gate = boundary(state.config);
+  app.addHook("onRequest", async (request, reply) => {
+    gate.checkHost(request.headers.host);
+    if (gate.checkOrigin(request, reply)) return reply;
+  });
+
   app.setNotFoundHandler((request, reply) =>
     reply.code(404).send(errorBody(`no route for ${request.method} ${request.url.split("?")[0]}`, "not_found_error", "unknown_url")),
   );
@@ -116,6 +124,7 @@ export function buildApp(state: ServerState): FastifyInstance {
     costModels: state.costs.names(),
     queue: state.queue.stats,
     requests: state.counters,
+    clients: { ...state.policy.summary(), auditTrace: state.audit !== undefined, ...gate.summary() },
     uptimeSeconds: Math.round((Date.now() - state.startedAt) / 1000),
   }));
 
@@ -143,13 +152,14 @@ export function buildApp(state: ServerState): FastifyInstance {
       v1.post("/chat/completions", async (request, reply) => {
         const body = parseBody(chatCompletionRequestSchema, request.body);
         const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? undefined;
-        return answer(state, "chat", toChatMessages(body.messages), { ...body, max_tokens: maxTokens, echo: false }, request, reply);
+        const maxTokensField = body.max_completion_tokens != null ? "max_completion_tokens" : "max_tokens";
+        return answer(state, "chat", toChatMessages(body.messages), { ...body, max_tokens: maxTokens, maxTokensField, echo: false }, request, reply);
       });
 
       v1.post("/completions", async (request, reply) => {
         const body = parseBody(completionRequestSchema, request.body);
         const prompt = typeof body.prompt === "string" ? body.prompt : body.prompt[0]!;
-        return answer(state, "completion", prompt, { ...body, echo: body.echo === true }, request, reply);
+        return answer(state, "completion", prompt, { ...body, maxTokensField: "max_tokens", echo: body.echo === true }, request, reply);
       });
     },
     { prefix: "/v1" },
@@ -227,6 +237,8 @@ function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
 interface StandardFields {
   model: string;
   max_tokens?: number | null;
+  /** Which request field max_tokens came from (for messages). */
+  maxTokensField: string;
   temperature?: number | null;
   top_p?: number | null;
   seed?: number | null;
@@ -272,6 +284,19 @@ async function answer(
   if (settings.costName !== undefined && !state.costs.has(settings.costName)) {
     throw new HttpError(400, `unknown cost model ${JSON.stringify(settings.costName)}: this server offers ${state.costs.names().join(", ")}`, "unknown_cost_model", "guard.cost");
   }
+  const chat = endpoint === "chat";
+  const costName = state.costs.select(settings.costName, chat).name;
+  const looser = state.policy.check({
+    chat,
+    guard: body.guard,
+    maxTokens: body.max_tokens != null ? { field: body.maxTokensField, value: body.max_tokens } : undefined,
+    costName,
+  });
+  if (looser) throw new HttpError(400, `invalid request: ${looser.message}`, looser.code, looser.param);
+  // The search records a trace when the client may see one (the policy allowed its request) or
+  // the operator audits; what the client gets of it is decided after the answer.
+  const clientTrace = body.guard?.trace === true;
+  const searched: ResolvedRequestSettings = { ...settings, options: { ...settings.options, trace: clientTrace || state.audit !== undefined } };
   if (state.shuttingDown) throw new HttpError(503, "the server is shutting down", "shutting_down");
   if (state.queue.full) throw busy(state);
 
@@ -303,13 +328,15 @@ async function answer(
       }
     : undefined;
 
-  const costName = state.costs.select(settings.costName, endpoint === "chat").name;
-  const user = body.user ? ` user=${JSON.stringify(body.user)}` : "";
+  // With an audit trail the log line names the response id, which names its trace file.
+  const user = `${body.user ? ` user=${JSON.stringify(body.user)}` : ""}${state.audit ? ` id=${who.id}` : ""}`;
   const logLine = (status: number, note: string): void =>
     state.log(`${request.method} ${request.url} ${status}${stream ? " stream" : ""} ${((performance.now() - started) / 1000).toFixed(2)}s${user} ${note}`);
 
   try {
-    const { result: answered, promptTokens } = await state.queue.run(() => generate(state, input, endpoint, settings, controller.signal, onText), controller.signal);
+    const { result: full, promptTokens } = await state.queue.run(() => generate(state, input, endpoint, searched, controller.signal, onText), controller.signal);
+    if (state.audit) await writeAudit(state, who, endpoint, input, body, searched, costName, clientTrace, full);
+    const answered = forClient(full, clientTrace ? state.policy.trace : "off");
     const result = echoed === "" ? answered : { ...answered, text: echoed + answered.text };
     if (result.stopReason === "aborted") {
       state.counters.cancelled++;
@@ -370,6 +397,44 @@ function busy(state: ServerState): HttpError {
     "retry-after": String(retryAfter),
     "retry-after-ms": String(ms),
   });
+}
+
+/** The answer as the client sees it: no trace unless it asked (and may), and then without unsafe text unless the operator sends it. */
+function forClient(result: GenerationResult, trace: ClientPolicy["trace"]): GenerationResult {
+  const { trace: recorded, ...rest } = result;
+  if (trace === "off" || recorded === undefined) return rest;
+  return { ...rest, trace: trace === "full" ? recorded : (redactTrace(recorded, result.budget) as unknown as GenerationResult["trace"]) };
+}
+
+/** The operator's audit record of one answer (aborted ones too): never sent to the client. A failed write is logged, and the answer still goes out. */
+async function writeAudit(
+  state: ServerState,
+  who: { id: string; created: number },
+  endpoint: Endpoint,
+  input: string | ChatMessage[],
+  body: StandardFields,
+  settings: ResolvedRequestSettings,
+  costName: string,
+  clientTrace: boolean,
+  result: GenerationResult,
+): Promise<void> {
+  const { trace = [], tokenIds: _ids, ...answer } = result;
+  try {
+    await state.audit!.write(who.id, {
+      created: who.created,
+      endpoint,
+      model: state.modelId,
+      ...(body.user ? { user: body.user } : {}),
+      ...(typeof input === "string" ? { prompt: input } : { messages: input }),
+      settings: settings.options,
+      costModel: costName,
+      clientTrace: clientTrace ? state.policy.trace : "none",
+      answer,
+      trace,
+    });
+  } catch (error) {
+    state.log(`warning: the audit trace of ${who.id} was not written: ${(error as Error).message}`);
+  }
 }
 
 /** The client is gone: nothing to send; tell fastify not to wait for a reply. */

@@ -8,6 +8,8 @@ import type { CostModel } from "../cost/costModel.js";
 import { createGuard, type CreateGuardOptions, type Guard } from "../createGuard.js";
 import type { GuardOptions } from "../search/options.js";
 import { buildApp, type CancelReason, type RequestCounters, type ServerState } from "./app.js";
+import { AuditTrail } from "./auditTrace.js";
+import { ClientPolicy } from "./clientPolicy.js";
 import { parseServerConfig, type ResolvedServerConfig, type ServerConfig } from "./config.js";
 import { CostModelSet, costModelSpecs } from "../request/costModels.js";
 import { JobQueue, type QueueStats } from "./jobQueue.js";
@@ -44,6 +46,7 @@ export class GuardServer {
   static async create(options: GuardServerOptions = {}): Promise<GuardServer> {
     const { model, cost, costModels, reward, rewardModels, critic, gpu, threads, contextSize, parallel = SETTINGS.parallel.default, defaults = {}, log = () => {}, ...serverSettings } = options;
     const config: ResolvedServerConfig = parseServerConfig(serverSettings);
+    const audit = config.auditTraceDir !== undefined ? await AuditTrail.open(config.auditTraceDir) : undefined;
     const costs = await CostModelSet.load(costModelSpecs(cost, costModels));
     let guard: Guard;
     try {
@@ -60,6 +63,8 @@ export class GuardServer {
       modelId: config.modelId ?? basename(modelPath, extname(modelPath)),
       config,
       defaults,
+      policy: new ClientPolicy(config, defaults, costs),
+      ...(audit ? { audit } : {}),
       active: new Set(),
       counters: { completed: 0, refused: 0, cancelled: 0, badRequests: 0, failed: 0 },
       startedAt: Date.now(),

@@ -2,6 +2,7 @@
 // answer carries (final cost, budget, whether the search fell back, ...).
 import { randomBytes } from "node:crypto";
 import type { GenerationResult, StopReason, TraceBlock } from "../search/types.js";
+import type { ClientTraceBlock } from "./clientPolicy.js";
 
 export type FinishReason = "stop" | "length" | "content_filter";
 
@@ -18,7 +19,8 @@ export interface GuardSummary {
   reward: number;
   seconds: number;
   warning?: string;
-  trace?: TraceBlock[];
+  /** Only when the client asked and the operator allows: redacted (ClientTraceBlock) unless --allow-client-trace-unsafe-text. */
+  trace?: TraceBlock[] | ClientTraceBlock[];
 }
 
 export interface Usage {
@@ -125,6 +127,7 @@ export function closingChunks(
 export type ErrorType =
   | "invalid_request_error"
   | "authentication_error"
+  | "permission_error"
   | "not_found_error"
   | "rate_limit_error"
   | "server_shutting_down"
@@ -136,6 +139,7 @@ export function errorBody(message: string, type: ErrorType, code: string | null 
 
 export function errorTypeForStatus(status: number): ErrorType {
   if (status === 401) return "authentication_error";
+  if (status === 403) return "permission_error";
   if (status === 404) return "not_found_error";
   if (status === 429) return "rate_limit_error";
   if (status === 503) return "server_shutting_down";

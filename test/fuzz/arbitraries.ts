@@ -200,6 +200,62 @@ function mutated(base: fc.Arbitrary<Record<string, unknown>>, fields: readonly s
 export const chatBody: fc.Arbitrary<Record<string, unknown>> = mutated(sensibleChat, CHAT_FIELDS, true);
 export const completionBody: fc.Arbitrary<Record<string, unknown>> = mutated(sensibleCompletion, COMPLETION_FIELDS, false);
 
+/**
+ * The settings of a fuzzed server that a request may only tighten (src/server/clientPolicy.ts):
+ * its max_tokens, beams and samples, and its budget per prompt kind.
+ */
+export interface ServerLimits {
+  maxTokens: number;
+  beams: number;
+  samples: number;
+  budget: { chat: number; completion: number };
+}
+
+/** One change that makes a request looser than the server allows, and the field its 400 must name. */
+export interface Loosening extends FieldMutation {
+  param: string;
+}
+
+/**
+ * Loosening values for one endpoint: a budget above the server's, a baseline method, a trace,
+ * fewer beams or samples, a longer max_tokens, the other prompt kind's built-in cost model. A
+ * default server refuses every one of them.
+ */
+export function loosening(limits: ServerLimits, chat: boolean): fc.Arbitrary<Loosening> {
+  const ceiling = chat ? limits.budget.chat : limits.budget.completion;
+  const at = (path: string[], value: fc.Arbitrary<unknown>): fc.Arbitrary<Loosening> => value.map((v) => ({ path, value: v, param: path.join(".") }));
+  return fc.oneof(
+    at(["guard", "budget"], fc.oneof(fc.double({ min: ceiling * (1 + 1e-9), max: 1e9, noNaN: true }), fc.constantFrom(ceiling * 2, ceiling + 0.001, 50, 1e300))),
+    at(["guard", "method"], fc.constantFrom("sample", "greedy")),
+    at(["guard", "trace"], fc.constant(true)),
+    at(["guard", "beams"], fc.integer({ min: 1, max: limits.beams - 1 })),
+    at(["guard", "samples"], fc.integer({ min: Math.max(1, limits.beams), max: limits.samples - 1 })),
+    at(["max_tokens"], fc.oneof(fc.integer({ min: limits.maxTokens + 1, max: 1_000_000 }), fc.constant(limits.maxTokens + 1))),
+    at(["guard", "cost"], fc.constant(chat ? "default" : "assistant")),
+  );
+}
+
+/** A sensible body (as a client sends it, guard settings within the server's limits or absent) with one loosening applied. */
+export function loosenedBody(limits: ServerLimits, chat: boolean): fc.Arbitrary<{ body: Record<string, unknown>; change: Loosening }> {
+  const within = fc.record(
+    {
+      beams: fc.integer({ min: limits.beams, max: limits.beams + 2 }),
+      width: fc.integer({ min: 1, max: 8 }),
+      budget: fc.double({ min: 0.01, max: chat ? limits.budget.chat : limits.budget.completion, noNaN: true }),
+      onUnsafe: fc.constantFrom("truncate", "refuse"),
+      branch: fc.constantFrom("auto", "always"),
+    },
+    { requiredKeys: [] },
+  );
+  const base = chat ? sensibleChat : sensibleCompletion;
+  return fc
+    .tuple(base, fc.option(within, { nil: undefined }), loosening(limits, chat), fc.integer({ min: 1, max: limits.maxTokens }))
+    .map(([body, guard, change, maxTokens]) => {
+      const start = { ...(body as Record<string, unknown>), max_tokens: maxTokens, ...(guard === undefined ? { guard: undefined } : { guard: { ...guard, samples: limits.samples + 1 } }) };
+      return { body: applyField(start, change), change };
+    });
+}
+
 /** What can be done to a serialized body before it is sent. */
 export type TextMutation =
   | { kind: "none" }

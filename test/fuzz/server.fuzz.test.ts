@@ -5,6 +5,9 @@
 //   - every refusal is a 400, 413 or 415 with OpenAI's error body and a message that names what is
 //     wrong (a field of the body, the body itself, its JSON, or its Content-Type);
 //   - every 200 is a whole answer (a stream ends with [DONE], never with an error event);
+//   - every 200 is within the server's limits (the guard's method, a budget at most the server's,
+//     no trace, max_tokens at most the server's), and a body made looser than them in any one
+//     setting is refused with a 400 naming that setting (src/server/clientPolicy.ts);
 //   - the server still answers a normal request after.
 // Part 1 runs through fastify's inject (no sockets) on the real guard (stories260K, 1 thread), its
 // answers cut to a few tokens so that thousands of cases fit in CI time. Part 2 sends raw bytes
@@ -19,11 +22,15 @@ import { CostModelSet, costModelSpecs } from "../../src/request/costModels.js";
 import { buildApp, type ServerState } from "../../src/server/app.js";
 import { parseServerConfig } from "../../src/server/config.js";
 import { createGuardServer, type GuardServer } from "../../src/server/index.js";
+import { ClientPolicy } from "../../src/server/clientPolicy.js";
 import { JobQueue } from "../../src/server/jobQueue.js";
 import { STORIES_MODEL } from "../helpers/models.js";
-import { chatBody, completionBody, contentType, fuzzParams, serialize, textMutation, type TextMutation } from "./arbitraries.js";
+import { chatBody, completionBody, contentType, fuzzParams, loosenedBody, serialize, textMutation, type ServerLimits, type TextMutation } from "./arbitraries.js";
 
 const BODY_LIMIT = 64 * 1024;
+/** The fuzzed server's search settings, which requests may only tighten. */
+const DEFAULTS = { maxTokens: 12, beams: 2, samples: 4 };
+const LIMITS: ServerLimits = { ...DEFAULTS, budget: { chat: 0.5, completion: 1 } };
 /** Fields the schemas know, any of which a message may name. */
 const KNOWN_FIELDS = [
   "model", "messages", "prompt", "max_tokens", "max_completion_tokens", "temperature", "top_p", "seed", "stream", "stream_options", "n", "stop", "user",
@@ -51,7 +58,8 @@ beforeAll(async () => {
     queue: new JobQueue(4, guard.parallel),
     modelId: "stories260K",
     config: parseServerConfig({ bodyLimit: BODY_LIMIT, maxQueue: 4 }),
-    defaults: { maxTokens: 4 },
+    defaults: DEFAULTS,
+    policy: new ClientPolicy(parseServerConfig({}), DEFAULTS, costs),
     active: new Set(),
     counters: { completed: 0, refused: 0, cancelled: 0, badRequests: 0, failed: 0 },
     startedAt: Date.now(),
@@ -109,9 +117,11 @@ function checkResponse(status: number, headers: Record<string, unknown>, text: s
         const data = JSON.parse(event.replace(/^data: /, ""));
         if (data.error) throw new Error(`an error event in a 200 stream: ${context}`);
       }
+      withinLimits(JSON.parse(events.at(-2)!.replace(/^data: /, "")), context);
     } else {
       const data = JSON.parse(text);
       if (!Array.isArray(data.choices) || data.choices.length !== 1 || typeof data.guard?.cost !== "number") throw new Error(`not a whole answer: ${context}`);
+      withinLimits(data, context);
     }
     return;
   }
@@ -125,6 +135,15 @@ function checkResponse(status: number, headers: Record<string, unknown>, text: s
   const word = (name: string): boolean => new RegExp(`(^|[^A-Za-z0-9_])${name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}([^A-Za-z0-9_]|$)`).test(message);
   const named = (typeof param === "string" && param !== "") || /\bbody\b|\bJSON\b|Content-Type/.test(message) || names.some(word);
   if (!named) throw new Error(`a refusal that names no field: ${context}`);
+}
+
+/** An answer (or a stream's last chunk) is no looser than the server: the guard, its budget or less, no trace, its max_tokens or less. */
+function withinLimits(data: { guard?: any; usage?: { completion_tokens: number } }, context: string): void {
+  const g = data.guard;
+  if (g === undefined) throw new Error(`no guard summary: ${context}`);
+  const ceiling = g.costModel === "assistant" ? LIMITS.budget.chat : LIMITS.budget.completion;
+  if (g.method !== "guard" || !(g.budget <= ceiling) || "trace" in g) throw new Error(`an answer looser than the server: ${context}`);
+  if (data.usage !== undefined && data.usage.completion_tokens > LIMITS.maxTokens) throw new Error(`an answer longer than the server's max_tokens: ${context}`);
 }
 
 async function normalRequestWorks(): Promise<void> {
@@ -157,6 +176,31 @@ test("random and mutated bodies through inject: never a 5xx, every refusal a 400
   expect(state.counters.failed).toBe(0);
   expect(state.queue.stats).toMatchObject({ running: 0, waiting: 0 });
   await normalRequestWorks();
+});
+
+test("bodies made looser than the server in one setting (budget, method, trace, beams, samples, max_tokens, cost model): each a 400 naming it", async () => {
+  const named = new Map<string, number>();
+  await fc.assert(
+    fc.asyncProperty(
+      fc.oneof(
+        loosenedBody(LIMITS, true).map((c) => ({ ...c, route: "/v1/chat/completions" as Route })),
+        loosenedBody(LIMITS, false).map((c) => ({ ...c, route: "/v1/completions" as Route })),
+      ),
+      async ({ body, change, route }) => {
+        const payload = serialize(body, { kind: "none" });
+        const r = await app.inject({ method: "POST", url: route, payload, headers: { "content-type": "application/json" } });
+        if (r.statusCode !== 400) throw new Error(`status ${r.statusCode} for a looser ${change.param} (${JSON.stringify(change.value)}): ${payload.slice(0, 300)} -> ${r.body.slice(0, 300)}`);
+        const { param, message } = JSON.parse(r.body).error;
+        // The loosened field, or (a sample count below the request's own beams) the library's check of that field.
+        if (param !== change.param && !String(message).startsWith(`invalid request: ${change.param}`)) throw new Error(`a 400 naming ${param} (${message}) for a looser ${change.param}: ${payload.slice(0, 300)}`);
+        named.set(change.param, (named.get(change.param) ?? 0) + 1);
+      },
+    ),
+    fuzzParams(400),
+  );
+  // Every kind of loosening was tried.
+  expect([...named.keys()].sort()).toEqual(["guard.beams", "guard.budget", "guard.cost", "guard.method", "guard.samples", "guard.trace", "max_tokens"]);
+  expect(state.counters.failed).toBe(0);
 });
 
 test("bodies over the limit, empty ones and bodies of raw bytes: 413, 400 or 415 with a message", async () => {

@@ -36,6 +36,12 @@ beforeAll(async () => {
     bodyLimit: 64 * 1024,
     costModels: { strict: `rules:${strict}` },
     defaults: { maxTokens: 32, samples: 8 },
+    // An evaluation server: its operator lets clients search less and write longer answers than
+    // its defaults, ask for the baselines and see traces (without unsafe text). What a default
+    // server refuses is test/server/trustBoundary.test.ts's.
+    allowClientOverride: ["beams", "samples", "max-tokens"],
+    allowClientMethods: ["sample", "greedy"],
+    clientTrace: "redacted",
     log: (line) => logLines.push(line),
   });
   url = await server.listen();
@@ -193,7 +199,7 @@ describe("the openai client", () => {
     const requests = [
       { model: MODEL, prompt: "Once upon a time", max_tokens: 24, seed: 21, guard: SMALL },
       { model: MODEL, prompt: "The little dog", max_tokens: 16, seed: 22, guard: { ...SMALL, cost: "strict", budget: 0.5 } },
-      { model: MODEL, prompt: "Lily went to the park", max_tokens: 20, seed: 23, guard: { budget: 2 } },
+      { model: MODEL, prompt: "Lily went to the park", max_tokens: 20, seed: 23, guard: { budget: 0.75 } },
     ];
     const streamed = async (request: object): Promise<{ text: string; guard: any }> => {
       let text = "";

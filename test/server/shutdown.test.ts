@@ -42,7 +42,7 @@ async function waitFor(check: () => Promise<boolean>, what: string): Promise<voi
 
 test("SIGTERM: the running request finishes, the queued one gets 503, the process exits 0", async () => {
   // One slot, so the second request waits in the queue (with the default 4 it would run).
-  const { child, url, stderr, exited } = await startCli(["--model", STORIES_MODEL, "--port", "0", "--shutdown-grace", "30", "--quiet", "--parallel", "1"]);
+  const { child, url, stderr, exited } = await startCli(["--model", STORIES_MODEL, "--port", "0", "--shutdown-grace", "30", "--quiet", "--parallel", "1", "--beams", "1", "--max-tokens", "2000"]);
   const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: "none", maxRetries: 0 });
   const health = async () => (await fetch(`${url}/health`)).json() as Promise<any>;
 
@@ -72,7 +72,7 @@ test("SIGTERM: the running request finishes, the queued one gets 503, the proces
 });
 
 test("SIGTERM with stuck clients (a body never finished, a stream never read, an idle keep-alive): exits 0 within the grace and a few seconds, says so in one line", async () => {
-  const { child, url, stderr, exited } = await startCli(["--model", STORIES_MODEL, "--port", "0", "--shutdown-grace", "2", "--quiet", "--parallel", "1"]);
+  const { child, url, stderr, exited } = await startCli(["--model", STORIES_MODEL, "--port", "0", "--shutdown-grace", "2", "--quiet", "--parallel", "1", "--beams", "1", "--max-tokens", "2000"]);
   const { hostname, port } = new URL(url);
   const sockets: Socket[] = [];
   const open = async (): Promise<Socket> => {
@@ -84,16 +84,16 @@ test("SIGTERM with stuck clients (a body never finished, a stream never read, an
   };
   try {
     // A request whose body never finishes (a client that hung mid-upload).
-    (await open()).write("POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"model\": ");
+    (await open()).write("POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"model\": ");
     // A long stream whose client never reads a byte of it: ~20 s of search here (branching on every
     // block, never cruising), so that it still runs when the 2 s grace ends on a much faster machine.
     const reader = await open();
     reader.pause();
     const body = JSON.stringify({ model: MODEL, prompt: "Once upon a time", max_tokens: 2000, ignore_eos: true, stream: true, guard: { beams: 4, samples: 32, width: 8, branch: "always" } });
-    reader.write(`POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    reader.write(`POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
     // An idle keep-alive connection that already had its answer.
     const idle = await open();
-    idle.write("GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+    idle.write("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
     await new Promise((resolve) => idle.once("data", resolve));
     await waitFor(async () => ((await (await fetch(`${url}/health`)).json()) as any).queue.running === 1, "the stream to run");
 
@@ -170,7 +170,7 @@ test("SIGTERM to `npx inference-guard serve` (README's command) stops node too a
 test("Ctrl-C to `npx inference-guard serve` (the whole process group) still lets the running request finish", async () => {
   // The shell npm started dies of the SIGINT too: that must not count as a second signal.
   const marker = `sigint-${process.pid}-${Date.now()}`;
-  const npx = spawn("npx", ["inference-guard", "serve", "--model", STORIES_MODEL, "--port", "0", "--quiet", "--shutdown-grace", "30", "--model-name", marker], {
+  const npx = spawn("npx", ["inference-guard", "serve", "--model", STORIES_MODEL, "--port", "0", "--quiet", "--shutdown-grace", "30", "--model-name", marker, "--beams", "1", "--max-tokens", "300"], {
     cwd: PACKAGE_ROOT,
     stdio: ["ignore", "pipe", "pipe"],
     detached: true, // its own process group, as a terminal's foreground job
@@ -205,7 +205,7 @@ test("Ctrl-C to `npx inference-guard serve` (the whole process group) still lets
 });
 
 test("past the grace period a running stream is cancelled with an error event; close() frees everything", async () => {
-  const server = await createGuardServer({ model: STORIES_MODEL, threads: 1, port: 0 });
+  const server = await createGuardServer({ model: STORIES_MODEL, threads: 1, port: 0, defaults: { beams: 1, maxTokens: 1500 } });
   const url = await server.listen();
   const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: "none", maxRetries: 0 });
   const stream = await client.completions.create({

@@ -1,0 +1,13 @@
+// An error with the HTTP status and OpenAI error fields to answer it with (app.ts's error handler
+// turns it into OpenAI's error body).
+export class HttpError extends Error {
+  constructor(
+    readonly statusCode: number,
+    message: string,
+    readonly code: string | null = null,
+    readonly param: string | null = null,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
