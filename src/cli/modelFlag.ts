@@ -21,10 +21,10 @@ export function modelFlagOrDefault(values: Record<string, unknown>, chat = false
  */
 export function modelHelp(column: number, chat: "--chat" | "always" | "never", what = "GGUF model"): string {
   const pad = " ".repeat(column);
-  const fallback = chat === "always" ? `${DEFAULT_CHAT_MODEL} once fetched` : chat === "--chat" ? `stories260K (with --chat: ${DEFAULT_CHAT_MODEL})` : "stories260K";
+  const fallback = chat === "always" ? `${DEFAULT_CHAT_MODEL} once fetched` : chat === "--chat" ? `stories260K (--chat: ${DEFAULT_CHAT_MODEL})` : "stories260K";
   return [
-    `  ${"--model PATH|NAME".padEnd(column - 2)}${what}: a file, or a known model's name once fetched`,
-    `${pad}(${DEFAULT_CHAT_MODEL}; see \`inference-guard models\`); default:`,
-    `${pad}$${MODEL_ENV}, else ${fallback}`,
+    `  ${"--model PATH|NAME".padEnd(column - 2)}${what}: a file, or a fetched model's name`,
+    `${pad}(${DEFAULT_CHAT_MODEL}: see \`inference-guard models\`);`,
+    `${pad}default: $${MODEL_ENV}, else ${fallback}`,
   ].join("\n");
 }

