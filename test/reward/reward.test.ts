@@ -1,6 +1,8 @@
 // Reward models: the spec kinds, the GGUF head route (on the policy's own hidden states and on its
 // backbone in its own context: the same numbers), the shipped assistant reward, and the chat default.
-import { join } from "node:path";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
 import { createGuard } from "../../src/createGuard.js";
 import { Engine } from "../../src/engine/engine.js";
 import { UserError } from "../../src/errors.js";
@@ -10,6 +12,7 @@ import { HeadRewardModel } from "../../src/reward/headReward.js";
 import { ASSISTANT_REWARD_DEFAULT, DEFAULT_ASSISTANT_REWARD, loadRewardModel } from "../../src/reward/load.js";
 import { LOGPROB_REWARD } from "../../src/reward/rewardModel.js";
 import { STORIES_MODEL } from "../helpers/models.js";
+import { expectSameMeanLogProb, teacherForcedReward } from "../helpers/teacherForced.js";
 
 const MODEL = join(PACKAGE_ROOT, "models", "testbed", "tiny-assistant.gguf");
 const REQUEST = "How do I bake bread at home?";
@@ -18,6 +21,16 @@ const ANSWERS = [
   "I'm sorry, but I can't assist with that.",
   "The capital of France is Paris.",
 ];
+
+/** The tiny assistant's helpfulness head, and the same with its sign flipped (it ranks answers the other way round), in a temp folder. */
+const TINY_HEAD = join(PACKAGE_ROOT, "models", "tiny-assistant-reward.json");
+function contraryHead(): string {
+  const head = JSON.parse(readFileSync(TINY_HEAD, "utf8"));
+  const path = join(mkdtempSync(join(tmpdir(), "inference-guard-contrary-")), "contrary-reward.json");
+  const backbone = { ...head.backbone, path: resolve(dirname(TINY_HEAD), head.backbone.path) };
+  writeFileSync(path, JSON.stringify({ ...head, backbone, weights: head.weights.map((w: number) => -w), bias: -head.bias }));
+  return path;
+}
 
 describe("spec kinds", () => {
   test("logprob is the mean token log-probability", async () => {
@@ -88,7 +101,8 @@ test("chat prompts rank by the assistant reward by default, completions by logpr
     // The reward reported is the head's logit of the chosen answer, not a mean log-probability (<= 0).
     expect(Math.abs(chat.reward - expected)).toBeLessThan(0.05);
     const logprob = await guard.generate(messages, { maxTokens: 24, seed: 3, reward: LOGPROB_REWARD });
-    expect(logprob.reward).toBeLessThanOrEqual(0);
+    // Not only <= 0 (a head's logit may be too): the answer's own mean token log-probability.
+    expectSameMeanLogProb(logprob.reward, teacherForcedReward(guard.engine, guard.engine.chatPrompt(messages), logprob.tokenIds));
     const story = await guard.generate("Once upon a time", { maxTokens: 16, seed: 3 });
     expect(story.reward).toBeLessThanOrEqual(0);
   } finally {
@@ -96,26 +110,75 @@ test("chat prompts rank by the assistant reward by default, completions by logpr
   }
 });
 
-describe("a request picks a reward model by name", () => {
-  test("server: guard.reward names a built-in or --reward-model one; an unknown name or guard key is a 400 that lists the valid ones", async () => {
-    const { createGuardServer } = await import("../../src/server/index.js");
-    const server = await createGuardServer({ model: MODEL, threads: 1, port: 0, parallel: 1, rewardModels: { helpful: `head:${DEFAULT_ASSISTANT_REWARD}` } });
+describe("a request picks a reward model by name, and the name decides the ranking", () => {
+  // Two named heads that rank answers opposite ways: a name that did not reach the search would
+  // give both requests the same answer.
+  const named = () => ({ helpful: `head:${TINY_HEAD}`, contrary: `head:${contraryHead()}` });
+  const messages = [{ role: "user" as const, content: REQUEST }];
+  const SETTINGS = { maxTokens: 24, seed: 3 };
+  /** The library's answers under each name: the reference the server's and batch's must equal. */
+  let library: Record<"helpful" | "contrary", string>;
+
+  test("library: rewardName ranks by the named model, whose reward of the answer is reported", async () => {
+    const guard = await createGuard({ model: MODEL, threads: 1, rewardModels: named() });
+    const head = await HeadRewardModel.load(TINY_HEAD, { policyModelPath: MODEL });
     try {
-      expect(server.guard.rewardNames).toEqual(["default", "logprob", "helpful"]);
+      const promptTokens = guard.engine.chatPrompt(messages);
+      const helpful = await guard.generate(messages, { ...SETTINGS, rewardName: "helpful" });
+      const contrary = await guard.generate(messages, { ...SETTINGS, rewardName: "contrary" });
+      const headOf = (r: { tokenIds: number[]; text: string }) => rewardOfAnswer(guard.engine, head, { messages, promptTokens }, { ...r, sumLogProb: 0 });
+      expect(contrary.text).not.toBe(helpful.text);
+      const [h, c] = [await headOf(helpful), await headOf(contrary)];
+      expect(h).toBeGreaterThan(c);
+      expect(Math.abs(helpful.reward - h)).toBeLessThan(0.05);
+      expect(Math.abs(contrary.reward + c)).toBeLessThan(0.05); // the contrary head's logit is minus the head's
+      // "logprob" ranks by likelihood: the reward reported is the answer's mean token log-probability.
+      const logprob = await guard.generate(messages, { ...SETTINGS, rewardName: "logprob" });
+      expectSameMeanLogProb(logprob.reward, teacherForcedReward(guard.engine, promptTokens, logprob.tokenIds));
+      library = { helpful: helpful.text, contrary: contrary.text };
+    } finally {
+      await guard.dispose();
+    }
+  });
+
+  test("server: guard.reward names a built-in or --reward-model one and gives its answer; an unknown name or guard key is a 400 that lists the valid ones", async () => {
+    const { createGuardServer } = await import("../../src/server/index.js");
+    const server = await createGuardServer({ model: MODEL, threads: 1, port: 0, parallel: 1, rewardModels: named() });
+    try {
+      expect(server.guard.rewardNames).toEqual(["default", "logprob", "helpful", "contrary"]);
       const post = (guard: unknown) =>
-        server.app.inject({ method: "POST", url: "/v1/chat/completions", payload: { model: "m", messages: [{ role: "user", content: REQUEST }], max_tokens: 8, seed: 1, guard } });
-      for (const reward of ["default", "logprob", "helpful"]) expect((await post({ reward })).statusCode).toBe(200);
-      // Ranked by likelihood, the reward reported is a mean log-probability (<= 0).
-      expect(JSON.parse((await post({ reward: "logprob" })).body).guard.reward).toBeLessThanOrEqual(0);
+        server.app.inject({ method: "POST", url: "/v1/chat/completions", payload: { model: "m", messages, max_tokens: SETTINGS.maxTokens, seed: SETTINGS.seed, guard } });
+      const answer = async (reward: string) => {
+        const r = await post({ reward });
+        expect(r.statusCode).toBe(200);
+        return JSON.parse(r.body).choices[0].message.content as string;
+      };
+      expect(await answer("helpful")).toBe(library.helpful);
+      expect(await answer("contrary")).toBe(library.contrary);
+      const logprob = JSON.parse((await post({ reward: "logprob" })).body);
+      expect(logprob.guard.reward).toBeLessThanOrEqual(0); // a mean log-probability
       const unknown = await post({ reward: "nope" });
       expect(unknown.statusCode).toBe(400);
-      expect(JSON.parse(unknown.body).error).toMatchObject({ param: "guard.reward", message: expect.stringContaining("default, logprob, helpful") });
+      expect(JSON.parse(unknown.body).error).toMatchObject({ param: "guard.reward", message: expect.stringContaining("default, logprob, helpful, contrary") });
       const badKey = await post({ rewrd: "logprob" });
       expect(badKey.statusCode).toBe(400);
       expect(JSON.parse(badKey.body).error.message).toMatch(/unknown field "rewrd" \(the guard field takes .*reward.*\)/);
     } finally {
       await server.close();
     }
+  });
+
+  test("CLI: batch --reward-model NAME=SPEC, rows picking it by guard.reward, get its answer", async () => {
+    const { cli } = await import("../helpers/cli.js");
+    const dir = mkdtempSync(join(tmpdir(), "inference-guard-reward-batch-"));
+    const [input, output] = [join(dir, "in.jsonl"), join(dir, "out.jsonl")];
+    const rows = (["helpful", "contrary"] as const).map((reward) => ({ id: reward, messages, guard: { reward, seed: SETTINGS.seed } }));
+    writeFileSync(input, rows.map((r) => JSON.stringify(r)).join("\n") + "\n");
+    const specs = Object.entries(named()).flatMap(([name, spec]) => ["--reward-model", `${name}=${spec}`]);
+    const r = await cli("batch", "--model", MODEL, "--in", input, "--out", output, "--max-tokens", String(SETTINGS.maxTokens), "--threads", "1", "--parallel", "1", "--quiet", ...specs);
+    expect(r.code).toBe(0);
+    const answers = Object.fromEntries(readFileSync(output, "utf8").trim().split("\n").map((l) => JSON.parse(l)).map((l) => [l.id, l.text]));
+    expect(answers).toEqual(library);
   });
 
   test("library: an unknown rewardName is a UserError naming the choices", async () => {
