@@ -87,6 +87,8 @@ test("a chat prompt with no model named uses the fetched chat model, else says h
   expect(fetched.err.trim()).toBe(`inference-guard: not a GGUF model file: ${fakePath}`);
   const missing = await withEnv({ [MODELS_DIR_ENV]: emptyDir, [MODEL_ENV]: undefined }, () => cli("generate", "--chat", "--prompt", "Hi"));
   expect(missing.err.trim()).toBe(`inference-guard: a chat prompt with no model named uses ${NAME}, which is ${FETCH_LINE}`);
+  const evalChat = await withEnv({ [MODELS_DIR_ENV]: emptyDir, [MODEL_ENV]: undefined }, () => cli("eval", "--chat", "--prompts", prompts, "--methods", "greedy", "--out", join(work, "eval-chat")));
+  expect(evalChat.err.trim()).toBe(`inference-guard: a chat prompt with no model named uses ${NAME}, which is ${FETCH_LINE}`);
   // train-reward is for chat models: the same default.
   const reward = await withEnv({ [MODELS_DIR_ENV]: emptyDir, [MODEL_ENV]: undefined }, () => cli("train-reward", "--out", join(work, "h.json")));
   expect(reward.err.trim()).toBe(`inference-guard: a chat prompt with no model named uses ${NAME}, which is ${FETCH_LINE}`);

