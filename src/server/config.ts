@@ -27,13 +27,9 @@ const originSchema = z.string().refine((origin) => origin === "*" || origin === 
   error: (issue) => `${JSON.stringify(issue.input)} is not an origin: write scheme://host[:port] (no path), "null" or "*"`,
 });
 
+/** scheme://host[:port], as a browser sends it in Origin (an app's own scheme too, e.g. app://ui). */
 function isOrigin(text: string): boolean {
-  try {
-    const url = new URL(text);
-    return /^https?:$/.test(url.protocol) && url.origin === text.toLowerCase().replace(/\/$/, "") && !text.endsWith("/");
-  } catch {
-    return false;
-  }
+  return /^[a-z][a-z0-9+.-]*:\/\/(\[[0-9a-f:.]+\]|[a-z0-9_.-]+)(:\d{1,5})?$/i.test(text);
 }
 
 export const serverConfigSchema = z

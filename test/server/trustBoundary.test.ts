@@ -13,6 +13,7 @@ import { ASSISTANT_COST_DEFAULT } from "../../src/cost/defaults.js";
 import { CostModelSet, costModelSpecs } from "../../src/request/costModels.js";
 import { ClientPolicy, isUnsafeCandidate } from "../../src/server/clientPolicy.js";
 import { parseServerConfig } from "../../src/server/config.js";
+import { boundary } from "../../src/server/origins.js";
 import { createGuardServer, type GuardServer } from "../../src/server/index.js";
 import type { TraceBlock } from "../../src/search/types.js";
 import { STORIES_MODEL } from "../helpers/models.js";
@@ -189,8 +190,29 @@ test("an --on-unsafe refuse server refuses truncate; overrides open one setting 
 test('"*" as an allowed origin together with an API key is refused at startup in one line, before any model loads', async () => {
   await expect(createGuardServer({ model: "/nope.gguf", apiKey: "k", allowedOrigins: ["*"] })).rejects.toThrow(/^--allow-origin "\*" cannot be used with an API key: any web page could use the key; list the origins instead$/);
   expect(() => parseServerConfig({ allowedOrigins: ["http://a.example/path"] })).toThrow(/is not an origin/);
+  expect(() => parseServerConfig({ allowedOrigins: ["http://a.example/"] })).toThrow(/is not an origin/);
+  expect(parseServerConfig({ allowedOrigins: ["HTTP://A.example:3000", "app://ui", "null"] }).allowedOrigins).toEqual(["http://a.example:3000", "app://ui", "null"]);
   expect(() => parseServerConfig({ allowedHosts: ["a b"] })).toThrow(/allowedHosts/);
   expect(parseServerConfig({ allowedOrigins: ["*"] }).allowedOrigins).toEqual(["*"]); // without a key it is allowed
+});
+
+test("bound to 0.0.0.0: IP addresses and loopback names are answered, other names only when listed; an origin of * answers every page", () => {
+  const exposed = boundary(parseServerConfig({ host: "0.0.0.0" }));
+  for (const host of ["192.168.1.5:8080", "[fe80::1]:8080", "10.0.0.2", "localhost:8080"]) expect(() => exposed.checkHost(host)).not.toThrow();
+  expect(() => exposed.checkHost("gpu-box.lan:8080")).toThrow(/Host "gpu-box\.lan:8080" is not allowed: this server answers loopback names and IP addresses \(the operator adds one with --allow-host/);
+  const listed = boundary(parseServerConfig({ host: "0.0.0.0", allowedHosts: ["gpu-box.lan", "api.example:443"] }));
+  expect(() => listed.checkHost("gpu-box.lan:8080")).not.toThrow();
+  expect(() => listed.checkHost("GPU-BOX.lan")).not.toThrow();
+  expect(() => listed.checkHost("api.example:443")).not.toThrow();
+  expect(() => listed.checkHost("api.example:8443")).toThrow(/not allowed/);
+  expect(() => boundary(parseServerConfig({ allowedHosts: ["*"] })).checkHost("anything.example")).not.toThrow();
+  expect(() => boundary(parseServerConfig({})).checkHost(undefined)).toThrow(/no Host header/);
+  // Any origin (allowed only without an API key): "*" itself, never the page's origin echoed with credentials.
+  const headers: Record<string, string> = {};
+  const reply = { raw: { setHeader: (k: string, v: string) => (headers[k] = v) } };
+  const anyOrigin = boundary(parseServerConfig({ allowedOrigins: ["*", "app://ui"] }));
+  expect(anyOrigin.checkOrigin({ method: "POST", headers: { origin: "http://elsewhere.example", host: "127.0.0.1:8080" } } as never, reply as never)).toBe(false);
+  expect(headers).toMatchObject({ "access-control-allow-origin": "*", vary: "Origin" });
 });
 
 describe("the operator opens each on purpose", () => {
