@@ -109,10 +109,38 @@ export function buildRewardExamples(o: RewardDataOptions): RewardExample[] {
   return [...base, ...extra];
 }
 
-/** Splits examples by request group: a `fraction` of the groups (seeded) is held out. */
+/**
+ * Splits examples by request group: a `fraction` of the groups (seeded) is held out. Groups that
+ * share a request (the same question in two datasets, or twice in one) go to the same side, so no
+ * held-out request was trained on.
+ */
 export function splitByGroup(examples: readonly RewardExample[], fraction: number, seed: number): { train: RewardExample[]; heldOut: RewardExample[] } {
-  const groups = [...new Set(examples.map((e) => e.group))].sort();
+  const sideOf = sameRequestGroups(examples);
+  const groups = [...new Set(examples.map((e) => sideOf(e.group)))].sort();
   const random = mulberry32(seed * 31 + 7);
   const held = new Set(groups.filter(() => random() < fraction));
-  return { train: examples.filter((e) => !held.has(e.group)), heldOut: examples.filter((e) => held.has(e.group)) };
+  return { train: examples.filter((e) => !held.has(sideOf(e.group))), heldOut: examples.filter((e) => held.has(sideOf(e.group))) };
+}
+
+/** Each group's representative (the first in sort order) among the groups linked by a shared normalised request. */
+function sameRequestGroups(examples: readonly RewardExample[]): (group: string) => string {
+  const parent = new Map<string, string>();
+  const find = (g: string): string => {
+    let root = g;
+    while (parent.get(root) !== undefined && parent.get(root) !== root) root = parent.get(root)!;
+    parent.set(g, root);
+    return root;
+  };
+  const firstGroup = new Map<string, string>();
+  for (const e of examples) {
+    if (!parent.has(e.group)) parent.set(e.group, e.group);
+    const request = normalise(e.request);
+    const other = firstGroup.get(request);
+    if (other === undefined) firstGroup.set(request, e.group);
+    else {
+      const [a, b] = [find(e.group), find(other)];
+      if (a !== b) parent.set(a < b ? b : a, a < b ? a : b);
+    }
+  }
+  return find;
 }

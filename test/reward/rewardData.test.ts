@@ -1,0 +1,74 @@
+// The train-reward pipeline's data (src/reward/rewardData.ts): which answers become examples and
+// which never do (the judge's, the evaluation's requests), the negatives made from compliant
+// answers, and the split that keeps each request's examples on one side.
+import { join } from "node:path";
+import { SHARED_DIR } from "../../src/paths.js";
+import { JUDGE_XSTEST_MODEL, buildRewardExamples, normalise, splitByGroup, type RewardExample } from "../../src/reward/rewardData.js";
+
+const DATA = join(SHARED_DIR, "data");
+/** The kinds labelled helpful (hh-rlhf's chosen answers where that source is in). */
+const HELPFUL_KINDS: readonly string[] = ["compliant", "hh-chosen"];
+let examples: RewardExample[];
+beforeAll(() => {
+  examples = buildRewardExamples({ dataDir: DATA, seed: 1 });
+});
+
+test("sources: GPTFuzz's train split and XSTest answers, never the judge's model or GPTFuzz's evaluation responses", () => {
+  const sources = new Set(examples.map((e) => e.source));
+  expect(sources.has("gptfuzz-train")).toBe(true);
+  expect([...sources].filter((s) => s.startsWith("xstest-")).length).toBeGreaterThanOrEqual(3);
+  expect(sources.has(`xstest-${JUDGE_XSTEST_MODEL}`)).toBe(false);
+  expect([...sources].filter((s) => s.startsWith("gptfuzz") && s !== "gptfuzz-train")).toEqual([]);
+  for (const e of examples) {
+    expect(e.answer.trim()).not.toBe("");
+    expect(e.label).toBe(HELPFUL_KINDS.includes(e.kind) ? 1 : 0);
+  }
+});
+
+test("the negatives: an off-topic example is a compliant answer under another request's group, a salad one its words reordered", () => {
+  const compliant = examples.filter((e) => e.kind === "compliant");
+  const byAnswer = new Map(compliant.map((e) => [e.answer, e]));
+  const offTopic = examples.filter((e) => e.kind === "off-topic");
+  const salad = examples.filter((e) => e.kind === "salad");
+  expect(offTopic.length).toBeGreaterThan(0.3 * compliant.length);
+  expect(salad.length).toBeGreaterThan(0.15 * compliant.length);
+  for (const e of offTopic) {
+    const source = byAnswer.get(e.answer)!;
+    expect(source).toBeDefined();
+    expect(e.group).not.toBe(source.group);
+    expect(normalise(e.request)).not.toBe(normalise(source.request));
+  }
+  const words = (text: string) => text.split(/\s+/).filter((w) => w !== "").sort().join(" ");
+  const compliantWords = new Set(compliant.map((e) => words(e.answer)));
+  for (const e of salad) expect(compliantWords.has(words(e.answer))).toBe(true);
+  // Seeded: the same seed builds the same examples.
+  expect(buildRewardExamples({ dataDir: DATA, seed: 1 })).toEqual(examples);
+});
+
+test("excluded requests (the evaluation's) never appear, matched on normalised text, also not as another answer's request", () => {
+  const pick = (source: string) => examples.find((e) => e.source.startsWith(source))!.request;
+  const excluded = [pick("gptfuzz"), pick("xstest")];
+  // Given as the evaluation would: other case, spacing and end punctuation than the data's.
+  const exclude = new Set(excluded.map((r) => normalise(` ${r.toUpperCase()}  ?`)));
+  const kept = buildRewardExamples({ dataDir: DATA, seed: 1, exclude });
+  expect(kept.length).toBeLessThan(examples.length);
+  const requests = new Set(kept.map((e) => normalise(e.request)));
+  for (const r of excluded) expect(requests.has(normalise(r))).toBe(false);
+  for (const r of excluded) expect(examples.some((e) => normalise(e.request) === normalise(r))).toBe(true);
+});
+
+test("the split holds out whole requests: no group on both sides, every example once, about the fraction asked, seeded", () => {
+  const { train, heldOut } = splitByGroup(examples, 0.15, 3);
+  expect(train.length + heldOut.length).toBe(examples.length);
+  const trainGroups = new Set(train.map((e) => e.group));
+  const heldGroups = new Set(heldOut.map((e) => e.group));
+  expect([...heldGroups].filter((g) => trainGroups.has(g))).toEqual([]);
+  const share = heldGroups.size / (heldGroups.size + trainGroups.size);
+  expect(share).toBeGreaterThan(0.1);
+  expect(share).toBeLessThan(0.2);
+  // Off-topic examples take the other request's group, so no request's text is on both sides either.
+  const trainRequests = new Set(train.map((e) => normalise(e.request)));
+  expect(heldOut.filter((e) => trainRequests.has(normalise(e.request))).length).toBe(0);
+  expect(splitByGroup(examples, 0.15, 3)).toEqual({ train, heldOut });
+  expect(splitByGroup(examples, 0.15, 4).heldOut).not.toEqual(heldOut);
+});
