@@ -8,7 +8,7 @@ import { UserError } from "../../src/errors.js";
 import { generateGuarded, requiredContextCells } from "../../src/search/guard.js";
 import { generatePlain } from "../../src/search/plain.js";
 import { generateBeam } from "../../src/search/baselines/beam.js";
-import type { CriticScorer } from "../../src/search/types.js";
+import type { CriticScorer, GenerationResult } from "../../src/search/types.js";
 import { STORIES_MODEL, TINY_RANDOM_MODEL, expectSearchWithinBudget } from "../helpers/models.js";
 import { MEAN_LOGPROB_TOLERANCE, expectSameMeanLogProb, teacherForcedReward } from "../helpers/teacherForced.js";
 
@@ -309,6 +309,36 @@ describe("stories260K", () => {
       expect(blockEnd.trace!.flatMap((b) => b.candidates).some((c) => c.status === "dropped: over budget" && !/,\s*$/.test(c.added))).toBe(true);
     }
     expect(stopped).toBeGreaterThan(0);
+  });
+
+  test("with a stop sequence, text from where it may begin is not charged mid-block: the period that ends the answer dooms nothing", async () => {
+    const periods = costFrom("periods", count(/\./g));
+    // Every period is settled once written, and each costs the whole budget; but "." is the stop sequence.
+    const settledPeriods: CostModel = { ...periods, settledStepCost: (_prefix, added) => (added.match(/\./g) ?? []).length };
+    for (let seed = 1; seed <= 3; seed++) {
+      const r = await generateGuarded({ engine, promptTokens: prompt, cost: settledPeriods, options: { seed, maxTokens: 80, budget: 0.5, stop: ["."], trace: true } });
+      expect(r.stopReason).toBe("stop-sequence");
+      expect(r.text).not.toContain(".");
+      expectSearchWithinBudget(r);
+      // The period is where the answer stops, not a cost: no candidate was stopped over budget for it.
+      expect(r.trace!.flatMap((b) => b.candidates).filter((c) => c.stoppedMidBlock || c.status === "dropped: over budget")).toEqual([]);
+    }
+  });
+
+  test("the early stop's patience: with rankedFirst off, the search ends patienceBlocks blocks after the first answer ended", async () => {
+    const run = (patienceBlocks: number) =>
+      generateGuarded({ engine, promptTokens: prompt, cost: lexicon, endPolicy: { rankedFirst: false, patienceBlocks }, options: { seed: 1, maxTokens: 200, beams: 4, samples: 8, width: 4, branch: "always", stop: ["!"], trace: true } });
+    const firstEnded = (r: GenerationResult) => r.trace!.find((b) => b.candidates.some((c) => c.status === "finished"))!.block;
+    const lastBlock = (r: GenerationResult) => Math.max(...r.trace!.map((b) => b.block));
+    const patient = await run(1000);
+    const ended = firstEnded(patient);
+    expect(lastBlock(patient)).toBeGreaterThan(ended + 3); // live beams went on well past the first ending (at "!")
+    for (const patience of [0, 1, 3]) {
+      const r = await run(patience);
+      expect(firstEnded(r)).toBe(ended); // the same search up to there
+      expect(lastBlock(r)).toBe(ended + patience);
+      expect(r.stopReason).not.toBe("max-tokens");
+    }
   });
 
   test("bad requests are clear UserErrors", async () => {
