@@ -23,9 +23,9 @@ import { z } from "zod";
 import { Engine, type GpuOption } from "../engine/engine.js";
 import { UserError, describeZodError } from "../errors.js";
 import { isKnownModelName, resolveModel } from "../models/index.js";
-import { sigmoid } from "./probe/probe.js";
-import { batchInvariantKvCacheType } from "../engine/kvCacheType.js";
-import { PrefixForward } from "./probe/probeForward.js";
+import { sigmoid } from "../util/logistic.js";
+import { PrefixForward } from "../engine/prefixForward.js";
+import { loadSideEngine } from "../engine/sideEngine.js";
 import { CachedTextCostModel } from "./probe/probeScoring.js";
 
 export const TEXT_PLACEHOLDER = "{text}";
@@ -141,14 +141,7 @@ export class GuardCostModel extends CachedTextCostModel {
     const config = parsed.data;
     const modelPath = isKnownModelName(config.model) ? resolveModel(config.model) : isAbsolute(config.model) ? config.model : resolve(options.baseDir ?? process.cwd(), config.model);
     if (!existsSync(modelPath)) throw new UserError(`guard model not found: ${modelPath}`);
-    const engine = await Engine.load({
-      modelPath,
-      threads: options.threads ?? config.threads,
-      gpu: options.gpu,
-      contextSize: options.contextSize ?? config.contextSize ?? DEFAULT_CONTEXT,
-      maxSequences: options.maxSequences ?? DEFAULT_SEQUENCES,
-      kvCacheType: options.kvCacheType ?? batchInvariantKvCacheType(modelPath),
-    });
+    const engine = await loadSideEngine(modelPath, options, { contextSize: config.contextSize ?? DEFAULT_CONTEXT, maxSequences: DEFAULT_SEQUENCES, threads: config.threads });
     try {
       const labels = labelTokensInContext(engine, config);
       return new GuardCostModel(options.name ?? `guard:${modelPath}`, engine, { ...config, model: modelPath }, labels);

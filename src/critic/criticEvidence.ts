@@ -24,7 +24,8 @@ import { RUNTIME_SETTINGS, SEARCH_SETTINGS, SEQUENCES_MESSAGE, fitsSequences } f
 import { Progress, formatDuration } from "../util/progress.js";
 import { meanAndStderr, rocAuc } from "../util/metrics.js";
 import { readPromptsFile } from "../data/promptFile.js";
-import { rolloutRowOffsets, sha256File, type RolloutSet } from "./rolloutFile.js";
+import { rolloutRowOffsets, type RolloutSet } from "./rolloutFile.js";
+import { fileSha256 } from "../util/fileHash.js";
 import { rolloutContextCells, sampleRollouts } from "./rollouts.js";
 
 /** Markers around a generated section; `section` names it, so one file can hold several runs. */
@@ -200,7 +201,7 @@ async function testRollouts(o: Resolved, critic: Critic, cost: CostModel, prompt
   try {
     const progress = new Progress(prompts.length, { unit: "prompts", label: "(a) rollouts", stream: progressStream });
     const set = await sampleRollouts({
-      engine, modelSha256: await sha256File(o.model), cost, costSpec: o.cost, prompts, chat: o.chat,
+      engine, modelSha256: await fileSha256(o.model), cost, costSpec: o.cost, prompts, chat: o.chat,
       rolloutsPerPrompt: o.rolloutsPerPrompt, width, maxTokens: o.maxTokens, budget: o.budget, seed: o.seed, progress,
     });
     progress.finish();

@@ -33,4 +33,5 @@ export {
   type CriticSpec,
   type CriticTrainingInfo,
 } from "./format.js";
-export { activate, referenceForward, sigmoid, type ReferenceOutput } from "./reference.js";
+export { activate, referenceForward, type ReferenceOutput } from "./reference.js";
+export { sigmoid } from "../util/logistic.js";

@@ -1,13 +1,8 @@
 // Plain TypeScript forward pass of the critic, in float64. It defines what the native kernel
 // (native/critic/critic.cpp, float32 with fast exp) must compute; tests compare the two.
+import { sigmoid } from "../util/logistic.js";
 import { type CriticActivation, type CriticSpec, criticLayers } from "./format.js";
 
-/** Logistic function, stable for large |x|. */
-export function sigmoid(x: number): number {
-  if (x >= 0) return 1 / (1 + Math.exp(-x));
-  const e = Math.exp(x);
-  return e / (1 + e);
-}
 
 /** The hidden-layer activations; "gelu" is the tanh approximation. */
 export function activate(activation: CriticActivation, x: number): number {

@@ -15,7 +15,7 @@
 // The header names the model (file name, SHA-256, nEmbd) so training refuses rollouts sampled from
 // another model, and keeps every sampling setting so the data can be reproduced.
 import { createHash } from "node:crypto";
-import { createReadStream, mkdirSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { z } from "zod";
 import { UserError, briefZodError } from "../errors.js";
@@ -141,12 +141,6 @@ export function writeRolloutFile(path: string, set: RolloutSet): void {
   writeFileAtomic(path, encodeRollouts(set));
 }
 
-/** SHA-256 of a file, streamed (hex). */
-export async function sha256File(path: string): Promise<string> {
-  const hash = createHash("sha256");
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest("hex");
-}
 
 /**
  * SHA-256 of rollout data as training sees it (header minus its creation time, plus the hidden

@@ -15,7 +15,8 @@ import { z } from "zod";
 import { loadCostModel } from "../cost/load.js";
 import { randomCriticSpec } from "./critic.js";
 import { CRITIC_ACTIVATIONS, type CriticSpec, writeCriticFile } from "./format.js";
-import { sigmoid } from "./reference.js";
+import { sigmoid } from "../util/logistic.js";
+import { fileSha256 } from "../util/fileHash.js";
 import { Engine } from "../engine/engine.js";
 import { UserError } from "../errors.js";
 import { parseOptions } from "../errors.js";
@@ -28,7 +29,7 @@ import { buildCriticRows, type CriticRows, inputNormalization, splitPrompts } fr
 import { createCriticTrainer, type NativeCriticTrainer, seedHalves } from "./criticTrainer.js";
 import { brierScore, expectedCalibrationError, rocAuc } from "../util/metrics.js";
 import { readPromptsFile } from "../data/promptFile.js";
-import { assertRolloutsMatchModel, readRolloutFile, rolloutDigest, type RolloutSet, sha256File, writeRolloutFile } from "./rolloutFile.js";
+import { assertRolloutsMatchModel, readRolloutFile, rolloutDigest, type RolloutSet, writeRolloutFile } from "./rolloutFile.js";
 import { rolloutContextCells, sampleRollouts } from "./rollouts.js";
 
 /** Counter that keeps the shuffle seeds apart from other streams derived from the same seed. */
@@ -251,7 +252,7 @@ async function modelFileSha256(path: string): Promise<string> {
     if (error instanceof UserError) throw error;
     throw new UserError(`model file not found: ${path}`);
   }
-  return sha256File(path);
+  return fileSha256(path);
 }
 
 /** Reuses `o.rollouts` when it exists (checked against the model and settings), else samples. */

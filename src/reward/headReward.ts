@@ -10,10 +10,10 @@
 //     only what the last block added (candidates share their beams' cached prefixes).
 import { existsSync, statSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
-import { fileSha256 } from "../cost/probe/probeFormat.js";
-import { PrefixForward } from "../cost/probe/probeForward.js";
-import { Engine, type GpuOption } from "../engine/engine.js";
-import { batchInvariantKvCacheType } from "../engine/kvCacheType.js";
+import type { Engine, GpuOption } from "../engine/engine.js";
+import { PrefixForward } from "../engine/prefixForward.js";
+import { loadSideEngine } from "../engine/sideEngine.js";
+import { fileSha256 } from "../util/fileHash.js";
 import { UserError } from "../errors.js";
 import { resolveModel } from "../models/index.js";
 import { type HeadFile, readHeadFile } from "./headFormat.js";
@@ -64,14 +64,7 @@ export class HeadRewardModel implements RewardModel {
       return new HeadRewardModel(name, head, undefined);
     }
     const backbone = await resolveBackbone(head, file, options.backbonePath);
-    const engine = await Engine.load({
-      modelPath: backbone,
-      threads: options.threads ?? 1,
-      gpu: options.gpu,
-      contextSize: 4096,
-      maxSequences: 65,
-      kvCacheType: batchInvariantKvCacheType(backbone),
-    });
+    const engine = await loadSideEngine(backbone, { threads: options.threads, gpu: options.gpu }, { contextSize: 4096, maxSequences: 65, threads: 1 });
     if (engine.info.nEmbd !== head.backbone.nEmbd) {
       await engine.dispose();
       throw new UserError(`reward head ${file} expects hidden size ${head.backbone.nEmbd} but ${backbone} has ${engine.info.nEmbd}`);

@@ -9,10 +9,10 @@
 // on prefixes. Held out by request: metrics are on requests the head never saw.
 import { basename, dirname, relative, resolve } from "node:path";
 import { statSync } from "node:fs";
-import { fileSha256 } from "../cost/probe/probeFormat.js";
-import { PrefixForward } from "../cost/probe/probeForward.js";
-import { type FitOptions, fitLogistic } from "../cost/probe/trainProbe.js";
 import { Engine } from "../engine/engine.js";
+import { PrefixForward } from "../engine/prefixForward.js";
+import { fileSha256 } from "../util/fileHash.js";
+import { type FitOptions, fitLogistic } from "../util/logistic.js";
 import { UserError } from "../errors.js";
 import { rocAuc } from "../util/metrics.js";
 import { yieldToEventLoop } from "../util/yield.js";

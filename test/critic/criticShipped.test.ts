@@ -10,7 +10,7 @@ import { Engine } from "../../src/engine/engine.js";
 import { PACKAGE_ROOT } from "../../src/paths.js";
 import { evidenceMarkers, runCriticEvidence } from "../../src/critic/criticEvidence.js";
 import { readPromptsFile } from "../../src/data/promptFile.js";
-import { sha256File } from "../../src/critic/rolloutFile.js";
+import { fileSha256 } from "../../src/util/fileHash.js";
 import { STORIES_MODEL } from "../helpers/models.js";
 
 const SHIPPED = join(PACKAGE_ROOT, "models", "stories260K-critic.bin");
@@ -39,7 +39,7 @@ describe("shipped critic", () => {
       await engine.dispose();
     }
     const { header } = critic;
-    expect(header.model.sha256).toBe(await sha256File(STORIES_MODEL));
+    expect(header.model.sha256).toBe(await fileSha256(STORIES_MODEL));
     expect(header.normalization).toBe(true);
     expect(header.training).toMatchObject({ budget: 1, seed: 1, epochs: 15, cost: "rules:models/conflict-lexicon.json" });
     expect(header.training?.command).toEqual(expect.arrayContaining(["train-critic", "models/testbed/story-openings.train.jsonl"]));

@@ -16,10 +16,10 @@ import {
   type RolloutSet,
   readRolloutFile,
   rolloutRowOffsets,
-  sha256File,
   writeRolloutFile,
 } from "../../src/critic/rolloutFile.js";
 import { rolloutContextCells, sampleRollouts } from "../../src/critic/rollouts.js";
+import { fileSha256 } from "../../src/util/fileHash.js";
 import { checkpointPath, trainCritic, type TrainCriticOptions } from "../../src/critic/trainCritic.js";
 import { STORIES_MODEL, TINY_RANDOM_MODEL, expectSameRow } from "../helpers/models.js";
 import { cli } from "../helpers/cli.js";
@@ -68,7 +68,7 @@ function syntheticRollouts(sha256: string, prompts = 10, perPrompt = 12, blocks 
 let storiesSha: string;
 let syntheticFile: string;
 beforeAll(async () => {
-  storiesSha = await sha256File(STORIES_MODEL);
+  storiesSha = await fileSha256(STORIES_MODEL);
   syntheticFile = join(dir, "synthetic.rollouts");
   writeRolloutFile(syntheticFile, syntheticRollouts(storiesSha));
 });

@@ -1,5 +1,6 @@
 // Metrics for a probabilistic binary classifier (ranking, accuracy, calibration), and Platt
 // scaling. Labels are 0/1, scores are probabilities (or logits where noted).
+import { sigmoid } from "../../util/logistic.js";
 import { rocAuc } from "../../util/metrics.js";
 
 export interface ReliabilityBin {
@@ -138,9 +139,6 @@ export function fitPlatt(logits: ArrayLike<number>, labels: ArrayLike<number>, w
   return { scale: a, shift: b };
 }
 
-export function sigmoid(x: number): number {
-  return x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x));
-}
 
 function round(x: number): number {
   return Number.isFinite(x) ? Math.round(x * 1e4) / 1e4 : x;

@@ -19,9 +19,11 @@ import { Engine, type GpuOption } from "../../engine/engine.js";
 import { UserError } from "../../errors.js";
 import { resolveModel } from "../../models/index.js";
 import { MODEL_ENV } from "../../paths.js";
-import { batchInvariantKvCacheType } from "../../engine/kvCacheType.js";
-import { PrefixForward } from "./probeForward.js";
-import { fileSha256, readProbeFile, type ProbeFile, type ProbePooling } from "./probeFormat.js";
+import { PrefixForward } from "../../engine/prefixForward.js";
+import { loadSideEngine } from "../../engine/sideEngine.js";
+import { readProbeFile, type ProbeFile, type ProbePooling } from "./probeFormat.js";
+import { fileSha256 } from "../../util/fileHash.js";
+import { sigmoid } from "../../util/logistic.js";
 import { CachedTextCostModel } from "./probeScoring.js";
 
 export const PROBE_MODEL_ENV = "INFERENCE_GUARD_PROBE_MODEL";
@@ -82,14 +84,7 @@ export class ProbeCostModel extends CachedTextCostModel {
     const file = resolve(path);
     const probe = readProbeFile(file);
     const modelPath = await resolveProbeModel(probe, file, options.modelPath);
-    const engine = await Engine.load({
-      modelPath,
-      threads: options.threads ?? 1,
-      gpu: options.gpu,
-      contextSize: options.contextSize ?? DEFAULT_CONTEXT,
-      maxSequences: options.maxSequences ?? DEFAULT_SEQUENCES,
-      kvCacheType: options.kvCacheType ?? batchInvariantKvCacheType(modelPath),
-    });
+    const engine = await loadSideEngine(modelPath, options, { contextSize: DEFAULT_CONTEXT, maxSequences: DEFAULT_SEQUENCES, threads: 1 });
     if (engine.info.nEmbd !== probe.model.nEmbd) {
       await engine.dispose();
       throw new UserError(`probe ${file} expects hidden size ${probe.model.nEmbd} but ${modelPath} has ${engine.info.nEmbd}`);
@@ -160,6 +155,3 @@ export async function resolveProbeModel(probe: ProbeFile, probePath: string, ove
   return modelPath;
 }
 
-export function sigmoid(z: number): number {
-  return z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z));
-}

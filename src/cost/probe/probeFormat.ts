@@ -13,9 +13,6 @@
 //
 // `model.path` is relative to the probe file's folder (or absolute); `sha256` pins the exact
 // weights, since hidden states of another model (even one with the same nEmbd) mean nothing to it.
-import { createHash } from "node:crypto";
-import { createReadStream, statSync } from "node:fs";
-import { resolve } from "node:path";
 import { z } from "zod";
 import { describeZodError } from "../../errors.js";
 import { writeFileAtomic } from "../../util/files.js";
@@ -89,30 +86,4 @@ export function writeProbeFile(path: string, probe: ProbeFile): void {
     bias: roundFloat32(parsed.data.bias),
   };
   writeFileAtomic(path, JSON.stringify(data, null, 1) + "\n");
-}
-
-
-const shaMemo = new Map<string, Promise<string>>();
-
-/**
- * SHA-256 of a file, hex. Memoised per (path, size, mtime) within the process: a GGUF of several
- * GB takes seconds to hash, and a process may load several cost models on the same file.
- */
-export function fileSha256(path: string): Promise<string> {
-  const file = resolve(path);
-  const info = statSync(file);
-  const key = `${file}\0${info.size}\0${info.mtimeMs}`;
-  let hash = shaMemo.get(key);
-  if (!hash) {
-    hash = new Promise<string>((ok, fail) => {
-      const h = createHash("sha256");
-      createReadStream(file, { highWaterMark: 1 << 20 })
-        .on("data", (chunk) => h.update(chunk))
-        .on("error", fail)
-        .on("end", () => ok(h.digest("hex")));
-    });
-    hash.catch(() => shaMemo.delete(key));
-    shaMemo.set(key, hash);
-  }
-  return hash;
 }

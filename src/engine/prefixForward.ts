@@ -1,5 +1,5 @@
-// Batched forward passes of many token sequences through a cost model's own Engine (the latent
-// probe and the guard model both read one output per text: a hidden state or a few logits).
+// Batched forward passes of many token sequences through a side model's own Engine (the latent
+// probe, the guard model and the reward head each read one output per text: a hidden state or a few logits).
 //
 // Texts that share a token prefix share its KV cells: each call builds a token trie of its texts,
 // decodes every trie node once, and forks a sequence where the trie branches. All branches advance
@@ -13,8 +13,8 @@
 // prefix, so a kept sequence also keeps the running sums of its last MEAN_TAIL positions; a text
 // that shares less than that with every kept sequence is decoded from the start. A `pinned`
 // prefix (the guard model's template head) stays in the cache for the engine's lifetime.
-import type { Engine } from "../../engine/engine.js";
-import { UserError } from "../../errors.js";
+import type { Engine } from "./engine.js";
+import { UserError } from "../errors.js";
 
 /** What one text yields. Hidden: "last" = the last token's state; "mean" = the mean over all tokens; "both" = last then mean. */
 export type ForwardOutput = { kind: "hidden"; pooling: "last" | "mean" | "both" } | { kind: "logits"; tokens: readonly number[] };

@@ -1,0 +1,28 @@
+// The one file hasher: SHA-256 of a file, streamed, memoised per (path, size, mtime) within the
+// process. A GGUF of several GB takes seconds to hash, and a process may pin several cost and reward
+// models to the same file.
+import { createHash } from "node:crypto";
+import { createReadStream, statSync } from "node:fs";
+import { resolve } from "node:path";
+
+const shaMemo = new Map<string, Promise<string>>();
+
+/** SHA-256 of a file, hex; a file changed since (size or mtime) is hashed again. */
+export function fileSha256(path: string): Promise<string> {
+  const file = resolve(path);
+  const info = statSync(file);
+  const key = `${file}\0${info.size}\0${info.mtimeMs}`;
+  let hash = shaMemo.get(key);
+  if (!hash) {
+    hash = new Promise<string>((ok, fail) => {
+      const h = createHash("sha256");
+      createReadStream(file, { highWaterMark: 1 << 20 })
+        .on("data", (chunk) => h.update(chunk))
+        .on("error", fail)
+        .on("end", () => ok(h.digest("hex")));
+    });
+    hash.catch(() => shaMemo.delete(key));
+    shaMemo.set(key, hash);
+  }
+  return hash;
+}
