@@ -4,7 +4,7 @@ import { basename } from "node:path";
 import { checkPrompt } from "./chatMessages.js";
 import type { CostModel } from "./cost/costModel.js";
 import { loadCostModel } from "./cost/load.js";
-import { Critic, assertCriticMatchesModel } from "./critic/index.js";
+import { Critic, criticWarningsFor } from "./critic/index.js";
 import { Engine, type GpuOption, type ModelFacts } from "./engine/engine.js";
 import type { Decoder } from "./engine/decoder.js";
 import { batchInvariantKvCacheType } from "./engine/kvCacheType.js";
@@ -171,7 +171,7 @@ export async function createGuard(options: CreateGuardOptions = {}): Promise<Gua
     }
     if (typeof options.critic === "string") {
       const loaded = Critic.load(options.critic);
-      warnings.push(...assertCriticMatchesModel(loaded, { nEmbd: engine.info.nEmbd, name: basename(engine.info.modelPath) }));
+      warnings.push(...(await criticWarningsFor(loaded, engine.info)));
       critic = loaded;
     } else critic = options.critic;
   } catch (error) {

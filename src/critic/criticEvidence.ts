@@ -13,7 +13,7 @@ import { basename, dirname } from "node:path";
 import { z } from "zod";
 import type { CostModel } from "../cost/costModel.js";
 import { loadCostModel } from "../cost/load.js";
-import { Critic, assertCriticMatchesModel } from "./index.js";
+import { Critic, criticWarningsFor } from "./index.js";
 import { DEFAULT_MAX_SEQUENCES, Engine } from "../engine/engine.js";
 import { generateGuarded } from "../search/guard.js";
 import { parseOptions } from "../errors.js";
@@ -185,7 +185,7 @@ export async function runCriticEvidence(options: CriticEvidenceOptions, log: (li
 async function loadEngine(o: Resolved, critic: Critic, extra: { maxSequences: number; contextSize: number }): Promise<Engine> {
   const engine = await Engine.load({ modelPath: o.model, threads: o.threads, ...extra });
   try {
-    assertCriticMatchesModel(critic, { nEmbd: engine.info.nEmbd, name: basename(o.model) });
+    await criticWarningsFor(critic, engine.info);
   } catch (error) {
     await engine.dispose();
     throw error;

@@ -230,12 +230,15 @@ export function writeCriticFile(path: string, spec: CriticSpec): void {
 }
 
 /**
- * Refuses a critic trained for a model with a different hidden size (its input would be
- * meaningless). Returns warnings for softer mismatches (a different model name).
+ * Whether a latent critic applies to the loaded model, decided by what its input needs, never by a
+ * file name: refused when the hidden size differs (its input would not even fit) or the vocabulary
+ * does (another model family: its states mean nothing to the critic); a warning when the GGUF is
+ * another file (sha256) of the same shape, e.g. a requantisation: its estimates are not known to
+ * hold there. Fields the critic file does not record are not checked.
  */
 export function assertCriticMatchesModel(
   critic: { header: Pick<CriticHeader, "hiddenDim" | "model"> },
-  model: { nEmbd: number; name?: string },
+  model: { nEmbd: number; nVocab?: number; name?: string; sha256?: string },
 ): string[] {
   const trained = critic.header.model;
   const trainedName = trained.name ? ` (${trained.name})` : "";
@@ -245,9 +248,16 @@ export function assertCriticMatchesModel(
       `critic was trained for a model with hidden size ${critic.header.hiddenDim}${trainedName}, but the loaded model${loadedName} has hidden size ${model.nEmbd}; train a critic for this model`,
     );
   }
+  if (trained.nVocab !== undefined && model.nVocab !== undefined && trained.nVocab !== model.nVocab) {
+    throw new UserError(
+      `critic was trained on the states of a model with a ${trained.nVocab}-token vocabulary${trainedName}, but the loaded model${loadedName} has ${model.nVocab} (another model); train a critic for this model`,
+    );
+  }
   const warnings: string[] = [];
-  if (trained.name && model.name && trained.name !== model.name) {
-    warnings.push(`critic was trained for model "${trained.name}" but the loaded model is "${model.name}" (same hidden size ${model.nEmbd})`);
+  if (trained.sha256 && model.sha256 && trained.sha256.toLowerCase() !== model.sha256.toLowerCase()) {
+    warnings.push(
+      `critic was trained on another GGUF${trainedName} (sha256 ${trained.sha256.slice(0, 12)}…) of the same shape as the loaded model${loadedName} (sha256 ${model.sha256.slice(0, 12)}…): its estimates are not known to hold on this one`,
+    );
   }
   return warnings;
 }

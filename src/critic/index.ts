@@ -33,5 +33,6 @@ export {
   type CriticSpec,
   type CriticTrainingInfo,
 } from "./format.js";
+export { criticWarningsFor } from "./applies.js";
 export { activate, referenceForward, type ReferenceOutput } from "./reference.js";
 export { sigmoid } from "../util/logistic.js";

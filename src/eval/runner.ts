@@ -4,7 +4,7 @@ import { statSync } from "node:fs";
 import { basename, resolve } from "node:path";
 import { budgetWarning, type CostModel } from "../cost/costModel.js";
 import { loadCostModel } from "../cost/load.js";
-import { Critic, assertCriticMatchesModel } from "../critic/index.js";
+import { Critic, criticWarningsFor } from "../critic/index.js";
 import { DEFAULT_MAX_SEQUENCES, Engine } from "../engine/engine.js";
 import { UserError } from "../errors.js";
 import { blockTexts, chargedCostCurves, maxOf } from "../search/baselines/blocks.js";
@@ -70,7 +70,7 @@ export async function runEval(settings: EvalSettings, o: RunEvalOptions): Promis
     });
     reward = await loadEvalReward(settings, o.warn);
     if (critic) {
-      for (const w of assertCriticMatchesModel(critic, { nEmbd: engine.info.nEmbd, name: basename(settings.model) })) o.warn?.(w);
+      for (const w of await criticWarningsFor(critic, engine.info)) o.warn?.(w);
     }
     const tokens = prompts.map((p) => promptTokens(engine!, p, settings));
     checkPromptsFit(engine, prompts, tokens, settings.methods, settings.maxTokens);

@@ -233,11 +233,18 @@ describe("assertCriticMatchesModel", () => {
     expect(message).toContain("llama-8b");
   });
 
-  test("accepts the same size; warns when the names differ", () => {
-    expect(assertCriticMatchesModel(spec, { nEmbd: 32, name: "tiny-llama" })).toEqual([]);
+  test("refuses another vocabulary (another model's states), in one line", () => {
+    const message = refusal(() => assertCriticMatchesModel(spec, { nEmbd: 32, nVocab: 49152, name: "smollm2" })).message;
+    expect(message).toMatch(/32000-token vocabulary .* has 49152/);
+    expect(message).not.toContain("\n");
+  });
+
+  test("a file name decides nothing; another GGUF of the same shape (sha256) is a warning", () => {
+    expect(assertCriticMatchesModel(spec, { nEmbd: 32, nVocab: 32000, name: "tiny-llama" })).toEqual([]);
     expect(assertCriticMatchesModel(spec, { nEmbd: 32 })).toEqual([]);
-    const warnings = assertCriticMatchesModel(spec, { nEmbd: 32, name: "other" });
+    expect(assertCriticMatchesModel(spec, { nEmbd: 32, nVocab: 32000, name: "any-other-name.gguf", sha256: "AB".repeat(32) })).toEqual([]);
+    const warnings = assertCriticMatchesModel(spec, { nEmbd: 32, nVocab: 32000, name: "tiny-llama", sha256: "cd".repeat(32) });
     expect(warnings).toHaveLength(1);
-    expect(warnings[0]).toMatch(/"tiny-llama".*"other"/);
+    expect(warnings[0]).toMatch(/another GGUF \(tiny-llama\) \(sha256 abababababab…\) of the same shape .*sha256 cdcdcdcdcdcd…/);
   });
 });
