@@ -1,4 +1,4 @@
-// An error with the HTTP status and OpenAI error fields to answer it with (app.ts's error handler
+// An error with the HTTP status and OpenAI error fields to answer it with (plugins/errors.ts's handler
 // turns it into OpenAI's error body).
 export class HttpError extends Error {
   constructor(
