@@ -1,0 +1,48 @@
+// The search's trace (options.trace): one entry per block attempt, every candidate with its added
+// text, step and cumulative cost, z, reward, critic estimates, score, and what became of it.
+import { safetyStateAfter } from "./safetyState.js";
+import type { Candidate } from "./searchState.js";
+import type { BranchReason, TraceBlock, TraceCandidate } from "./types.js";
+
+export class TraceRecorder {
+  readonly blocks: TraceBlock[] = [];
+
+  /** `auto`: branch "auto" (entries say whether they cruised, or why they branched). */
+  constructor(
+    private readonly beams: number,
+    private readonly budget: number,
+    private readonly auto: boolean,
+  ) {}
+
+  /**
+   * `branched`: why a full block searched in full (undefined while cruising); `rejected`: a
+   * cruising candidate within budget but at risk (its block is searched again).
+   */
+  record(block: number, attempt: number, safe: Candidate[], unsafe: Candidate[], branched: BranchReason | undefined, rejected = false): void {
+    const kept = new Set(rejected ? [] : [...safe].sort((a, b) => b.score - a.score).slice(0, this.beams));
+    const entry = (c: Candidate, status: TraceCandidate["status"]): TraceCandidate => ({
+      beam: c.beam,
+      count: c.count,
+      added: c.added,
+      stepCost: c.stepCost,
+      cost: c.cost,
+      z: safetyStateAfter(c.cost, this.budget),
+      // Over-budget candidates are never ranked, so never scored by the reward model.
+      ...(status === "dropped: over budget" ? {} : { reward: c.reward }),
+      ...(c.safety !== undefined ? { safety: c.safety, value: c.value } : {}),
+      ...(status === "dropped: over budget" ? {} : { score: c.score }),
+      ...(c.doomed ? { stoppedMidBlock: true as const } : {}),
+      status,
+    });
+    this.blocks.push({
+      block,
+      attempt,
+      ...(this.auto && branched === undefined ? { cruise: true as const } : {}),
+      ...(this.auto && branched !== undefined ? { branched } : {}),
+      candidates: [
+        ...safe.map((c) => entry(c, kept.has(c) ? (c.done ? "finished" : "kept") : rejected ? "dropped: at risk" : "dropped: rank")),
+        ...unsafe.map((c) => entry(c, "dropped: over budget")),
+      ],
+    });
+  }
+}
