@@ -1,5 +1,5 @@
 // `inference-guard generate`: one answer to one prompt, guarded or with a baseline method.
-import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { ASSISTANT_COST_DEFAULT, STORY_COST_DEFAULT, defaultCost } from "../cost/defaults.js";
 import { createGuard, type Method } from "../createGuard.js";
@@ -96,7 +96,7 @@ export async function generateCommand(argv: string[], out: NodeJS.WritableStream
     const result = await guard.generate(input, { method, chat: Boolean(v.chat) });
     const { trace, tokenIds: _ids, ...summary } = result;
     // A chat model given a bare prompt often ends its answer at once: say why, and what renders it.
-    if (!v.chat && result.warning === undefined && modelHasChatTemplate(guard.engine.info.modelPath)) {
+    if (!v.chat && result.warning === undefined && guard.engine.info.chatTemplate) {
       const hint = "this model has a chat template: --chat renders the prompt with it (without --chat the prompt is plain text to continue)";
       if (result.text.trim() === "") summary.warning = `the answer is empty; ${hint}`;
       else err.write(`inference-guard: note: ${hint}\n`);
@@ -132,103 +132,5 @@ function writeTrace(path: string, json: string): void {
     writeFileAtomic(path, json);
   } catch (error) {
     throw new UserError(`the answer is above, but its trace could not be written to ${path}: ${(error as Error).message}`, { cause: error });
-  }
-}
-
-/**
- * Whether a GGUF file's metadata holds `tokenizer.chat_template` (read from its header; false for
- * anything it cannot read). The engine renders chat with it; here it only decides a hint.
- */
-export function modelHasChatTemplate(path: string): boolean {
-  let fd: number | undefined;
-  try {
-    fd = openSync(path, "r");
-    const reader = new HeaderReader(fd);
-    if (reader.bytes(4).toString("latin1") !== "GGUF") return false;
-    const version = reader.u32();
-    if (version < 2) return false;
-    reader.u64(); // tensors
-    const count = reader.u64();
-    for (let i = 0; i < count; i++) {
-      const key = reader.string();
-      const type = reader.u32();
-      if (key === "tokenizer.chat_template") return type === GGUF_STRING && reader.string().trim() !== "";
-      reader.skipValue(type);
-    }
-    return false;
-  } catch {
-    return false;
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-}
-
-const GGUF_STRING = 8;
-const GGUF_ARRAY = 9;
-/** Bytes of each fixed-size GGUF value type (u8, i8, u16, i16, u32, i32, f32, bool, -, -, u64, i64, f64). */
-const GGUF_SIZES: Record<number, number> = { 0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8 };
-
-/** Sequential reads of a GGUF header through a 1 MiB buffer (a vocabulary of 150k strings comes before the template). */
-class HeaderReader {
-  private buffer = Buffer.alloc(1 << 20);
-  private start = 0;
-  private end = 0;
-  private position = 0;
-
-  constructor(private readonly fd: number) {}
-
-  bytes(n: number): Buffer {
-    if (n > 64 << 20) throw new Error("implausible GGUF field");
-    if (this.end - this.start < n) {
-      const kept = this.buffer.subarray(this.start, this.end);
-      const next = Buffer.alloc(Math.max(this.buffer.length, n));
-      kept.copy(next);
-      this.buffer = next;
-      this.end = kept.length;
-      this.start = 0;
-      while (this.end < n) {
-        const read = readSync(this.fd, this.buffer, this.end, this.buffer.length - this.end, this.position);
-        if (read === 0) throw new Error("GGUF header cut short");
-        this.position += read;
-        this.end += read;
-      }
-    }
-    const out = this.buffer.subarray(this.start, this.start + n);
-    this.start += n;
-    return out;
-  }
-
-  u32(): number {
-    return this.bytes(4).readUInt32LE(0);
-  }
-
-  u64(): number {
-    return Number(this.bytes(8).readBigUInt64LE(0));
-  }
-
-  string(): string {
-    return this.bytes(this.u64()).toString("utf8");
-  }
-
-  skipValue(type: number): void {
-    if (type === GGUF_STRING) this.bytes(this.u64());
-    else if (type === GGUF_ARRAY) {
-      const itemType = this.u32();
-      const n = this.u64();
-      if (itemType === GGUF_STRING || itemType === GGUF_ARRAY) for (let i = 0; i < n; i++) this.skipValue(itemType);
-      else this.skipBytes(n * this.size(itemType));
-    } else this.bytes(this.size(type));
-  }
-
-  private skipBytes(n: number): void {
-    const buffered = Math.min(n, this.end - this.start);
-    this.start += buffered;
-    this.position += n - buffered;
-  }
-
-  private size(type: number): number {
-    const size = GGUF_SIZES[type];
-    if (size === undefined) throw new Error(`unknown GGUF value type ${type}`);
-    return size;
   }
 }

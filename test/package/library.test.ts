@@ -5,7 +5,6 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseChatMessages } from "../../src/chatMessages.js";
-import { modelHasChatTemplate } from "../../src/cli/generate.js";
 import { loadCostModel } from "../../src/cost/load.js";
 import { SHIPPED_COST_MODELS } from "../../src/cost/defaults.js";
 import { createGuard } from "../../src/createGuard.js";
@@ -101,12 +100,15 @@ describe("chat messages", () => {
 });
 
 describe("generate on a chat model without --chat", () => {
-  test("a GGUF's chat template is found in its header", () => {
-    expect(modelHasChatTemplate(ASSISTANT_MODEL)).toBe(true);
-    expect(modelHasChatTemplate(STORIES_MODEL)).toBe(false);
-    expect(modelHasChatTemplate(TINY_RANDOM_MODEL)).toBe(false);
-    expect(modelHasChatTemplate(join(PACKAGE_ROOT, "package.json"))).toBe(false);
-    expect(modelHasChatTemplate(join(elsewhere, "missing.gguf"))).toBe(false);
+  test("the engine reads a GGUF's chat template from its metadata (what decides the hint)", async () => {
+    for (const [model, expected] of [[ASSISTANT_MODEL, true], [STORIES_MODEL, false], [TINY_RANDOM_MODEL, false]] as const) {
+      const guard = await createGuard({ model, cost: "rules:conflict-lexicon.json", threads: 1 });
+      try {
+        expect([model, guard.engine.info.chatTemplate]).toEqual([model, expected]);
+      } finally {
+        await guard.dispose();
+      }
+    }
   });
 
   test("an empty answer says the model has a chat template and --chat renders it", async () => {
