@@ -206,13 +206,19 @@ async function sampleGroup(
     r.reward = l.tokens.length > 0 ? l.sumLogProb / l.tokens.length : 0;
   });
   for (const l of all) engine.release(l.seq);
-  // The search's reward, when it is not likelihood: each whole rollout scored as the guard scores a candidate.
+  // The search's reward, when it is not likelihood: each whole rollout scored as the guard scores a
+  // candidate. A head on this model's own states reads the state recorded at the rollout's last token
+  // (the guard's candidate state; no second pass over the answer); another reward re-reads the answer.
   if (o.reward && o.reward !== LOGPROB_REWARD) {
     for (const [i, l] of all.entries()) {
       const m = members[Math.floor(i / o.rolloutsPerPrompt)]!;
       const content = o.prompts[m.index]!;
       const request = o.chat ? { messages: [{ role: "user" as const, content }] } : { prompt: content };
-      l.rollout.reward = await rewardOfAnswer(engine, o.reward, { ...request, promptTokens: m.tokens }, { tokenIds: l.tokens, text: l.text, sumLogProb: l.sumLogProb });
+      const last = l.hidden[l.hidden.length - 1];
+      l.rollout.reward =
+        o.reward.needsHidden && last !== undefined
+          ? (await o.reward.score({ ...request, promptTokens: m.tokens }, [{ tokens: l.tokens, text: l.text, sumLogProb: l.sumLogProb, hidden: last }]))[0]!
+          : await rewardOfAnswer(engine, o.reward, { ...request, promptTokens: m.tokens }, { tokenIds: l.tokens, text: l.text, sumLogProb: l.sumLogProb });
     }
   }
   return all;

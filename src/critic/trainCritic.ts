@@ -29,7 +29,7 @@ import { buildCriticRows, type CriticRows, inputNormalization, splitPrompts } fr
 import { createCriticTrainer, type NativeCriticTrainer, seedHalves } from "./criticTrainer.js";
 import { brierScore, expectedCalibrationError, rocAuc } from "../util/metrics.js";
 import { readPromptsFile } from "../data/promptFile.js";
-import { assertRolloutsMatchModel, readRolloutFile, rolloutDigest, type RolloutSet, writeRolloutFile } from "./rolloutFile.js";
+import { assertRolloutsMatchModel, readRolloutFile, rolloutDigest, rolloutRowOffsets, type RolloutSet, writeRolloutFile } from "./rolloutFile.js";
 import { rolloutContextCells, sampleRollouts } from "./rollouts.js";
 
 /** Counter that keeps the shuffle seeds apart from other streams derived from the same seed. */
@@ -287,6 +287,7 @@ async function obtainRollouts(
       }
     }
     log(`reusing ${h.rollouts.length} rollouts from ${o.rollouts}`);
+    await relabelRewards(set, o, log);
     return set;
   }
   if (!o.prompts) throw new UserError("--prompts FILE is required to sample rollouts (or pass --rollouts with an existing rollout file)");
@@ -300,14 +301,7 @@ async function obtainRollouts(
     maxSequences: o.rolloutsPerPrompt,
     contextSize: rolloutContextCells(PROMPT_ALLOWANCE, o.rolloutsPerPrompt, o.maxTokens, 1),
   });
-  const rewardOptions = { policyModelPath: o.model, threads: o.threads };
-  let reward: RewardModel = LOGPROB_REWARD;
-  if (o.reward !== undefined) reward = await loadRewardModel(o.reward, rewardOptions);
-  else if (o.chat) {
-    const loaded = await loadAssistantReward(rewardOptions);
-    if (loaded.warning) log(`warning: ${loaded.warning}`);
-    reward = loaded.model ?? LOGPROB_REWARD;
-  }
+  const reward = await loadValueReward(o, log);
   try {
     const progress = progressStream ? new Progress(prompts.length, { unit: "prompts", label: "rollouts", stream: progressStream }) : undefined;
     const started = performance.now();
@@ -339,6 +333,55 @@ async function obtainRollouts(
     await engine.dispose();
     await cost.dispose?.();
   }
+}
+
+/** The reward of the value labels: --reward, else the guard's default for the prompt kind. */
+async function loadValueReward(o: ResolvedTrainCriticOptions, log: (line: string) => void): Promise<RewardModel> {
+  const rewardOptions = { policyModelPath: o.model, threads: o.threads };
+  if (o.reward !== undefined) return loadRewardModel(o.reward, rewardOptions);
+  if (!o.chat) return LOGPROB_REWARD;
+  const loaded = await loadAssistantReward(rewardOptions);
+  if (loaded.warning) log(`warning: ${loaded.warning}`);
+  return loaded.model ?? LOGPROB_REWARD;
+}
+
+/**
+ * Reused rollouts scored under another reward than this run's: a reward on this model's own states
+ * rescores each rollout from its last stored state (rescoreRollouts), so one sampling serves any such
+ * head; another reward cannot, and is said.
+ */
+async function relabelRewards(set: RolloutSet, o: ResolvedTrainCriticOptions, log: (line: string) => void): Promise<void> {
+  const have = set.header.reward ?? LOGPROB_REWARD.name;
+  const reward = await loadValueReward(o, log);
+  try {
+    if (reward.name === have) return;
+    if (await rescoreRollouts(set, reward)) log(`rescored ${set.header.rollouts.length} rollouts with ${reward.name} from their last stored states`);
+    else log(`warning: rollouts ${o.rollouts} were scored with ${have}, not ${reward.name}: their value labels stay ${have}'s (sample new rollouts to change them)`);
+  } finally {
+    await reward.dispose?.();
+  }
+}
+
+/**
+ * Each rollout's reward under `reward`, when it reads the sampled model's own states: from the
+ * rollout's last stored state, the hidden state of its last token (the state the guard scores a
+ * finished candidate by; the prompt's last for an empty answer). False, and nothing changed, for a
+ * reward that needs the text or another model.
+ */
+export async function rescoreRollouts(set: RolloutSet, reward: RewardModel): Promise<boolean> {
+  if (!reward.needsHidden) return false;
+  const h = set.header;
+  const nEmbd = h.model.nEmbd;
+  const offsets = rolloutRowOffsets(h);
+  for (const [i, r] of h.rollouts.entries()) {
+    const last = offsets[i]! + r.states.length - 1;
+    const content = h.prompts[r.prompt]!;
+    const request = h.chat ? { messages: [{ role: "user" as const, content }] } : { prompt: content };
+    const hidden = set.hidden.subarray(last * nEmbd, (last + 1) * nEmbd);
+    [r.reward] = await reward.score({ ...request, promptTokens: [] }, [{ tokens: r.tokenIds, text: "", sumLogProb: 0, hidden }]);
+  }
+  h.reward = reward.name;
+  return true;
 }
 
 function shuffleSeed(seed: number, epoch: number): bigint {

@@ -128,6 +128,57 @@ describe("rollouts through the engine", () => {
   });
 });
 
+describe("rollouts rescored under a head on the same model's states", () => {
+  test("each rollout's reward from its last stored state equals the head on the teacher-forced answer, and sampling with the head gives the same", async () => {
+    const { writeHeadFile, HEAD_FORMAT, HEAD_FORMAT_VERSION } = await import("../../src/reward/headFormat.js");
+    const { HeadRewardModel } = await import("../../src/reward/headReward.js");
+    const { rewardOfAnswer } = await import("../../src/reward/answerReward.js");
+    const { rescoreRollouts } = await import("../../src/critic/trainCritic.js");
+    const { statSync } = await import("node:fs");
+    // A head on stories260K's own states (seeded weights): what matters is that both routes read the same state.
+    const rand = seededRandom(5);
+    const headPath = join(dir, "stories-head.json");
+    writeHeadFile(headPath, {
+      format: HEAD_FORMAT, formatVersion: HEAD_FORMAT_VERSION,
+      backbone: { file: "stories260K.gguf", path: STORIES_MODEL, sha256: storiesSha, size: statSync(STORIES_MODEL).size, nEmbd: 64 },
+      render: "chat", weights: Array.from({ length: 64 }, () => rand() - 0.5), bias: 0.1,
+    });
+    const R = 3;
+    const T = 20;
+    const engine = await Engine.load({ modelPath: STORIES_MODEL, maxSequences: R, contextSize: rolloutContextCells(64, R, T, 1) });
+    const cost = await loadCostModel(COST_SPEC);
+    const head = await HeadRewardModel.load(headPath, { policyModelPath: STORIES_MODEL });
+    try {
+      expect(head.needsHidden).toBe(true);
+      const prompts = ["Once upon a time, there was a cat.", "One day, a bird sang."];
+      const options = { engine, modelSha256: storiesSha, cost, costSpec: COST_SPEC, prompts, rolloutsPerPrompt: R, width: 8, maxTokens: T, budget: 1, seed: 4 };
+      const plain = await sampleRollouts(options);
+      const withHead = await sampleRollouts({ ...options, reward: head });
+      expect(plain.header.rollouts.map((r) => r.tokenIds)).toEqual(withHead.header.rollouts.map((r) => r.tokenIds));
+      const logprobs = plain.header.rollouts.map((r) => r.reward);
+      expect(await rescoreRollouts(plain, head)).toBe(true);
+      expect(plain.header.reward).toBe(head.name);
+      for (const [i, r] of plain.header.rollouts.entries()) {
+        expect(r.reward).toBeCloseTo(withHead.header.rollouts[i]!.reward, 5);
+        const promptTokens = engine.completionPrompt(prompts[r.prompt]!);
+        const forced = await rewardOfAnswer(engine, head, { prompt: prompts[r.prompt]!, promptTokens }, { tokenIds: r.tokenIds, text: "", sumLogProb: 0 });
+        // A batched row against a fresh prefill: float noise, while the head's logits of different answers differ by far more.
+        expect(Math.abs(r.reward - forced)).toBeLessThan(0.05);
+      }
+      expect(new Set(plain.header.rollouts.map((r) => r.reward.toFixed(2))).size).toBeGreaterThan(1);
+      expect(plain.header.rollouts.map((r) => r.reward)).not.toEqual(logprobs);
+      // A reward that reads the text (or another model) cannot be rescored from states: nothing changes.
+      const { LOGPROB_REWARD } = await import("../../src/reward/rewardModel.js");
+      const before = plain.header.rollouts.map((r) => r.reward);
+      expect(await rescoreRollouts(plain, LOGPROB_REWARD)).toBe(false);
+      expect(plain.header.rollouts.map((r) => r.reward)).toEqual(before);
+    } finally {
+      await head.dispose();
+      await engine.dispose();
+    }
+  });
+});
+
 describe("rollout file", () => {
   test("round-trips and refuses damage with one line", () => {
     const set = readRolloutFile(syntheticFile);
