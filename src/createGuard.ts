@@ -1,7 +1,8 @@
 // The library API: one object that owns a model, a cost model and (optionally) a critic, and
 // answers prompts with InferenceGuard or a baseline method over the same engine.
 import { basename } from "node:path";
-import { checkPrompt } from "./chatMessages.js";
+import { checkPrompt, type ChatMessage } from "./chatMessages.js";
+import { CostModelSet, costModelSpecs } from "./cost/costModelSet.js";
 import type { CostModel } from "./cost/costModel.js";
 import { loadCostModel } from "./cost/load.js";
 import { Critic, criticWarningsFor } from "./critic/index.js";
@@ -15,17 +16,14 @@ import { defaultModelPath } from "./paths.js";
 import { generateGuarded, requiredContextCells } from "./search/guard.js";
 import { guardOptionsSchema, parseOptions, type GuardOptions, type ResolvedGuardOptions } from "./search/options.js";
 import { generatePlain } from "./search/plain.js";
-import { CostModelSet, costModelSpecs } from "./request/costModels.js";
 import { assistantRewardUnavailable, loadAssistantReward, loadRewardModel } from "./reward/load.js";
 import { LOGPROB_REWARD, type RewardModel } from "./reward/rewardModel.js";
 import type { CriticScorer, GenerationResult } from "./search/types.js";
+import { NamedModels } from "./util/namedModels.js";
 
 export type Method = "guard" | "sample" | "greedy";
 
-export interface ChatMessage {
-  role: "system" | "user" | "assistant";
-  content: string;
-}
+export type { ChatMessage } from "./chatMessages.js";
 
 export interface CreateGuardOptions {
   /**
@@ -156,19 +154,15 @@ export async function createGuard(options: CreateGuardOptions = {}): Promise<Gua
   });
   let critic: CriticScorer | undefined;
   let reward: RewardModel | undefined;
-  const named: Record<string, RewardModel> = {};
-  const ownedNamed: RewardModel[] = [];
+  let named: NamedModels<RewardModel> | undefined;
   const warnings: string[] = [];
   const rewardOptions = { policyModelPath: engine.info.modelPath, threads: options.threads, gpu: options.gpu };
   try {
     reward = typeof options.reward === "string" ? await loadRewardModel(options.reward, rewardOptions) : options.reward;
-    for (const [name, spec] of Object.entries(options.rewardModels ?? {})) {
-      if (!REWARD_NAME_PATTERN.test(name) || BUILT_IN_REWARD_NAMES.includes(name)) {
-        throw new UserError(`invalid reward model name "${name}": use letters, digits, '.', '_' or '-', not ${BUILT_IN_REWARD_NAMES.join(" or ")}`);
-      }
-      named[name] = typeof spec === "string" ? await loadRewardModel(spec, rewardOptions) : spec;
-      if (typeof spec === "string") ownedNamed.push(named[name]!);
-    }
+    named = await NamedModels.load(
+      { noun: "reward", offeredBy: "guard", reserved: BUILT_IN_REWARD_NAMES, load: (spec) => loadRewardModel(spec, rewardOptions), dispose: (m) => m.dispose?.() },
+      options.rewardModels ?? {},
+    );
     if (typeof options.critic === "string") {
       const loaded = Critic.load(options.critic);
       warnings.push(...(await criticWarningsFor(loaded, engine.info)));
@@ -176,7 +170,7 @@ export async function createGuard(options: CreateGuardOptions = {}): Promise<Gua
     } else critic = options.critic;
   } catch (error) {
     if (typeof options.reward === "string") await reward?.dispose?.();
-    for (const m of ownedNamed) await m.dispose?.();
+    await named?.dispose();
     await engine.dispose();
     await releaseCost();
     throw error;
@@ -184,12 +178,12 @@ export async function createGuard(options: CreateGuardOptions = {}): Promise<Gua
   // Parallel generations call the cost model in turn: one that keeps state between calls keeps theirs.
   cost.shareAmong?.(parallel);
   reward?.shareAmong?.(parallel);
-  for (const m of ownedNamed) m.shareAmong?.(parallel);
+  for (const m of named!.owned) m.shareAmong?.(parallel);
   // Said at startup (CLIs print warnings then), though the assistant reward loads on the first chat
   // request; only for a model with a chat template (a completion model never uses the chat default).
   const unavailable = reward === undefined ? assistantRewardUnavailable(engine.info.modelPath) : undefined;
   if (unavailable !== undefined && engine.info.chatTemplate) warnings.push(unavailable);
-  const rewards = new GuardRewards(reward, typeof options.reward === "string", named, ownedNamed, async () => {
+  const rewards = new GuardRewards(reward, typeof options.reward === "string", named!, async () => {
     if (unavailable !== undefined) {
       if (!engine.info.chatTemplate) warnings.push(unavailable); // not said at startup
       return undefined;
@@ -204,7 +198,6 @@ export async function createGuard(options: CreateGuardOptions = {}): Promise<Gua
 
 /** Reward names every guard offers: the prompt kind's default, and likelihood. */
 export const BUILT_IN_REWARD_NAMES: readonly string[] = ["default", "logprob"];
-const REWARD_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 /** The guard's reward models: the one it was given, else logprob for completions and the assistant default for chat (loaded on first use). */
 class GuardRewards {
@@ -213,22 +206,19 @@ class GuardRewards {
   constructor(
     private readonly given: RewardModel | undefined,
     private readonly ownsGiven: boolean,
-    private readonly named: Readonly<Record<string, RewardModel>>,
-    private readonly ownedNamed: readonly RewardModel[],
+    private readonly named: NamedModels<RewardModel>,
     private readonly loadAssistant: () => Promise<RewardModel | undefined>,
   ) {}
 
   get names(): string[] {
-    return [...BUILT_IN_REWARD_NAMES, ...Object.keys(this.named)];
+    return [...BUILT_IN_REWARD_NAMES, ...this.named.names()];
   }
 
   /** The model a name picks; "default" (or no name) is the prompt kind's. */
   async byName(name: string | undefined, chat: boolean): Promise<RewardModel> {
     if (name === undefined || name === "default") return this.forPrompt(chat);
     if (name === "logprob") return LOGPROB_REWARD;
-    const model = this.named[name];
-    if (model === undefined) throw new UserError(`unknown reward model "${name}": this guard offers ${this.names.join(", ")}`);
-    return model;
+    return this.named.get(name, this.names);
   }
 
   async forPrompt(chat: boolean): Promise<RewardModel> {
@@ -239,7 +229,7 @@ class GuardRewards {
 
   async dispose(): Promise<void> {
     if (this.ownsGiven) await this.given?.dispose?.();
-    for (const m of this.ownedNamed) await m.dispose?.();
+    await this.named.dispose();
     await (await this.assistant)?.dispose?.();
   }
 }

@@ -8,7 +8,7 @@ import type { ChatMessage } from "../createGuard.js";
 import { UserError, describeZodError } from "../errors.js";
 import type { GuardOptions } from "../search/options.js";
 import { batchGuardSchema, resolveRequestSettings, type ResolvedRequestSettings } from "../request/guardSettings.js";
-import { messageSchema, toChatMessages } from "../request/messages.js";
+import { messageSchema, toChatMessages } from "../chatMessages.js";
 import { oneLine } from "../util/oneLine.js";
 
 /** A UTF-16 surrogate without its pair: such a string is no text (it has no UTF-8 form, and no URL-safe job id in the queue). */

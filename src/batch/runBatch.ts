@@ -6,7 +6,7 @@ import type { Guard } from "../createGuard.js";
 import { UserError } from "../errors.js";
 import type { GuardOptions } from "../search/options.js";
 import type { GenerationResult } from "../search/types.js";
-import { DEFAULT_COST_NAME, type CostModelSet } from "../request/costModels.js";
+import { DEFAULT_COST_NAME, type CostModelSet } from "../cost/costModelSet.js";
 import { Progress } from "../util/progress.js";
 import { readBatchInput, type BatchId, type BatchJob } from "./input.js";
 import { RunLock } from "./lock.js";

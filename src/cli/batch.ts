@@ -6,7 +6,7 @@ import { ASSISTANT_COST_DEFAULT } from "../cost/defaults.js";
 import { createGuard, type Method } from "../createGuard.js";
 import { runBatch } from "../batch/runBatch.js";
 import { UserError } from "../errors.js";
-import { CostModelSet, costModelSpecs } from "../request/costModels.js";
+import { CostModelSet, costModelSpecs } from "../cost/costModelSet.js";
 import { choiceFlag, numberFlag, parseFlags, stringFlag, type OptionSpec } from "./args.js";
 import { modelFlag, modelHelp } from "./modelFlag.js";
 import { REWARD_MODEL_HELP, REWARD_MODEL_OPTIONS, namedRewardModels } from "./settingFlags.js";

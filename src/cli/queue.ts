@@ -11,7 +11,7 @@ import { pushRows } from "../queue/push.js";
 import { closeRedis, connectRedis } from "../queue/redis.js";
 import { formatStatus, queueStatus } from "../queue/status.js";
 import { QueueStore, openQueue } from "../queue/store.js";
-import { ASSISTANT_COST_NAME, DEFAULT_COST_NAME } from "../request/costModels.js";
+import { ASSISTANT_COST_NAME, DEFAULT_COST_NAME } from "../cost/costModelSet.js";
 import { choiceFlag, numberFlag, parseFlags, stringFlag, type OptionSpec } from "./args.js";
 import { CONNECTION_HELP, CONNECTION_OPTIONS, connectionFlags, parseAsFlags } from "./queueFlags.js";
 import { SEARCH_FLAGS, definedOnly, readSettings, settingHelp, settingOptions } from "./settingFlags.js";

@@ -5,8 +5,9 @@
 import { UserError } from "../errors.js";
 import { ASSISTANT_COST_DEFAULT, STORY_COST_DEFAULT } from "../cost/defaults.js";
 import type { GpuOption } from "../engine/engine.js";
-import { parseNamedCostSpecs } from "../request/costModels.js";
+import { parseNamedCostSpecs } from "../cost/costModelSet.js";
 import { SETTINGS, type GpuChoice, type Setting, type SettingKey } from "../settings.js";
+import { parseNamedSpecs } from "../util/namedModels.js";
 import { definedOnly } from "../util/objects.js";
 import { choiceFlag, numberFlag, stringFlag, type OptionSpec } from "./args.js";
 
@@ -117,16 +118,7 @@ export const REWARD_MODEL_HELP = `  --reward-model NAME=SPEC another reward mode
 
 /** The --reward-model NAME=SPEC flags as a name -> spec map. */
 export function namedRewardModels(v: Values): Record<string, string> {
-  const specs: Record<string, string> = {};
-  for (const entry of (v["reward-model"] as unknown as string[] | undefined) ?? []) {
-    const eq = entry.indexOf("=");
-    const name = eq > 0 ? entry.slice(0, eq).trim() : "";
-    const spec = eq > 0 ? entry.slice(eq + 1).trim() : "";
-    if (name === "" || spec === "") throw new UserError(`--reward-model expects NAME=SPEC (e.g. skywork=head:skywork-head.json), got "${entry}"`);
-    if (name in specs) throw new UserError(`--reward-model "${name}" is given twice`);
-    specs[name] = spec;
-  }
-  return specs;
+  return parseNamedSpecs("--reward-model", "reward", (v["reward-model"] as unknown as string[] | undefined) ?? [], { example: "skywork=head:skywork-head.json" });
 }
 
 /** The --cost-model NAME=SPEC flags (repeatable) as a name → spec map. */

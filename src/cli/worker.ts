@@ -12,7 +12,7 @@ import {
   workerSettingsSchema,
 } from "../queue/config.js";
 import { runQueueWorker } from "../queue/worker.js";
-import { CostModelSet, costModelSpecs } from "../request/costModels.js";
+import { CostModelSet, costModelSpecs } from "../cost/costModelSet.js";
 import { definedOnly } from "../util/objects.js";
 import { numberFlag, parseFlags, stringFlag, type OptionSpec } from "./args.js";
 import { modelFlagOrDefault, modelHelp } from "./modelFlag.js";

@@ -21,7 +21,7 @@ import type { Redis } from "ioredis";
 import { answerJob, isChatJob, resultRecord } from "../batch/runBatch.js";
 import type { Guard } from "../createGuard.js";
 import { UserError, parseOptions } from "../errors.js";
-import type { CostModelSet } from "../request/costModels.js";
+import type { CostModelSet } from "../cost/costModelSet.js";
 import { connectionSchema, redactUrl, workerSettingsSchema, type QueueConnection, type WorkerSettings } from "./config.js";
 import { closeRedis, connectRedis, describeRedisError, isConnectionError, whenRedisSilent } from "./redis.js";
 import { parseRowData } from "./rows.js";

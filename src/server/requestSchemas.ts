@@ -8,9 +8,9 @@
 // too (a typo should not pass silently).
 import { z } from "zod";
 import { guardFieldSchema } from "../request/guardSettings.js";
-import { messageSchema, neutralOnly } from "../request/messages.js";
+import { messageSchema, neutralOnly } from "../chatMessages.js";
 
-export { messageSchema, toChatMessages } from "../request/messages.js";
+export { messageSchema, toChatMessages } from "../chatMessages.js";
 
 const NO_PENALTIES = "only 0 is supported (repetition penalties are not implemented and would change the answer)";
 const NO_TOOLS = "this server has no tool calling";

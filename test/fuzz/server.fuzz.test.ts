@@ -18,7 +18,7 @@ import { connect } from "node:net";
 import fc from "fast-check";
 import type { FastifyInstance } from "fastify";
 import { createGuard, type Guard } from "../../src/createGuard.js";
-import { CostModelSet, costModelSpecs } from "../../src/request/costModels.js";
+import { CostModelSet, costModelSpecs } from "../../src/cost/costModelSet.js";
 import { buildApp, type ServerState } from "../../src/server/app.js";
 import { parseServerConfig } from "../../src/server/config.js";
 import { createGuardServer, type GuardServer } from "../../src/server/index.js";

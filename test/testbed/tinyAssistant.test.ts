@@ -9,7 +9,7 @@ import { loadCostModel } from "../../src/cost/load.js";
 import { createGuard } from "../../src/createGuard.js";
 import { Engine } from "../../src/engine/engine.js";
 import { PACKAGE_ROOT } from "../../src/paths.js";
-import { ASSISTANT_COST_NAME, DEFAULT_COST_NAME } from "../../src/request/costModels.js";
+import { ASSISTANT_COST_NAME, DEFAULT_COST_NAME } from "../../src/cost/costModelSet.js";
 import { createGuardServer } from "../../src/server/index.js";
 import { sampleRollouts } from "../../src/critic/rollouts.js";
 import { cli } from "../helpers/cli.js";
