@@ -23,14 +23,20 @@ Trains a helpfulness reward: a linear head on the chat model's last-token final 
 prefers an answer taking the request on over a refusal, an answer to another request, or word
 salad, on answer prefixes as the search scores them. Use it with --reward head:HEAD.json. On the
 model it was trained for it reads the search's own hidden states (no extra decode); with another
-policy it runs its backbone in its own context. Data: GPTFuzz responses_train and the XSTest answers
-of four models from ../shared/data (never the judge's: GPTFuzz responses_evaluate, mistralinstruct).
+policy it runs its backbone in its own context. Data: GPTFuzz responses_train, the XSTest answers
+of four models and hh-rlhf's one-turn chosen/rejected pairs from ../shared/data (never the judge's:
+GPTFuzz responses_evaluate, mistralinstruct).
 
 ${modelHelp(25, "always", "chat GGUF whose hidden states the head reads")}
   --out FILE             head file to write (JSON, atomically)
   --data DIR             shared data folder (default: ../shared/data)
   --exclude FILE         a prompts JSONL whose requests are never trained on; repeatable
                          (default: models/testbed/assistant-{harmful,harmless}.test.jsonl)
+  --per-question K       GPTFuzz answers per question and label (default 12)
+  --max-examples N       about N examples, whole requests drawn at random (default: all; a large
+                         model's feature pass is the cost: about 6,000 examples in all)
+  --max-answer-tokens T  answers cut to T tokens (default ${d.maxAnswerTokens})
+  --prefixes L,L,...     answer prefix lengths read besides the whole answer (default ${d.prefixes.join(",")})
   --epochs E             passes of Adam (default ${d.fit.epochs})
   --lr X                 learning rate (default ${d.fit.learningRate})
   --l2 X                 L2 penalty (default ${d.fit.l2})
@@ -47,6 +53,10 @@ const OPTIONS: OptionSpec = {
   data: { type: "string" },
   exclude: { type: "string", multiple: true },
   epochs: { type: "string" },
+  "per-question": { type: "string" },
+  "max-examples": { type: "string" },
+  "max-answer-tokens": { type: "string" },
+  prefixes: { type: "string" },
   lr: { type: "string" },
   l2: { type: "string" },
   "held-out": { type: "string" },
@@ -76,6 +86,11 @@ export async function trainRewardCommand(argv: string[], out: NodeJS.WritableStr
     if (!(x > 0)) throw new UserError(`--${name} must be > 0, got ${x}`);
     return x;
   };
+  const intAtLeast1 = (name: string): number | undefined => {
+    const x = numberFlag(v, name, "int");
+    if (x !== undefined && x < 1) throw new UserError(`--${name} must be at least 1, got ${x}`);
+    return x;
+  };
   const heldOut = positive("held-out", d.heldOutFraction);
   if (heldOut >= 0.5) throw new UserError(`--held-out must be below 0.5, got ${heldOut}`);
   const l2 = numberFlag(v, "l2") ?? d.fit.l2;
@@ -93,8 +108,10 @@ export async function trainRewardCommand(argv: string[], out: NodeJS.WritableStr
     outPath: outFile,
     seed: numberFlag(v, "seed", "int") ?? d.seed,
     heldOutFraction: heldOut,
-    prefixes: d.prefixes,
-    maxAnswerTokens: d.maxAnswerTokens,
+    prefixes: prefixesFlag(stringFlag(v, "prefixes")) ?? d.prefixes,
+    maxAnswerTokens: intAtLeast1("max-answer-tokens") ?? d.maxAnswerTokens,
+    perQuestion: intAtLeast1("per-question"),
+    maxExamples: intAtLeast1("max-examples"),
     fit: { ...d.fit, epochs: positive("epochs", d.fit.epochs), learningRate: positive("lr", d.fit.learningRate), l2 },
     threads: positive("threads", d.threads),
     signal: controller.signal,
@@ -119,9 +136,17 @@ export async function trainRewardCommand(argv: string[], out: NodeJS.WritableStr
       out.write(
         `${split}: AUC all prefixes ${m.aucAllPrefixes}, compliance vs refusal ${m.aucComplianceVsRefusal} (first 8 tokens ${m.aucComplianceVsRefusalAt8}); ` +
           `pairwise vs refusal ${m.pairwise.refusal.accuracy} (${m.pairwise.refusal.pairs}), vs off-topic ${m.pairwise["off-topic"].accuracy} (${m.pairwise["off-topic"].pairs}), ` +
-          `vs salad ${m.pairwise.salad.accuracy} (${m.pairwise.salad.pairs})\n`,
+          `vs salad ${m.pairwise.salad.accuracy} (${m.pairwise.salad.pairs}), hh-rlhf chosen vs rejected ${m.pairwise["hh-rejected"].accuracy} (${m.pairwise["hh-rejected"].pairs})\n`,
       );
     }
   }
   return 0;
+}
+
+/** "8,16,32" -> [8, 16, 32]; each a whole number >= 1. */
+function prefixesFlag(text: string | undefined): number[] | undefined {
+  if (text === undefined) return undefined;
+  const list = text.split(",").map((t) => t.trim());
+  if (list.some((t) => !/^[1-9][0-9]*$/.test(t))) throw new UserError(`--prefixes takes whole numbers >= 1 separated by commas, got "${text}"`);
+  return list.map(Number);
 }

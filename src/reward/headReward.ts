@@ -9,13 +9,14 @@
 //     rendered with the backbone's chat template, the answer appended, and PrefixForward decodes
 //     only what the last block added (candidates share their beams' cached prefixes).
 import { existsSync, statSync } from "node:fs";
-import { dirname, isAbsolute, resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import type { Engine, GpuOption } from "../engine/engine.js";
 import { PrefixForward } from "../engine/prefixForward.js";
 import { loadSideEngine } from "../engine/sideEngine.js";
 import { fileSha256 } from "../util/fileHash.js";
 import { UserError } from "../errors.js";
 import { resolveModel } from "../models/index.js";
+import { backboneCandidates } from "./backbone.js";
 import { type HeadFile, readHeadFile } from "./headFormat.js";
 import type { RewardCandidate, RewardModel, RewardRequest } from "./rewardModel.js";
 
@@ -101,11 +102,18 @@ async function isBackbone(head: HeadFile, modelPath: string): Promise<boolean> {
   return (await fileSha256(modelPath)) === head.backbone.sha256;
 }
 
-/** The backbone GGUF: given, $INFERENCE_GUARD_REWARD_MODEL, or the file's path; checked against its sha256. */
+/**
+ * The backbone GGUF: given, $INFERENCE_GUARD_REWARD_MODEL, or where the file records it (beside the
+ * head, else the model cache folder); checked against its sha256.
+ */
 async function resolveBackbone(head: HeadFile, headPath: string, override?: string): Promise<string> {
-  const recorded = isAbsolute(head.backbone.path) ? head.backbone.path : resolve(dirname(headPath), head.backbone.path);
   const fromEnv = process.env[REWARD_MODEL_ENV];
-  const [modelPath, how] = override ? [resolve(resolveModel(override)), "given"] : fromEnv ? [resolve(resolveModel(fromEnv)), `from $${REWARD_MODEL_ENV}`] : [recorded, "recorded in the head file"];
+  const recorded = backboneCandidates(dirname(headPath), head.backbone.path, head.backbone.file);
+  const [modelPath, how] = override
+    ? [resolve(resolveModel(override)), "given"]
+    : fromEnv
+      ? [resolve(resolveModel(fromEnv)), `from $${REWARD_MODEL_ENV}`]
+      : [recorded.find((p) => existsSync(p)) ?? recorded[recorded.length - 1]!, recorded.length > 1 ? "recorded in the head file, then the model cache" : "recorded in the head file"];
   if (!existsSync(modelPath) || !statSync(modelPath).isFile()) {
     throw new UserError(`reward head ${headPath} needs its backbone ${head.backbone.file}, not found at ${modelPath} (${how}): set $${REWARD_MODEL_ENV} to that GGUF`);
   }

@@ -1,6 +1,7 @@
 // The helpfulness reward's training data: (request, answer, label) triples from ../shared/data,
 // label 1 = the answer takes the request on (a compliant, on-topic answer), 0 = it does not (a
-// refusal, an answer to another request, or its words shuffled into salad).
+// refusal, an answer to another request, or its words shuffled into salad); and hh-rlhf's
+// one-turn preference pairs (its chosen answer 1, its rejected one 0, the same request).
 //
 // Helpfulness is not harmlessness: a compliant answer to a harmful request is helpful here (the
 // cost model and the budget hold it back; the paper's reward and cost models split the same way).
@@ -8,15 +9,20 @@
 // the judge's model (mistralinstruct) stay out, and so do requests of the efficacy test sets
 // (`exclude`, matched on normalised text).
 import { join } from "node:path";
+import { gunzipSync } from "node:zlib";
 import { z } from "zod";
 import { UserError } from "../errors.js";
 import { type XsTestModel, XSTEST_MODELS, loadGptFuzz, loadXsTestAnswers, loadXsTestPrompts, readCsvRecords } from "../data/datasets.js";
+import { readUserFile } from "../util/files.js";
 import { mulberry32 } from "../util/random.js";
 
 /** The judge's XSTest model (scripts/testbed/judge.py): never a reward training source. */
 export const JUDGE_XSTEST_MODEL: XsTestModel = "mistralinstruct";
 
-export type RewardExampleKind = "compliant" | "refusal" | "off-topic" | "salad";
+export type RewardExampleKind = "compliant" | "refusal" | "off-topic" | "salad" | "hh-chosen" | "hh-rejected";
+
+/** Each unhelpful kind and the helpful kind it is paired against (same request) in the pairwise metrics. */
+export const PAIRED_KINDS = { refusal: "compliant", "off-topic": "compliant", salad: "compliant", "hh-rejected": "hh-chosen" } as const;
 
 export interface RewardExample {
   request: string;
@@ -39,6 +45,8 @@ export interface RewardDataOptions {
   saladRate?: number;
   /** At most this many GPTFuzz answers per question and label (default 12): its 100 questions have ~60 answers each. */
   perQuestion?: number;
+  /** hh-rlhf's one-turn chosen/rejected pairs as a source (default true; the tiny assistant's head was trained without). */
+  hhRlhf?: boolean;
 }
 
 /** Lowercase, single spaces, no trailing punctuation: how requests are compared with the excluded ones. */
@@ -57,6 +65,38 @@ export function loadGptFuzzQuestions(dataDir: string): Map<number, string> {
     if (!row.success) throw new UserError(`${path}: line ${r.line}: expected index,text`);
     out.set(Number(row.data.index), row.data.text);
   }
+  return out;
+}
+
+const hhRowSchema = z.object({ chosen: z.string(), rejected: z.string() });
+const ONE_TURN = /^\s*Human: ([\s\S]*?)\n\nAssistant: ([\s\S]*)$/;
+
+/**
+ * hh-rlhf harmless-base's one-turn dialogues (one Human turn, then the answers): request, the chosen
+ * answer and the rejected one (the more harmful of the two, a preference). Multi-turn dialogues are
+ * left out: the head renders one user message.
+ */
+export function loadHhRlhfPairs(dataDir: string): { request: string; chosen: string; rejected: string; line: number }[] {
+  const path = join(dataDir, "safety", "hh-rlhf", "harmless-base-test.jsonl.gz");
+  const lines = gunzipSync(readUserFile(path, "hh-rlhf data file")).toString("utf8").split("\n");
+  const out: { request: string; chosen: string; rejected: string; line: number }[] = [];
+  lines.forEach((text, i) => {
+    if (text.trim() === "") return;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      throw new UserError(`${path}: line ${i + 1}: not JSON`);
+    }
+    const row = hhRowSchema.safeParse(parsed);
+    if (!row.success) throw new UserError(`${path}: line ${i + 1}: expected {chosen, rejected}`);
+    const c = ONE_TURN.exec(row.data.chosen);
+    const r = ONE_TURN.exec(row.data.rejected);
+    if (c === null || r === null || /\n\nHuman:/.test(c[2]!) || /\n\nHuman:/.test(r[2]!) || c[1] !== r[1]) return;
+    const [chosen, rejected] = [c[2]!.trim(), r[2]!.trim()];
+    if (chosen === "" || rejected === "" || chosen === rejected) return;
+    out.push({ request: c[1]!.trim(), chosen, rejected, line: i + 1 });
+  });
   return out;
 }
 
@@ -93,6 +133,14 @@ export function buildRewardExamples(o: RewardDataOptions): RewardExample[] {
       if (exclude.has(normalise(request)) || a.text.trim() === "" || a.finalLabel === "3_partial_refusal") continue;
       const compliant = a.finalLabel === "1_full_compliance";
       base.push({ request, answer: a.text.trim(), label: compliant ? 1 : 0, kind: compliant ? "compliant" : "refusal", group: `xstest-${a.promptId}`, source: `xstest-${model}` });
+    }
+  }
+  if (o.hhRlhf ?? true) {
+    for (const p of loadHhRlhfPairs(o.dataDir)) {
+      if (exclude.has(normalise(p.request))) continue;
+      const group = `hh-${p.line}`;
+      base.push({ request: p.request, answer: p.chosen, label: 1, kind: "hh-chosen", group, source: "hh-rlhf" });
+      base.push({ request: p.request, answer: p.rejected, label: 0, kind: "hh-rejected", group, source: "hh-rlhf" });
     }
   }
   const compliant = base.filter((e) => e.kind === "compliant");

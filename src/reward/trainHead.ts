@@ -7,7 +7,7 @@
 // lengths the search scores (8, 16, ... tokens) and at the whole answer, each labelled with the
 // example's label: the search scores partial answers, and full-answer reward models are unreliable
 // on prefixes. Held out by request: metrics are on requests the head never saw.
-import { basename, dirname, relative, resolve } from "node:path";
+import { basename, dirname, resolve } from "node:path";
 import { statSync } from "node:fs";
 import { Engine } from "../engine/engine.js";
 import { PrefixForward } from "../engine/prefixForward.js";
@@ -15,10 +15,12 @@ import { fileSha256 } from "../util/fileHash.js";
 import { type FitOptions, fitLogistic } from "../util/logistic.js";
 import { UserError } from "../errors.js";
 import { rocAuc } from "../util/metrics.js";
+import { mulberry32, shuffle } from "../util/random.js";
 import { yieldToEventLoop } from "../util/yield.js";
+import { recordedBackbonePath } from "./backbone.js";
 import { HEAD_FORMAT, HEAD_FORMAT_VERSION, type HeadFile } from "./headFormat.js";
 import { headLogit } from "./headReward.js";
-import { type RewardExample, type RewardExampleKind, buildRewardExamples, splitByGroup } from "./rewardData.js";
+import { PAIRED_KINDS, type RewardExample, buildRewardExamples, splitByGroup } from "./rewardData.js";
 
 export interface TrainHeadOptions {
   modelPath: string;
@@ -34,6 +36,10 @@ export interface TrainHeadOptions {
   prefixes: readonly number[];
   /** Answers are cut to this many tokens (the evaluation's answer length). */
   maxAnswerTokens: number;
+  /** GPTFuzz answers per question and label (see RewardDataOptions.perQuestion). */
+  perQuestion?: number;
+  /** At most about this many examples: whole request groups drawn at random (a large model's feature pass is the cost). */
+  maxExamples?: number;
   fit: FitOptions;
   threads: number;
   /** Stops between batches of the feature pass (nothing is written). */
@@ -65,8 +71,8 @@ export interface HeadMetrics {
   aucComplianceVsRefusal: number;
   /** The same at the first 8 answer tokens (the first block). */
   aucComplianceVsRefusalAt8: number;
-  /** Same request, helpful answer vs each kind of unhelpful one, whole answers. */
-  pairwise: Record<Exclude<RewardExampleKind, "compliant">, PairwiseMetric>;
+  /** Same request, helpful answer vs each kind of unhelpful one (hh-rlhf: chosen vs rejected), whole answers. */
+  pairwise: Record<keyof typeof PAIRED_KINDS, PairwiseMetric>;
 }
 
 interface Row {
@@ -78,7 +84,7 @@ interface Row {
 
 export async function trainRewardHead(o: TrainHeadOptions): Promise<{ head: HeadFile; metrics: { train: HeadMetrics; heldOut: HeadMetrics }; examples: number; seconds: number }> {
   const started = performance.now();
-  const examples = buildRewardExamples({ dataDir: o.dataDir, exclude: o.exclude, seed: o.seed });
+  const examples = subsampleGroups(buildRewardExamples({ dataDir: o.dataDir, exclude: o.exclude, seed: o.seed, perQuestion: o.perQuestion }), o.maxExamples, o.seed);
   const { train, heldOut } = splitByGroup(examples, o.heldOutFraction, o.seed);
   const all = [...train, ...heldOut];
   const engine = await Engine.load({ modelPath: o.modelPath, threads: o.threads, contextSize: 4096, maxSequences: 65 });
@@ -126,11 +132,11 @@ export async function trainRewardHead(o: TrainHeadOptions): Promise<{ head: Head
 
   const outDir = dirname(resolve(o.outPath));
   const modelPath = resolve(o.modelPath);
-  const counts = (list: RewardExample[]) => Object.fromEntries(["compliant", "refusal", "off-topic", "salad"].map((k) => [k, list.filter((e) => e.kind === k).length]));
+  const counts = (list: RewardExample[]) => Object.fromEntries(["compliant", "refusal", "off-topic", "salad", "hh-chosen", "hh-rejected"].map((k) => [k, list.filter((e) => e.kind === k).length]));
   const head: HeadFile = {
     format: HEAD_FORMAT,
     formatVersion: HEAD_FORMAT_VERSION,
-    backbone: { file: basename(modelPath), path: relative(outDir, modelPath) || basename(modelPath), sha256: await fileSha256(modelPath), size: statSync(modelPath).size, nEmbd: d },
+    backbone: { file: basename(modelPath), path: recordedBackbonePath(outDir, modelPath), sha256: await fileSha256(modelPath), size: statSync(modelPath).size, nEmbd: d },
     render: "chat",
     weights: Array.from(w),
     bias: b,
@@ -140,12 +146,31 @@ export async function trainRewardHead(o: TrainHeadOptions): Promise<{ head: Head
       states: { train: trainRows.length, heldOut: rows.length - trainRows.length },
       prefixes: [...o.prefixes],
       maxAnswerTokens: o.maxAnswerTokens,
+      perQuestion: o.perQuestion ?? 12,
+      ...(o.maxExamples !== undefined ? { maxExamples: o.maxExamples } : {}),
       fit: { ...o.fit },
       seed: o.seed,
       heldOutFraction: o.heldOutFraction,
     },
   };
   return { head, metrics, examples: all.length, seconds: (performance.now() - started) / 1000 };
+}
+
+/** About `max` examples in whole request groups (seeded), so same-request pairs stay together; all when max is undefined. */
+export function subsampleGroups(examples: RewardExample[], max: number | undefined, seed: number): RewardExample[] {
+  if (max === undefined || examples.length <= max) return examples;
+  const groups = [...new Set(examples.map((e) => e.group))].sort();
+  shuffle(groups, mulberry32(seed * 131 + 17));
+  const size = new Map<string, number>();
+  for (const e of examples) size.set(e.group, (size.get(e.group) ?? 0) + 1);
+  const kept = new Set<string>();
+  let n = 0;
+  for (const g of groups) {
+    if (n >= max) break;
+    kept.add(g);
+    n += size.get(g)!;
+  }
+  return examples.filter((e) => kept.has(e.group));
 }
 
 /** Metrics over the examples `inSplit` keeps (see HeadMetrics). */
@@ -163,11 +188,11 @@ export function headMetrics(all: readonly RewardExample[], rows: readonly Row[],
     byGroup.set(g, [...(byGroup.get(g) ?? []), i]);
   }
   const pairwise = {} as HeadMetrics["pairwise"];
-  for (const kind of ["refusal", "off-topic", "salad"] as const) {
+  for (const [kind, goodKind] of Object.entries(PAIRED_KINDS) as [keyof typeof PAIRED_KINDS, string][]) {
     let pairs = 0;
     let wins = 0;
     for (const members of byGroup.values()) {
-      const good = members.filter((i) => kindOf(i) === "compliant");
+      const good = members.filter((i) => kindOf(i) === goodKind);
       const bad = members.filter((i) => kindOf(i) === kind);
       for (const g of good) {
         for (const x of bad) {

@@ -72,3 +72,35 @@ test("the split holds out whole requests: no group on both sides, every example 
   expect(splitByGroup(examples, 0.15, 3)).toEqual({ train, heldOut });
   expect(splitByGroup(examples, 0.15, 4).heldOut).not.toEqual(heldOut);
 });
+
+test("hh-rlhf: one-turn dialogues only, chosen (1) and rejected (0) under the same request and group; left out on request", async () => {
+  const { loadHhRlhfPairs } = await import("../../src/reward/rewardData.js");
+  const pairs = loadHhRlhfPairs(DATA);
+  expect(pairs.length).toBeGreaterThan(500); // 662 one-turn dialogues of 2,312, a few with equal answers dropped
+  for (const p of pairs) {
+    expect(p.request).not.toMatch(/\n\nAssistant:/);
+    expect(`${p.chosen}\n${p.rejected}`).not.toMatch(/\n\nHuman:/);
+    expect(p.chosen).not.toBe(p.rejected);
+  }
+  const hh = examples.filter((e) => e.source === "hh-rlhf");
+  const byGroup = new Map<string, RewardExample[]>();
+  for (const e of hh) byGroup.set(e.group, [...(byGroup.get(e.group) ?? []), e]);
+  expect(byGroup.size).toBe(pairs.length);
+  for (const members of byGroup.values()) {
+    expect(members.map((e) => `${e.kind}:${e.label}`).sort()).toEqual(["hh-chosen:1", "hh-rejected:0"]);
+    expect(members[0]!.request).toBe(members[1]!.request);
+  }
+  expect(buildRewardExamples({ dataDir: DATA, seed: 1, hhRlhf: false }).some((e) => e.source === "hh-rlhf")).toBe(false);
+});
+
+test("subsampling keeps whole request groups, about the size asked, seeded", async () => {
+  const { subsampleGroups } = await import("../../src/reward/trainHead.js");
+  const a = subsampleGroups(examples, 800, 1);
+  expect(a.length).toBeGreaterThanOrEqual(800);
+  expect(a.length).toBeLessThan(900);
+  const kept = new Set(a.map((e) => e.group));
+  expect(a.length).toBe(examples.filter((e) => kept.has(e.group)).length);
+  expect(subsampleGroups(examples, 800, 1)).toEqual(a);
+  expect(subsampleGroups(examples, 800, 2)).not.toEqual(a);
+  expect(subsampleGroups(examples, undefined, 1)).toBe(examples);
+});
