@@ -4,6 +4,11 @@
 //
 //   npx tsx bench/branch-assistant.ts PROMPTS.jsonl OUT.jsonl VARIANTS_JSON [LIMIT]
 //
+// Environment: BENCH_MODEL (a GGUF or a known model name; default the tiny assistant),
+// BENCH_CRITIC (the critic of {"critic": true}; default models/tiny-assistant-critic.bin),
+// BENCH_MAX_TOKENS (default 64), BENCH_SCORE_REWARD (a reward spec every answer is also scored by,
+// teacher-forced, as `score`: one yardstick across variants that rank by different rewards).
+//
 // VARIANTS_JSON names each variant: {"NAME": {"sample": true} | {"beamSafe": true, "reward": SPEC} | {"branch": "always"|"auto",
 // "policy": {...CruisePolicy overrides}, "critic": true, "budget": D, "cost": SPEC, "reward": SPEC}}.
 // Every request is answered once per variant (seed 1, 64 tokens, K=4 N=8 W=8; by default the shipped
@@ -16,6 +21,8 @@ import { readFileSync, writeFileSync } from "node:fs";
 import type { CostModel } from "../src/cost/costModel.js";
 import { loadCostModel } from "../src/cost/load.js";
 import { loadRewardModel } from "../src/reward/load.js";
+import { rewardOfAnswer } from "../src/reward/answerReward.js";
+import { resolveModel } from "../src/models/index.js";
 import type { RewardModel } from "../src/reward/rewardModel.js";
 import { Critic } from "../src/critic/index.js";
 import { Engine } from "../src/engine/engine.js";
@@ -52,9 +59,9 @@ const prompts: { prompt: string; label?: string }[] = readFileSync(promptsFile, 
   .map((l) => JSON.parse(l))
   .slice(0, limit ? Number(limit) : undefined);
 const SEED = 1;
-const MAX_TOKENS = 64;
+const MAX_TOKENS = Number(process.env.BENCH_MAX_TOKENS ?? 64);
 const BUDGET = 0.5;
-const engine = await Engine.load({ modelPath: "models/testbed/tiny-assistant.gguf", contextSize: 4096, threads: 1 });
+const engine = await Engine.load({ modelPath: resolveModel(process.env.BENCH_MODEL ?? "models/testbed/tiny-assistant.gguf"), contextSize: 4096, threads: 1 });
 const costs = new Map<string, CostModel>();
 const rewards = new Map<string, RewardModel>();
 for (const v of Object.values(variants)) {
@@ -63,7 +70,9 @@ for (const v of Object.values(variants)) {
   const r = v.reward ?? "logprob";
   if (!rewards.has(r)) rewards.set(r, await loadRewardModel(r, { policyModelPath: engine.info.modelPath }));
 }
-const critic = Critic.load("models/tiny-assistant-critic.bin");
+const critic = Object.values(variants).some((v) => v.critic) ? Critic.load(process.env.BENCH_CRITIC ?? "models/tiny-assistant-critic.bin") : undefined;
+const scoreSpec = process.env.BENCH_SCORE_REWARD;
+const scoreReward = scoreSpec ? await loadRewardModel(scoreSpec, { policyModelPath: engine.info.modelPath }) : undefined;
 const out: string[] = [];
 for (const p of prompts) {
   const messages = [{ role: "user" as const, content: p.prompt }];
@@ -96,12 +105,14 @@ for (const p of prompts) {
       JSON.stringify({
         variant: name, label: p.label, prompt: p.prompt, text: r.text, tokens: r.tokens, reward: r.reward, cost: r.cost,
         withinBudget: r.withinBudget, fallback: r.fallback, ms, rows: step.timer.units, blocks, cruised,
+        ...(scoreReward ? { score: await rewardOfAnswer(engine, scoreReward, { messages, promptTokens }, { tokenIds: r.tokenIds, text: r.text, sumLogProb: 0 }) } : {}),
         firstBlockCost: trace[0]?.candidates.find((c) => c.status === "kept" || c.status === "finished")?.cost ?? null,
       }),
     );
   }
+  writeFileSync(outFile, out.join("\n") + "\n"); // after every request: a long run can be read as it goes
 }
-writeFileSync(outFile, out.join("\n") + "\n");
+await scoreReward?.dispose?.();
 for (const c of costs.values()) await c.dispose?.();
 for (const r of rewards.values()) await r.dispose?.();
 await engine.dispose();

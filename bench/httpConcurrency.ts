@@ -97,11 +97,12 @@ const median = (values: number[]): number => {
 interface ClientAnswer {
   status: number;
   text: string;
+  usage?: unknown;
   error?: string;
 }
 
-/** The client process: one command line in, one result line out. */
-class Client {
+/** The client process: one command line in, one result line out (bench/chat.ts uses it too). */
+export class HttpClient {
   private readonly child: ChildProcess;
   private readonly replies: AsyncIterator<string>;
   private id = 0;
@@ -133,7 +134,7 @@ class Client {
 
 export async function measureHttpConcurrency(cfg: HttpConcurrencyConfig, progress: (line: string) => void = () => {}): Promise<HttpConcurrencyResult> {
   const server = await GuardServer.create({ model: cfg.model, threads: cfg.threads, gpu: cfg.gpu, parallel: cfg.requests, contextSize: cfg.contextSize, port: 0, maxQueue: cfg.requests });
-  const client = new Client();
+  const client = new HttpClient();
   try {
     const url = `${await server.listen()}/v1/completions`;
     const guard = server.guard;
