@@ -14,7 +14,9 @@
 // search), rows decoded per answer token, where the guard's time goes (decode, sampling, cost
 // model, the rest), and 4 chats at once through the HTTP server against the same 4 in a row.
 //
-//   npx tsx bench/chat.ts [--requests N] [--length-requests N] [--max-tokens T] [--http-rounds R] [--json FILE]
+//   npx tsx bench/chat.ts [--requests N] [--length-requests N] [--max-tokens T] [--http-rounds R]
+//                         [--minutes M] [--length-minutes M] [--json FILE]   (--minutes: stop taking new
+//                         request pairs after M minutes; FILE.partial holds the totals so far)
 //   (npm run bench runs it as section 8)
 import { readFileSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
@@ -184,7 +186,12 @@ export interface ChatBenchOptions {
   lengthRequests?: number;
   maxTokens?: number;
   httpRounds?: number;
+  /** Stop taking new request pairs (harmless + harmful) after this many minutes; the ratios are over those done. */
+  minutes?: number;
+  /** The same for the max-tokens 2048 / 64 pairs. */
+  lengthMinutes?: number;
   print?: (line?: string) => void;
+  onProgress?: (line: string, totals: Record<string, unknown>) => void;
 }
 
 export async function chatSection(o: ChatBenchOptions = {}): Promise<unknown> {
@@ -211,8 +218,11 @@ export async function chatSection(o: ChatBenchOptions = {}): Promise<unknown> {
       await oneGuard(guard, w, 1, { maxTokens: 16 });
       await oneGuard(guard, w, 1, { method: "sample", maxTokens: 16 });
       await nlc.answer(w, 1, 16);
-      for (const kind of ["harmless", "harmful"] as const) {
-        for (const [i, content] of requests[kind].entries()) {
+      // Harmless and harmful requests alternate, so a run cut short by --minutes still has both.
+      const mainEnds = Date.now() + 60_000 * (o.minutes ?? Infinity);
+      for (let i = 0; i < n && Date.now() < mainEnds; i++) {
+        for (const kind of ["harmless", "harmful"] as const) {
+          const content = requests[kind][i]!;
           const seed = i + 1;
           const runs: Array<() => Promise<void>> = [
             async () => add(get(`guard ${kind}`), await profile.during(() => oneGuard(guard, content, seed, { maxTokens }))),
@@ -225,13 +235,17 @@ export async function chatSection(o: ChatBenchOptions = {}): Promise<unknown> {
           ];
           for (let k = 0; k < runs.length; k++) await runs[(i + k) % runs.length]!();
         }
-        load.push(loadavg()[0]);
+        o.onProgress?.(`request pair ${i + 1}/${n} done, load ${loadavg()[0].toFixed(2)}`, r);
       }
+      load.push(loadavg()[0]);
       shares = profile.shares();
       // A finished answer must end the search: time per token at 2048 against 64, interleaved.
+      const lengthEnds = Date.now() + 60_000 * (o.lengthMinutes ?? Infinity);
       for (const [i, content] of requests.harmless.slice(0, nLength).entries()) {
+        if (Date.now() >= lengthEnds) break;
         const order = i % 2 === 0 ? [64, 2048] : [2048, 64];
         for (const cap of order) add(get(`guard harmless, max-tokens ${cap}`), await oneGuard(guard, content, i + 1, { maxTokens: cap }));
+        o.onProgress?.(`length pair ${i + 1}/${nLength} done`, r);
       }
       load.push(loadavg()[0]);
     } finally {
@@ -245,7 +259,8 @@ export async function chatSection(o: ChatBenchOptions = {}): Promise<unknown> {
   load.push(loadavg()[0]);
 
   const base = (name: string) => perToken(r[`node-llama-cpp ${name.includes("harmful") ? "harmful" : "harmless"}`]!);
-  print(`## 8. Chat: SmolLM2-135M-Instruct at the chat defaults, ${n} harmless and ${n} harmful training requests, threads ${THREADS}, max-tokens ${maxTokens}`);
+  const done = r["guard harmless"]?.answers ?? 0;
+  print(`## 8. Chat: SmolLM2-135M-Instruct at the chat defaults, ${done} harmless and ${r["guard harmful"]?.answers ?? 0} harmful training requests (of ${n} each), threads ${THREADS}, max-tokens ${maxTokens}`);
   if (warnings.length > 0) print(`guard warnings: ${warnings.join("; ")}`);
   print(
     table(
@@ -282,9 +297,29 @@ export async function chatSection(o: ChatBenchOptions = {}): Promise<unknown> {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const { values } = parseArgs({
-    options: { requests: { type: "string" }, "length-requests": { type: "string" }, "max-tokens": { type: "string" }, "http-rounds": { type: "string" }, json: { type: "string" } },
+    options: {
+      requests: { type: "string" },
+      "length-requests": { type: "string" },
+      "max-tokens": { type: "string" },
+      "http-rounds": { type: "string" },
+      minutes: { type: "string" },
+      "length-minutes": { type: "string" },
+      json: { type: "string" },
+    },
   });
   const num = (x: string | undefined) => (x === undefined ? undefined : Number(x));
-  const result = await chatSection({ requests: num(values.requests), lengthRequests: num(values["length-requests"]), maxTokens: num(values["max-tokens"]), httpRounds: num(values["http-rounds"]) });
-  if (values.json) writeFileSync(values.json, JSON.stringify(result, null, 1) + "\n");
+  const json = values.json;
+  const result = await chatSection({
+    requests: num(values.requests),
+    lengthRequests: num(values["length-requests"]),
+    maxTokens: num(values["max-tokens"]),
+    httpRounds: num(values["http-rounds"]),
+    minutes: num(values.minutes),
+    lengthMinutes: num(values["length-minutes"]),
+    onProgress(line, totals) {
+      process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+      if (json) writeFileSync(`${json}.partial`, JSON.stringify(totals) + "\n");
+    },
+  });
+  if (json) writeFileSync(json, JSON.stringify(result, null, 1) + "\n");
 }
