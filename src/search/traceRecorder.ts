@@ -1,8 +1,25 @@
 // The search's trace (options.trace): one entry per block attempt, every candidate with its added
 // text, step and cumulative cost, z, reward, critic estimates, score, and what became of it.
 import { safetyStateAfter } from "./safetyState.js";
-import type { Candidate } from "./searchState.js";
-import type { BranchReason, TraceBlock, TraceCandidate } from "./types.js";
+import type { BranchReason, StopReason, TraceBlock, TraceCandidate } from "./types.js";
+
+/**
+ * What the trace reads of a candidate (searchState.ts's Candidate has all of it; declared here so
+ * that module, whose context holds the recorder, and this one do not import each other).
+ */
+interface Candidate {
+  beam: number;
+  count: number;
+  added: string;
+  stepCost: number;
+  cost: number;
+  reward: number;
+  score: number;
+  safety?: number;
+  value?: number;
+  doomed: boolean;
+  done: StopReason | null;
+}
 
 export class TraceRecorder {
   readonly blocks: TraceBlock[] = [];
