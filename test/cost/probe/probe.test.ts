@@ -4,7 +4,7 @@
 import { jest } from "@jest/globals";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { basename, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { ProbeCostModel, PROBE_MODEL_ENV, foldProbeWeights, loadProbeCostModel } from "../../../src/cost/probe/probe.js";
 import { readProbeFile, writeProbeFile, type ProbeFile } from "../../../src/cost/probe/probeFormat.js";
 import { fileSha256 } from "../../../src/util/fileHash.js";
@@ -333,6 +333,24 @@ describe("train-probe and the probe cost model", () => {
       } finally {
         if (saved === undefined) delete process.env[MODEL_ENV];
         else process.env[MODEL_ENV] = saved;
+      }
+    });
+
+    test("a missing recorded path: found by its file name in the models cache ($INFERENCE_GUARD_MODELS_DIR)", async () => {
+      const path = variant("cached.json", (p) => ({ ...p, model: { ...p.model, path: "no/such/stories260K.gguf" } }));
+      const saved = [process.env.INFERENCE_GUARD_MODELS_DIR, process.env[MODEL_ENV]] as const;
+      try {
+        delete process.env[MODEL_ENV];
+        process.env.INFERENCE_GUARD_MODELS_DIR = dirname(STORIES_MODEL);
+        const m = await ProbeCostModel.load(path);
+        await m.dispose();
+        process.env.INFERENCE_GUARD_MODELS_DIR = join(dir, "empty-cache");
+        await expect(ProbeCostModel.load(path)).rejects.toThrow(/not at .*no\/such\/stories260K.gguf/);
+      } finally {
+        if (saved[0] === undefined) delete process.env.INFERENCE_GUARD_MODELS_DIR;
+        else process.env.INFERENCE_GUARD_MODELS_DIR = saved[0];
+        if (saved[1] === undefined) delete process.env[MODEL_ENV];
+        else process.env[MODEL_ENV] = saved[1];
       }
     });
 
