@@ -11,6 +11,7 @@ import { choiceFlag, numberFlag, parseFlags, stringFlag, type OptionSpec } from 
 import { modelFlag, modelHelp } from "./modelFlag.js";
 import { REWARD_MODEL_HELP, REWARD_MODEL_OPTIONS, namedRewardModels } from "./settingFlags.js";
 import { COST_OPTIONS, COST_SET_HELP, namedCostModels, SERVICE_RUNTIME_FLAGS, SEARCH_FLAGS, namedCostSpec, readRuntime, readSettings, settingHelp, settingOptions } from "./settingFlags.js";
+import { onStopRequest } from "./stopRequests.js";
 
 /** Defaults for lines, in --help order (--seed is a base seed, read apart). */
 const LINE_FLAGS = ["budget", "beams", "samples", "width", "maxResamples", "onUnsafe", "branch", "maxTokens", "temperature", "seed"] as const;
@@ -115,11 +116,9 @@ export async function batchCommand(argv: string[], out: NodeJS.WritableStream, e
   });
   for (const warning of guard.warnings) err.write(`inference-guard: warning: ${warning}\n`);
 
-  // Ctrl-C / SIGTERM: cut the current prompt short, keep everything written, exit 130.
+  // Ctrl-C / SIGTERM: cut the current prompt short, keep everything written, exit 130 (a second one exits at once).
   const controller = new AbortController();
-  const onSignal = (): void => controller.abort();
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
+  const removeStopListeners = onStopRequest(() => controller.abort());
   try {
     const summary = await runBatch({
       guard,
@@ -144,8 +143,7 @@ export async function batchCommand(argv: string[], out: NodeJS.WritableStream, e
     }
     return summary.skipped > 0 ? 1 : 0;
   } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+    removeStopListeners();
     await guard.dispose();
   }
 }

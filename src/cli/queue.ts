@@ -15,6 +15,7 @@ import { ASSISTANT_COST_NAME, DEFAULT_COST_NAME } from "../cost/costModelSet.js"
 import { choiceFlag, numberFlag, parseFlags, stringFlag, type OptionSpec } from "./args.js";
 import { CONNECTION_HELP, CONNECTION_OPTIONS, connectionFlags, parseAsFlags } from "./queueFlags.js";
 import { SEARCH_FLAGS, definedOnly, readSettings, settingHelp, settingOptions } from "./settingFlags.js";
+import { onStopRequest } from "./stopRequests.js";
 
 export const QUEUE_HELP = `Usage: inference-guard queue <push|status|collect> --queue NAME [--redis URL] [options]
 
@@ -242,10 +243,9 @@ async function collect(argv: string[], out: Out, err: Out): Promise<number> {
   const outputPath = stringFlag(v, "out");
   if (outputPath === undefined || outputPath === "") throw new UserError("--out is required (see --help)");
 
+  // Ctrl-C / SIGTERM: stop after the line being written, keep every line (a second one exits at once).
   const controller = new AbortController();
-  const onSignal = (): void => controller.abort();
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
+  const removeStopListeners = onStopRequest(() => controller.abort());
   try {
     return await withQueue(connection, err, async (queue, store) => {
       const summary = await collectResults({
@@ -272,7 +272,6 @@ async function collect(argv: string[], out: Out, err: Out): Promise<number> {
       return summary.failed > 0 ? 1 : 0;
     });
   } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+    removeStopListeners();
   }
 }

@@ -16,7 +16,7 @@ import { numberFlag, parseFlags, stringFlag, type OptionSpec } from "./args.js";
 import { modelFlag, modelHelp } from "./modelFlag.js";
 import { REWARD_MODEL_HELP, REWARD_MODEL_OPTIONS, helpLine, namedRewardModels } from "./settingFlags.js";
 import { COST_OPTIONS, COST_SET_HELP, namedCostModels, SERVICE_RUNTIME_FLAGS, SEARCH_FLAGS, namedCostSpec, readRuntime, readSettings, settingHelp, settingOptions } from "./settingFlags.js";
-import { PARENT_GONE } from "./stopRequests.js";
+import { onStopRequest } from "./stopRequests.js";
 
 export const API_KEY_ENV = "INFERENCE_GUARD_API_KEY";
 
@@ -162,44 +162,33 @@ export async function serveCommand(argv: string[], out: NodeJS.WritableStream, e
 /** Resolves once a SIGTERM/SIGINT shutdown has finished; a second signal cancels running work. */
 function untilSignalled(server: GuardServer, err: NodeJS.WritableStream): Promise<void> {
   return new Promise((resolve, reject) => {
-    let signalled = false;
-    const onSignal = (signal: NodeJS.Signals): void => {
-      if (signalled) {
+    const removeStopListeners = onStopRequest(
+      (signal) => {
+        const before = server.stats;
+        err.write(
+          `inference-guard: ${signal}: shutting down (finishing ${before.queue.running} running requests, at most ${server.config.shutdownGraceSeconds} s; ` +
+            `${before.queue.waiting} waiting get 503)\n`,
+        );
+        server.close().then(
+          () => {
+            removeStopListeners();
+            const after = server.stats.requests;
+            err.write(
+              `inference-guard: stopped: ${after.completed - before.requests.completed} requests finished, ` +
+                `${after.cancelled - before.requests.cancelled} cancelled, ${after.refused - before.requests.refused} refused while shutting down\n`,
+            );
+            resolve();
+          },
+          reject,
+        );
+      },
+      (signal) => {
         err.write(`inference-guard: ${signal} again: cancelling running requests\n`);
         server.cancelAll();
-        return;
-      }
-      signalled = true;
-      const before = server.stats;
-      err.write(
-        `inference-guard: ${signal}: shutting down (finishing ${before.queue.running} running requests, at most ${server.config.shutdownGraceSeconds} s; ` +
-          `${before.queue.waiting} waiting get 503)\n`,
-      );
-      server.close().then(
-        () => {
-          process.off("SIGTERM", onSignal);
-          process.off("SIGINT", onSignal);
-          process.off(PARENT_GONE, onParentGone);
-          const after = server.stats.requests;
-          err.write(
-            `inference-guard: stopped: ${after.completed - before.requests.completed} requests finished, ` +
-              `${after.cancelled - before.requests.cancelled} cancelled, ${after.refused - before.requests.refused} refused while shutting down\n`,
-          );
-          resolve();
-        },
-        reject,
-      );
-    };
-    // bin/inference-guard.js: npm, which started us, is gone (its SIGTERM never reached us).
-    const onParentGone = (): void => {
-      if (!signalled) onSignal("SIGTERM");
-    };
-    process.on("SIGTERM", onSignal);
-    process.on("SIGINT", onSignal);
-    process.on(PARENT_GONE, onParentGone);
+      },
+    );
   });
 }
-
 
 function listenError(error: unknown, server: GuardServer): Error {
   const code = (error as NodeJS.ErrnoException).code;
