@@ -9,7 +9,18 @@ import { loadCostModel } from "../cost/load.js";
 import { RulesCostModel } from "../cost/rules.js";
 import { UserError } from "../errors.js";
 import { writeFileAtomic } from "../util/files.js";
-import { parseFlags, stringFlag, type OptionSpec } from "./args.js";
+import { flagHelp, readFlags, type FlagTable } from "./flagTable.js";
+
+const FLAGS = {
+  in: { metavar: "FILE", help: 'JSONL texts to score ("-" reads standard input)', required: 'a JSONL file of {"text": ...} lines' },
+  cost: {
+    metavar: "SPEC",
+    help: "cost model: rules:PATH, classifier:PATH, ... or a bare PATH.json\n",
+    default: STORY_COST_DEFAULT.spec,
+    defaultText: "rules:models/conflict-lexicon.json, the shipped lexicon",
+  },
+  out: { metavar: "FILE", help: "write the JSON lines to FILE (atomically) instead of standard output" },
+} as const satisfies FlagTable;
 
 export const COST_HELP = `Usage: inference-guard cost --in FILE [--cost SPEC] [--out FILE]
 
@@ -25,35 +36,24 @@ blank lines are skipped silently. Exit status (as batch): 0 every line scored, 1
 skipped, 2 a usage mistake.
 
 Options:
-  --in FILE              JSONL texts to score ("-" reads standard input) (required)
-  --cost SPEC            cost model: rules:PATH, classifier:PATH, ... or a bare PATH.json
-                         (default: rules:models/conflict-lexicon.json, the shipped lexicon)
-  --out FILE             write the JSON lines to FILE (atomically) instead of standard output
+${flagHelp(FLAGS)}
   -h, --help             this help
 `;
 
-const OPTIONS: OptionSpec = {
-  in: { type: "string" },
-  cost: { type: "string" },
-  out: { type: "string" },
-  help: { type: "boolean", short: "h" },
-};
-
 export async function costCommand(argv: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
-  const v = parseFlags(argv, OPTIONS);
-  if (v.help) {
+  const { help, values: v } = readFlags(FLAGS, argv, (line) => err.write(`inference-guard cost: ${line}\n`));
+  if (help) {
     out.write(COST_HELP);
     return 0;
   }
-  const input = stringFlag(v, "in");
-  if (input === undefined || input === "") throw new UserError("--in FILE is required: a JSONL file of {\"text\": ...} lines (see --help)");
+  const input = v.in;
   const inFile = input === "-" ? undefined : resolve(input);
   if (inFile !== undefined) {
     if (!existsSync(inFile)) throw new UserError(`input file not found: ${inFile}`);
     if (statSync(inFile).isDirectory()) throw new UserError(`input file is a directory: ${inFile}`);
   }
-  const outFile = stringFlag(v, "out");
-  const model: CostModel = await loadCostModel(stringFlag(v, "cost") ?? STORY_COST_DEFAULT.spec);
+  const outFile = v.out;
+  const model: CostModel = await loadCostModel(v.cost);
   const where = inFile ?? "stdin";
   const results: string[] = [];
   let scored = 0;

@@ -7,13 +7,49 @@ import { SHARED_DIR } from "../paths.js";
 import { writeProbeFile } from "../cost/probe/probeFormat.js";
 import { loadDavidson, loadGptFuzz, loadPromptSet, loadXsTestAnswers, loadXsTestPrompts, XSTEST_MODELS } from "../data/datasets.js";
 import { TRAIN_PROBE_DEFAULTS, readProbeExamples, trainProbe, type PoolingChoice, type ProbeExample } from "../cost/probe/trainProbe.js";
-import { choiceFlag, numberFlag, parseFlags, stringFlag, type OptionSpec } from "./args.js";
+import { choice, flagHelp, float, int, readFlags, type FlagTable } from "./flagTable.js";
 import { modelFlagOrDefault, modelHelp } from "./modelFlag.js";
 
 const DATASETS = ["gptfuzz", "xstest", "davidson", "prompts"] as const;
 type DatasetName = (typeof DATASETS)[number];
 
 const d = TRAIN_PROBE_DEFAULTS;
+
+const POOLINGS: readonly PoolingChoice[] = ["last", "mean", "auto"];
+
+/** train-probe's flags (--model is modelFlag.ts's). */
+const FLAGS = {
+  data: { metavar: "FILE", help: 'JSON Lines, one {"text": "...", "label": 0 or 1} per line (1 = unsafe)' },
+  dataset: {
+    metavar: "NAME",
+    help: [
+      "instead of --data, a labelled set under --data-dir:",
+      "  gptfuzz  (GPTFuzz judge answers, train split; 1 = harmful answer)",
+      "  xstest   (XSTest v2 answers of all five models; 1 = complies with an unsafe prompt)",
+      "  davidson (tweets; 1 = hate or offensive)",
+      "  prompts  (harmful vs harmless instructions, train splits)",
+    ].join("\n"),
+    parse: choice(DATASETS),
+  },
+  "data-dir": { metavar: "DIR", help: "folder of the shared data", default: join(SHARED_DIR, "data"), defaultText: "../shared/data" },
+  "max-examples": { metavar: "N", help: "use a seeded random subset of N examples, labels in proportion", parse: int(), defaultText: "all" },
+  "max-tokens": { metavar: "T", help: "tokens of each text read in training, BOS included", parse: int(), default: d.maxTokens },
+  pooling: {
+    metavar: "P",
+    help: "last (last token's hidden state), mean (mean over tokens) or auto (fit both\non part of the training split, keep the one with the better AUC on the rest;\nlast on a near tie)",
+    parse: choice(POOLINGS),
+    default: d.pooling,
+  },
+  epochs: { metavar: "E", help: "passes over the training split", parse: int(), default: d.epochs },
+  lr: { metavar: "X", help: "Adam learning rate", parse: float(), default: d.learningRate },
+  l2: { metavar: "X", help: "L2 penalty on the weights", parse: float(), default: d.l2 },
+  "batch-size": { metavar: "B", help: "examples per Adam step", parse: int(), default: d.batchSize },
+  "validation-fraction": { metavar: "F", help: "share of each label held out for validation", parse: float(), default: d.validationFraction, aliases: ["val-fraction"] },
+  seed: { metavar: "S", help: "seeds the split, subset and shuffles: the same seed gives the same probe", parse: int(), default: d.seed },
+  out: { metavar: "FILE", help: "the probe file to write (JSON; written atomically)", required: true },
+  threads: { metavar: "N", help: "llama.cpp threads for the feature pass", parse: int(1), default: 1 },
+  json: { help: "print the metrics as one JSON object instead of text" },
+} as const satisfies FlagTable;
 
 export const TRAIN_PROBE_HELP = `Usage: inference-guard train-probe (--data FILE.jsonl | --dataset NAME) --out PROBE.json [options]
 
@@ -24,83 +60,42 @@ llama.cpp context of the same GGUF. Prints the validation AUC and accuracy.
 Input:
 ${modelHelp(25, "never", "GGUF whose hidden states the probe reads")}.
                          The probe records its sha256 and only runs on that exact file.
-  --data FILE            JSON Lines, one {"text": "...", "label": 0 or 1} per line (1 = unsafe)
-  --dataset NAME         instead of --data, a labelled set under --data-dir:
-                           gptfuzz  (GPTFuzz judge answers, train split; 1 = harmful answer)
-                           xstest   (XSTest v2 answers of all five models; 1 = complies with an unsafe prompt)
-                           davidson (tweets; 1 = hate or offensive)
-                           prompts  (harmful vs harmless instructions, train splits)
-  --data-dir DIR         folder of the shared data (default: ../shared/data)
-  --max-examples N       use a seeded random subset of N examples, labels in proportion (default: all)
-  --max-tokens T         tokens of each text read in training, BOS included (default ${d.maxTokens})
+${flagHelp(FLAGS, ["data", "dataset", "data-dir", "max-examples", "max-tokens"])}
 
 Probe:
-  --pooling P            last (last token's hidden state), mean (mean over tokens) or auto (fit both
-                         on part of the training split, keep the one with the better AUC on the rest;
-                         last on a near tie) (default ${d.pooling})
-  --epochs E             passes over the training split (default ${d.epochs})
-  --lr X                 Adam learning rate (default ${d.learningRate})
-  --l2 X                 L2 penalty on the weights (default ${d.l2})
-  --batch-size B         examples per Adam step (default ${d.batchSize})
-  --val-fraction F       share of each label held out for validation (default ${d.validationFraction})
-  --seed S               seeds the split, subset and shuffles: the same seed gives the same probe (default ${d.seed})
+${flagHelp(FLAGS, ["pooling", "epochs", "lr", "l2", "batch-size", "validation-fraction", "seed"])}
 
 Output and runtime:
-  --out FILE             the probe file to write (JSON; written atomically)
-  --threads N            llama.cpp threads for the feature pass (default 1)
-  --json                 print the metrics as one JSON object instead of text
+${flagHelp(FLAGS, ["out", "threads", "json"])}
   -h, --help             this help
 `;
 
-const OPTIONS: OptionSpec = {
-  model: { type: "string" },
-  data: { type: "string" },
-  dataset: { type: "string" },
-  "data-dir": { type: "string" },
-  "max-examples": { type: "string" },
-  "max-tokens": { type: "string" },
-  pooling: { type: "string" },
-  epochs: { type: "string" },
-  lr: { type: "string" },
-  l2: { type: "string" },
-  "batch-size": { type: "string" },
-  "val-fraction": { type: "string" },
-  seed: { type: "string" },
-  out: { type: "string" },
-  threads: { type: "string" },
-  json: { type: "boolean" },
-  help: { type: "boolean", short: "h" },
-};
-
 export async function trainProbeCommand(argv: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
-  const v = parseFlags(argv, OPTIONS);
-  if (v.help) {
+  const { help, values: v, raw } = readFlags(FLAGS, argv, (line) => err.write(`inference-guard: ${line}\n`), { model: { type: "string" } });
+  if (help) {
     out.write(TRAIN_PROBE_HELP);
     return 0;
   }
-  const outPath = stringFlag(v, "out");
-  if (!outPath) throw new UserError("--out FILE is required (see --help)");
+  const outPath = v.out;
   const outDir = dirname(resolve(outPath));
   if (!existsSync(outDir) || !statSync(outDir).isDirectory()) throw new UserError(`output folder does not exist: ${outDir}`);
-  const dataPath = stringFlag(v, "data");
-  const dataset = choiceFlag<DatasetName>(v, "dataset", DATASETS);
+  const dataPath = v.data;
+  const dataset = v.dataset;
   if ((dataPath === undefined) === (dataset === undefined)) throw new UserError("give exactly one of --data FILE.jsonl and --dataset NAME (see --help)");
-  const pooling = choiceFlag<PoolingChoice>(v, "pooling", ["last", "mean", "auto"]);
   const options = {
-    epochs: numberFlag(v, "epochs", "int"),
-    learningRate: numberFlag(v, "lr"),
-    l2: numberFlag(v, "l2"),
-    batchSize: numberFlag(v, "batch-size", "int"),
-    validationFraction: numberFlag(v, "val-fraction"),
-    seed: numberFlag(v, "seed", "int"),
-    maxTokens: numberFlag(v, "max-tokens", "int"),
-    maxExamples: numberFlag(v, "max-examples", "int"),
-    threads: numberFlag(v, "threads", "int"),
+    epochs: v.epochs,
+    learningRate: v.lr,
+    l2: v.l2,
+    batchSize: v["batch-size"],
+    validationFraction: v["validation-fraction"],
+    seed: v.seed,
+    maxTokens: v["max-tokens"],
+    maxExamples: v["max-examples"],
+    threads: v.threads,
   };
-  if (options.threads !== undefined && options.threads < 1) throw new UserError("--threads must be at least 1");
-  const modelPath = resolve(modelFlagOrDefault(v));
+  const modelPath = resolve(modelFlagOrDefault(raw));
 
-  const examples = dataPath !== undefined ? readProbeExamples(resolve(dataPath)) : loadDataset(dataset!, resolve(stringFlag(v, "data-dir") ?? join(SHARED_DIR, "data")));
+  const examples = dataPath !== undefined ? readProbeExamples(resolve(dataPath)) : loadDataset(dataset!, resolve(v["data-dir"]));
   const dataName = dataPath !== undefined ? resolve(dataPath) : `dataset:${dataset}`;
   if (examples.length === 0) throw new UserError(`no examples in ${dataName}`);
 
@@ -108,7 +103,7 @@ export async function trainProbeCommand(argv: string[], out: NodeJS.WritableStre
     modelPath,
     examples,
     outPath,
-    pooling,
+    pooling: v.pooling,
     ...options,
     progress: err,
     dataName,
