@@ -23,7 +23,7 @@ const MAX_TOKENS = 24;
 const dir = mkdtempSync(join(tmpdir(), "ig-smollm2-chat-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** Held-out harmless requests (never trained on: models/testbed/README.md), in file order. */
+/** Held-out harmless requests (never in the training data: models/README.md), in file order. */
 const HARMLESS: string[] = readFileSync(join(PACKAGE_ROOT, "models", "testbed", "assistant-harmless.test.jsonl"), "utf8")
   .split("\n")
   .filter((l) => l.trim() !== "")
