@@ -1,12 +1,13 @@
-// The evaluation's records: one JSON line per (prompt, method, seed), appended and fsynced one at a
-// time, so after a crash a line is whole or absent (a torn last line is cut off on reopening). A
-// restarted run skips every key already recorded; the report is always derived from these lines.
+// The evaluation's records: one JSON line per (prompt, method, seed) in the durable log of
+// src/util/durableLog.ts, so after a crash or a full disk a line is whole or absent. A restarted
+// run skips every key already recorded; the report is always derived from these lines.
 // DIR/run.json pins the settings that make records comparable (model, cost model, budget, ...):
 // reopening DIR with other settings is refused instead of mixing two runs in one report.
-import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, writeSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 import { UserError, describeZodError } from "../errors.js";
+import { DurableLog } from "../util/durableLog.js";
 import { writeFileAtomic } from "../util/files.js";
 import { PROMPT_LABELS } from "./prompts.js";
 
@@ -70,7 +71,7 @@ export function recordKey(r: { prompt: number; method: string; seed: number }): 
 
 export class RecordStore {
   private readonly records = new Map<string, EvalRecord>();
-  private fd: number | undefined;
+  private log: DurableLog | undefined;
 
   private constructor(readonly dir: string) {}
 
@@ -118,19 +119,8 @@ export class RecordStore {
 
   private load(): void {
     const path = join(this.dir, RECORDS_FILE);
-    this.fd = openSync(path, "a+");
-    const size = fstatSync(this.fd).size;
-    const bytes = Buffer.alloc(size);
-    let read = 0;
-    while (read < size) read += readSync(this.fd, bytes, read, size - read, read);
-    const end = bytes.lastIndexOf(0x0a) + 1;
-    // A line without its newline was torn by a crash mid-write: cut it off before appending.
-    if (end < size) {
-      ftruncateSync(this.fd, end);
-      fsyncSync(this.fd);
-    }
-    const lines = bytes.subarray(0, end).toString("utf8").split("\n");
-    lines.pop();
+    const { log, lines } = DurableLog.open(path);
+    this.log = log;
     lines.forEach((line, i) => {
       let json: unknown;
       try {
@@ -158,20 +148,17 @@ export class RecordStore {
     return [...this.records.values()];
   }
 
-  /** Appends one record as one line and flushes it to disk before returning. */
+  /** Appends one record as one whole line, durably (a refused write is a one-line UserError; the file keeps whole lines). */
   append(record: EvalRecord): void {
-    if (this.fd === undefined) throw new Error("the record store is closed");
+    if (this.log === undefined) throw new Error("the record store is closed");
     const key = recordKey(record);
     if (this.records.has(key)) throw new Error(`internal: ${key.replace(/\t/g, " / ")} is recorded already`);
-    const line = Buffer.from(JSON.stringify(evalRecordSchema.parse(record)) + "\n");
-    let written = 0;
-    while (written < line.length) written += writeSync(this.fd, line, written, line.length - written);
-    fsyncSync(this.fd);
+    this.log.append(JSON.stringify(evalRecordSchema.parse(record)));
     this.records.set(key, record);
   }
 
   close(): void {
-    if (this.fd !== undefined) closeSync(this.fd);
-    this.fd = undefined;
+    this.log?.close();
+    this.log = undefined;
   }
 }

@@ -64,3 +64,35 @@ test("a folder made with other settings, or with damaged records, is refused", (
   writeFileSync(join(dir, "run.json"), JSON.stringify({ version: 1, fingerprint }));
   expect(() => RecordStore.open(dir, fingerprint)).toThrow(/another inference-guard version \(run format 1, this one writes 2: guard methods now default to branch auto\)/);
 });
+
+test("the disk refuses a record: one line naming the file and why, the refused line cut off, the run resumable", async () => {
+  // A file size limit (ulimit -f) makes write(2) fail with EFBIG as a full disk fails with ENOSPC;
+  // in a plain node process (the compiled store), as batch's test of the same log does.
+  const { spawn } = await import("node:child_process");
+  const { PACKAGE_ROOT } = await import("../../src/paths.js");
+  const dir = fresh();
+  const script = `
+    const { RecordStore } = await import(${JSON.stringify(join(PACKAGE_ROOT, "dist", "eval", "records.js"))});
+    const store = RecordStore.open(${JSON.stringify(dir)}, ${JSON.stringify(fingerprint)});
+    let n = 0;
+    try {
+      for (; n < 100; n++) store.append({ ...${JSON.stringify(record(0, "greedy", 0))}, seed: n, text: "x".repeat(300) });
+      process.stdout.write("no error\\n");
+    } catch (error) {
+      process.stdout.write(JSON.stringify({ n, name: error.name, message: error.message }) + "\\n");
+    }
+    store.close();`;
+  const limited = spawn("bash", ["-c", `ulimit -f 4 && exec "$0" --input-type=module -e "$1"`, process.execPath, script], { stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  limited.stdout!.on("data", (d) => (stdout += d));
+  expect(await new Promise((resolve) => limited.on("exit", resolve))).toBe(0);
+  const report = JSON.parse(stdout);
+  expect(report.name).toBe("UserError");
+  expect(report.message).toBe(`cannot write ${join(dir, RECORDS_FILE)}: the file is at its size limit; every line before it is whole: fix that and run the same command again to resume`);
+  const text = readFileSync(join(dir, RECORDS_FILE), "utf8");
+  expect(text.endsWith("\n")).toBe(true); // the refused line's start was cut off at once
+  expect(report.n).toBeGreaterThan(3);
+  const again = RecordStore.open(dir, fingerprint);
+  expect(again.all().map((r) => r.seed)).toEqual(Array.from({ length: report.n }, (_, i) => i));
+  again.close();
+});
