@@ -10,6 +10,12 @@ import { statSync } from "node:fs";
  * one-at-a-time results agree to ~1e-5 (a guarded answer run beside others equals its answer alone;
  * test/engine/slots.test.ts), and it was no slower on CPU here (stories260K faster: no f16
  * conversions). f32 doubles the KV memory, which only matters for large models: those keep f16.
+ *
+ * Not on quantised weights: on SmolLM2 (Q4_1) a sequence whose cells sit at another offset of the
+ * shared cache sums its attention in another SIMD order, and the Q8 rounding of each matmul's input
+ * grows that one-ulp difference over 30 layers (relative L2 up to ~0.04 against the sequence run
+ * alone, next-token TV distance up to ~0.2; test/smollm2/rows.test.ts). There a request's answer
+ * can depend on its neighbours; the budget does not (each answer is charged on its own text).
  */
 export function batchInvariantKvCacheType(modelPath: string): "f16" | "f32" {
   try {
