@@ -1,8 +1,9 @@
 // Helpers for bench/run.ts: summary statistics, call-time wrappers, micro-benchmark loops,
 // text tables, a progress line and an atomic JSON write. Nothing here knows about the engine.
-import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import type { GpuOption } from "../src/engine/engine.js";
+import { writeFileAtomic } from "../src/util/files.js";
 
 export interface Summary {
   n: number;
@@ -152,17 +153,10 @@ export class Progress {
   }
 }
 
-/** Writes the file next to its final name, then renames it: readers never see half a file. */
+/** Writes a JSON report crash-safely (src/util/files.ts: temp file, fsync, rename), its folder made first. */
 export function writeJsonAtomic(file: string, data: unknown): void {
   mkdirSync(dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
-  try {
-    writeFileSync(tmp, `${JSON.stringify(data, null, 2)}\n`);
-    renameSync(tmp, file);
-  } catch (error) {
-    rmSync(tmp, { force: true });
-    throw error;
-  }
+  writeFileAtomic(file, `${JSON.stringify(data, null, 2)}\n`);
 }
 
 /** The benchmarks' --gpu values: llama.cpp backends by name (cpu is no GPU). */

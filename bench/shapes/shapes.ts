@@ -3,10 +3,11 @@
 // seeded noise (std ~0.02, like an initialised model); the tokenizer (every tokenizer.* key) is
 // copied from ../shared/models/llama-2-tiny-random.gguf, so prompts tokenize like Llama 2's.
 // Files are cached outside the repository (see shapesDir) and built once; see `npm run shapes:build`.
-import { closeSync, existsSync, mkdirSync, openSync, readSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readSync, readdirSync, rmSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { SHARED_DIR } from "../../src/paths.js";
+import { writeFileAtomicWith } from "../../src/util/files.js";
 import { GGML_TYPES, GgufType, ggufLayout, kv, kvArrayLength, readGgufKv, tensorBytes, writeGguf, type GgmlTypeName, type GgufKv, type GgufLayout, type TensorSpec } from "./gguf.js";
 
 export interface ModelShape {
@@ -300,28 +301,20 @@ export function writeShapeModel(s: ModelShape, path: string, options: BuildOptio
   const seed = options.seed ?? 1;
   mkdirSync(dirname(path), { recursive: true });
   removeStaleTemps(path);
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, "w");
   let written = 0;
-  try {
-    writeGguf(fd, plan.layout, plan.tensors, function* (i) {
-      for (const chunk of tensorData(plan.tensors[i], seed)) {
-        yield chunk;
-        written += chunk.length;
-        options.onProgress?.(written, plan.layout.totalBytes);
-      }
-    });
-    closeSync(fd);
-    renameSync(tmp, path);
-  } catch (error) {
-    try {
-      closeSync(fd);
-    } catch {
-      // already closed
-    }
-    rmSync(tmp, { force: true });
-    throw error;
-  }
+  // The temp file is named by its writer's pid, so removeStaleTemps can tell a dead build's leftover from a live one.
+  writeFileAtomicWith(
+    path,
+    (fd) =>
+      writeGguf(fd, plan.layout, plan.tensors, function* (i) {
+        for (const chunk of tensorData(plan.tensors[i], seed)) {
+          yield chunk;
+          written += chunk.length;
+          options.onProgress?.(written, plan.layout.totalBytes);
+        }
+      }),
+    `${path}.tmp-${process.pid}`,
+  );
   return plan;
 }
 

@@ -23,11 +23,24 @@ export function readUserFile(path: string, noun: string, encoding?: "utf8"): Buf
   }
 }
 
+/** Writes `data` to `path` crash-safely (see writeFileAtomicWith). */
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
+  const bytes = typeof data === "string" ? Buffer.from(data) : data;
+  writeFileAtomicWith(path, (fd) => {
+    for (let offset = 0; offset < bytes.length; ) offset += writeSync(fd, bytes, offset, bytes.length - offset);
+  });
+}
+
+/**
+ * Writes `path` through a temp file beside it (`tmp`, default a hidden name with the pid) that
+ * `write` fills, fsynced and renamed over `path` at the end: a reader sees the old file or the new
+ * one, never half of one; on an error the temp file is removed and the error thrown. For files too
+ * large to hold in memory (a generated GGUF), `write` streams into the descriptor.
+ */
+export function writeFileAtomicWith(path: string, write: (fd: number) => void, tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`)): void {
   const fd = openSync(tmp, "w");
   try {
-    writeSync(fd, typeof data === "string" ? Buffer.from(data) : data);
+    write(fd);
     fsyncSync(fd);
   } catch (error) {
     closeSync(fd);
