@@ -4,6 +4,7 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import type { GpuOption } from "../src/engine/engine.js";
 import { writeFileAtomic } from "../src/util/files.js";
+import { Progress as ProgressBar } from "../src/util/progress.js";
 
 export interface Summary {
   n: number;
@@ -125,31 +126,27 @@ export function fmtAuto(value: number): string {
   return value.toFixed(a >= 100 ? 0 : a >= 10 ? 1 : a >= 1 ? 2 : 3);
 }
 
-/** One status line on stderr, rewritten in place on a terminal and one line per update elsewhere. */
+/**
+ * The benchmarks' status line: a section at a time, each unit of work announced by its label; drawn
+ * by the project's progress bar (src/util/progress.ts: rate and ETA, redrawn on a terminal, a line
+ * per update elsewhere).
+ */
 export class Progress {
-  private readonly started = performance.now();
-  private readonly tty = process.stderr.isTTY === true;
-  private section = "";
-  private total = 0;
-  private done = 0;
+  private bar: ProgressBar | undefined;
 
   begin(section: string, total: number): void {
-    this.section = section;
-    this.total = total;
-    this.done = 0;
+    this.bar?.finish();
+    this.bar = new ProgressBar(total, { unit: "", label: section, intervalMs: 0 });
   }
 
   /** Announces the next unit of work of the current section. */
   tick(label: string): void {
-    this.done++;
-    const elapsed = ((performance.now() - this.started) / 1000).toFixed(1);
-    const text = `[${elapsed.padStart(6)} s] ${this.section} ${this.done}/${this.total}: ${label}`;
-    if (this.tty) process.stderr.write(`\r\x1b[K${text}`);
-    else process.stderr.write(`${text}\n`);
+    this.bar?.tick(1, label);
   }
 
   end(): void {
-    if (this.tty) process.stderr.write("\r\x1b[K");
+    this.bar?.finish();
+    this.bar = undefined;
   }
 }
 

@@ -4,6 +4,7 @@
 //
 // Prints each file's path on stdout (one line per shape), a progress bar on stderr.
 import { parseArgs } from "node:util";
+import { Progress } from "../../src/util/progress.js";
 import { DEFAULT_SHAPE, SHAPES, SHAPES_DIR_ENV, TOKENIZER_SOURCE, ensureShapeModel, getShape, kvBytesPerCell, shapePath, shapesDir, writeShapeModel } from "./shapes.js";
 
 const USAGE = `Usage: npm run shapes:build -- [SHAPE ...] [--force] [--list]
@@ -19,25 +20,19 @@ into ${shapesDir()} (set ${SHAPES_DIR_ENV} to change it). A complete file is not
   -h, --help this text
 `;
 
+/** The project's progress bar (src/util/progress.ts) in MiB written, made at the first update (when the size is known). */
 function progressBar(label: string): { update(written: number, total: number): void; end(): void } {
-  const tty = process.stderr.isTTY === true;
-  const started = performance.now();
-  let lastPercent = -1;
+  let bar: Progress | undefined;
+  let shown = 0;
   return {
     update(written, total) {
-      const fraction = written / total;
-      const percent = Math.floor(fraction * 100);
-      if (percent === lastPercent) return;
-      lastPercent = percent;
-      const seconds = (performance.now() - started) / 1000;
-      const width = 30;
-      const filled = Math.round(fraction * width);
-      const text = `${label} [${"#".repeat(filled)}${".".repeat(width - filled)}] ${String(percent).padStart(3)}% ${(written / 2 ** 20).toFixed(0)}/${(total / 2 ** 20).toFixed(0)} MiB ${seconds.toFixed(1)} s`;
-      if (tty) process.stderr.write(`\r\x1b[K${text}`);
-      else if (percent % 10 === 0) process.stderr.write(`${text}\n`);
+      bar ??= new Progress(Math.ceil(total / 2 ** 20), { unit: "MiB", label });
+      const mib = Math.floor(written / 2 ** 20);
+      if (mib > shown) bar.tick(mib - shown);
+      shown = Math.max(shown, mib);
     },
     end() {
-      if (tty) process.stderr.write("\n");
+      bar?.finish();
     },
   };
 }

@@ -63,7 +63,7 @@ export class Progress {
     const bar = `[${"#".repeat(filled)}${"-".repeat(width - filled)}]`;
     const label = this.options.label ? `${this.options.label} ` : "";
     const line =
-      `${label}${bar} ${this.done}/${this.total} ${this.options.unit} ` +
+      `${label}${bar} ${this.done}/${this.total}${this.options.unit ? ` ${this.options.unit}` : ""} ` +
       `${(fraction * 100).toFixed(0)}% ${formatDuration(seconds)} elapsed, ETA ${Number.isFinite(eta) ? formatDuration(eta) : "?"}` +
       (this.extra ? `  ${this.extra}` : "");
     this.stream.write(this.tty ? `\r\x1b[2K${line}` : `${line}\n`);
