@@ -18,6 +18,7 @@ import { UserError, describeZodError } from "../../errors.js";
 import { PACKAGE_ROOT } from "../../paths.js";
 import { readUserFile } from "../../util/files.js";
 import { mulberry32 } from "../../util/random.js";
+import { stratifiedSplit as splitByLabel } from "../../util/splits.js";
 import {
   type LabeledText,
   type XsTestModel,
@@ -136,22 +137,10 @@ export interface TrainHooks {
 }
 
 
-/** Splits texts into (train, validation), a `fraction` of each class to validation, seeded. */
+/** Splits texts into (train, validation), a `fraction` of each class to validation, seeded (the one stratified split, src/util/splits.ts). */
 export function stratifiedSplit<T extends LabeledText>(texts: readonly T[], fraction: number, seed: number): { train: T[]; validation: T[] } {
-  const random = mulberry32(seed);
-  const train: T[] = [];
-  const validation: T[] = [];
-  for (const label of [0, 1] as const) {
-    const group = texts.filter((t) => t.label === label);
-    for (let i = group.length - 1; i > 0; i--) {
-      const j = Math.floor(random() * (i + 1));
-      [group[i], group[j]] = [group[j]!, group[i]!];
-    }
-    const k = Math.round(group.length * fraction);
-    validation.push(...group.slice(0, k));
-    train.push(...group.slice(k));
-  }
-  return { train, validation };
+  const { train, validation } = splitByLabel(texts.length, (i) => texts[i]!.label, fraction, mulberry32(seed));
+  return { train: train.map((i) => texts[i]!), validation: validation.map((i) => texts[i]!) };
 }
 
 interface Source {

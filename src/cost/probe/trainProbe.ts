@@ -31,6 +31,7 @@ import { readJsonLinesFile } from "../../util/jsonLines.js";
 import { definedOnly } from "../../util/objects.js";
 import { type LogisticModel, fitLogistic, sigmoid } from "../../util/logistic.js";
 import { mulberry32, shuffle } from "../../util/random.js";
+import { stratifiedSplit as splitByLabel } from "../../util/splits.js";
 
 /** One training example: label 1 = unsafe, 0 = safe. */
 export interface ProbeExample {
@@ -301,22 +302,9 @@ export function evaluate(model: LogisticModel, X: Float32Array, d: number, y: Ui
   };
 }
 
-/** Indices split per label: `fraction` of each label (at least one when it has two) goes to validation. */
-export function stratifiedSplit(
-  n: number,
-  labelOf: (i: number) => number,
-  fraction: number,
-  rng: () => number,
-): { train: number[]; validation: number[] } {
-  const train: number[] = [];
-  const validation: number[] = [];
-  for (const label of [0, 1]) {
-    const idx = Array.from({ length: n }, (_, i) => i).filter((i) => labelOf(i) === label);
-    shuffle(idx, rng);
-    const held = idx.length >= 2 ? Math.min(idx.length - 1, Math.max(1, Math.round(idx.length * fraction))) : 0;
-    validation.push(...idx.slice(0, held));
-    train.push(...idx.slice(held));
-  }
+/** The one stratified split (src/util/splits.ts), each side in index order. */
+export function stratifiedSplit(n: number, labelOf: (i: number) => number, fraction: number, rng: () => number): { train: number[]; validation: number[] } {
+  const { train, validation } = splitByLabel(n, labelOf, fraction, rng);
   return { train: train.sort((a, b) => a - b), validation: validation.sort((a, b) => a - b) };
 }
 
