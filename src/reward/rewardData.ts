@@ -14,7 +14,7 @@ import { z } from "zod";
 import { UserError } from "../errors.js";
 import { type XsTestModel, XSTEST_MODELS, loadGptFuzz, loadXsTestAnswers, loadXsTestPrompts, readCsvRecords } from "../data/datasets.js";
 import { readUserFile } from "../util/files.js";
-import { mulberry32 } from "../util/random.js";
+import { mulberry32, shuffle } from "../util/random.js";
 
 /** The judge's XSTest model (scripts/testbed/judge.py): never a reward training source. */
 export const JUDGE_XSTEST_MODEL: XsTestModel = "mistralinstruct";
@@ -103,10 +103,7 @@ export function loadHhRlhfPairs(dataDir: string): { request: string; chosen: str
 /** The answer's words in a seeded random order: fluent-looking pieces that answer nothing. */
 function salad(text: string, random: () => number): string {
   const words = text.split(/\s+/).filter((w) => w.length > 0);
-  for (let i = words.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [words[i], words[j]] = [words[j]!, words[i]!];
-  }
+  shuffle(words, random);
   return words.join(" ");
 }
 
