@@ -8,7 +8,7 @@
 // without the text of any candidate that went over budget.
 import { ASSISTANT_COST_DEFAULT } from "../cost/defaults.js";
 import type { Method } from "../createGuard.js";
-import { ASSISTANT_COST_NAME, DEFAULT_COST_NAME, type CostModelSet } from "../request/costModels.js";
+import { ASSISTANT_COST_NAME, DEFAULT_COST_NAME, type CostModelSet } from "../cost/costModelSet.js";
 import type { GuardField } from "../request/guardSettings.js";
 import type { GuardOptions } from "../search/options.js";
 import { isOverBudget } from "../search/safetyState.js";

@@ -12,7 +12,7 @@ import type { CancelReason, RequestCounters, ServerState } from "./state.js";
 import { AuditTrail } from "./auditTrace.js";
 import { ClientPolicy } from "./clientPolicy.js";
 import { parseServerConfig, type ResolvedServerConfig, type ServerConfig } from "./config.js";
-import { CostModelSet, costModelSpecs } from "../request/costModels.js";
+import { CostModelSet, costModelSpecs } from "../cost/costModelSet.js";
 import { JobQueue, type QueueStats } from "./jobQueue.js";
 import { SETTINGS } from "../settings.js";
 

@@ -2,7 +2,7 @@
 // operator's configuration and client policy, the requests in flight and the counters /health
 // reports. GuardServer builds it; app.ts hands it to the plugins and routes.
 import type { Guard } from "../createGuard.js";
-import type { CostModelSet } from "../request/costModels.js";
+import type { CostModelSet } from "../cost/costModelSet.js";
 import type { GuardOptions } from "../search/options.js";
 import type { AuditTrail } from "./auditTrace.js";
 import type { ClientPolicy } from "./clientPolicy.js";

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import OpenAI from "openai";
 import { ASSISTANT_COST_DEFAULT } from "../../src/cost/defaults.js";
-import { CostModelSet, costModelSpecs } from "../../src/request/costModels.js";
+import { CostModelSet, costModelSpecs } from "../../src/cost/costModelSet.js";
 import { ClientPolicy, isUnsafeCandidate } from "../../src/server/clientPolicy.js";
 import { parseServerConfig } from "../../src/server/config.js";
 import { boundary } from "../../src/server/origins.js";
