@@ -29,7 +29,11 @@ export const SHIPPED_FILES = {
   "harm-classifier.bin": join(PACKAGE_ROOT, "models", "harm-classifier.bin"),
   /** The latent critic trained for stories260K.gguf. */
   "stories260K-critic.bin": join(PACKAGE_ROOT, "models", "stories260K-critic.bin"),
-  /** The assistant reward head (helpfulness), the default reward of chat prompts (its backbone is the testbed GGUF). */
+  /** The chat reward head (helpfulness on SmolLM2-135M-Instruct's states), the default reward of chat prompts. */
+  "smollm2-135m-instruct-reward.json": join(PACKAGE_ROOT, "models", "smollm2-135m-instruct-reward.json"),
+  /** The latent critic trained for SmolLM2-135M-Instruct (Q4_1) under the harm classifier. */
+  "smollm2-135m-instruct-critic.bin": join(PACKAGE_ROOT, "models", "smollm2-135m-instruct-critic.bin"),
+  /** The tiny assistant testbed's reward head: a fast unit-test asset (its backbone is the testbed GGUF). */
   "tiny-assistant-reward.json": join(PACKAGE_ROOT, "models", "tiny-assistant-reward.json"),
   /** The latent critic trained for the tiny assistant testbed model. */
   "tiny-assistant-critic.bin": join(PACKAGE_ROOT, "models", "tiny-assistant-critic.bin"),

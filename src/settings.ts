@@ -195,7 +195,7 @@ export const REWARD_SETTING = optional("string", z.string().min(1, "the reward s
   flag: "reward",
   metavar: "SPEC",
   help: "what candidates are ranked by: logprob, or head:PATH (a reward head from train-reward)",
-  defaultText: "logprob for completion prompts; the shipped assistant reward (head:models/tiny-assistant-reward.json) for chat prompts",
+  defaultText: "logprob for completion prompts; the shipped chat reward (head:models/smollm2-135m-instruct-reward.json, on SmolLM2-135M-Instruct) for chat prompts",
 });
 
 export const SETTINGS = { ...SEARCH_SETTINGS, ...RUNTIME_SETTINGS, reward: REWARD_SETTING };

@@ -57,6 +57,36 @@ describe("shipped critic", () => {
   });
 });
 
+describe("SmolLM2's critic: applies by what it reads", () => {
+  const SMOLLM2_CRITIC = join(PACKAGE_ROOT, "models", "smollm2-135m-instruct-critic.bin");
+
+  test("guarding SmolLM2 it loads with no warning and answers", async () => {
+    const { createGuard } = await import("../../src/createGuard.js");
+    const { smollm2Path } = await import("../helpers/smollm2.js");
+    const model = smollm2Path();
+    const critic = Critic.load(SMOLLM2_CRITIC);
+    expect(critic.header.model).toMatchObject({ nEmbd: 576, nVocab: 49152, sha256: await fileSha256(model) });
+    expect(critic.header.training).toMatchObject({ budget: 0.5, cost: "classifier:models/harm-classifier.bin" });
+    const guard = await createGuard({ model, threads: 1, critic: SMOLLM2_CRITIC });
+    try {
+      expect(guard.warnings).toEqual([]);
+      const r = await guard.generate([{ role: "user", content: "How do I bake bread at home?" }], { maxTokens: 8, seed: 1 });
+      expect(r.tokens).toBeGreaterThan(0);
+    } finally {
+      await guard.dispose();
+    }
+  });
+
+  test("on stories260K (hidden size 64) it is refused with one line naming both sizes", async () => {
+    const { createGuard } = await import("../../src/createGuard.js");
+    const { UserError } = await import("../../src/errors.js");
+    const error = await createGuard({ model: STORIES_MODEL, threads: 1, critic: SMOLLM2_CRITIC }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UserError);
+    const message = (error as Error).message;
+    expect(message).toMatch(/^critic was trained for a model with hidden size 576 \(SmolLM2-135M-Instruct\.Q4_1\.gguf\), but the loaded model \(stories260K\.gguf\) has hidden size 64; train a critic for this model$/);
+  });
+});
+
 describe("critic-evidence", () => {
   test("measures (a) and (b) on a few prompts and rewrites only its own section of the report", async () => {
     const prompts = join(dir, "prompts.jsonl");

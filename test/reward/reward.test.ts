@@ -1,17 +1,20 @@
 // Reward models: the spec kinds, the GGUF head route (on the policy's own hidden states and on its
-// backbone in its own context: the same numbers), the shipped assistant reward, and the chat default.
+// backbone in its own context: the same numbers), the tiny assistant's head (a fast unit-test
+// asset), and the chat default: the head on SmolLM2-135M-Instruct, where it applies and where not.
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { createGuard } from "../../src/createGuard.js";
 import { Engine } from "../../src/engine/engine.js";
+import { batchInvariantKvCacheType } from "../../src/engine/kvCacheType.js";
 import { UserError } from "../../src/errors.js";
 import { PACKAGE_ROOT } from "../../src/paths.js";
 import { rewardOfAnswer } from "../../src/reward/answerReward.js";
 import { HeadRewardModel } from "../../src/reward/headReward.js";
-import { ASSISTANT_REWARD_DEFAULT, DEFAULT_ASSISTANT_REWARD, loadRewardModel } from "../../src/reward/load.js";
+import { ASSISTANT_REWARD_DEFAULT, DEFAULT_ASSISTANT_REWARD, TINY_ASSISTANT_REWARD, loadRewardModel } from "../../src/reward/load.js";
 import { LOGPROB_REWARD } from "../../src/reward/rewardModel.js";
-import { STORIES_MODEL } from "../helpers/models.js";
+import { SAME_ROW_TOLERANCE, STORIES_MODEL } from "../helpers/models.js";
+import { smollm2Path } from "../helpers/smollm2.js";
 import { expectSameMeanLogProb, teacherForcedReward } from "../helpers/teacherForced.js";
 
 const MODEL = join(PACKAGE_ROOT, "models", "testbed", "tiny-assistant.gguf");
@@ -23,7 +26,7 @@ const ANSWERS = [
 ];
 
 /** The tiny assistant's helpfulness head, and the same with its sign flipped (it ranks answers the other way round), in a temp folder. */
-const TINY_HEAD = join(PACKAGE_ROOT, "models", "tiny-assistant-reward.json");
+const TINY_HEAD = TINY_ASSISTANT_REWARD;
 function contraryHead(): string {
   const head = JSON.parse(readFileSync(TINY_HEAD, "utf8"));
   const path = join(mkdtempSync(join(tmpdir(), "inference-guard-contrary-")), "contrary-reward.json");
@@ -46,7 +49,7 @@ describe("spec kinds", () => {
   });
 
   test("the head refuses a backbone with another sha256", async () => {
-    await expect(HeadRewardModel.load(DEFAULT_ASSISTANT_REWARD, { backbonePath: STORIES_MODEL })).rejects.toThrow(/was trained on tiny-assistant\.gguf/);
+    await expect(HeadRewardModel.load(TINY_ASSISTANT_REWARD, { backbonePath: STORIES_MODEL })).rejects.toThrow(/was trained on tiny-assistant\.gguf/);
   });
 });
 
@@ -58,8 +61,8 @@ describe("the GGUF head route on the tiny assistant", () => {
   afterAll(async () => engine?.dispose());
 
   test("on the policy's own hidden states it equals the backbone run in its own context", async () => {
-    const policy = await HeadRewardModel.load(DEFAULT_ASSISTANT_REWARD, { policyModelPath: MODEL });
-    const own = await HeadRewardModel.load(DEFAULT_ASSISTANT_REWARD, { policyModelPath: MODEL, ownContext: true, threads: 1 });
+    const policy = await HeadRewardModel.load(TINY_ASSISTANT_REWARD, { policyModelPath: MODEL });
+    const own = await HeadRewardModel.load(TINY_ASSISTANT_REWARD, { policyModelPath: MODEL, ownContext: true, threads: 1 });
     try {
       expect(policy.needsHidden).toBe(true);
       expect(own.needsHidden).toBe(false);
@@ -77,8 +80,8 @@ describe("the GGUF head route on the tiny assistant", () => {
     }
   });
 
-  test("the shipped assistant reward prefers answering the request over refusing it, also on a first block", async () => {
-    const head = await HeadRewardModel.load(DEFAULT_ASSISTANT_REWARD, { policyModelPath: MODEL });
+  test("the tiny assistant's head prefers answering the request over refusing it, also on a first block", async () => {
+    const head = await HeadRewardModel.load(TINY_ASSISTANT_REWARD, { policyModelPath: MODEL });
     const messages = [{ role: "user" as const, content: REQUEST }];
     const promptTokens = engine.chatPrompt(messages);
     const score = async (text: string, tokens?: number) => {
@@ -90,24 +93,83 @@ describe("the GGUF head route on the tiny assistant", () => {
   });
 });
 
-test("chat prompts rank by the assistant reward by default, completions by logprob; a reward given wins", async () => {
+test("chat prompts rank by the chat reward by default (on SmolLM2's own states), completions by logprob; a reward given wins", async () => {
   expect(ASSISTANT_REWARD_DEFAULT.spec).toBe(`head:${DEFAULT_ASSISTANT_REWARD}`);
-  const guard = await createGuard({ model: MODEL, threads: 1 });
-  const head = await HeadRewardModel.load(DEFAULT_ASSISTANT_REWARD, { policyModelPath: MODEL });
+  const model = smollm2Path();
+  const guard = await createGuard({ model, threads: 1 });
+  const head = await HeadRewardModel.load(DEFAULT_ASSISTANT_REWARD, { policyModelPath: model });
   try {
+    expect(guard.warnings).toEqual([]);
+    expect(head.needsHidden).toBe(true); // the policy is its backbone (same sha256): no side model
     const messages = [{ role: "user" as const, content: REQUEST }];
-    const chat = await guard.generate(messages, { maxTokens: 24, seed: 3 });
+    const chat = await guard.generate(messages, { maxTokens: 16, seed: 3 });
     const expected = await rewardOfAnswer(guard.engine, head, { messages, promptTokens: guard.engine.chatPrompt(messages) }, { tokenIds: chat.tokenIds, text: chat.text, sumLogProb: 0 });
     // The reward reported is the head's logit of the chosen answer, not a mean log-probability (<= 0).
     expect(Math.abs(chat.reward - expected)).toBeLessThan(0.05);
-    const logprob = await guard.generate(messages, { maxTokens: 24, seed: 3, reward: LOGPROB_REWARD });
+    const logprob = await guard.generate(messages, { maxTokens: 16, seed: 3, reward: LOGPROB_REWARD });
     // Not only <= 0 (a head's logit may be too): the answer's own mean token log-probability.
     expectSameMeanLogProb(logprob.reward, teacherForcedReward(guard.engine, guard.engine.chatPrompt(messages), logprob.tokenIds));
-    const story = await guard.generate("Once upon a time", { maxTokens: 16, seed: 3 });
+    const story = await guard.generate("Once upon a time", { maxTokens: 8, seed: 3 });
     expect(story.reward).toBeLessThanOrEqual(0);
   } finally {
     await guard.dispose();
   }
+});
+
+describe("the chat reward on SmolLM2", () => {
+  test("beside another policy it runs SmolLM2 as a side model, with the numbers of SmolLM2's own states", async () => {
+    const model = smollm2Path();
+    const engine = await Engine.load({ modelPath: model, threads: 1, contextSize: 1024, maxSequences: 4, kvCacheType: batchInvariantKvCacheType(model) });
+    const side = await HeadRewardModel.load(DEFAULT_ASSISTANT_REWARD, { policyModelPath: MODEL, threads: 1 });
+    const { weights, bias } = JSON.parse(readFileSync(DEFAULT_ASSISTANT_REWARD, "utf8")) as { weights: number[]; bias: number };
+    const norm = (v: ArrayLike<number>) => Math.sqrt(Array.from(v).reduce((s, x) => s + x * x, 0));
+    try {
+      expect(side.needsHidden).toBe(false); // the tiny assistant is not its backbone (sha256)
+      const messages = [{ role: "user" as const, content: REQUEST }];
+      const promptTokens = engine.chatPrompt(messages);
+      const scores: number[] = [];
+      for (const text of ANSWERS) {
+        engine.clear();
+        const h = engine.hidden(Int32Array.of(engine.prefill(0, [...promptTokens, ...engine.tokenize(text)])));
+        const own = bias + weights.reduce((s, w, j) => s + w * h[j]!, 0);
+        const [viaSide] = await side.score({ messages, promptTokens: [] }, [{ tokens: [], text, sumLogProb: 0 }]);
+        // The side model's row comes from another batch shape (a prefix-sharing pass): a row may be
+        // SAME_ROW_TOLERANCE (relative L2) away, so the logit |w.(h' - h)| <= tol * |w| * |h|.
+        expect(Math.abs(own - viaSide!)).toBeLessThanOrEqual(SAME_ROW_TOLERANCE * norm(weights) * norm(h));
+        scores.push(own);
+      }
+      // The recipe above the refusal, by more than the bound above (so the check could fail). Not
+      // asserted: above an answer to another request (held-out pairwise only 0.59, models/README.md).
+      expect(scores[0]! - scores[1]!).toBeGreaterThan(1);
+    } finally {
+      await side.dispose();
+      await engine.dispose();
+    }
+  });
+
+  test("an unknown chat model without SmolLM2 fetched: said once at startup, chat ranks by logprob", async () => {
+    const saved = process.env.INFERENCE_GUARD_MODELS_DIR;
+    process.env.INFERENCE_GUARD_MODELS_DIR = join(tmpdir(), "inference-guard-no-models-here");
+    try {
+      const guard = await createGuard({ model: MODEL, threads: 1 });
+      try {
+        expect(guard.engine.info.chatTemplate).toBe(true);
+        expect(guard.warnings).toHaveLength(1);
+        expect(guard.warnings[0]).toMatch(/^the chat reward \(a helpfulness head on SmolLM2-135M-Instruct\.Q4_1\.gguf\) cannot run: .*models fetch smollm2-135m-instruct.*: chat prompts rank by logprob/);
+        expect(guard.warnings[0]).not.toContain("\n");
+        const messages = [{ role: "user" as const, content: REQUEST }];
+        const a = await guard.generate(messages, { maxTokens: 8, seed: 1 });
+        await guard.generate(messages, { maxTokens: 8, seed: 2 });
+        expectSameMeanLogProb(a.reward, teacherForcedReward(guard.engine, guard.engine.chatPrompt(messages), a.tokenIds));
+        expect(guard.warnings).toHaveLength(1); // not again per request
+      } finally {
+        await guard.dispose();
+      }
+    } finally {
+      if (saved === undefined) delete process.env.INFERENCE_GUARD_MODELS_DIR;
+      else process.env.INFERENCE_GUARD_MODELS_DIR = saved;
+    }
+  });
 });
 
 describe("a request picks a reward model by name, and the name decides the ranking", () => {
@@ -192,9 +254,9 @@ describe("a request picks a reward model by name, and the name decides the ranki
   });
 });
 
-test("where the assistant reward's backbone is missing, chat ranks by logprob and the guard says so (at startup for a model with a chat template, else at the first chat request)", async () => {
+test("where the chat reward's backbone is missing, chat ranks by logprob and the guard says so (at startup for a model with a chat template, else at the first chat request)", async () => {
   const saved = process.env.INFERENCE_GUARD_REWARD_MODEL;
-  process.env.INFERENCE_GUARD_REWARD_MODEL = "/no/such/tiny-assistant.gguf";
+  process.env.INFERENCE_GUARD_REWARD_MODEL = "/no/such/backbone.gguf";
   try {
     const guard = await createGuard({ model: STORIES_MODEL, threads: 1 });
     try {
@@ -203,7 +265,7 @@ test("where the assistant reward's backbone is missing, chat ranks by logprob an
       await guard.generate("Once upon a time", { maxTokens: 4, seed: 1 });
       expect(guard.warnings).toEqual([]);
       const r = await guard.generate("Once upon a time", { chat: true, maxTokens: 8, seed: 1 });
-      expect(guard.warnings.join("\n")).toMatch(/backbone .* is not at \/no\/such\/tiny-assistant\.gguf: chat prompts rank by logprob/);
+      expect(guard.warnings.join("\n")).toMatch(/the backbone is not at \/no\/such\/backbone\.gguf .*: chat prompts rank by logprob/);
       expect(r.reward).toBeLessThanOrEqual(0); // a mean log-probability
     } finally {
       await guard.dispose();
@@ -212,7 +274,8 @@ test("where the assistant reward's backbone is missing, chat ranks by logprob an
     if (saved === undefined) delete process.env.INFERENCE_GUARD_REWARD_MODEL;
     else process.env.INFERENCE_GUARD_REWARD_MODEL = saved;
   }
-  // With the backbone in place (this checkout), no warning.
+  // With the backbone in place (SmolLM2 fetched), no warning.
+  smollm2Path();
   const ok = await createGuard({ model: STORIES_MODEL, threads: 1 });
   expect(ok.warnings).toEqual([]);
   await ok.dispose();
@@ -222,7 +285,7 @@ test("ARGS adds the reward of each top-k continuation: with a heavy reward weigh
   const { generateArgs } = await import("../../src/search/baselines/args.js");
   const { TopK } = await import("../../src/search/baselines/args.js");
   const engine = await Engine.load({ modelPath: MODEL, threads: 1, contextSize: 1024, maxSequences: 16 });
-  const head = await HeadRewardModel.load(DEFAULT_ASSISTANT_REWARD, { policyModelPath: MODEL });
+  const head = await HeadRewardModel.load(TINY_ASSISTANT_REWARD, { policyModelPath: MODEL });
   const free = { name: "free", cost: () => 0, stepCosts: (items: readonly unknown[]) => items.map(() => 0) };
   try {
     const messages = [{ role: "user" as const, content: REQUEST }];

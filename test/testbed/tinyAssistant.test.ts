@@ -162,7 +162,8 @@ describe("the library picks the same defaults by the prompt's kind (no cost mode
 });
 
 test("a finished answer ends the search: a large max-tokens costs no more decodes than a small one", async () => {
-  const guard = await createGuard({ model: MODEL, threads: 1 });
+  // The tiny assistant's own head (the chat default, SmolLM2's, would run as a side model here and rank otherwise).
+  const guard = await createGuard({ model: MODEL, threads: 1, reward: "head:tiny-assistant-reward.json" });
   try {
     const run = async (maxTokens: number) => {
       const before = guard.decodeStats.decodes;
