@@ -7,7 +7,8 @@ import { createGuard, type Method } from "../createGuard.js";
 import { runBatch } from "../batch/runBatch.js";
 import { UserError } from "../errors.js";
 import { CostModelSet, costModelSpecs } from "../cost/costModelSet.js";
-import { choiceFlag, numberFlag, parseFlags, stringFlag, type OptionSpec } from "./args.js";
+import { numberFlag, type OptionSpec } from "./args.js";
+import { choice, flagHelp, readFlags, type FlagTable } from "./flagTable.js";
 import { modelFlag, modelHelp } from "./modelFlag.js";
 import { REWARD_MODEL_HELP, REWARD_MODEL_OPTIONS, namedRewardModels } from "./settingFlags.js";
 import { COST_OPTIONS, COST_SET_HELP, namedCostModels, SERVICE_RUNTIME_FLAGS, SEARCH_FLAGS, namedCostSpec, readRuntime, readSettings, settingHelp, settingOptions } from "./settingFlags.js";
@@ -15,6 +16,17 @@ import { onStopRequest } from "./stopRequests.js";
 
 /** Defaults for lines, in --help order (--seed is a base seed, read apart). */
 const LINE_FLAGS = ["budget", "beams", "samples", "width", "maxResamples", "onUnsafe", "branch", "maxTokens", "temperature", "seed"] as const;
+
+/** batch's own flags (the guard settings are src/settings.ts's, --model modelFlag.ts's). */
+export const BATCH_FLAGS = {
+  in: { metavar: "FILE", help: "input JSONL", required: true },
+  out: { metavar: "FILE", help: "results JSONL, created or appended to", required: true },
+  chat: { help: "render string prompts with the model's chat template (messages always are)" },
+  "cost-model": { metavar: "NAME=SPEC", help: 'another cost model lines may choose with guard: {cost: "NAME"}; repeatable', multiple: true },
+  critic: { metavar: "FILE", help: "critic file trained for this model (optional)" },
+  method: { metavar: "M", help: "guard | sample | greedy", default: "guard", parse: choice<Method>(["guard", "sample", "greedy"]) },
+  quiet: { help: "no progress bar" },
+} as const satisfies FlagTable;
 
 export const BATCH_HELP = `Usage: inference-guard batch --in PROMPTS.jsonl --out RESULTS.jsonl [options]
 
@@ -35,20 +47,18 @@ line number and skipped. Ctrl-C stops after cutting the prompts being answered s
 not written); run again to resume. Exit status: 0 all done, 1 some lines skipped, 130 interrupted.
 
 Files:
-  --in FILE              input JSONL (required)
-  --out FILE             results JSONL, created or appended to (required)
+${flagHelp(BATCH_FLAGS, ["in", "out"])}
 
 Model and safety:
 ${modelHelp(25, "--chat")}
-  --chat                 render string prompts with the model's chat template (messages always are)
+${flagHelp(BATCH_FLAGS, ["chat"])}
 ${COST_SET_HELP}
 ${REWARD_MODEL_HELP}
-  --cost-model NAME=SPEC another cost model lines may choose with guard: {cost: "NAME"}; repeatable
-  --critic FILE          critic file trained for this model (optional)
+${flagHelp(BATCH_FLAGS, ["cost-model", "critic"])}
 ${settingHelp(["criticWeight"])}
 
 Defaults for lines that do not set them:
-  --method M             guard | sample | greedy (default guard)
+${flagHelp(BATCH_FLAGS, ["method"])}
 ${settingHelp([...LINE_FLAGS, "trace"], {
   budget: { help: "safety budget, > 0", note: `${ASSISTANT_COST_DEFAULT.budget} for chat prompts on the built-in "assistant" model` },
   seed: {
@@ -60,39 +70,28 @@ ${settingHelp([...LINE_FLAGS, "trace"], {
 
 Runtime:
 ${settingHelp(SERVICE_RUNTIME_FLAGS)}
-  --quiet                no progress bar
+${flagHelp(BATCH_FLAGS, ["quiet"])}
   -h, --help             this help
 `;
 
-const OPTIONS: OptionSpec = {
+/** Flags declared elsewhere: the settings (settingFlags.ts) and --model (modelFlag.ts). */
+const SHARED_OPTIONS: OptionSpec = {
   ...settingOptions([...SEARCH_FLAGS, ...LINE_FLAGS, "trace", ...SERVICE_RUNTIME_FLAGS]),
   ...COST_OPTIONS,
   ...REWARD_MODEL_OPTIONS,
-  in: { type: "string" },
-  out: { type: "string" },
   model: { type: "string" },
-  chat: { type: "boolean" },
-  "cost-model": { type: "string", multiple: true },
-  critic: { type: "string" },
-  method: { type: "string" },
-  quiet: { type: "boolean" },
-  help: { type: "boolean", short: "h" },
 };
 
 export async function batchCommand(argv: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
-  const v = parseFlags(argv, OPTIONS);
-  if (v.help) {
+  const { help, values: f, raw: v } = readFlags(BATCH_FLAGS, argv, (line) => err.write(`inference-guard batch: ${line}\n`), SHARED_OPTIONS);
+  if (help) {
     out.write(BATCH_HELP);
     return 0;
   }
-  const inputPath = stringFlag(v, "in");
-  const outputPath = stringFlag(v, "out");
-  if (inputPath === undefined || inputPath === "") throw new UserError("--in is required (see --help)");
-  if (outputPath === undefined || outputPath === "") throw new UserError("--out is required (see --help)");
+  const { in: inputPath, out: outputPath, method } = f;
   // Fail on a missing input before spending seconds on loading the model.
   if (!existsSync(inputPath)) throw new UserError(`input file not found: ${inputPath}`);
   if (resolve(inputPath) === resolve(outputPath)) throw new UserError("--in and --out are the same file");
-  const method = choiceFlag<Method>(v, "method", ["guard", "sample", "greedy"]) ?? "guard";
   const seed = numberFlag(v, "seed", "int");
   if (seed !== undefined && seed < 0) throw new UserError(`--seed must be >= 0, got ${seed}`);
   const defaults = readSettings(v, [...SEARCH_FLAGS, "temperature", "trace"]);
@@ -104,10 +103,10 @@ export async function batchCommand(argv: string[], out: NodeJS.WritableStream, e
     ),
   );
   const guard = await createGuard({
-    model: modelFlag(v, Boolean(v.chat)),
+    model: modelFlag(v, f.chat),
     cost: costs,
     rewardModels: namedRewardModels(v),
-    critic: stringFlag(v, "critic"),
+    critic: f.critic,
     ...readRuntime(v, true),
     defaults,
   }).catch(async (error: unknown) => {
@@ -127,11 +126,11 @@ export async function batchCommand(argv: string[], out: NodeJS.WritableStream, e
       outputPath,
       defaults,
       method,
-      chat: Boolean(v.chat),
+      chat: f.chat,
       seed,
       signal: controller.signal,
       report: (line) => err.write(`inference-guard: ${line}\n`),
-      progressStream: v.quiet ? new Writable({ write: (_chunk, _encoding, done) => done() }) : err,
+      progressStream: f.quiet ? new Writable({ write: (_chunk, _encoding, done) => done() }) : err,
     });
     err.write(
       `inference-guard: ${summary.written} written, ${summary.alreadyDone} already done, ${summary.skipped} skipped` +

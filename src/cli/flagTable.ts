@@ -20,6 +20,8 @@ export interface Flag<T = unknown> {
   /** The flag's text as a value; a mistake is a one-line UserError. Default: the text itself. */
   parse?: Parser<T>;
   short?: string;
+  /** Repeatable: the value is every given text, in order ([] when none); `parse` is not used. */
+  multiple?: true;
   /** Older names still accepted (with a notice). */
   aliases?: readonly string[];
 }
@@ -33,7 +35,9 @@ export type FlagTable = Readonly<Record<string, Flag<any>>>;
 type Parsed<F> = F extends { parse: (...args: never[]) => infer R } ? Exclude<R, undefined> : F extends { default: infer D } ? (D extends string ? string : D) : string;
 
 type ValueOf<F> = F extends { metavar: string }
-  ? F extends { default: unknown } | { required: true | string }
+  ? F extends { multiple: true }
+    ? string[]
+    : F extends { default: unknown } | { required: true | string }
     ? Parsed<F>
     : Parsed<F> | undefined
   : boolean;
@@ -73,8 +77,9 @@ export function flagOptions(table: FlagTable, shared: OptionSpec = {}): OptionSp
   const options: OptionSpec = { ...shared };
   for (const [name, flag] of Object.entries(table)) {
     const type = flag.metavar === undefined ? "boolean" : "string";
-    options[name] = { type, ...(flag.short ? { short: flag.short } : {}) };
-    for (const alias of flag.aliases ?? []) options[alias] = { type };
+    const multiple = flag.multiple ? { multiple: true } : {};
+    options[name] = { type, ...multiple, ...(flag.short ? { short: flag.short } : {}) };
+    for (const alias of flag.aliases ?? []) options[alias] = { type, ...multiple };
   }
   options.help = { type: "boolean", short: "h" };
   return options;
@@ -124,6 +129,10 @@ export function readFlags<T extends FlagTable>(
     }
     if (flag.metavar === undefined) {
       values[name] = raw[name] === true;
+      continue;
+    }
+    if (flag.multiple) {
+      values[name] = (raw[name] as unknown as string[] | undefined) ?? [];
       continue;
     }
     const value = (flag.parse ?? text)(raw, name);

@@ -130,8 +130,8 @@ test("killed with SIGKILL mid-run, then re-run: every id exactly once, every lin
 
 describe("mistakes give one clear line", () => {
   test.each([
-    [["batch", "--out", "x.jsonl"], /--in is required/],
-    [["batch", "--in", "x.jsonl"], /--out is required/],
+    [["batch", "--out", "x.jsonl"], /--in FILE is required/],
+    [["batch", "--in", "x.jsonl"], /--out FILE is required/],
     [["batch", "--in", "/nope/prompts.jsonl", "--out", "x.jsonl"], /input file not found: \/nope\/prompts\.jsonl/],
     [["batch", "--in", "README.md", "--out", "README.md", "--model", STORIES_MODEL], /--in and --out are the same file/],
     [["batch", "--in", "README.md", "--out", "x.jsonl", "--cost-model", "strict"], /--cost-model expects NAME=SPEC/],

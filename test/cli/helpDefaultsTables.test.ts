@@ -1,0 +1,47 @@
+// Each command's own flags are declared once (src/cli/flagTable.ts): its --help names every flag
+// of its table and states the default the command really reads when the flag is not given.
+import { BATCH_FLAGS, BATCH_HELP } from "../../src/cli/batch.js";
+import { readFlags, type FlagTable } from "../../src/cli/flagTable.js";
+
+/** flag -> the text inside "(default ...)" on its help line (or a continuation line under it). */
+function statedDefaults(help: string): Map<string, string> {
+  const stated = new Map<string, string>();
+  let flag: string | undefined;
+  for (const line of help.split("\n")) {
+    const head = /^\s+(?:-\w, )?(--[a-z0-9-]+)/.exec(line);
+    if (head) flag = head[1];
+    else if (!/^\s{20,}/.test(line)) flag = undefined;
+    const m = /\(default ([^)]+)\)/.exec(line);
+    if (m && flag) stated.set(flag, m[1]!.trim());
+  }
+  return stated;
+}
+
+/** command, its table, its help, the smallest argv its table accepts. */
+const COMMANDS: [string, FlagTable, string, string[]][] = [
+  ["batch", BATCH_FLAGS, BATCH_HELP, ["--in", "a.jsonl", "--out", "b.jsonl"]],
+];
+
+describe.each(COMMANDS)("%s --help", (_name, table, help, minimal) => {
+  test("names every flag of the table once", () => {
+    for (const name of Object.keys(table)) {
+      const lines = help.split("\n").filter((l) => new RegExp(`^\\s+(?:-\\w, )?--${name}(?![a-z0-9-])`).test(l));
+      expect([name, lines.length]).toEqual([name, 1]);
+    }
+  });
+
+  test("states the defaults the command reads", () => {
+    const { values } = readFlags(table, minimal, () => {});
+    const stated = statedDefaults(help);
+    for (const [name, flag] of Object.entries(table)) {
+      if (flag.default === undefined) continue;
+      expect([name, (values as Record<string, unknown>)[name]]).toEqual([name, flag.default]);
+      expect([name, stated.get(`--${name}`)]).toEqual([name, flag.defaultText ?? String(flag.default)]);
+    }
+  });
+});
+
+test("batch: --method's stated default is guard, the one runBatch gets", () => {
+  expect(statedDefaults(BATCH_HELP).get("--method")).toBe("guard");
+  expect(readFlags(BATCH_FLAGS, ["--in", "a", "--out", "b"], () => {}).values.method).toBe("guard");
+});
