@@ -122,23 +122,28 @@ function profileGuard(guard: Guard): { during<T>(fn: () => Promise<T>): Promise<
     ...costs.map((c) => wrapMethod(c as { stepCosts(): unknown }, "stepCosts", "cost model (harm classifier)")),
   ];
   const totals = new Map<string, number>();
+  const calls = new Map<string, number>();
   let wall = 0;
   const snapshot = (timers: CallTimer[]) => timers.map((t) => t.ms);
   return {
     async during<T>(fn: () => Promise<T>): Promise<T> {
       const before = snapshot(wrapped.map((w) => w.timer));
+      const callsBefore = wrapped.map((w) => w.timer.calls);
       const t0 = performance.now();
       try {
         return await fn();
       } finally {
         wall += performance.now() - t0;
-        wrapped.forEach((w, i) => totals.set(w.timer.name, (totals.get(w.timer.name) ?? 0) + w.timer.ms - before[i]!));
+        wrapped.forEach((w, i) => {
+          totals.set(w.timer.name, (totals.get(w.timer.name) ?? 0) + w.timer.ms - before[i]!);
+          calls.set(w.timer.name, (calls.get(w.timer.name) ?? 0) + w.timer.calls - callsBefore[i]!);
+        });
       }
     },
     shares() {
-      const listed = [...totals.entries()].map(([name, ms]) => [name, ms / wall] as [string, number]);
-      const rest = 1 - listed.reduce((s, [, x]) => s + x, 0);
-      return [...listed, ["the rest (search bookkeeping, reward, critic, JS)", rest]];
+      const listed = [...totals.entries()].map(([name, ms]) => [`${name}, ${calls.get(name)} calls`, ms / wall] as [string, number]);
+      const rest = 1 - [...totals.values()].reduce((s, ms) => s + ms / wall, 0);
+      return [...listed, ["the rest (search bookkeeping, reward head, JS)", rest]];
     },
     restore() {
       for (const w of wrapped) w.restore();
@@ -149,6 +154,9 @@ function profileGuard(guard: Guard): { during<T>(fn: () => Promise<T>): Promise<
 interface HttpResult {
   inARowMs: number;
   atOnceMs: number;
+  /** Decodes and rows of the server's engine in each mode (rows per decode: how well the 4 shared). */
+  inARow: { decodes: number; rows: number };
+  atOnce: { decodes: number; rows: number };
   ratio: number;
   answers: number;
   tokens: number;
@@ -165,16 +173,20 @@ async function httpChats(modelPath: string, requests: string[], maxTokens: numbe
     let row = 0;
     let once = 0;
     let tokens = 0;
+    const stats = { "in-a-row": { decodes: 0, rows: 0 }, together: { decodes: 0, rows: 0 } };
     for (let r = 0; r < rounds; r++) {
       // Alternate which goes first.
       for (const mode of r % 2 === 0 ? (["in-a-row", "together"] as const) : (["together", "in-a-row"] as const)) {
+        const before = { ...server.guard.decodeStats };
         const { ms, answers } = await client.send(url, mode, bodies);
+        stats[mode].decodes += server.guard.decodeStats.decodes - before.decodes;
+        stats[mode].rows += server.guard.decodeStats.rows - before.rows;
         if (mode === "in-a-row") row += ms;
         else once += ms;
         tokens += answers.reduce((n, a) => n + ((a.usage as { completion_tokens?: number } | null)?.completion_tokens ?? 0), 0);
       }
     }
-    return { inARowMs: row, atOnceMs: once, ratio: row / once, answers: 2 * rounds * requests.length, tokens };
+    return { inARowMs: row, atOnceMs: once, inARow: stats["in-a-row"], atOnce: stats.together, ratio: row / once, answers: 2 * rounds * requests.length, tokens };
   } finally {
     client.close();
     await server.close();
@@ -287,7 +299,10 @@ export async function chatSection(o: ChatBenchOptions = {}): Promise<unknown> {
   print(`guard / LlamaChatSession, harmless: ${fmtAuto(ratios.guardHarmless)}x (target <= 1.5x: ${verdict(ratios.guardHarmless <= 1.5)})`);
   print(`guard / LlamaChatSession, harmful: ${fmtAuto(ratios.guardHarmful)}x (target <= 3x: ${verdict(ratios.guardHarmful <= 3)})`);
   print(`time per answer token at max-tokens 2048 / at 64 (guard, ${nLength} harmless): ${fmtAuto(ratios.length2048over64)}x (target <= 1.3x: ${verdict(ratios.length2048over64 <= 1.3)})`);
-  print(`4 chats through the HTTP server at once vs in a row (${o.httpRounds ?? 2} rounds): ${fmt(http.inARowMs / 1000, 1)} s / ${fmt(http.atOnceMs / 1000, 1)} s = ${fmtAuto(http.ratio)}x throughput`);
+  print(
+    `4 chats through the HTTP server at once vs in a row (${o.httpRounds ?? 2} rounds): ${fmt(http.inARowMs / 1000, 1)} s / ${fmt(http.atOnceMs / 1000, 1)} s = ${fmtAuto(http.ratio)}x throughput; ` +
+      `decodes ${http.inARow.decodes} / ${http.atOnce.decodes}, rows ${http.inARow.rows} / ${http.atOnce.rows}`,
+  );
   print(`LlamaChatSession evaluated our prompt tokens exactly: ${samePrompt ? "yes" : "NO"}`);
   print("where the guard's time goes (the harmless and harmful runs above):");
   print(table(["part", "share"], shares.map(([name, x]) => [name, `${fmt(100 * x, 1)}%`])));
