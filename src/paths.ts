@@ -25,8 +25,10 @@ export const MODEL_ENV = "INFERENCE_GUARD_MODEL";
 export const SHIPPED_FILES = {
   /** The conflict lexicon (rules), the default cost model of completion prompts. */
   "conflict-lexicon.json": join(PACKAGE_ROOT, "models", "conflict-lexicon.json"),
-  /** The harm classifier (P(unsafe) of a text), the default cost model of chat prompts. */
+  /** The first harm classifier (P(unsafe) of a text), trained with the tiny assistant's answers. */
   "harm-classifier.bin": join(PACKAGE_ROOT, "models", "harm-classifier.bin"),
+  /** The chat harm classifier (issue 26), the default cost model of chat prompts. */
+  "chat-harm-classifier.bin": join(PACKAGE_ROOT, "models", "chat-harm-classifier.bin"),
   /** The latent critic trained for stories260K.gguf. */
   "stories260K-critic.bin": join(PACKAGE_ROOT, "models", "stories260K-critic.bin"),
   /** The chat reward head (helpfulness on SmolLM2-135M-Instruct's states), the default reward of chat prompts. */

@@ -25,6 +25,7 @@ import numpy as np
 ap = argparse.ArgumentParser()
 ap.add_argument("data"); ap.add_argument("out")
 ap.add_argument("--features"); ap.add_argument("--feature-tag", default="b179c9523d0e-t48")
+ap.add_argument("--feature-embd", type=int, default=576, help="hidden size of the features' model (SmolLM2-135M: 576)")
 ap.add_argument("--scores")
 ap.add_argument("--no-tfidf", action="store_true")
 ap.add_argument("--only-featured", action="store_true", help="every candidate on the rows with cached features only (a like-for-like table)")
@@ -38,8 +39,8 @@ if args.features:
     idx_path = os.path.join(args.features, args.feature_tag + ".index.jsonl")
     keys = [json.loads(l)["key"] for l in open(idx_path) if l.strip()]
     X = np.fromfile(os.path.join(args.features, args.feature_tag + ".f32"), dtype=np.float32)
-    d2 = X.size // max(1, len(keys))
-    X = X[: len(keys) * d2].reshape(len(keys), d2)
+    d2 = 2 * args.feature_embd  # last token's state, then the mean
+    X = X[: len(keys) * d2].reshape(len(keys), d2)  # floats past the index are a chunk still being written
     where = {k: i for i, k in enumerate(keys)}
     key = lambda t: hashlib.sha256(t.encode("utf-8")).hexdigest()[:24]
     feat_row = np.array([where.get(key(r["text"]), -1) for r in rows])

@@ -20,7 +20,8 @@ import { PACKAGE_ROOT } from "../paths.js";
 import { readUserFile } from "../util/files.js";
 import { readJsonLinesFile } from "../util/jsonLines.js";
 import { XSTEST_MODELS, loadGptFuzz, readCsvRecords, loadXsTestAnswers, loadXsTestPrompts } from "../data/datasets.js";
-import { Split, hhFirstPrompt, type SplitSide } from "../data/splits.js";
+import { COMMITTED_EVAL_FILES, Split, committedPrompts, hhFirstPrompt, type SplitSide } from "../data/splits.js";
+import { nearCopyPairs } from "../data/nearCopy.js";
 import { isRefusal } from "./refusal.js";
 
 export type HarmSource = "xstest" | "gptfuzz" | "hh-rlhf" | "smollm2";
@@ -137,5 +138,10 @@ export function loadHarmExamples(o: HarmDataOptions): HarmExample[] {
       });
     }
   }
+  // A training prompt pinned to train by a committed training file may still be a near copy of a
+  // committed evaluation prompt (the leaks test/data/splits.test.ts lists): never train on it.
+  const evalPrompts = COMMITTED_EVAL_FILES.flatMap((f) => committedPrompts(root, f));
+  const trainIdx = out.flatMap((e, i) => (e.side === "train" ? [i] : []));
+  for (const [i] of nearCopyPairs(trainIdx.map((i) => out[i]!.prompt), evalPrompts)) out[trainIdx[i]!]!.side = "dropped";
   return out;
 }

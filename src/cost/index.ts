@@ -4,5 +4,5 @@ export { RulesCostModel, RulesFileSchema } from "./rules.js";
 export type { RulesFile, TermMatch } from "./rules.js";
 export { loadCostModel, registerCostModelKind, costModelKinds, DEFAULT_COST_RULES } from "./load.js";
 export type { CostModelKind, LoadCostModelOptions } from "./load.js";
-export { DEFAULT_HARM_CLASSIFIER, STORY_COST_DEFAULT, ASSISTANT_COST_DEFAULT, defaultCost } from "./defaults.js";
+export { CHAT_HARM_CLASSIFIER, DEFAULT_HARM_CLASSIFIER, STORY_COST_DEFAULT, ASSISTANT_COST_DEFAULT, defaultCost } from "./defaults.js";
 export type { CostDefault } from "./defaults.js";
