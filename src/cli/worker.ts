@@ -13,13 +13,31 @@ import {
 } from "../queue/config.js";
 import { runQueueWorker } from "../queue/worker.js";
 import { CostModelSet, costModelSpecs } from "../cost/costModelSet.js";
-import { definedOnly } from "../util/objects.js";
-import { numberFlag, parseFlags, stringFlag, type OptionSpec } from "./args.js";
+import { stringFlag, type OptionSpec } from "./args.js";
+import { flagHelp, int, readFlags, type FlagTable } from "./flagTable.js";
 import { modelFlagOrDefault, modelHelp } from "./modelFlag.js";
 import { CONNECTION_HELP, CONNECTION_OPTIONS, connectionFlags, parseAsFlags } from "./queueFlags.js";
 import { REWARD_MODEL_HELP, REWARD_MODEL_OPTIONS, namedRewardModels } from "./settingFlags.js";
 import { COST_OPTIONS, COST_SET_HELP, namedCostModels, SERVICE_RUNTIME_FLAGS, namedCostSpec, readRuntime, settingHelp, settingOptions } from "./settingFlags.js";
 import { onStopRequest } from "./stopRequests.js";
+
+/** worker's own flags (the guard settings are src/settings.ts's, --model modelFlag.ts's, --redis/--queue queueFlags.ts's). */
+export const WORKER_FLAGS = {
+  "cost-model": { metavar: "NAME=SPEC", help: 'another cost model rows may choose with guard: {cost: "NAME"}; repeatable', multiple: true },
+  critic: { metavar: "FILE", help: "critic file trained for this model (optional)" },
+  name: { metavar: "NAME", help: "this worker's name in queue status", defaultText: "HOST:PID" },
+  "lock-duration": { metavar: "MS", help: "a row's lock; a live worker renews it every half of this", default: DEFAULT_LOCK_DURATION_MS, parse: int() },
+  "stalled-interval": { metavar: "MS", help: "how often to requeue rows whose worker died", default: DEFAULT_STALLED_INTERVAL_MS, parse: int() },
+  "max-stalled": { metavar: "N", help: "times a row may lose its worker before it fails", default: DEFAULT_MAX_STALLED_COUNT, parse: int() },
+  "stop-wait": {
+    metavar: "MS",
+    help: "once told to stop, how long to wait for a Redis that does not answer\nbefore exiting without storing the rows held",
+    default: DEFAULT_STOP_WAIT_MS,
+    parse: int(),
+  },
+  "exit-when-empty": { help: "exit once nothing is waiting, delayed or running (default: wait for more)" },
+  quiet: { help: "no notices, only mistakes" },
+} as const satisfies FlagTable;
 
 export const WORKER_HELP = `Usage: inference-guard worker --queue NAME [--redis URL] [--model PATH] [options]
 
@@ -45,72 +63,56 @@ ${modelHelp(25, "never")}
 ${COST_SET_HELP}
 ${settingHelp(["reward"])}
 ${REWARD_MODEL_HELP}
-  --cost-model NAME=SPEC another cost model rows may choose with guard: {cost: "NAME"}; repeatable
-  --critic FILE          critic file trained for this model (optional)
+${flagHelp(WORKER_FLAGS, ["cost-model", "critic"])}
 
 Runtime:
 ${settingHelp(["gpu", "threads", "parallel"])}
 ${settingHelp(["contextSize"])}
                          (raise it for rows with long prompts or many beams; a row that does not fit
                          fails with the reason)
-  --name NAME            this worker's name in queue status (default HOST:PID)
+${flagHelp(WORKER_FLAGS, ["name"])}
 
 Failure handling (the defaults are the production values; docs/scale-out.md):
-  --lock-duration MS     a row's lock; a live worker renews it every half of this (default ${DEFAULT_LOCK_DURATION_MS})
-  --stalled-interval MS  how often to requeue rows whose worker died (default ${DEFAULT_STALLED_INTERVAL_MS})
-  --max-stalled N        times a row may lose its worker before it fails (default ${DEFAULT_MAX_STALLED_COUNT})
-  --stop-wait MS         once told to stop, how long to wait for a Redis that does not answer
-                         before exiting without storing the rows held (default ${DEFAULT_STOP_WAIT_MS})
-  --exit-when-empty      exit once nothing is waiting, delayed or running (default: wait for more)
-  --quiet                no notices, only mistakes
+${flagHelp(WORKER_FLAGS, ["lock-duration", "stalled-interval", "max-stalled", "stop-wait", "exit-when-empty", "quiet"])}
   -h, --help             this help
 `;
 
-const OPTIONS: OptionSpec = {
+/** Flags declared elsewhere: --redis/--queue (queueFlags.ts), the settings (settingFlags.ts), --model (modelFlag.ts). */
+const SHARED_OPTIONS: OptionSpec = {
   ...CONNECTION_OPTIONS,
   ...settingOptions(SERVICE_RUNTIME_FLAGS),
   ...COST_OPTIONS,
   ...REWARD_MODEL_OPTIONS,
   model: { type: "string" },
-  "cost-model": { type: "string", multiple: true },
-  critic: { type: "string" },
-  name: { type: "string" },
-  "lock-duration": { type: "string" },
-  "stalled-interval": { type: "string" },
-  "max-stalled": { type: "string" },
-  "stop-wait": { type: "string" },
-  "exit-when-empty": { type: "boolean" },
-  quiet: { type: "boolean" },
-  help: { type: "boolean", short: "h" },
 };
 
 export async function workerCommand(argv: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
-  const v = parseFlags(argv, OPTIONS);
-  if (v.help) {
+  const { help, values: f, raw: v } = readFlags(WORKER_FLAGS, argv, (line) => err.write(`inference-guard worker: ${line}\n`), SHARED_OPTIONS);
+  if (help) {
     out.write(WORKER_HELP);
     return 0;
   }
   const connection = connectionFlags(v);
   const settings = parseAsFlags(
     workerSettingsSchema,
-    definedOnly({
-      lockDurationMs: numberFlag(v, "lock-duration", "int"),
-      stalledIntervalMs: numberFlag(v, "stalled-interval", "int"),
-      maxStalledCount: numberFlag(v, "max-stalled", "int"),
-      stopWaitMs: numberFlag(v, "stop-wait", "int"),
-      exitWhenEmpty: v["exit-when-empty"] ? true : undefined,
-    }),
+    {
+      lockDurationMs: f["lock-duration"],
+      stalledIntervalMs: f["stalled-interval"],
+      maxStalledCount: f["max-stalled"],
+      stopWaitMs: f["stop-wait"],
+      exitWhenEmpty: f["exit-when-empty"],
+    },
     { lockDurationMs: "--lock-duration", stalledIntervalMs: "--stalled-interval", maxStalledCount: "--max-stalled", stopWaitMs: "--stop-wait", exitWhenEmpty: "--exit-when-empty" },
   );
-  const name = stringFlag(v, "name");
-  const log = v.quiet ? () => {} : (line: string) => void err.write(`inference-guard: ${line}\n`);
+  const name = f.name;
+  const log = f.quiet ? () => {} : (line: string) => void err.write(`inference-guard: ${line}\n`);
 
   const specs = costModelSpecs(
     namedCostSpec(v),
     namedCostModels(v),
   );
   const modelPath = modelFlagOrDefault(v);
-  const criticPath = stringFlag(v, "critic");
+  const criticPath = f.critic;
   const costs = await CostModelSet.load(specs);
   const rewardModels = namedRewardModels(v);
   const guard = await createGuard({ model: modelPath, cost: costs, rewardModels, critic: criticPath, ...readRuntime(v, true) }).catch(async (error: unknown) => {

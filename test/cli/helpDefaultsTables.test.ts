@@ -2,6 +2,8 @@
 // of its table and states the default the command really reads when the flag is not given.
 import { BATCH_FLAGS, BATCH_HELP } from "../../src/cli/batch.js";
 import { readFlags, type FlagTable } from "../../src/cli/flagTable.js";
+import { WORKER_FLAGS, WORKER_HELP } from "../../src/cli/worker.js";
+import { workerSettingsSchema } from "../../src/queue/config.js";
 
 /** flag -> the text inside "(default ...)" on its help line (or a continuation line under it). */
 function statedDefaults(help: string): Map<string, string> {
@@ -20,6 +22,7 @@ function statedDefaults(help: string): Map<string, string> {
 /** command, its table, its help, the smallest argv its table accepts. */
 const COMMANDS: [string, FlagTable, string, string[]][] = [
   ["batch", BATCH_FLAGS, BATCH_HELP, ["--in", "a.jsonl", "--out", "b.jsonl"]],
+  ["worker", WORKER_FLAGS, WORKER_HELP, []],
 ];
 
 describe.each(COMMANDS)("%s --help", (_name, table, help, minimal) => {
@@ -44,4 +47,15 @@ describe.each(COMMANDS)("%s --help", (_name, table, help, minimal) => {
 test("batch: --method's stated default is guard, the one runBatch gets", () => {
   expect(statedDefaults(BATCH_HELP).get("--method")).toBe("guard");
   expect(readFlags(BATCH_FLAGS, ["--in", "a", "--out", "b"], () => {}).values.method).toBe("guard");
+});
+
+test("worker: the failure-handling defaults stated are the queue's own (workerSettingsSchema)", () => {
+  const d = workerSettingsSchema.parse({});
+  const stated = statedDefaults(WORKER_HELP);
+  expect(Object.fromEntries(["--lock-duration", "--stalled-interval", "--max-stalled", "--stop-wait"].map((f) => [f, stated.get(f)]))).toEqual({
+    "--lock-duration": String(d.lockDurationMs),
+    "--stalled-interval": String(d.stalledIntervalMs),
+    "--max-stalled": String(d.maxStalledCount),
+    "--stop-wait": String(d.stopWaitMs),
+  });
 });
