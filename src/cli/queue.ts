@@ -12,10 +12,41 @@ import { closeRedis, connectRedis } from "../queue/redis.js";
 import { formatStatus, queueStatus } from "../queue/status.js";
 import { QueueStore, openQueue } from "../queue/store.js";
 import { ASSISTANT_COST_NAME, DEFAULT_COST_NAME } from "../cost/costModelSet.js";
-import { choiceFlag, numberFlag, parseFlags, stringFlag, type OptionSpec } from "./args.js";
-import { CONNECTION_HELP, CONNECTION_OPTIONS, connectionFlags, parseAsFlags } from "./queueFlags.js";
-import { SEARCH_FLAGS, definedOnly, readSettings, settingHelp, settingOptions } from "./settingFlags.js";
+import { numberFlag } from "./args.js";
+import { choice, flagHelp, int, readFlags, type FlagTable } from "./flagTable.js";
+import { CONNECTION_FLAGS, CONNECTION_HELP, connectionFlags, parseAsFlags } from "./queueFlags.js";
+import { SEARCH_FLAGS, readSettings, settingHelp, settingOptions } from "./settingFlags.js";
 import { onStopRequest } from "./stopRequests.js";
+
+const PUSH_DEFAULTS = pushSettingsSchema.parse({});
+
+/** Each subcommand's own flags (the guard settings are src/settings.ts's). */
+export const PUSH_FLAGS = {
+  ...CONNECTION_FLAGS,
+  in: { metavar: "FILE", help: "input JSONL, one {id, prompt | messages, guard?} per line", required: true },
+  "cost-model": {
+    metavar: "NAME",
+    help: 'a cost model name rows may choose with guard: {cost: "NAME"}; the workers\nmust be started with --cost-model NAME=SPEC; repeatable (NAME=SPEC is\naccepted too, the spec is ignored here)',
+    multiple: true,
+  },
+  attempts: { metavar: "N", help: "tries per row before it ends as failed with its reason", default: PUSH_DEFAULTS.attempts, parse: int() },
+  "retry-delay": { metavar: "MS", help: "delay before the first retry of a failed row, doubling each time", default: PUSH_DEFAULTS.backoffMs, parse: int() },
+  method: { metavar: "M", help: "guard | sample | greedy", default: "guard", parse: choice<Method>(["guard", "sample", "greedy"]) },
+  chat: { help: "render string prompts with the model's chat template (messages always are)" },
+} as const satisfies FlagTable;
+
+export const STATUS_FLAGS = { ...CONNECTION_FLAGS, json: { help: "print the status as one JSON object" } } as const satisfies FlagTable;
+
+export const COLLECT_FLAGS = {
+  ...CONNECTION_FLAGS,
+  out: { metavar: "FILE", help: "results JSONL, created or appended to", required: true },
+  wait: { help: "wait until every row is answered or failed" },
+  quiet: { help: "no progress bar" },
+} as const satisfies FlagTable;
+
+export const RETRY_FLAGS = CONNECTION_FLAGS;
+
+const notice = (err: NodeJS.WritableStream) => (line: string) => void err.write(`inference-guard queue: ${line}\n`);
 
 export const QUEUE_HELP = `Usage: inference-guard queue <push|status|collect> --queue NAME [--redis URL] [options]
 
@@ -49,16 +80,10 @@ Connection:
 ${CONNECTION_HELP}
 
 Input:
-  --in FILE              input JSONL, one {id, prompt | messages, guard?} per line (required)
-  --cost-model NAME      a cost model name rows may choose with guard: {cost: "NAME"}; the workers
-                         must be started with --cost-model NAME=SPEC; repeatable (NAME=SPEC is
-                         accepted too, the spec is ignored here)
-  --attempts N           tries per row before it ends as failed with its reason (default 3)
-  --retry-delay MS       delay before the first retry of a failed row, doubling each time (default 1000)
+${flagHelp(PUSH_FLAGS, ["in", "cost-model", "attempts", "retry-delay"])}
 
 Defaults for rows that do not set them (as batch's):
-  --method M             guard | sample | greedy (default guard)
-  --chat                 render string prompts with the model's chat template (messages always are)
+${flagHelp(PUSH_FLAGS, ["method", "chat"])}
 ${settingHelp(["budget", "beams", "samples", "width", "maxResamples", "onUnsafe", "branch", "maxTokens", "temperature", "criticWeight", "seed", "trace"], {
   budget: { help: "safety budget, > 0", note: `${ASSISTANT_COST_DEFAULT.budget} for chat prompts on the built-in "assistant" model` },
   seed: {
@@ -76,8 +101,7 @@ Prints the queue's rows waiting, active, done and failed (and waiting to be retr
 its workers answer with, and each worker: rows done and failed, the row it is answering, or that
 it is gone (killed: its row goes back to the queue) or stopped.
 
-${CONNECTION_HELP}
-  --json                 print the status as one JSON object
+${flagHelp(STATUS_FLAGS)}
   -h, --help             this help
 `;
 
@@ -93,24 +117,12 @@ or running, and says which; with --wait it waits for the queue to drain, with a 
 Exit status: 0 every row answered, 1 every row written but some failed, 3 rows still to come
 (without --wait), 130 interrupted (run again to resume), 2 a mistake.
 
-${CONNECTION_HELP}
-  --out FILE             results JSONL, created or appended to (required)
-  --wait                 wait until every row is answered or failed
-  --quiet                no progress bar
+${flagHelp(COLLECT_FLAGS)}
   -h, --help             this help
 `;
 
-const PUSH_OPTIONS: OptionSpec = {
-  ...CONNECTION_OPTIONS,
-  ...settingOptions([...SEARCH_FLAGS, "temperature", "seed", "trace"]),
-  in: { type: "string" },
-  "cost-model": { type: "string", multiple: true },
-  attempts: { type: "string" },
-  "retry-delay": { type: "string" },
-  method: { type: "string" },
-  chat: { type: "boolean" },
-  help: { type: "boolean", short: "h" },
-};
+/** push's flags declared elsewhere: the settings (settingFlags.ts). */
+const PUSH_SETTING_OPTIONS = settingOptions([...SEARCH_FLAGS, "temperature", "seed", "trace"]);
 
 export const RETRY_HELP = `Usage: inference-guard queue retry --queue NAME [--redis URL]
 
@@ -119,21 +131,9 @@ count of attempts): after fixing what made them fail, e.g. workers restarted wit
 --context-size. A file already collected keeps its error lines: collect into a new --out to have
 their answers in place of the errors.
 
-${CONNECTION_HELP}
+${flagHelp(RETRY_FLAGS)}
   -h, --help             this help
 `;
-
-const RETRY_OPTIONS: OptionSpec = { ...CONNECTION_OPTIONS, help: { type: "boolean", short: "h" } };
-
-const STATUS_OPTIONS: OptionSpec = { ...CONNECTION_OPTIONS, json: { type: "boolean" }, help: { type: "boolean", short: "h" } };
-
-const COLLECT_OPTIONS: OptionSpec = {
-  ...CONNECTION_OPTIONS,
-  out: { type: "string" },
-  wait: { type: "boolean" },
-  quiet: { type: "boolean" },
-  help: { type: "boolean", short: "h" },
-};
 
 type Out = NodeJS.WritableStream;
 
@@ -164,26 +164,24 @@ async function withQueue<T>(connection: QueueConnection, err: Out, use: (queue: 
 }
 
 async function push(argv: string[], out: Out, err: Out): Promise<number> {
-  const v = parseFlags(argv, PUSH_OPTIONS);
-  if (v.help) {
+  const { help, values: f, raw: v } = readFlags(PUSH_FLAGS, argv, notice(err), PUSH_SETTING_OPTIONS);
+  if (help) {
     out.write(PUSH_HELP);
     return 0;
   }
-  const connection = connectionFlags(v);
-  const inputPath = stringFlag(v, "in");
-  if (inputPath === undefined || inputPath === "") throw new UserError("--in is required (see --help)");
+  const connection = connectionFlags(f);
+  const { in: inputPath, method } = f;
   if (!existsSync(inputPath)) throw new UserError(`input file not found: ${inputPath}`);
-  const method = choiceFlag<Method>(v, "method", ["guard", "sample", "greedy"]) ?? "guard";
   const seed = numberFlag(v, "seed", "int");
   if (seed !== undefined && seed < 0) throw new UserError(`--seed must be >= 0, got ${seed}`);
   const settings = parseAsFlags(
     pushSettingsSchema,
-    definedOnly({ attempts: numberFlag(v, "attempts", "int"), backoffMs: numberFlag(v, "retry-delay", "int") }),
+    { attempts: f.attempts, backoffMs: f["retry-delay"] },
     { attempts: "--attempts", backoffMs: "--retry-delay" },
   );
   const defaults = readSettings(v, [...SEARCH_FLAGS, "temperature", "trace"]);
   // The names a worker without --cost holds; a worker started otherwise refuses rows naming others.
-  const costNames = [DEFAULT_COST_NAME, ASSISTANT_COST_NAME, ...((v["cost-model"] as unknown as string[] | undefined) ?? []).map((entry) => entry.split("=")[0]!.trim())];
+  const costNames = [DEFAULT_COST_NAME, ASSISTANT_COST_NAME, ...f["cost-model"].map((entry) => entry.split("=")[0]!.trim())];
 
   return withQueue(connection, err, async (queue, store) => {
     const summary = await pushRows({
@@ -192,7 +190,7 @@ async function push(argv: string[], out: Out, err: Out): Promise<number> {
       inputPath,
       context: { defaults, method, costNames },
       seed,
-      chat: Boolean(v.chat),
+      chat: f.chat,
       settings,
       report: (line) => err.write(`inference-guard: ${line}\n`),
     });
@@ -205,8 +203,8 @@ async function push(argv: string[], out: Out, err: Out): Promise<number> {
 }
 
 async function status(argv: string[], out: Out): Promise<number> {
-  const v = parseFlags(argv, STATUS_OPTIONS);
-  if (v.help) {
+  const { help, values: v } = readFlags(STATUS_FLAGS, argv, notice(out));
+  if (help) {
     out.write(STATUS_HELP);
     return 0;
   }
@@ -219,8 +217,8 @@ async function status(argv: string[], out: Out): Promise<number> {
 }
 
 async function retry(argv: string[], out: Out, err: Out): Promise<number> {
-  const v = parseFlags(argv, RETRY_OPTIONS);
-  if (v.help) {
+  const { help, values: v } = readFlags(RETRY_FLAGS, argv, notice(err));
+  if (help) {
     out.write(RETRY_HELP);
     return 0;
   }
@@ -234,14 +232,13 @@ async function retry(argv: string[], out: Out, err: Out): Promise<number> {
 }
 
 async function collect(argv: string[], out: Out, err: Out): Promise<number> {
-  const v = parseFlags(argv, COLLECT_OPTIONS);
-  if (v.help) {
+  const { help, values: v } = readFlags(COLLECT_FLAGS, argv, notice(err));
+  if (help) {
     out.write(COLLECT_HELP);
     return 0;
   }
   const connection = connectionFlags(v);
-  const outputPath = stringFlag(v, "out");
-  if (outputPath === undefined || outputPath === "") throw new UserError("--out is required (see --help)");
+  const outputPath = v.out;
 
   // Ctrl-C / SIGTERM: stop after the line being written, keep every line (a second one exits at once).
   const controller = new AbortController();
@@ -252,7 +249,7 @@ async function collect(argv: string[], out: Out, err: Out): Promise<number> {
         queue,
         store,
         outputPath,
-        wait: Boolean(v.wait),
+        wait: v.wait,
         signal: controller.signal,
         report: (line) => err.write(`inference-guard: ${line}\n`),
         progressStream: v.quiet ? new Writable({ write: (_chunk, _encoding, done) => done() }) : err,

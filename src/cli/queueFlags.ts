@@ -2,21 +2,25 @@
 // Values are checked with the queue's zod schemas; a mistake names the flag.
 import type { z } from "zod";
 import { UserError, describeZodError } from "../errors.js";
-import { REDIS_ENV, connectionSchema, defaultRedisUrl, type QueueConnection } from "../queue/config.js";
-import { stringFlag, type OptionSpec } from "./args.js";
+import { DEFAULT_REDIS_URL, REDIS_ENV, connectionSchema, defaultRedisUrl, type QueueConnection } from "../queue/config.js";
+import { stringFlag } from "./args.js";
+import { flagHelp, type FlagTable } from "./flagTable.js";
 
-export const CONNECTION_OPTIONS: OptionSpec = {
-  redis: { type: "string" },
-  queue: { type: "string" },
-};
+/** Spread into each command's table (src/cli/flagTable.ts). */
+export const CONNECTION_FLAGS = {
+  redis: {
+    metavar: "URL",
+    help: "Redis server, redis://[user:password@]host:port[/db] or rediss:// for TLS\n",
+    defaultText: `$${REDIS_ENV}, else ${DEFAULT_REDIS_URL}`,
+  },
+  queue: { metavar: "NAME", help: "the queue: letters, digits, '.', '_' or '-'", required: true },
+} as const satisfies FlagTable;
 
-export const CONNECTION_HELP = `  --redis URL            Redis server, redis://[user:password@]host:port[/db] or rediss:// for TLS
-                         (default: $${REDIS_ENV}, else redis://127.0.0.1:6379)
-  --queue NAME           the queue (required): letters, digits, '.', '_' or '-'`;
+export const CONNECTION_HELP = flagHelp(CONNECTION_FLAGS);
 
 export function connectionFlags(v: Record<string, unknown>): QueueConnection {
   const queue = stringFlag(v, "queue");
-  if (queue === undefined) throw new UserError("--queue is required (see --help)");
+  if (queue === undefined || queue === "") throw new UserError("--queue NAME is required (see --help)");
   return parseAsFlags(connectionSchema, { redis: stringFlag(v, "redis") ?? defaultRedisUrl(), queue }, { redis: "--redis", queue: "--queue" });
 }
 

@@ -16,13 +16,14 @@ import { CostModelSet, costModelSpecs } from "../cost/costModelSet.js";
 import { stringFlag, type OptionSpec } from "./args.js";
 import { flagHelp, int, readFlags, type FlagTable } from "./flagTable.js";
 import { modelFlagOrDefault, modelHelp } from "./modelFlag.js";
-import { CONNECTION_HELP, CONNECTION_OPTIONS, connectionFlags, parseAsFlags } from "./queueFlags.js";
+import { CONNECTION_FLAGS, CONNECTION_HELP, connectionFlags, parseAsFlags } from "./queueFlags.js";
 import { REWARD_MODEL_HELP, REWARD_MODEL_OPTIONS, namedRewardModels } from "./settingFlags.js";
 import { COST_OPTIONS, COST_SET_HELP, namedCostModels, SERVICE_RUNTIME_FLAGS, namedCostSpec, readRuntime, settingHelp, settingOptions } from "./settingFlags.js";
 import { onStopRequest } from "./stopRequests.js";
 
-/** worker's own flags (the guard settings are src/settings.ts's, --model modelFlag.ts's, --redis/--queue queueFlags.ts's). */
+/** worker's own flags, --redis/--queue as queue's (the guard settings are src/settings.ts's, --model modelFlag.ts's). */
 export const WORKER_FLAGS = {
+  ...CONNECTION_FLAGS,
   "cost-model": { metavar: "NAME=SPEC", help: 'another cost model rows may choose with guard: {cost: "NAME"}; repeatable', multiple: true },
   critic: { metavar: "FILE", help: "critic file trained for this model (optional)" },
   name: { metavar: "NAME", help: "this worker's name in queue status", defaultText: "HOST:PID" },
@@ -77,9 +78,8 @@ ${flagHelp(WORKER_FLAGS, ["lock-duration", "stalled-interval", "max-stalled", "s
   -h, --help             this help
 `;
 
-/** Flags declared elsewhere: --redis/--queue (queueFlags.ts), the settings (settingFlags.ts), --model (modelFlag.ts). */
+/** Flags declared elsewhere: the settings (settingFlags.ts), --model (modelFlag.ts). */
 const SHARED_OPTIONS: OptionSpec = {
-  ...CONNECTION_OPTIONS,
   ...settingOptions(SERVICE_RUNTIME_FLAGS),
   ...COST_OPTIONS,
   ...REWARD_MODEL_OPTIONS,
@@ -92,7 +92,7 @@ export async function workerCommand(argv: string[], out: NodeJS.WritableStream, 
     out.write(WORKER_HELP);
     return 0;
   }
-  const connection = connectionFlags(v);
+  const connection = connectionFlags(f);
   const settings = parseAsFlags(
     workerSettingsSchema,
     {

@@ -2,8 +2,9 @@
 // of its table and states the default the command really reads when the flag is not given.
 import { BATCH_FLAGS, BATCH_HELP } from "../../src/cli/batch.js";
 import { readFlags, type FlagTable } from "../../src/cli/flagTable.js";
+import { COLLECT_FLAGS, COLLECT_HELP, PUSH_FLAGS, PUSH_HELP, RETRY_FLAGS, RETRY_HELP, STATUS_FLAGS, STATUS_HELP } from "../../src/cli/queue.js";
 import { WORKER_FLAGS, WORKER_HELP } from "../../src/cli/worker.js";
-import { workerSettingsSchema } from "../../src/queue/config.js";
+import { DEFAULT_REDIS_URL, pushSettingsSchema, workerSettingsSchema } from "../../src/queue/config.js";
 
 /** flag -> the text inside "(default ...)" on its help line (or a continuation line under it). */
 function statedDefaults(help: string): Map<string, string> {
@@ -22,7 +23,11 @@ function statedDefaults(help: string): Map<string, string> {
 /** command, its table, its help, the smallest argv its table accepts. */
 const COMMANDS: [string, FlagTable, string, string[]][] = [
   ["batch", BATCH_FLAGS, BATCH_HELP, ["--in", "a.jsonl", "--out", "b.jsonl"]],
-  ["worker", WORKER_FLAGS, WORKER_HELP, []],
+  ["worker", WORKER_FLAGS, WORKER_HELP, ["--queue", "q"]],
+  ["queue push", PUSH_FLAGS, PUSH_HELP, ["--queue", "q", "--in", "a.jsonl"]],
+  ["queue status", STATUS_FLAGS, STATUS_HELP, ["--queue", "q"]],
+  ["queue collect", COLLECT_FLAGS, COLLECT_HELP, ["--queue", "q", "--out", "b.jsonl"]],
+  ["queue retry", RETRY_FLAGS, RETRY_HELP, ["--queue", "q"]],
 ];
 
 describe.each(COMMANDS)("%s --help", (_name, table, help, minimal) => {
@@ -58,4 +63,12 @@ test("worker: the failure-handling defaults stated are the queue's own (workerSe
     "--max-stalled": String(d.maxStalledCount),
     "--stop-wait": String(d.stopWaitMs),
   });
+});
+
+test("queue push: --attempts and --retry-delay state pushSettingsSchema's defaults; --redis the built-in URL", () => {
+  const d = pushSettingsSchema.parse({});
+  const stated = statedDefaults(PUSH_HELP);
+  expect([stated.get("--attempts"), stated.get("--retry-delay")]).toEqual([String(d.attempts), String(d.backoffMs)]);
+  expect(stated.get("--redis")).toMatch(new RegExp(`else ${DEFAULT_REDIS_URL.replace(/[.]/g, "\\.")}$`));
+  expect(PUSH_HELP).toMatch(/--queue NAME +the queue: .* \(required\)/);
 });

@@ -326,15 +326,15 @@ describe("mistakes give one clear line", () => {
   });
 
   test.each([
-    [["queue", "status"], /--queue is required/],
+    [["queue", "status"], /--queue NAME is required/],
     [["queue", "status", "--queue", "a b"], /--queue: use 1-100 letters/],
     [["queue", "status", "--queue", "q", "--redis", "http://x"], /--redis: expected a Redis URL/],
     [["queue", "frobnicate"], /unknown queue subcommand "frobnicate"/],
-    [["queue", "retry"], /--queue is required/],
-    [["queue", "push", "--queue", "q"], /--in is required/],
+    [["queue", "retry"], /--queue NAME is required/],
+    [["queue", "push", "--queue", "q"], /--in FILE is required/],
     [["queue", "push", "--queue", "q", "--in", "/nope.jsonl"], /input file not found: \/nope\.jsonl/],
     [["queue", "push", "--queue", "q", "--in", "README.md", "--attempts", "0"], /--attempts: Too small/],
-    [["queue", "collect", "--queue", "q"], /--out is required/],
+    [["queue", "collect", "--queue", "q"], /--out FILE is required/],
     [["worker", "--queue", "q", "--lock-duration", "5"], /--lock-duration: Too small/],
     [["worker", "--queue", "q", "--model", "/nope.gguf"], /nope\.gguf/],
   ])("%j", async (argv, message) => {
