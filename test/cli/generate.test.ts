@@ -107,7 +107,7 @@ describe("mistakes give one clear line and a non-zero exit", () => {
   });
   const longPrompt = "Once upon a time there was a dog. ".repeat(400);
   test.each([
-    [["generate"], /--prompt is required/],
+    [["generate"], /--prompt TEXT is required/],
     [["generate", "--prompt", "x", "--model", "/nope/model.gguf"], /model file not found: \/nope\/model.gguf/],
     [["generate", "--prompt", "x", "--model", notGguf], /not a GGUF model file/],
     [["generate", "--prompt", "x", "--model", STORIES_MODEL, "--cost-rules", badRules], /bad-rules.json/],

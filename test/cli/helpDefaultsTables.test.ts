@@ -2,6 +2,7 @@
 // of its table and states the default the command really reads when the flag is not given.
 import { BATCH_FLAGS, BATCH_HELP } from "../../src/cli/batch.js";
 import { readFlags, type FlagTable } from "../../src/cli/flagTable.js";
+import { GENERATE_FLAGS, GENERATE_HELP } from "../../src/cli/generate.js";
 import { LIST_FLAGS, MODELS_HELP } from "../../src/cli/models.js";
 import { COLLECT_FLAGS, COLLECT_HELP, PUSH_FLAGS, PUSH_HELP, RETRY_FLAGS, RETRY_HELP, STATUS_FLAGS, STATUS_HELP } from "../../src/cli/queue.js";
 import { WORKER_FLAGS, WORKER_HELP } from "../../src/cli/worker.js";
@@ -30,6 +31,7 @@ const COMMANDS: [string, FlagTable, string, string[]][] = [
   ["queue collect", COLLECT_FLAGS, COLLECT_HELP, ["--queue", "q", "--out", "b.jsonl"]],
   ["queue retry", RETRY_FLAGS, RETRY_HELP, ["--queue", "q"]],
   ["models list", LIST_FLAGS, MODELS_HELP, []],
+  ["generate", GENERATE_FLAGS, GENERATE_HELP, ["--prompt", "Once"]],
 ];
 
 describe.each(COMMANDS)("%s --help", (_name, table, help, minimal) => {
