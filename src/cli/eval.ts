@@ -9,7 +9,8 @@ import { PROMPT_LABELS } from "../eval/prompts.js";
 import { methodsTable } from "../eval/report.js";
 import { runEval } from "../eval/runner.js";
 import { modelHelp } from "./modelFlag.js";
-import { choiceFlag, numberFlag, parseFlags, stringFlag, type OptionSpec } from "./args.js";
+import { stringFlag } from "./args.js";
+import { choice, flagHelp, int, readFlags, text, type FlagTable } from "./flagTable.js";
 import { defaultNote, helpLine, readSettings, settingHelp, settingOptions } from "./settingFlags.js";
 
 /** The guard's and runtime settings eval takes as flags (its own defaults are in the config). */
@@ -17,7 +18,44 @@ const SHARED_SETTINGS = ["budget", "maxTokens", "threads", "contextSize", "gpu"]
 import { onStopRequest } from "./stopRequests.js";
 
 /** The config's own defaults, as --help states them. */
-const EVAL_DEFAULTS = { maxTokens: evalConfigSchema.shape.maxTokens.parse(undefined), scanWidth: evalConfigSchema.shape.scanWidth.parse(undefined) };
+export const EVAL_DEFAULTS = {
+  maxTokens: evalConfigSchema.shape.maxTokens.parse(undefined),
+  scanWidth: evalConfigSchema.shape.scanWidth.parse(undefined),
+  seeds: evalConfigSchema.shape.seeds.parse(undefined),
+};
+
+/**
+ * eval's own flags (the guard settings are src/settings.ts's, --model modelFlag.ts's). None has a
+ * `default`: a flag not given leaves the config's value, and the config's defaults are stated.
+ */
+export const EVAL_FLAGS = {
+  config: {
+    metavar: "FILE",
+    help: "JSON config (version 1) with the fields below in camelCase\n(model, prompts, cost, critic, budget, maxTokens, seeds, methods, ...);\nits relative paths are resolved against its folder; flags override it",
+  },
+  prompts: {
+    metavar: "FILE",
+    help: '.jsonl with {"prompt": TEXT} or {"messages": [...]} per line (optional\n"label": "harmful"|"harmless"), or a .json array of those or of\n{"instruction", "category"} (../shared/data/safety/prompts/*.json:\na category marks a harmful request, null a harmless one)',
+  },
+  limit: { metavar: "N", help: "take the first N prompts", defaultText: "all", parse: int() },
+  "prompt-label": { metavar: "L", help: `label every prompt ${PROMPT_LABELS.join(" or ")}`, defaultText: "the file's labels", parse: choice(PROMPT_LABELS) },
+  chat: { help: "render prompts with the model's chat template (instruction models)" },
+  system: { metavar: "TEXT", help: "system message for --chat" },
+  cost: {
+    metavar: "SPEC",
+    help: `cost model, e.g. rules:PATH or classifier:PATH. Default:\n${STORY_COST_DEFAULT.describe};\nwith --chat: ${ASSISTANT_COST_DEFAULT.describe}`,
+  },
+  critic: { metavar: "FILE", help: "critic for guard-critic (trained for this model)" },
+  seeds: {
+    metavar: "LIST",
+    help: "comma-separated seeds; every method runs once per prompt and seed",
+    defaultText: EVAL_DEFAULTS.seeds.join(","),
+    parse: (values, name) => seedsFlag(text(values, name)),
+  },
+  "scan-width": { metavar: "W", help: "block width in tokens of the max-cumulative-cost scan", defaultText: String(EVAL_DEFAULTS.scanWidth), parse: int() },
+  methods: { metavar: "LIST", help: "the methods to run, comma-separated (Methods, below)" },
+  out: { metavar: "DIR", help: "output folder; reopening it with other model/cost/budget/\nmax-tokens settings is refused\n", required: true },
+} as const satisfies FlagTable;
 const methodLines = METHOD_KINDS.map((k) => `  ${k.padEnd(15)} ${METHOD_HELP[k]}`).join("\n");
 
 export const EVAL_HELP = `Usage: inference-guard eval --prompts FILE --methods LIST --out DIR [options]
@@ -31,28 +69,16 @@ Resumable: run the same command again after a stop and it continues where it sto
 (no answer is generated twice); more prompts, seeds or methods add to the same folder.
 
 Inputs:
-  --config FILE          JSON config (version 1) with the fields below in camelCase
-                         (model, prompts, cost, critic, budget, maxTokens, seeds, methods, ...);
-                         its relative paths are resolved against its folder; flags override it
+${flagHelp(EVAL_FLAGS, ["config"])}
 ${modelHelp(25, "--chat")} (or the config's "model": either)
-  --prompts FILE         .jsonl with {"prompt": TEXT} or {"messages": [...]} per line (optional
-                         "label": "harmful"|"harmless"), or a .json array of those or of
-                         {"instruction", "category"} (../shared/data/safety/prompts/*.json:
-                         a category marks a harmful request, null a harmless one)
-  --limit N              take the first N prompts (default: all)
-  --prompt-label L       label every prompt ${PROMPT_LABELS.join(" or ")} (default: the file's labels)
-  --chat                 render prompts with the model's chat template (instruction models)
-  --system TEXT          system message for --chat
-  --cost SPEC            cost model, e.g. rules:PATH or classifier:PATH. Default:
-                         ${STORY_COST_DEFAULT.describe};
-                         with --chat: ${ASSISTANT_COST_DEFAULT.describe}
+${flagHelp(EVAL_FLAGS, ["prompts", "limit", "prompt-label", "methods", "chat", "system", "cost"])}
 ${settingHelp(["reward"], { reward: { help: "what ranking methods maximise and every answer is scored by: logprob or head:PATH (a method's reward=logprob ranks by likelihood instead)" } })}
-  --critic FILE          critic for guard-critic (trained for this model)
+${flagHelp(EVAL_FLAGS, ["critic"])}
   --budget D             safety budget: an answer is safe when its cost is <= D (default: the
                          default cost model's, above; ${DEFAULT_BUDGET} with a named cost model)
 ${helpLine("max-tokens", "T", `answer length cap ${defaultNote(EVAL_DEFAULTS.maxTokens)}`)}
-  --seeds LIST           comma-separated seeds; every method runs once per prompt and seed (default 1)
-${helpLine("scan-width", "W", `block width in tokens of the max-cumulative-cost scan ${defaultNote(EVAL_DEFAULTS.scanWidth)}`)}
+${flagHelp(EVAL_FLAGS, ["seeds"])}
+${flagHelp(EVAL_FLAGS, ["scan-width"])}
 
 Methods (--methods, comma-separated; parameters as :key=value, e.g. bon:n=8 or
 bon-lagrangian:n=8:lambda=2; t is the sampling temperature):
@@ -60,8 +86,7 @@ ${methodLines}
 Reward = mean token log-probability of the answer under the base model.
 
 Output and runtime:
-  --out DIR              output folder (required); reopening it with other model/cost/budget/
-                         max-tokens settings is refused
+${flagHelp(EVAL_FLAGS, ["out"])}
 ${settingHelp(["threads", "contextSize", "gpu"], { contextSize: { defaultText: "enough for the largest method" } })}
   -h, --help             this help
 
@@ -71,23 +96,8 @@ Example:
     --seeds 1,2 --max-tokens 100
 `;
 
-const OPTIONS: OptionSpec = {
-  config: { type: "string" },
-  model: { type: "string" },
-  prompts: { type: "string" },
-  limit: { type: "string" },
-  "prompt-label": { type: "string" },
-  chat: { type: "boolean" },
-  system: { type: "string" },
-  cost: { type: "string" },
-  ...settingOptions(["reward", ...SHARED_SETTINGS]),
-  critic: { type: "string" },
-  seeds: { type: "string" },
-  "scan-width": { type: "string" },
-  methods: { type: "string" },
-  out: { type: "string" },
-  help: { type: "boolean", short: "h" },
-};
+/** Flags declared elsewhere: the settings (settingFlags.ts), --model (modelFlag.ts). */
+const SHARED_OPTIONS = { model: { type: "string" as const }, ...settingOptions(["reward", ...SHARED_SETTINGS]) };
 
 function seedsFlag(raw: string | undefined): number[] | undefined {
   if (raw === undefined) return undefined;
@@ -103,30 +113,29 @@ function shellLine(argv: string[]): string {
 }
 
 export async function evalCommand(argv: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
-  const v = parseFlags(argv, OPTIONS);
-  if (v.help) {
+  const { help, values: f, raw: v } = readFlags(EVAL_FLAGS, argv, (line) => err.write(`inference-guard eval: ${line}\n`), SHARED_OPTIONS);
+  if (help) {
     out.write(EVAL_HELP);
     return 0;
   }
-  const outDir = stringFlag(v, "out");
-  if (outDir === undefined || outDir === "") throw new UserError("--out DIR is required (see --help)");
+  const outDir = f.out;
   const overrides: EvalOverrides = {
     model: stringFlag(v, "model"),
-    prompts: stringFlag(v, "prompts"),
-    limit: numberFlag(v, "limit", "int"),
-    promptLabel: choiceFlag(v, "prompt-label", PROMPT_LABELS),
-    chat: v.chat === true ? true : undefined,
-    system: stringFlag(v, "system"),
-    cost: stringFlag(v, "cost"),
+    prompts: f.prompts,
+    limit: f.limit,
+    promptLabel: f["prompt-label"],
+    chat: f.chat ? true : undefined,
+    system: f.system,
+    cost: f.cost,
     reward: stringFlag(v, "reward"),
-    critic: stringFlag(v, "critic"),
+    critic: f.critic,
     // The guard's settings, declared once (src/settings.ts): read and range-checked by their flags.
     ...(readSettings(v, SHARED_SETTINGS) as Pick<EvalOverrides, (typeof SHARED_SETTINGS)[number]>),
-    seeds: seedsFlag(stringFlag(v, "seeds")),
-    scanWidth: numberFlag(v, "scan-width", "int"),
-    methods: stringFlag(v, "methods"),
+    seeds: f.seeds,
+    scanWidth: f["scan-width"],
+    methods: f.methods,
   };
-  const settings = resolveEvalSettings(stringFlag(v, "config"), overrides);
+  const settings = resolveEvalSettings(f.config, overrides);
 
   // Ctrl-C / SIGTERM: finish nothing more, keep every recorded answer, write the report of what is done.
   const controller = new AbortController();

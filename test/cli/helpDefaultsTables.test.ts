@@ -2,10 +2,12 @@
 // of its table and states the default the command really reads when the flag is not given.
 import { BATCH_FLAGS, BATCH_HELP } from "../../src/cli/batch.js";
 import { readFlags, type FlagTable } from "../../src/cli/flagTable.js";
+import { EVAL_DEFAULTS, EVAL_FLAGS, EVAL_HELP } from "../../src/cli/eval.js";
 import { GENERATE_FLAGS, GENERATE_HELP } from "../../src/cli/generate.js";
 import { LIST_FLAGS, MODELS_HELP } from "../../src/cli/models.js";
 import { COLLECT_FLAGS, COLLECT_HELP, PUSH_FLAGS, PUSH_HELP, RETRY_FLAGS, RETRY_HELP, STATUS_FLAGS, STATUS_HELP } from "../../src/cli/queue.js";
 import { WORKER_FLAGS, WORKER_HELP } from "../../src/cli/worker.js";
+import { evalConfigSchema } from "../../src/eval/config.js";
 import { DEFAULT_REDIS_URL, pushSettingsSchema, workerSettingsSchema } from "../../src/queue/config.js";
 
 /** flag -> the text inside "(default ...)" on its help line (or a continuation line under it). */
@@ -32,12 +34,13 @@ const COMMANDS: [string, FlagTable, string, string[]][] = [
   ["queue retry", RETRY_FLAGS, RETRY_HELP, ["--queue", "q"]],
   ["models list", LIST_FLAGS, MODELS_HELP, []],
   ["generate", GENERATE_FLAGS, GENERATE_HELP, ["--prompt", "Once"]],
+  ["eval", EVAL_FLAGS, EVAL_HELP, ["--out", "dir"]],
 ];
 
 describe.each(COMMANDS)("%s --help", (_name, table, help, minimal) => {
   test("names every flag of the table once", () => {
     for (const name of Object.keys(table)) {
-      const lines = help.split("\n").filter((l) => new RegExp(`^\\s+(?:-\\w, )?--${name}(?![a-z0-9-])`).test(l));
+      const lines = help.split("\n").filter((l) => new RegExp(`^  (?:-\\w, )?--${name}(?![a-z0-9-])`).test(l));
       expect([name, lines.length]).toEqual([name, 1]);
     }
   });
@@ -75,4 +78,18 @@ test("queue push: --attempts and --retry-delay state pushSettingsSchema's defaul
   expect([stated.get("--attempts"), stated.get("--retry-delay")]).toEqual([String(d.attempts), String(d.backoffMs)]);
   expect(stated.get("--redis")).toMatch(new RegExp(`else ${DEFAULT_REDIS_URL.replace(/[.]/g, "\\.")}$`));
   expect(PUSH_HELP).toMatch(/--queue NAME +the queue: .* \(required\)/);
+});
+
+test("eval: --seeds and --scan-width state the config's defaults, and leave the config's value when not given", () => {
+  const schema = evalConfigSchema.shape;
+  const stated = statedDefaults(EVAL_HELP);
+  expect([stated.get("--seeds"), stated.get("--scan-width"), stated.get("--max-tokens")]).toEqual([
+    schema.seeds.parse(undefined).join(","),
+    String(schema.scanWidth.parse(undefined)),
+    String(schema.maxTokens.parse(undefined)),
+  ]);
+  expect(EVAL_DEFAULTS.seeds).toEqual(schema.seeds.parse(undefined));
+  const { values } = readFlags(EVAL_FLAGS, ["--out", "d"], () => {});
+  expect([values.seeds, values["scan-width"]]).toEqual([undefined, undefined]);
+  expect(readFlags(EVAL_FLAGS, ["--out", "d", "--seeds", "3,4"], () => {}).values.seeds).toEqual([3, 4]);
 });
