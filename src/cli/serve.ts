@@ -12,7 +12,8 @@ import {
   type ServerConfig,
 } from "../server/config.js";
 import { createGuardServer, type GuardServer } from "../server/guardServer.js";
-import { numberFlag, parseFlags, stringFlag, type OptionSpec } from "./args.js";
+import { stringFlag, type OptionSpec } from "./args.js";
+import { flagHelp, float, int, readFlags, type FlagTable } from "./flagTable.js";
 import { modelFlag, modelHelp } from "./modelFlag.js";
 import { REWARD_MODEL_HELP, REWARD_MODEL_OPTIONS, helpLine, namedRewardModels } from "./settingFlags.js";
 import { COST_OPTIONS, COST_SET_HELP, namedCostModels, SERVICE_RUNTIME_FLAGS, SEARCH_FLAGS, namedCostSpec, readRuntime, readSettings, settingHelp, settingOptions } from "./settingFlags.js";
@@ -33,6 +34,34 @@ function wrapped(line: string, width = 100, indent = 25): string {
   return [...out, rest].join("\n");
 }
 
+/** serve's own flags (the guard settings are src/settings.ts's, the trust boundary's server/config.ts's, --model modelFlag.ts's). */
+export const SERVE_FLAGS = {
+  host: { metavar: "HOST", help: "interface to listen on; 0.0.0.0 exposes it to the network", default: DEFAULT_HOST },
+  port: { metavar: "P", help: "TCP port, 0 = any free one", default: DEFAULT_PORT, parse: int() },
+  "api-key": { metavar: "KEY", help: "require Authorization: Bearer KEY on /v1/*", defaultText: `$${API_KEY_ENV}, else no key` },
+  "max-queue": {
+    metavar: "Q",
+    help: "requests that may wait while --parallel ones run; beyond that 429 +\nRetry-After",
+    default: DEFAULT_MAX_QUEUE,
+    parse: int(),
+  },
+  "body-limit": { metavar: "BYTES", help: "largest request body, 413 beyond it", default: DEFAULT_BODY_LIMIT, parse: int() },
+  "shutdown-grace": {
+    metavar: "S",
+    help: "on SIGTERM/Ctrl-C, seconds running requests may finish before they are\ncancelled; a second signal cancels at once",
+    default: DEFAULT_SHUTDOWN_GRACE_SECONDS,
+    parse: float(),
+  },
+  quiet: { help: "no per-request log lines on stderr" },
+  "model-name": { metavar: "NAME", help: "the model's id in the API\n", defaultText: "a known model's name, else the file name without .gguf" },
+  "cost-model": {
+    metavar: "NAME=SPEC",
+    help: 'another cost model a request may choose with guard: {cost: "NAME"};\nrepeatable (requests name models, never files)',
+    multiple: true,
+  },
+  critic: { metavar: "FILE", help: "critic file trained for this model (optional)" },
+} as const satisfies FlagTable;
+
 export const SERVE_HELP = `Usage: inference-guard serve [options]
 
 Serves the model over an OpenAI-compatible HTTP API, every answer guarded by InferenceGuard:
@@ -50,28 +79,17 @@ instead of truncate), never looser (400 naming the field and this server's limit
 ask for a baseline method or a trace, unless the flags under "Trust boundary" open them.
 
 Network:
-  --host HOST            interface to listen on (default ${DEFAULT_HOST}; 0.0.0.0 exposes it to the network)
-  --port P               TCP port, 0 = any free one (default ${DEFAULT_PORT})
-  --api-key KEY          require Authorization: Bearer KEY on /v1/* (default: $${API_KEY_ENV}, else no key)
-  --max-queue Q          requests that may wait while --parallel ones run; beyond that 429 +
-                         Retry-After (default ${DEFAULT_MAX_QUEUE})
-  --body-limit BYTES     largest request body, 413 beyond it (default ${DEFAULT_BODY_LIMIT})
-  --shutdown-grace S     on SIGTERM/Ctrl-C, seconds running requests may finish before they are
-                         cancelled; a second signal cancels at once (default ${DEFAULT_SHUTDOWN_GRACE_SECONDS})
-  --quiet                no per-request log lines on stderr
+${flagHelp(SERVE_FLAGS, ["host", "port", "api-key", "max-queue", "body-limit", "shutdown-grace", "quiet"])}
 
 Trust boundary (what clients may change and see; Host and Origin checks):
 ${SERVER_POLICY_FLAGS.map((f) => wrapped(helpLine(f.flag, f.metavar, f.help))).join("\n")}
 
 Model and safety:
 ${modelHelp(25, "never")}
-  --model-name NAME      the model's id in the API (default: a known model's name, else the file name
-                         without .gguf)
+${flagHelp(SERVE_FLAGS, ["model-name"])}
 ${COST_SET_HELP}
 ${REWARD_MODEL_HELP}
-  --cost-model NAME=SPEC another cost model a request may choose with guard: {cost: "NAME"};
-                         repeatable (requests name models, never files)
-  --critic FILE          critic file trained for this model (optional)
+${flagHelp(SERVE_FLAGS, ["cost-model", "critic"])}
 ${settingHelp(["criticWeight"])}
 
 Search defaults (a request's guard field and standard fields override them):
@@ -85,22 +103,12 @@ ${settingHelp(SERVICE_RUNTIME_FLAGS)}
   -h, --help             this help
 `;
 
-const OPTIONS: OptionSpec = {
+/** Flags declared elsewhere: the settings (settingFlags.ts), --model (modelFlag.ts), the trust boundary (server/config.ts). */
+const SHARED_OPTIONS: OptionSpec = {
   ...settingOptions([...SEARCH_FLAGS, ...SERVICE_RUNTIME_FLAGS]),
   ...COST_OPTIONS,
   ...REWARD_MODEL_OPTIONS,
-  host: { type: "string" },
-  port: { type: "string" },
-  "api-key": { type: "string" },
-  "max-queue": { type: "string" },
-  "body-limit": { type: "string" },
-  "shutdown-grace": { type: "string" },
-  quiet: { type: "boolean" },
   model: { type: "string" },
-  "model-name": { type: "string" },
-  "cost-model": { type: "string", multiple: true },
-  critic: { type: "string" },
-  help: { type: "boolean", short: "h" },
   ...Object.fromEntries(SERVER_POLICY_FLAGS.map((f) => [f.flag, f.metavar === "" ? { type: "boolean" } : f.list ? { type: "string", multiple: true } : { type: "string" }])),
 };
 
@@ -121,27 +129,27 @@ function readPolicyFlags(v: Record<string, unknown>): Partial<ServerConfig> {
 }
 
 export async function serveCommand(argv: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
-  const v = parseFlags(argv, OPTIONS);
-  if (v.help) {
+  const { help, values: f, raw: v } = readFlags(SERVE_FLAGS, argv, (line) => err.write(`inference-guard serve: ${line}\n`), SHARED_OPTIONS);
+  if (help) {
     out.write(SERVE_HELP);
     return 0;
   }
-  const quiet = Boolean(v.quiet);
+  const quiet = f.quiet;
   const server = await createGuardServer({
-    host: stringFlag(v, "host"),
-    port: numberFlag(v, "port", "int"),
-    apiKey: stringFlag(v, "api-key") ?? (process.env[API_KEY_ENV] || undefined),
-    maxQueue: numberFlag(v, "max-queue", "int"),
-    bodyLimit: numberFlag(v, "body-limit", "int"),
-    shutdownGraceSeconds: numberFlag(v, "shutdown-grace"),
+    host: f.host,
+    port: f.port,
+    apiKey: f["api-key"] ?? (process.env[API_KEY_ENV] || undefined),
+    maxQueue: f["max-queue"],
+    bodyLimit: f["body-limit"],
+    shutdownGraceSeconds: f["shutdown-grace"],
     ...readPolicyFlags(v),
     // A known model is served under its name (the file name says less: SmolLM2-135M-Instruct.Q4_1).
-    modelId: stringFlag(v, "model-name") ?? [stringFlag(v, "model")].find((m) => m !== undefined && isKnownModelName(m)),
+    modelId: f["model-name"] ?? [stringFlag(v, "model")].find((m) => m !== undefined && isKnownModelName(m)),
     model: modelFlag(v),
     cost: namedCostSpec(v),
     costModels: namedCostModels(v),
     rewardModels: namedRewardModels(v),
-    critic: stringFlag(v, "critic"),
+    critic: f.critic,
     ...readRuntime(v, true),
     defaults: readSettings(v, SEARCH_FLAGS),
     log: quiet ? undefined : (line) => err.write(`${new Date().toISOString()} ${line}\n`),

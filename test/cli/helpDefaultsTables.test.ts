@@ -6,6 +6,8 @@ import { EVAL_DEFAULTS, EVAL_FLAGS, EVAL_HELP } from "../../src/cli/eval.js";
 import { GENERATE_FLAGS, GENERATE_HELP } from "../../src/cli/generate.js";
 import { LIST_FLAGS, MODELS_HELP } from "../../src/cli/models.js";
 import { COLLECT_FLAGS, COLLECT_HELP, PUSH_FLAGS, PUSH_HELP, RETRY_FLAGS, RETRY_HELP, STATUS_FLAGS, STATUS_HELP } from "../../src/cli/queue.js";
+import { SERVE_FLAGS, SERVE_HELP } from "../../src/cli/serve.js";
+import { serverConfigSchema } from "../../src/server/config.js";
 import { WORKER_FLAGS, WORKER_HELP } from "../../src/cli/worker.js";
 import { evalConfigSchema } from "../../src/eval/config.js";
 import { DEFAULT_REDIS_URL, pushSettingsSchema, workerSettingsSchema } from "../../src/queue/config.js";
@@ -35,6 +37,7 @@ const COMMANDS: [string, FlagTable, string, string[]][] = [
   ["models list", LIST_FLAGS, MODELS_HELP, []],
   ["generate", GENERATE_FLAGS, GENERATE_HELP, ["--prompt", "Once"]],
   ["eval", EVAL_FLAGS, EVAL_HELP, ["--out", "dir"]],
+  ["serve", SERVE_FLAGS, SERVE_HELP, []],
 ];
 
 describe.each(COMMANDS)("%s --help", (_name, table, help, minimal) => {
@@ -92,4 +95,12 @@ test("eval: --seeds and --scan-width state the config's defaults, and leave the 
   const { values } = readFlags(EVAL_FLAGS, ["--out", "d"], () => {});
   expect([values.seeds, values["scan-width"]]).toEqual([undefined, undefined]);
   expect(readFlags(EVAL_FLAGS, ["--out", "d", "--seeds", "3,4"], () => {}).values.seeds).toEqual([3, 4]);
+});
+
+test("serve: the network defaults stated are the server's own (serverConfigSchema)", () => {
+  const d = serverConfigSchema.parse({});
+  const stated = statedDefaults(SERVE_HELP);
+  expect(["--host", "--port", "--max-queue", "--body-limit", "--shutdown-grace"].map((f) => stated.get(f))).toEqual(
+    [d.host, d.port, d.maxQueue, d.bodyLimit, d.shutdownGraceSeconds].map(String),
+  );
 });
