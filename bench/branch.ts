@@ -6,7 +6,7 @@
 //                           [--budget D] [--policy JSON] [--modes sample,auto,always] [--out FILE]
 //
 // Every run is ignoreEos with maxTokens T (fixed-length answers, as npm run bench). --policy
-// overrides the cruise policy (DEFAULT_CRUISE_POLICY in src/search/guard.ts), e.g.
+// overrides the cruise policy (DEFAULT_CRUISE_POLICY in src/search/cruise.ts), e.g.
 // '{"branchBlocks":2}'. Runs interleave (seeds outer, modes inner) after one warm-up each.
 import { join } from "node:path";
 import { parseArgs } from "node:util";

@@ -139,7 +139,7 @@ export const GUARD_SETTINGS = {
   /**
    * Where the search branches. "always": every block samples N candidates from K beams (the
    * paper's search). "auto": the first blocks do, then while no beam is at risk (see
-   * DEFAULT_CRUISE_POLICY in src/search/guard.ts) the best beam alone samples one block at a time,
+   * DEFAULT_CRUISE_POLICY in src/search/cruise.ts) the best beam alone samples one block at a time,
    * like plain sampling, and a block that goes over budget or turns risky is searched in full
    * again. The budget holds either way; "auto" decodes about one row per answer token on safe text.
    */
