@@ -1,6 +1,5 @@
 // The library API: one object that owns a model, a cost model and (optionally) a critic, and
 // answers prompts with InferenceGuard or a baseline method over the same engine.
-import { basename } from "node:path";
 import { checkPrompt, type ChatMessage } from "./chatMessages.js";
 import { CostModelSet, costModelSpecs } from "./cost/costModelSet.js";
 import type { CostModel } from "./cost/costModel.js";

@@ -1,7 +1,7 @@
 // Runs every method on the same prompts and seeds through one engine, appending one record per
 // (prompt, method, seed) as it goes (resumable: done keys are skipped), then derives the report.
 import { statSync } from "node:fs";
-import { basename, resolve } from "node:path";
+import { resolve } from "node:path";
 import { budgetWarning, type CostModel } from "../cost/costModel.js";
 import { loadCostModel } from "../cost/load.js";
 import { Critic, criticWarningsFor } from "../critic/index.js";

@@ -108,18 +108,6 @@ const GUARD_KEYS = ["budget", "beams", "samples", "width", "cost", "method", "ma
 
 export const guardField: fc.Arbitrary<Record<string, unknown>> = fc.dictionary(fc.constantFrom(...GUARD_KEYS), guardSettingValue, { maxKeys: 4 });
 
-const message: fc.Arbitrary<unknown> = fc.oneof(
-  { weight: 5, arbitrary: fc.record({ role: fc.constantFrom("system", "developer", "user", "assistant"), content: weirdString }) },
-  {
-    weight: 1,
-    arbitrary: fc.record({
-      role: fc.constantFrom("user", "assistant", "tool", "function", "robot"),
-      content: fc.oneof(weirdString, fc.constant(null), fc.array(fc.record({ type: fc.constantFrom("text", "image_url", "input_audio"), text: weirdString }, { requiredKeys: ["type"] }), { maxLength: 3 })),
-    }),
-  },
-  { weight: 1, arbitrary: anyValue },
-);
-
 /** A request a client would send: a few standard fields at sensible values, sometimes a guard field. */
 const sensible = {
   max_tokens: fc.integer({ min: 1, max: 12 }),
