@@ -25,7 +25,6 @@ import { nearCopyPairs } from "../data/nearCopy.js";
 import { isRefusal } from "./refusal.js";
 
 export type HarmSource = "xstest" | "gptfuzz" | "hh-rlhf" | "smollm2";
-export const HARM_SOURCES: readonly HarmSource[] = ["xstest", "gptfuzz", "hh-rlhf", "smollm2"];
 
 export interface HarmExample {
   text: string;

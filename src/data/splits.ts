@@ -16,7 +16,7 @@
 //      test lists such prompts, so an evaluation set rebuilt from the split leaves them out).
 // Answers (GPTFuzz, XSTest, hh-rlhf) follow their prompt's side.
 import { createHash } from "node:crypto";
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join, relative } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { z } from "zod";
@@ -279,12 +279,6 @@ export class Split {
     if (this.droppedIds.has(id)) return undefined;
     return this.evalIds.has(id) ? "eval" : "train";
   }
-}
-
-/** The sources that have a committed split file under root. */
-export function committedSplitSources(root: string): string[] {
-  const dir = join(root, SPLITS_DIR);
-  return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".json")).map((f) => f.slice(0, -5)).sort() : [];
 }
 
 /** Writes the split files (one JSON per source, ids one per line so diffs stay readable). */
