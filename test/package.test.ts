@@ -151,7 +151,10 @@ test("the tarball holds what an app runs, and not the repo's tests, benchmarks o
     "native/install.mjs",
     "native/engine/llama_engine.cpp",
     "native/llama-headers/include/llama.h",
+    "models/chat-harm-classifier.bin",
     "models/harm-classifier.bin",
+    "models/smollm2-135m-instruct-reward.json",
+    "models/smollm2-135m-instruct-critic.bin",
     "models/conflict-lexicon.json",
     "default-model/stories260K.gguf",
   ]) {
@@ -192,8 +195,8 @@ describe("installed into a fresh app without a compiler", () => {
     expect(out.defaults).toMatchObject({ budget: 0.5, withinBudget: true, fallback: false, finalCheckEmptied: false });
     expect(out.defaults.tokens).toBeGreaterThan(0);
     expect(out.defaults.streamed).toBe(out.defaults.text);
-    // Named from the app's folder as "classifier:harm-classifier.bin": the same cost model, the same answer.
-    expect(out.named).toMatchObject({ spec: "classifier:harm-classifier.bin", costName: `classifier:${join(installed, "models", "harm-classifier.bin")}`, budget: 0.5, withinBudget: true, fallback: false });
+    // Named from the app's folder as "classifier:chat-harm-classifier.bin" (the chat default): the same cost model, the same answer.
+    expect(out.named).toMatchObject({ spec: "classifier:chat-harm-classifier.bin", costName: `classifier:${join(installed, "models", "chat-harm-classifier.bin")}`, budget: 0.5, withinBudget: true, fallback: false });
     expect(out.named.text).toBe(out.defaults.text);
     expect(out.named.cost).toBe(out.defaults.cost);
     // Messages the server refuses, the library refuses too; text parts are text.
