@@ -1,8 +1,7 @@
 // Caches SmolLM2's hidden states (last token and mean over tokens, as `probe:` reads them) of the
-// cost data's texts, for the probe comparison (scripts/cost/compare.py) and the shipped probe
-// (scripts/cost/train-harm-probe.ts). Resumable: rows already in the cache are skipped, and each
-// chunk of 16 texts is appended (floats) and then indexed (a JSON line), so a killed run loses at
-// most one chunk.
+// cost data's texts, for the probe comparison (scripts/cost/compare.py). Resumable: rows already
+// in the cache are skipped, and each chunk of 16 texts is appended (floats) and then indexed (a
+// JSON line), so a killed run loses at most one chunk.
 //   npx tsx scripts/cost/features.ts --data harm-data.jsonl --cache DIR [--model GGUF] [--max-tokens 48]
 //     [--select FILE.json]    (row indices to do, in order; default: every row)
 import { appendFileSync, existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
