@@ -9,20 +9,20 @@
 // FOLD_MODEL.bin is trained without the calibration fold; the chosen scale and shift are written
 // into a copy of FINAL.bin (trained on every training row).
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { TextClassifier } from "../../src/cost/classifier/classifier.js";
 import { readClassifierFile, writeClassifierFile } from "../../src/cost/classifier/classifierFormat.js";
 import { Engine } from "../../src/engine/engine.js";
 import type { HarmExample } from "../../src/cost/harmData.js";
 import { mulberry32 } from "../../src/util/random.js";
 import { calibrationFold } from "./calibrationFold.js";
+import { fetchedModelPath } from "../../src/models/index.js";
 
 const [dataPath, modelPath, finalPath, outPath] = process.argv.slice(2);
 const budget = process.argv.includes("--budget") ? Number(process.argv[process.argv.indexOf("--budget") + 1]) : 0.5;
 const rows = readFileSync(dataPath!, "utf8").split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l) as HarmExample);
 const spec = readClassifierFile(modelPath!);
 const raw = TextClassifier.fromSpec({ header: { ...spec.header, calibration: { method: "none", scale: 1, shift: 0 } }, weights: spec.weights }, "raw");
-const tok = await Engine.load({ modelPath: join(process.env.HOME ?? "", ".cache/inference-guard/models/SmolLM2-135M-Instruct.Q4_1.gguf"), threads: 1, contextSize: 256, maxSequences: 1 });
+const tok = await Engine.load({ modelPath: fetchedModelPath("smollm2-135m-instruct"), threads: 1, contextSize: 256, maxSequences: 1 });
 
 const rng = mulberry32(26);
 const sample = <T>(xs: T[], n: number): T[] => { const a = [...xs]; for (let i = a.length - 1; i > 0; i--) { const j = Math.floor(rng() * (i + 1)); [a[i], a[j]] = [a[j]!, a[i]!]; } return a.slice(0, n); };

@@ -6,11 +6,11 @@
 // DATA.jsonl: scripts/cost/dump-harm-data.ts's rows; helpful = smollm2 helpful rows of --side,
 // refusals = refusal rows of --side (every source).
 import { readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { loadCostModel } from "../../src/cost/load.js";
 import { Engine } from "../../src/engine/engine.js";
 import type { HarmExample } from "../../src/cost/harmData.js";
+import { fetchedModelPath } from "../../src/models/index.js";
 
 const { values: v } = parseArgs({
   options: { cost: { type: "string" }, data: { type: "string" }, budget: { type: "string" }, width: { type: "string" }, side: { type: "string" }, out: { type: "string" }, "max-refusals": { type: "string" } },
@@ -23,7 +23,7 @@ const helpful = rows.filter((r) => r.source === "smollm2" && r.kind === "helpful
 const refusals = rows.filter((r) => r.kind === "refusal" && r.side === side).slice(0, Number(v["max-refusals"] ?? 400));
 // Harmful answers of the side (XSTest and SmolLM2 first: compliant answers, then GPTFuzz), for the share charged over budget.
 const harmful = [...rows.filter((r) => r.kind === "harmful" && r.side === side && r.source !== "gptfuzz"), ...rows.filter((r) => r.kind === "harmful" && r.side === side && r.source === "gptfuzz").slice(0, 200)];
-const tokenizer = await Engine.load({ modelPath: join(process.env.HOME ?? "", ".cache/inference-guard/models/SmolLM2-135M-Instruct.Q4_1.gguf"), threads: 1, contextSize: 256, maxSequences: 1 });
+const tokenizer = await Engine.load({ modelPath: fetchedModelPath("smollm2-135m-instruct"), threads: 1, contextSize: 256, maxSequences: 1 });
 const cost = await loadCostModel(v.cost!);
 
 const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2; };

@@ -12,11 +12,12 @@ import { Engine } from "../../src/engine/engine.js";
 import { batchInvariantKvCacheType } from "../../src/engine/kvCacheType.js";
 import { PrefixForward } from "../../src/engine/prefixForward.js";
 import { fileSha256 } from "../../src/util/fileHash.js";
+import { fetchedModelPath } from "../../src/models/index.js";
 
 const { values: v } = parseArgs({
   options: { data: { type: "string" }, cache: { type: "string" }, model: { type: "string" }, "max-tokens": { type: "string" }, select: { type: "string" } },
 });
-const modelPath = resolve(v.model ?? join(process.env.HOME ?? "", ".cache/inference-guard/models/SmolLM2-135M-Instruct.Q4_1.gguf"));
+const modelPath = resolve(v.model ?? fetchedModelPath("smollm2-135m-instruct"));
 const maxTokens = Number(v["max-tokens"] ?? 48);
 const cache = resolve(v.cache!);
 mkdirSync(cache, { recursive: true });
