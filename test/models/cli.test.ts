@@ -1,24 +1,19 @@
 // `inference-guard models`: help, list, and fetch's output contract (the last stdout line is the
 // GGUF's path), on fake models folders (the fetch itself is tested in fetch.test.ts).
-import { closeSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MODELS_DIR_ENV, PYTHON_ENV, cachedModelPath, knownModel } from "../../src/models/index.js";
 import { cli } from "../helpers/cli.js";
+import { fakeFetchedModel } from "../helpers/fakeFetchedModel.js";
 
 const MODEL = knownModel("smollm2-135m-instruct")!;
 const work = mkdtempSync(join(tmpdir(), "ig-models-cli-"));
 
-/** A folder holding a file of the pinned size whose verification memo says it was verified (no 100 MB hashed). */
+/** A fresh folder where the model looks fetched. */
 function fakeFetched(): string {
   const dir = join(work, `fetched-${Math.random().toString(36).slice(2)}`);
-  mkdirSync(dir);
-  const path = cachedModelPath(MODEL, dir);
-  const fd = openSync(path, "w");
-  ftruncateSync(fd, MODEL.size);
-  closeSync(fd);
-  const s = statSync(path);
-  writeFileSync(`${path}.verified.json`, JSON.stringify({ sha256: MODEL.sha256, size: s.size, mtimeMs: s.mtimeMs }));
+  fakeFetchedModel(MODEL, dir);
   return dir;
 }
 

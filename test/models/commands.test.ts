@@ -3,13 +3,14 @@
 // each says how to fetch it in one line; with it "fetched" into a fake models folder, each goes on to
 // load that folder's file. The fake is a sparse file of the pinned size whose verification memo is
 // in place, so no 100 MB is hashed or loaded: the engine stops at it with "not a GGUF model file".
-import { closeSync, mkdirSync, mkdtempSync, openSync, ftruncateSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createGuard } from "../../src/createGuard.js";
-import { MODELS_DIR_ENV, cachedModelPath, knownModel } from "../../src/models/index.js";
+import { MODELS_DIR_ENV, knownModel } from "../../src/models/index.js";
 import { MODEL_ENV, PACKAGE_ROOT, SHIPPED_FILES } from "../../src/paths.js";
 import { cli } from "../helpers/cli.js";
+import { fakeFetchedModel } from "../helpers/fakeFetchedModel.js";
 import { STORIES_MODEL } from "../helpers/models.js";
 
 const NAME = "smollm2-135m-instruct";
@@ -20,13 +21,7 @@ const work = mkdtempSync(join(tmpdir(), "ig-model-names-"));
 const emptyDir = join(work, "empty");
 const fakeDir = join(work, "fake");
 mkdirSync(emptyDir);
-mkdirSync(fakeDir);
-const fakePath = cachedModelPath(MODEL, fakeDir);
-const fd = openSync(fakePath, "w");
-ftruncateSync(fd, MODEL.size);
-closeSync(fd);
-const s = statSync(fakePath);
-writeFileSync(`${fakePath}.verified.json`, JSON.stringify({ sha256: MODEL.sha256, size: s.size, mtimeMs: s.mtimeMs }));
+const fakePath = fakeFetchedModel(MODEL, fakeDir);
 
 const prompts = join(work, "prompts.jsonl");
 writeFileSync(prompts, '{"prompt": "Hello"}\n');
