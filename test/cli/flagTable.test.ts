@@ -7,19 +7,8 @@ import { TRAIN_PROBE_HELP } from "../../src/cli/trainProbe.js";
 import { STORY_COST_DEFAULT } from "../../src/cost/defaults.js";
 import { TRAIN_PROBE_DEFAULTS } from "../../src/cost/probe/trainProbe.js";
 import { UserError } from "../../src/errors.js";
+import { statedDefaults } from "../helpers/helpText.js";
 
-/** flag -> the text inside "(default ...)" on its help line (or the line after, for a long flag). */
-function statedDefaults(help: string): Map<string, string> {
-  const stated = new Map<string, string>();
-  let flag: string | undefined;
-  for (const line of help.split("\n")) {
-    const head = /^\s+(?:-\w, )?(--[a-z0-9-]+)/.exec(line);
-    if (head) flag = head[1];
-    const m = /\(default ([^)]+)\)/.exec(line);
-    if (m && flag) stated.set(flag, m[1]!.trim());
-  }
-  return stated;
-}
 
 test("train-probe --help states the trainer's own defaults (TRAIN_PROBE_DEFAULTS)", () => {
   const d = TRAIN_PROBE_DEFAULTS;

@@ -11,20 +11,8 @@ import { serverConfigSchema } from "../../src/server/config.js";
 import { WORKER_FLAGS, WORKER_HELP } from "../../src/cli/worker.js";
 import { evalConfigSchema } from "../../src/eval/config.js";
 import { DEFAULT_REDIS_URL, pushSettingsSchema, workerSettingsSchema } from "../../src/queue/config.js";
+import { statedDefaults } from "../helpers/helpText.js";
 
-/** flag -> the text inside "(default ...)" on its help line (or a continuation line under it). */
-function statedDefaults(help: string): Map<string, string> {
-  const stated = new Map<string, string>();
-  let flag: string | undefined;
-  for (const line of help.split("\n")) {
-    const head = /^\s+(?:-\w, )?(--[a-z0-9-]+)/.exec(line);
-    if (head) flag = head[1];
-    else if (!/^\s{20,}/.test(line)) flag = undefined;
-    const m = /\(default ([^)]+)\)/.exec(line);
-    if (m && flag) stated.set(flag, m[1]!.trim());
-  }
-  return stated;
-}
 
 /** command, its table, its help, the smallest argv its table accepts. */
 const COMMANDS: [string, FlagTable, string, string[]][] = [
