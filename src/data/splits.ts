@@ -22,6 +22,7 @@ import { gunzipSync } from "node:zlib";
 import { z } from "zod";
 import { UserError } from "../errors.js";
 import { writeFileAtomic } from "../util/files.js";
+import { fileSha256Sync } from "../util/fileHash.js";
 import { readUserFile } from "../util/files.js";
 import { readCsvRecords, loadXsTestPrompts } from "./datasets.js";
 import { NEAR_COPY_JACCARD, nearCopyPairs } from "./nearCopy.js";
@@ -195,8 +196,6 @@ export const splitFileSchema = z.object({
 });
 export type SplitFile = z.infer<typeof splitFileSchema>;
 
-const sha256 = (path: string): string => createHash("sha256").update(readUserFile(path, "data file")).digest("hex");
-
 /** Builds every source's split (deterministic: the same data gives the same files). */
 export function buildSplits(dataDir: string, root: string): SplitFile[] {
   const pinnedEval = new Set(COMMITTED_EVAL_FILES.flatMap((f) => committedPrompts(root, f)).map(normalisePrompt));
@@ -234,7 +233,7 @@ export function buildSplits(dataDir: string, root: string): SplitFile[] {
       formatVersion: SPLIT_FORMAT_VERSION,
       source: src.name,
       rule: `${rule}; a train prompt that is a near copy (word-set Jaccard >= ${NEAR_COPY_JACCARD}) of any source's eval prompt is dropped (the eval prompt instead when the train prompt is in a committed training file)`,
-      inputs: src.files.map((f) => ({ path: f, sha256: sha256(join(dataDir, f)) })),
+      inputs: src.files.map((f) => ({ path: f, sha256: fileSha256Sync(join(dataDir, f)) })),
       counts: {
         prompts: mine.length,
         train: mine.filter((r) => r.side === "train" && !r.dropped).length,
