@@ -13,11 +13,17 @@
 // prefix, so a kept sequence also keeps the running sums of its last MEAN_TAIL positions; a text
 // that shares less than that with every kept sequence is decoded from the start. A `pinned`
 // prefix (the guard model's template head) stays in the cache for the engine's lifetime.
+//
+// This module is the schedule (chunks, lockstep decoding, forks, what stays kept, the retry when
+// the cache is full); the trie is prefixTrie.ts, the kept sequences keptPrefixes.ts, and what a
+// decode's rows yield forwardPooling.ts.
 import type { Engine } from "./engine.js";
 import { UserError } from "../errors.js";
+import { ForwardPooling, type ForwardOutput } from "./forwardPooling.js";
+import { KeptPrefixes, compareTokens, type KeptPrefix } from "./keptPrefixes.js";
+import { buildTrie, tailSums, type TrieNode } from "./prefixTrie.js";
 
-/** What one text yields. Hidden: "last" = the last token's state; "mean" = the mean over all tokens; "both" = last then mean. */
-export type ForwardOutput = { kind: "hidden"; pooling: "last" | "mean" | "both" } | { kind: "logits"; tokens: readonly number[] };
+export type { ForwardOutput } from "./forwardPooling.js";
 
 export interface PrefixForwardOptions {
   output: ForwardOutput;
@@ -53,96 +59,38 @@ const SMALL_MODEL_TEXTS = 16;
 const SMALL_MODEL_FLIGHT_CELLS = 256;
 const SMALL_MODEL_KEEP_CELLS = 256;
 
-interface TrieNode {
-  token: number;
-  /** KV position of the token. */
-  pos: number;
-  parent: TrieNode | null;
-  children: Map<number, TrieNode>;
-  /** Indices of the texts that end at this node. */
-  ends: number[];
-  seq: number;
-  /** Position where this node's sequence got its first own cell (cells before it are shared). */
-  branchStart: number;
-  /** Mean pooling: sum of the hidden states from position 0 through this node (owned by one branch). */
-  sum?: Float64Array;
-  /** Mean pooling with reuse: the position of the shallowest leaf below (snapshots are taken within MEAN_TAIL of it). */
-  minLeafPos: number;
-  /** Mean pooling with reuse: a copy of `sum` after this node, for the kept sequence ending below. */
-  snapshot?: Float64Array;
-}
-
-/** A sequence kept in the KV cache whose tokens later texts may start with. */
-interface KeptPrefix {
-  seq: number;
-  /** Number of the call that kept it (see keepCalls). */
-  call: number;
-  tokens: readonly number[];
-  /** Cells only this sequence holds (decoded on its own branch). */
-  cells: number;
-  /** Mean pooling: sum of the hidden states of the first c tokens, for the last few c. */
-  sums?: Map<number, Float64Array>;
-}
-
-/** Mean pooling: running sums kept for the last positions of a kept sequence (how far back a text may diverge and still reuse it). */
-const MEAN_TAIL = 8;
-
-/** Where a group of texts starts: after `depth` tokens of `base` (or from nothing). */
-interface TrieRoot {
-  base: KeptPrefix | null;
-  depth: number;
-  children: Map<number, TrieNode>;
-}
-
 const CONTEXT_FULL = /context is full/;
 
 export class PrefixForward {
   readonly width: number;
-  private readonly nEmbd: number;
-  private readonly wantMean: boolean;
-  private readonly wantLast: boolean;
+  private readonly pooling: ForwardPooling;
+  private readonly sequences: KeptPrefixes;
   private readonly reuse: boolean;
   private readonly maxTexts: number;
   private readonly keepCells: number;
   private readonly flightCells: number;
-  private readonly free: number[] = [];
-  /** Sequences kept from the last calls, sorted by tokens (binary search for the longest shared prefix). */
-  private kept: KeptPrefix[] = [];
   /** Calls so far; a sequence kept by call c may be reused until call c + keepCalls. */
   private calls = 0;
   private keepCalls = 1;
-  private pinned: KeptPrefix | null = null;
-  private readonly hiddenBuf: Float32Array<ArrayBuffer>;
-  private readonly logitBuf: Float32Array<ArrayBuffer>;
 
   constructor(
     private readonly engine: Engine,
     private readonly options: PrefixForwardOptions,
   ) {
-    const { nEmbd, nVocab, batchSize } = engine.info;
-    this.nEmbd = nEmbd;
-    const out = options.output;
-    this.wantMean = out.kind === "hidden" && out.pooling !== "last";
-    this.wantLast = out.kind === "logits" || out.pooling !== "mean";
-    this.width = out.kind === "logits" ? out.tokens.length : out.pooling === "both" ? 2 * nEmbd : nEmbd;
+    this.pooling = new ForwardPooling(engine, options.output);
+    this.sequences = new KeptPrefixes(engine);
+    this.width = this.pooling.width;
     this.reuse = options.reuse ?? true;
-    const small = nEmbd <= SMALL_MODEL_EMBD;
+    const small = engine.info.nEmbd <= SMALL_MODEL_EMBD;
     this.maxTexts = options.maxTexts ?? (small ? SMALL_MODEL_TEXTS : Infinity);
     this.keepCells = options.keepCells ?? (small ? SMALL_MODEL_KEEP_CELLS : Infinity);
     this.flightCells = options.flightCells ?? (small ? SMALL_MODEL_FLIGHT_CELLS : Infinity);
-    this.hiddenBuf = new Float32Array(batchSize * nEmbd);
-    this.logitBuf = new Float32Array(out.kind === "logits" ? nVocab : 0);
-    this.resetSequences();
-  }
-
-  /** Sequences free for texts: all but the pinned one. */
-  private get available(): number {
-    return this.engine.info.maxSequences - (this.pinned ? 1 : 0);
   }
 
   /** Texts decoded together: at most maxTexts, and half the sequences when the rest may hold kept ones. */
   private get chunkCapacity(): number {
-    return Math.max(1, Math.min(this.maxTexts, this.reuse ? Math.floor(this.available / 2) : this.available));
+    const available = this.sequences.available;
+    return Math.max(1, Math.min(this.maxTexts, this.reuse ? Math.floor(available / 2) : available));
   }
 
   /**
@@ -150,14 +98,10 @@ export class PrefixForward {
    * start with them fork it. Mean pooling cannot use it (it needs every position's hidden state).
    */
   pin(tokens: readonly number[]): void {
-    if (this.wantMean) throw new Error("PrefixForward.pin: not available with mean pooling");
+    if (this.pooling.wantMean) throw new Error("PrefixForward.pin: not available with mean pooling");
     if (tokens.length === 0) return;
     this.assertFits(tokens.length);
-    this.dropKept();
-    if (this.pinned) this.releaseSeq(this.pinned.seq);
-    const seq = this.acquire();
-    this.engine.prefill(seq, tokens);
-    this.pinned = { seq, call: 0, tokens: [...tokens], cells: tokens.length };
+    this.sequences.pin(tokens);
   }
 
   /**
@@ -183,20 +127,21 @@ export class PrefixForward {
     // Lexicographic order puts texts that share prefixes into the same chunk.
     const order = Array.from(sequences.keys()).sort((a, b) => compareTokens(sequences[a], sequences[b]));
     const capacity = this.chunkCapacity;
+    const cache = this.sequences;
     // Kept sequences this call will fork, and how many texts still need each: one no text needs
     // is freed at once (fewer cells for every decode to attend over), the others after their last use.
     const uses = new Map<KeptPrefix, number>();
     const bases = sequences.map((tokens) => this.startOf(tokens).base);
     if (this.reuse) {
-      for (const base of bases) if (base && base !== this.pinned) uses.set(base, (uses.get(base) ?? 0) + 1);
-      this.kept = this.kept.filter((k) => uses.has(k) || (this.keepCalls > 1 && recent(k)) || (this.releaseSeq(k.seq), false));
+      for (const base of bases) if (base && base !== cache.pinned) uses.set(base, (uses.get(base) ?? 0) + 1);
+      cache.retain((k) => uses.has(k) || (this.keepCalls > 1 && recent(k)));
     }
     const newKept: KeptPrefix[] = [];
     for (const chunk of this.chunks(order, sequences, capacity)) {
       // Room for the chunk's branches: drop the oldest texts kept so far in this call if needed.
-      while (newKept.length > 0 && this.kept.length + newKept.length + chunk.length > this.available) this.releaseSeq(newKept.shift()!.seq);
+      while (newKept.length > 0 && cache.kept.length + newKept.length + chunk.length > cache.available) cache.release(newKept.shift()!.seq);
       this.runChunkWithRetry(sequences, chunk, results, this.reuse ? newKept : null);
-      this.limitKeptCells(newKept);
+      cache.limitCells(newKept, this.keepCells);
       for (const i of chunk) {
         const base = bases[i];
         const left = base ? uses.get(base) : undefined;
@@ -206,19 +151,19 @@ export class PrefixForward {
             uses.delete(base);
             // One caller: its texts extend the base, which is done with. Several: another caller's
             // text may have shared only a few tokens of it; the end of the call decides.
-            if (this.keepCalls === 1) this.kept = this.kept.filter((k) => k !== base || (this.releaseSeq(k.seq), false));
+            if (this.keepCalls === 1) cache.retain((k) => k !== base);
           }
         }
       }
     }
     if (this.reuse) {
       // Other callers' recent texts stay (oldest first out), within the same room and cells.
-      const others = this.kept.filter((k) => recent(k) || (this.releaseSeq(k.seq), false)).sort((a, b) => a.call - b.call);
-      const all = [...others, ...newKept];
+      cache.retain(recent);
+      const all = [...[...cache.kept].sort((a, b) => a.call - b.call), ...newKept];
       // The next call needs room for a chunk beside them.
-      while (all.length > this.available - capacity) this.releaseSeq(all.shift()!.seq);
-      this.limitKeptCells(all);
-      this.kept = all.sort((a, b) => compareTokens(a.tokens, b.tokens));
+      while (all.length > cache.available - capacity) cache.release(all.shift()!.seq);
+      cache.limitCells(all, this.keepCells);
+      cache.replace(all);
     }
     return results;
   }
@@ -243,27 +188,9 @@ export class PrefixForward {
     if (chunk.length > 0) yield chunk;
   }
 
-  /** Frees the kept sequences holding the most cells of their own until the rest fit keepCells. */
-  private limitKeptCells(kept: KeptPrefix[]): void {
-    let cells = kept.reduce((n, k) => n + k.cells, 0);
-    if (cells <= this.keepCells) return;
-    const byCells = [...kept].sort((a, b) => b.cells - a.cells);
-    const drop = new Set<KeptPrefix>();
-    for (const k of byCells) {
-      if (cells <= this.keepCells) break;
-      drop.add(k);
-      cells -= k.cells;
-      this.releaseSeq(k.seq);
-    }
-    const rest = kept.filter((k) => !drop.has(k));
-    kept.length = 0;
-    kept.push(...rest);
-  }
-
   /** Frees every kept sequence except the pinned one. */
   dropKept(): void {
-    for (const k of this.kept) this.releaseSeq(k.seq);
-    this.kept = [];
+    this.sequences.dropKept();
   }
 
   private assertFits(length: number): void {
@@ -275,8 +202,8 @@ export class PrefixForward {
 
   /**
    * A chunk whose trie needs more KV cells than are free fails with "context is full": retry once
-   * with an empty cache (kept sequences gone), then in halves; a single text that still fails
-   * cannot be scored.
+   * with an empty cache (kept sequences gone, the pinned prefix decoded again), then in halves; a
+   * single text that still fails cannot be scored.
    */
   private runChunkWithRetry(
     sequences: ReadonlyArray<readonly number[]>,
@@ -292,7 +219,7 @@ export class PrefixForward {
         if (!CONTEXT_FULL.test(String((error as Error)?.message))) throw error;
         // The cache is cleared: everything kept so far is gone.
         if (keep) keep.length = 0;
-        this.clearCache();
+        this.sequences.clear();
       }
     }
     if (chunk.length === 1) {
@@ -305,33 +232,6 @@ export class PrefixForward {
     this.runChunkWithRetry(sequences, chunk.slice(half), results, keep);
   }
 
-  /** Empties the KV cache, keeping (re-decoding) the pinned prefix. */
-  private clearCache(): void {
-    const pinned = this.pinned;
-    this.kept = [];
-    this.pinned = null;
-    this.engine.clear();
-    this.resetSequences();
-    if (pinned) this.pin(pinned.tokens);
-  }
-
-  private resetSequences(): void {
-    const n = this.engine.info.maxSequences;
-    this.free.length = 0;
-    for (let s = n - 1; s >= 0; s--) this.free.push(s);
-  }
-
-  private acquire(): number {
-    const seq = this.free.pop();
-    if (seq === undefined) throw new Error("PrefixForward: out of sequences (internal: chunk sizing)");
-    return seq;
-  }
-
-  private releaseSeq(seq: number): void {
-    this.engine.release(seq);
-    this.free.push(seq);
-  }
-
   /**
    * Where a text starts decoding: after `depth` tokens of a kept (or the pinned) sequence it shares
    * them with, or from nothing. The last token is always decoded (its output row is the result),
@@ -339,86 +239,30 @@ export class PrefixForward {
    */
   private startOf(tokens: readonly number[]): { base: KeptPrefix | null; depth: number } {
     if (!this.reuse) return { base: null, depth: 0 };
-    const best = this.longestKept(tokens);
+    const best = this.sequences.longest(tokens);
     let depth = Math.min(best.shared, tokens.length - 1);
     const base = best.base;
-    if (base && this.wantMean) {
+    if (base && this.pooling.wantMean) {
       while (depth > 0 && !base.sums?.has(depth)) depth--;
     }
     return depth > 0 && base ? { base, depth } : { base: null, depth: 0 };
   }
 
-  /** The kept prefix sharing the most leading tokens with `tokens`, and how many. */
-  private longestKept(tokens: readonly number[]): { base: KeptPrefix | null; shared: number } {
-    let base: KeptPrefix | null = null;
-    let shared = 0;
-    const consider = (k: KeptPrefix | undefined): void => {
-      if (!k) return;
-      const n = commonPrefix(k.tokens, tokens);
-      if (n > shared) {
-        shared = n;
-        base = k;
-      }
-    };
-    consider(this.pinned ?? undefined);
-    // In a sorted list the longest common prefix with x is found next to x's insertion point.
-    const kept = this.kept;
-    let lo = 0;
-    let hi = kept.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (compareTokens(kept[mid].tokens, tokens) < 0) lo = mid + 1;
-      else hi = mid;
-    }
-    consider(kept[lo - 1]);
-    consider(kept[lo]);
-    return { base, shared };
-  }
-
   private runChunk(sequences: ReadonlyArray<readonly number[]>, chunk: number[], results: Float32Array[], keep: KeptPrefix[] | null): void {
-    // Build the trie: texts that start from the same kept prefix at the same depth share a root.
-    const roots = new Map<string, TrieRoot>();
-    const rootKeys = new Map<KeptPrefix, number>();
-    for (const i of chunk) {
-      const tokens = sequences[i];
-      const { base, depth } = this.startOf(tokens);
-      let baseId = -1;
-      if (base) {
-        baseId = rootKeys.get(base) ?? rootKeys.size;
-        rootKeys.set(base, baseId);
-      }
-      const key = `${baseId}:${depth}`;
-      let root = roots.get(key);
-      if (!root) {
-        root = { base, depth, children: new Map() };
-        roots.set(key, root);
-      }
-      let children = root.children;
-      let node: TrieNode | null = null;
-      for (let p = depth; p < tokens.length; p++) {
-        let child = children.get(tokens[p]);
-        if (!child) {
-          child = { token: tokens[p], pos: p, parent: node, children: new Map(), ends: [], seq: -1, branchStart: p, minLeafPos: Infinity };
-          children.set(tokens[p], child);
-        }
-        node = child;
-        children = node.children;
-      }
-      node!.ends.push(i);
-    }
-    const snapshots = this.wantMean && keep !== null;
-    if (snapshots) for (const root of roots.values()) for (const child of root.children.values()) markLeafDistance(child);
+    const wantMean = this.pooling.wantMean;
+    const snapshots = wantMean && keep !== null;
+    const roots = buildTrie(chunk, sequences, (tokens) => this.startOf(tokens), snapshots);
 
     // Every root's children start a branch: a fresh sequence, or a fork of the kept prefix cut at the root's depth.
     let frontier: TrieNode[] = [];
-    for (const root of roots.values()) {
+    for (const root of roots) {
       for (const child of root.children.values()) {
-        child.seq = this.acquire();
+        child.seq = this.sequences.acquire();
         if (root.base) {
           this.engine.fork(root.base.seq, child.seq);
           this.engine.truncate(child.seq, root.depth);
         }
-        if (this.wantMean) child.sum = root.base ? Float64Array.from(root.base.sums!.get(root.depth)!) : new Float64Array(this.nEmbd);
+        if (wantMean) child.sum = root.base ? Float64Array.from(root.base.sums!.get(root.depth)!) : new Float64Array(this.engine.info.nEmbd);
         frontier.push(child);
       }
     }
@@ -433,56 +277,11 @@ export class PrefixForward {
           Int32Array.from(part, (n) => n.pos),
           Int32Array.from(part, (n) => n.seq),
         );
-        this.readOutputs(part, sequences, results, snapshots);
+        this.pooling.read(part, sequences, results, snapshots);
         for (const node of part) this.advance(node, sequences, next, keep);
       }
       frontier = next;
     }
-  }
-
-  /** Reads the rows of the last decode: hidden states (all rows for mean pooling) or label logits. */
-  private readOutputs(part: TrieNode[], sequences: ReadonlyArray<readonly number[]>, results: Float32Array[], snapshots: boolean): void {
-    const out = this.options.output;
-    const nEmbd = this.nEmbd;
-    if (out.kind === "logits") {
-      part.forEach((node, row) => {
-        if (node.ends.length === 0) return;
-        const logits = this.engine.logits(row, this.logitBuf);
-        const picked = Float32Array.from(out.tokens, (t) => logits[t]);
-        for (const i of node.ends) results[i] = picked;
-      });
-      return;
-    }
-    // Rows to read: every row for mean pooling, else only rows where texts end.
-    const rows: number[] = [];
-    part.forEach((node, row) => {
-      if (this.wantMean || node.ends.length > 0) rows.push(row);
-    });
-    if (rows.length === 0) return;
-    const hidden = this.engine.hidden(Int32Array.from(rows), this.hiddenBuf);
-    rows.forEach((row, r) => {
-      const node = part[row];
-      const h = hidden.subarray(r * nEmbd, (r + 1) * nEmbd);
-      if (this.wantMean) {
-        const sum = node.sum!;
-        for (let j = 0; j < nEmbd; j++) sum[j] += h[j];
-        if (snapshots && node.minLeafPos - node.pos < MEAN_TAIL) node.snapshot = Float64Array.from(sum);
-      }
-      for (const i of node.ends) {
-        const result = new Float32Array(this.width);
-        let offset = 0;
-        if (this.wantLast) {
-          result.set(h, 0);
-          offset = nEmbd;
-        }
-        if (this.wantMean) {
-          const count = sequences[i].length;
-          const sum = node.sum!;
-          for (let j = 0; j < nEmbd; j++) result[offset + j] = sum[j] / count;
-        }
-        results[i] = result;
-      }
-    });
   }
 
   /** Schedules a decoded node's children: the first continues its sequence, the others fork it. */
@@ -498,10 +297,10 @@ export class PrefixForward {
           call: this.calls,
           tokens: tokens.slice(0, length),
           cells: Math.max(0, length - node.branchStart),
-          ...(this.wantMean ? { sums: tailSums(node) } : {}),
+          ...(this.pooling.wantMean ? { sums: tailSums(node) } : {}),
         });
       } else {
-        this.releaseSeq(node.seq);
+        this.sequences.release(node.seq);
       }
       return;
     }
@@ -513,7 +312,7 @@ export class PrefixForward {
         child.sum = node.sum;
         first = false;
       } else {
-        child.seq = this.acquire();
+        child.seq = this.sequences.acquire();
         this.engine.fork(node.seq, child.seq);
         if (node.sum) child.sum = Float64Array.from(node.sum);
       }
@@ -522,34 +321,4 @@ export class PrefixForward {
     // The first child took the running sum over: later siblings already hold their copies.
     node.sum = undefined;
   }
-}
-
-/** Sets minLeafPos on a subtree: the position of its shallowest leaf. */
-function markLeafDistance(node: TrieNode): number {
-  let min = node.children.size === 0 ? node.pos : Infinity;
-  for (const child of node.children.values()) min = Math.min(min, markLeafDistance(child));
-  node.minLeafPos = min;
-  return min;
-}
-
-/** The running sums snapshotted on a leaf's path, by token count (pos + 1). */
-function tailSums(leaf: TrieNode): Map<number, Float64Array> {
-  const sums = new Map<number, Float64Array>();
-  for (let node: TrieNode | null = leaf; node !== null && sums.size < MEAN_TAIL; node = node.parent) {
-    if (node.snapshot) sums.set(node.pos + 1, node.snapshot);
-  }
-  return sums;
-}
-
-function commonPrefix(a: readonly number[], b: readonly number[]): number {
-  const n = Math.min(a.length, b.length);
-  let i = 0;
-  while (i < n && a[i] === b[i]) i++;
-  return i;
-}
-
-function compareTokens(a: readonly number[], b: readonly number[]): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i] - b[i];
-  return a.length - b.length;
 }
