@@ -2,15 +2,7 @@
   "targets": [
     {
       "target_name": "inference_guard",
-      "sources": [
-        "native/addon.cpp",
-        "native/engine/llama_api.cpp",
-        "native/engine/llama_engine.cpp",
-        "native/engine/sampling.cpp",
-        "native/critic/critic.cpp",
-        "native/critic/trainer.cpp",
-        "native/classifier/classifier.cpp"
-      ],
+      "sources": ["<!@(node native/sources.mjs)"],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
         "<!(node native/node-llama-cpp.mjs llama/addon)",

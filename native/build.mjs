@@ -2,10 +2,11 @@
 // then runs node-gyp with its output kept for a failure only, so an install that works prints
 // nothing of its ~50 lines of `gyp info` and compiler progress.
 //
-// Incremental when build/ was configured for this Node and this binding.gyp: make then leaves an
-// up-to-date addon as it is. That matters beyond speed: the first `npx inference-guard` in the
-// package folder reinstalls the package (npm's self-execution of a local bin), and a clean rebuild
-// would delete the addon under processes that are using it. `--clean` forces a rebuild from scratch.
+// Incremental when build/ was configured for this Node, this binding.gyp and this source list
+// (native/sources.txt): make then leaves an up-to-date addon as it is. That matters beyond speed:
+// the first `npx inference-guard` in the package folder reinstalls the package (npm's
+// self-execution of a local bin), and a clean rebuild would delete the addon under processes that
+// are using it. `--clean` forces a rebuild from scratch.
 // native/install.mjs runs this when no prebuilt addon fits (and always in a git checkout).
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -40,7 +41,8 @@ const stamp = JSON.stringify({
   modules: process.versions.modules,
   platform: process.platform,
   arch: process.arch,
-  bindingGyp: createHash("sha256").update(readFileSync(join(root, "binding.gyp"))).digest("hex"),
+  // gyp reads the source list at configure time: another list configures again.
+  bindingGyp: createHash("sha256").update(readFileSync(join(root, "binding.gyp"))).update(readFileSync(join(root, "native", "sources.txt"))).digest("hex"),
 });
 const configured = existsSync(join(root, "build", "config.gypi")) && existsSync(stampFile) && readFileSync(stampFile, "utf8") === stamp;
 const clean = process.argv.includes("--clean") || !configured;

@@ -19,9 +19,9 @@ export function prebuildTag(platform = process.platform, arch = process.arch) {
   return `${platform}-${arch}${musl ? "-musl" : ""}`;
 }
 
-/** The addon's sources (binding.gyp and native/**.cpp, .h, except the extracted llama.cpp headers), hashed. */
+/** The addon's sources (binding.gyp, native/sources.txt and native/**.cpp, .h, except the extracted llama.cpp headers), hashed. */
 export function sourcesHash(root = PACKAGE_ROOT) {
-  const files = [join(root, "binding.gyp")];
+  const files = [join(root, "binding.gyp"), join(root, "native", "sources.txt")];
   const walk = (dir) => {
     for (const name of readdirSync(dir).sort()) {
       const path = join(dir, name);

@@ -149,6 +149,7 @@ test("the tarball holds what an app runs, and not the repo's tests, benchmarks o
     "prebuilds/linux-x64/inference_guard.json",
     "binding.gyp",
     "native/install.mjs",
+    "native/sources.txt",
     "native/engine/llama_engine.cpp",
     "native/llama-headers/include/llama.h",
     "models/chat-harm-classifier.bin",

@@ -3,7 +3,7 @@
 // this Node (an up-to-date addon is left in place), and loud with the whole log when it fails.
 // node-gyp is replaced by a stand-in that prints like it, so no compiler runs here.
 import { spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PACKAGE_ROOT } from "../../src/paths.js";
@@ -20,7 +20,7 @@ process.exit(Number(process.env.FAKE_GYP_STATUS ?? 0));
 function packageCopy(): string {
   const dir = mkdtempSync(join(tmpdir(), "inference-guard-build-"));
   mkdirSync(join(dir, "native"));
-  for (const file of ["native/build.mjs", "native/prepare-llama-headers.mjs", "binding.gyp"]) cpSync(join(PACKAGE_ROOT, file), join(dir, file));
+  for (const file of ["native/build.mjs", "native/prepare-llama-headers.mjs", "native/sources.mjs", "native/sources.txt", "binding.gyp"]) cpSync(join(PACKAGE_ROOT, file), join(dir, file));
   // Headers already extracted for this node-llama-cpp (the extraction itself needs git and time).
   if (existsSync(join(PACKAGE_ROOT, "native", "llama-headers"))) cpSync(join(PACKAGE_ROOT, "native", "llama-headers"), join(dir, "native", "llama-headers"), { recursive: true });
   symlinkSync(join(PACKAGE_ROOT, "node_modules"), join(dir, "node_modules"));
@@ -46,9 +46,32 @@ test("a build that works prints nothing; once configured it is incremental; --cl
   const second = build(dir);
   expect([second.status, second.output, second.lastCall]).toEqual([0, "", "build"]);
   expect(build(dir, 0, ["--clean"]).lastCall).toBe("rebuild");
-  // Another binding.gyp (or Node) configures again.
+  // Another binding.gyp (or Node) configures again, and so does another source list (gyp reads it when configuring).
   writeFileSync(join(dir, "binding.gyp"), readFileSync(join(dir, "binding.gyp"), "utf8") + "\n");
   expect(build(dir).lastCall).toBe("rebuild");
+  expect(build(dir).lastCall).toBe("build");
+  writeFileSync(join(dir, "native", "sources.txt"), readFileSync(join(dir, "native", "sources.txt"), "utf8") + "native/extra.cpp\n");
+  expect(build(dir).lastCall).toBe("rebuild");
+});
+
+test("native/sources.txt, the list binding.gyp and CMakeLists.txt build, names every C++ file in native/ and no other", async () => {
+  const { addonSources } = (await import(join(PACKAGE_ROOT, "native", "sources.mjs"))) as { addonSources(): string[] };
+  const cpp: string[] = [];
+  const walk = (dir: string): void => {
+    for (const entry of readdirSync(join(PACKAGE_ROOT, dir), { withFileTypes: true })) {
+      const path = `${dir}/${entry.name}`;
+      if (entry.isDirectory() && entry.name !== "llama-headers") walk(path);
+      else if (entry.isFile() && /\.(cpp|cc)$/.test(entry.name)) cpp.push(path);
+    }
+  };
+  walk("native");
+  expect([...addonSources()].sort()).toEqual(cpp.sort());
+  // Both build files read the list instead of naming sources themselves.
+  const gyp = readFileSync(join(PACKAGE_ROOT, "binding.gyp"), "utf8");
+  const cmake = readFileSync(join(PACKAGE_ROOT, "CMakeLists.txt"), "utf8");
+  expect(gyp).toContain('"sources": ["<!@(node native/sources.mjs)"]');
+  expect(cmake).toContain("file(STRINGS native/sources.txt ADDON_SOURCES");
+  expect(cpp.filter((path) => gyp.includes(path) || cmake.includes(path))).toEqual([]);
 });
 
 test("a build that fails shows node-gyp's whole output and one line saying what failed", () => {
