@@ -85,8 +85,8 @@ export function flagOptions(table: FlagTable, shared: OptionSpec = {}): OptionSp
   return options;
 }
 
-/** The help lines of the named flags (default: all, in table order), padded to the CLI's help column. */
-export function flagHelp(table: FlagTable, names: readonly string[] = Object.keys(table)): string {
+/** The help lines of the named flags (default: all, in table order), padded to the help column (the CLI's, or a command's wider one). */
+export function flagHelp(table: FlagTable, names: readonly string[] = Object.keys(table), column = HELP_COLUMN): string {
   return names
     .map((name) => {
       const flag = table[name];
@@ -98,8 +98,8 @@ export function flagHelp(table: FlagTable, names: readonly string[] = Object.key
       const lines = flag.help.split("\n");
       // A default on a line of its own when the help ends with a line break.
       lines[lines.length - 1] = lines[lines.length - 1] === "" ? stated.trim() : lines[lines.length - 1] + stated;
-      const indent = " ".repeat(HELP_COLUMN);
-      const first = head.length < HELP_COLUMN - 1 ? head.padEnd(HELP_COLUMN) + lines[0] : `${head}\n${indent}${lines[0]}`;
+      const indent = " ".repeat(column);
+      const first = head.length < column - 1 ? head.padEnd(column) + lines[0] : `${head}\n${indent}${lines[0]}`;
       return [first, ...lines.slice(1).map((l) => indent + l)].join("\n");
     })
     .join("\n");

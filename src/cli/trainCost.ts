@@ -1,11 +1,11 @@
 // `inference-guard train-cost`: trains the text classifier behind the "classifier" cost model on
 // the shared safety data, prints and saves its held-out metrics, and writes the model file.
 import { existsSync, statSync } from "node:fs";
-import { join, relative, resolve } from "node:path";
+import { relative, resolve } from "node:path";
 import { writeClassifierFile, MAX_BUCKET_BITS, MIN_BUCKET_BITS } from "../cost/classifier/classifierFormat.js";
 import type { BinaryMetrics } from "../cost/classifier/classifierMetrics.js";
 import { UserError } from "../errors.js";
-import { PACKAGE_ROOT, SHARED_DIR } from "../paths.js";
+import { PACKAGE_ROOT } from "../paths.js";
 import { XSTEST_MODELS, type XsTestModel } from "../data/datasets.js";
 import {
   DEFAULT_TRAIN_OPTIONS,
@@ -16,15 +16,71 @@ import {
 } from "../cost/classifier/trainClassifier.js";
 import { writeFileAtomic } from "../util/files.js";
 import { Progress } from "../util/progress.js";
-import { choiceFlag, numberFlag, parseFlags, stringFlag, type OptionSpec } from "./args.js";
+import { choice, flagHelp, int, readFlags, text, type FlagTable, type FlagValues } from "./flagTable.js";
+import { batchSize, dataDir, epochs, fraction, l2, lr, positive, seed, validationFraction } from "./trainingFlags.js";
 
 const D = DEFAULT_TRAIN_OPTIONS;
-const DEFAULT_DATA = join(SHARED_DIR, "data");
-/** As --help shows it: beside the package, the same on every machine (../shared/data). */
-const DEFAULT_DATA_SHOWN = relative(PACKAGE_ROOT, DEFAULT_DATA);
 
 /** Targets from the issue: the run reports whether it met them. */
 const TARGETS: Record<string, number> = { "gptfuzz-evaluate": 0.95, "xstest-heldout": 0.85 };
+
+/** train-cost's flags; the shared training ones are trainingFlags.ts's. Defaults: the trainer's own (DEFAULT_TRAIN_OPTIONS). */
+export const TRAIN_COST_FLAGS = {
+  "data-dir": dataDir({ help: "shared data folder holding safety/ and toxicity/\n", aliases: ["data"] }),
+  mix: {
+    metavar: "SRC=W,...",
+    help: `share of the training loss per source; 0 leaves one out. Sources:\n${MIX_SOURCES.join(", ")}\n`,
+    parse: (values: Record<string, unknown>, name: string) => parseMix(text(values, name)),
+    default: D.mix,
+    defaultText: MIX_SOURCES.map((s) => `${s}=${D.mix[s]}`).join(","),
+  },
+  "harmless-answers": {
+    metavar: "FILE",
+    help: 'JSON Lines of {"text"} compliant answers to harmless requests, label 0\n',
+    default: D.harmlessAnswers,
+    defaultText: `${relative(PACKAGE_ROOT, D.harmlessAnswers)}, the tiny assistant's own`,
+  },
+  "harmful-answers": { metavar: "FILE", help: "the same for answers to harmful requests, label 1\n", default: D.harmfulAnswers, defaultText: relative(PACKAGE_ROOT, D.harmfulAnswers) },
+  "xstest-holdout": {
+    metavar: "M,..",
+    help: `XSTest models whose answers are held out for testing, or "none"\n(models: ${XSTEST_MODELS.join(", ")})`,
+    parse: (values: Record<string, unknown>, name: string) => parseHoldout(text(values, name)),
+    default: D.xstestHoldout as readonly XsTestModel[],
+    defaultText: D.xstestHoldout.join(","),
+  },
+  "validation-fraction": validationFraction(D.validationFraction, { help: "share of each source kept out for calibration and the metrics", parse: fraction(0.5, false) }),
+  buckets: {
+    metavar: "B",
+    help: `hash buckets, a power of two from ${2 ** MIN_BUCKET_BITS} to ${2 ** MAX_BUCKET_BITS}\n(the model file holds one float per bucket)`,
+    parse: bucketsFlag,
+    default: 2 ** D.bucketBits,
+  },
+  "word-ngrams": { metavar: "N", help: "1 words, 2 + word pairs, 3 + word triples", parse: wordNgramsFlag, default: D.wordNgrams },
+  "char-ngrams": {
+    metavar: "MIN-MAX",
+    help: "character n-gram lengths within words, or 0 for none",
+    parse: charNgramsFlag,
+    default: { min: D.charMin, max: D.charMax } as CharNgrams,
+    defaultText: `${D.charMin}-${D.charMax}`,
+  },
+  "char-weight": { metavar: "W", help: "value of a character n-gram relative to a word feature", parse: positive, default: D.charWeight },
+  epochs: epochs(D.epochs, { help: "passes over the data" }),
+  lr: lr(D.lr, { help: "AdaGrad learning rate" }),
+  l2: l2(D.l2, { help: "L2 penalty" }),
+  "batch-size": batchSize(D.batchSize, { help: "minibatch size" }),
+  seed: seed(D.seed, { help: "seed of the shuffles and the validation split", parse: seedFlag }),
+  calibration: {
+    metavar: "C",
+    help: "none: keep the model's probabilities; platt: rescale them to fit the\nvalidation answers (the report shows both ECEs)",
+    parse: choice(["none", "platt"] as const),
+    default: D.calibration,
+  },
+  out: { metavar: "FILE", help: "model file to write (written atomically)", required: "where to write the model" },
+  metrics: { metavar: "FILE", help: "also write the metrics as JSON (atomically)" },
+  json: { help: "print the metrics as one JSON object instead of a table" },
+} as const satisfies FlagTable;
+
+const F = TRAIN_COST_FLAGS;
 
 export const TRAIN_COST_HELP = `Usage: inference-guard train-cost --out FILE [options]
 
@@ -34,74 +90,27 @@ ROC-AUC, accuracy, Brier score and calibration (ECE) on GPTFuzz responses_evalua
 XSTest answers of the held-out models, which are never trained on. See docs/cost-models.md.
 
 Data:
-  --data DIR             shared data folder holding safety/ and toxicity/ (default: ${DEFAULT_DATA_SHOWN})
-  --mix SRC=W,...        share of the training loss per source; 0 leaves one out. Sources:
-                         ${MIX_SOURCES.join(", ")}
-                         (default ${MIX_SOURCES.map((s) => `${s}=${D.mix[s]}`).join(",")})
-  --harmless-answers FILE  JSON Lines of {"text"} compliant answers to harmless requests, label 0
-                         (default: ${relative(PACKAGE_ROOT, D.harmlessAnswers)}, the tiny assistant's own)
-  --harmful-answers FILE   the same for answers to harmful requests, label 1
-                         (default: ${relative(PACKAGE_ROOT, D.harmfulAnswers)})
-  --xstest-holdout M,..  XSTest models whose answers are held out for testing, or "none"
-                         (default ${D.xstestHoldout.join(",")}; models: ${XSTEST_MODELS.join(", ")})
-  --validation-fraction F  share of each source kept out for calibration (default ${D.validationFraction})
+${flagHelp(F, ["data-dir", "mix", "harmless-answers", "harmful-answers", "xstest-holdout", "validation-fraction"])}
 
 Features:
-  --buckets B            hash buckets, a power of two from ${2 ** MIN_BUCKET_BITS} to ${2 ** MAX_BUCKET_BITS} (default ${2 ** D.bucketBits}; the
-                         model file holds one float per bucket)
-  --word-ngrams N        1 words, 2 + word pairs, 3 + word triples (default ${D.wordNgrams})
-  --char-ngrams MIN-MAX  character n-gram lengths within words, or 0 for none (default ${D.charMin}-${D.charMax})
-  --char-weight W        value of a character n-gram relative to a word feature (default ${D.charWeight})
+${flagHelp(F, ["buckets", "word-ngrams", "char-ngrams", "char-weight"])}
 
 Training:
-  --epochs E             passes over the data (default ${D.epochs})
-  --lr X                 AdaGrad learning rate (default ${D.lr})
-  --l2 X                 L2 penalty (default ${D.l2})
-  --batch-size N         minibatch size (default ${D.batchSize})
-  --seed S               seed of the shuffles and the validation split (default ${D.seed})
-  --calibration C        none: keep the model's probabilities; platt: rescale them to fit the
-                         validation answers (default ${D.calibration}; the report shows both ECEs)
+${flagHelp(F, ["epochs", "lr", "l2", "batch-size", "seed", "calibration"])}
 
 Output:
-  --out FILE             model file to write (required; written atomically)
-  --metrics FILE         also write the metrics as JSON (atomically)
-  --json                 print the metrics as one JSON object instead of a table
+${flagHelp(F, ["out", "metrics", "json"])}
   -h, --help             this help
 `;
 
-const OPTIONS: OptionSpec = {
-  data: { type: "string" },
-  mix: { type: "string" },
-  "xstest-holdout": { type: "string" },
-  "harmless-answers": { type: "string" },
-  "harmful-answers": { type: "string" },
-  "validation-fraction": { type: "string" },
-  buckets: { type: "string" },
-  "word-ngrams": { type: "string" },
-  "char-ngrams": { type: "string" },
-  "char-weight": { type: "string" },
-  epochs: { type: "string" },
-  lr: { type: "string" },
-  l2: { type: "string" },
-  "batch-size": { type: "string" },
-  seed: { type: "string" },
-  calibration: { type: "string" },
-  out: { type: "string" },
-  metrics: { type: "string" },
-  json: { type: "boolean" },
-  help: { type: "boolean", short: "h" },
-};
-
 export async function trainCostCommand(argv: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
-  const v = parseFlags(argv, OPTIONS);
-  if (v.help) {
+  const { help, values: v } = readFlags(F, argv, (line) => err.write(`inference-guard train-cost: ${line}\n`));
+  if (help) {
     out.write(TRAIN_COST_HELP);
     return 0;
   }
-  const outFile = stringFlag(v, "out");
-  if (outFile === undefined || outFile === "") throw new UserError("--out FILE is required: where to write the model (see --help)");
-  const options = readOptions(v);
-  const metricsFile = stringFlag(v, "metrics");
+  const options = trainOptions(v);
+  const metricsFile = v.metrics;
 
   let bar: Progress | undefined;
   let ticked = 0;
@@ -120,7 +129,7 @@ export async function trainCostCommand(argv: string[], out: NodeJS.WritableStrea
     command: ["inference-guard", "train-cost", ...argv],
     data: { ...result.spec.header.training?.data, dir: options.dataDir },
   };
-  const file = resolve(outFile);
+  const file = resolve(v.out);
   writeClassifierFile(file, result.spec);
   const report = {
     model: file,
@@ -141,67 +150,71 @@ export async function trainCostCommand(argv: string[], out: NodeJS.WritableStrea
   return 0;
 }
 
-function readOptions(v: Record<string, unknown>): TrainClassifierOptions {
-  const dataDir = resolve(stringFlag(v, "data") ?? DEFAULT_DATA);
+/** The trainer's options from the flags (every default is the table's, that is the trainer's). */
+export function trainOptions(v: FlagValues<typeof TRAIN_COST_FLAGS>): TrainClassifierOptions {
+  const dataDir = resolve(v["data-dir"]);
   if (!existsSync(dataDir) || !statSync(dataDir).isDirectory()) {
     throw new UserError(`data folder not found: ${dataDir} (expected safety/ and toxicity/ inside; see --help)`);
   }
-  const positive = (name: string, value: number | undefined, fallback: number): number => {
-    if (value === undefined) return fallback;
-    if (!(value > 0)) throw new UserError(`--${name} must be > 0, got ${value}`);
-    return value;
-  };
-  const buckets = numberFlag(v, "buckets", "int");
-  let bucketBits = D.bucketBits;
-  if (buckets !== undefined) {
-    bucketBits = Math.log2(buckets);
-    if (!Number.isInteger(bucketBits) || bucketBits < MIN_BUCKET_BITS || bucketBits > MAX_BUCKET_BITS) {
-      throw new UserError(`--buckets must be a power of two from ${2 ** MIN_BUCKET_BITS} to ${2 ** MAX_BUCKET_BITS}, got ${buckets}`);
-    }
-  }
-  const wordNgrams = numberFlag(v, "word-ngrams", "int") ?? D.wordNgrams;
-  if (wordNgrams < 1 || wordNgrams > 3) throw new UserError(`--word-ngrams must be 1, 2 or 3, got ${wordNgrams}`);
-  let charMin = D.charMin;
-  let charMax = D.charMax;
-  const chars = stringFlag(v, "char-ngrams");
-  if (chars !== undefined) {
-    const m = /^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$/.exec(chars);
-    if (m === null) throw new UserError(`--char-ngrams expects MIN-MAX (e.g. 3-5) or 0, got "${chars}"`);
-    charMin = Number(m[1]);
-    charMax = m[2] === undefined ? charMin : Number(m[2]);
-    if (!((charMin === 0 && charMax === 0) || (charMin >= 2 && charMax >= charMin && charMax <= 8))) {
-      throw new UserError(`--char-ngrams needs 2 <= MIN <= MAX <= 8, or 0 for none; got "${chars}"`);
-    }
-  }
-  const validationFraction = numberFlag(v, "validation-fraction") ?? D.validationFraction;
-  if (!(validationFraction > 0 && validationFraction < 0.5)) {
-    throw new UserError(`--validation-fraction must be in (0, 0.5), got ${validationFraction}`);
-  }
-  const seed = numberFlag(v, "seed", "int") ?? D.seed;
-  if (seed < 0 || seed > 0xffffffff) throw new UserError(`--seed must be an integer from 0 to 4294967295, got ${seed}`);
-  const epochs = numberFlag(v, "epochs", "int") ?? D.epochs;
-  if (epochs < 1) throw new UserError(`--epochs must be >= 1, got ${epochs}`);
-  const l2 = numberFlag(v, "l2") ?? D.l2;
-  if (l2 < 0) throw new UserError(`--l2 must be >= 0, got ${l2}`);
   return {
     dataDir,
-    epochs,
-    seed,
-    bucketBits,
-    wordNgrams,
-    charMin,
-    charMax,
-    charWeight: positive("char-weight", numberFlag(v, "char-weight"), D.charWeight),
-    lr: positive("lr", numberFlag(v, "lr"), D.lr),
-    l2,
-    batchSize: positive("batch-size", numberFlag(v, "batch-size", "int"), D.batchSize),
-    mix: parseMix(stringFlag(v, "mix")),
-    harmlessAnswers: resolve(stringFlag(v, "harmless-answers") ?? D.harmlessAnswers),
-    harmfulAnswers: resolve(stringFlag(v, "harmful-answers") ?? D.harmfulAnswers),
-    xstestHoldout: parseHoldout(stringFlag(v, "xstest-holdout")),
-    validationFraction,
-    calibration: choiceFlag(v, "calibration", ["none", "platt"] as const) ?? D.calibration,
+    epochs: v.epochs,
+    seed: v.seed,
+    bucketBits: Math.log2(v.buckets),
+    wordNgrams: v["word-ngrams"],
+    charMin: v["char-ngrams"].min,
+    charMax: v["char-ngrams"].max,
+    charWeight: v["char-weight"],
+    lr: v.lr,
+    l2: v.l2,
+    batchSize: v["batch-size"],
+    mix: { ...v.mix },
+    harmlessAnswers: resolve(v["harmless-answers"]),
+    harmfulAnswers: resolve(v["harmful-answers"]),
+    xstestHoldout: [...v["xstest-holdout"]],
+    validationFraction: v["validation-fraction"],
+    calibration: v.calibration,
   };
+}
+
+interface CharNgrams {
+  min: number;
+  max: number;
+}
+
+function bucketsFlag(values: Record<string, unknown>, name: string): number | undefined {
+  const buckets = int()(values, name);
+  if (buckets === undefined) return undefined;
+  const bits = Math.log2(buckets);
+  if (!Number.isInteger(bits) || bits < MIN_BUCKET_BITS || bits > MAX_BUCKET_BITS) {
+    throw new UserError(`--buckets must be a power of two from ${2 ** MIN_BUCKET_BITS} to ${2 ** MAX_BUCKET_BITS}, got ${buckets}`);
+  }
+  return buckets;
+}
+
+function wordNgramsFlag(values: Record<string, unknown>, name: string): number | undefined {
+  const n = int()(values, name);
+  if (n !== undefined && (n < 1 || n > 3)) throw new UserError(`--word-ngrams must be 1, 2 or 3, got ${n}`);
+  return n;
+}
+
+function charNgramsFlag(values: Record<string, unknown>, name: string): CharNgrams | undefined {
+  const chars = text(values, name);
+  if (chars === undefined) return undefined;
+  const m = /^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$/.exec(chars);
+  if (m === null) throw new UserError(`--char-ngrams expects MIN-MAX (e.g. 3-5) or 0, got "${chars}"`);
+  const min = Number(m[1]);
+  const max = m[2] === undefined ? min : Number(m[2]);
+  if (!((min === 0 && max === 0) || (min >= 2 && max >= min && max <= 8))) {
+    throw new UserError(`--char-ngrams needs 2 <= MIN <= MAX <= 8, or 0 for none; got "${chars}"`);
+  }
+  return { min, max };
+}
+
+function seedFlag(values: Record<string, unknown>, name: string): number | undefined {
+  const seed = int()(values, name);
+  if (seed !== undefined && (seed < 0 || seed > 0xffffffff)) throw new UserError(`--seed must be an integer from 0 to 4294967295, got ${seed}`);
+  return seed;
 }
 
 /** "gptfuzz=0.6,davidson=0" over the default mix. */

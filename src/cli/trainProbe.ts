@@ -1,13 +1,13 @@
 // `inference-guard train-probe`: trains a latent probe (a cost model on the base model's own hidden
 // states) from labelled texts and writes it as a probe file for `--cost probe:FILE`.
 import { existsSync, statSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import { UserError } from "../errors.js";
-import { SHARED_DIR } from "../paths.js";
 import { writeProbeFile } from "../cost/probe/probeFormat.js";
 import { loadDavidson, loadGptFuzz, loadPromptSet, loadXsTestAnswers, loadXsTestPrompts, XSTEST_MODELS } from "../data/datasets.js";
 import { TRAIN_PROBE_DEFAULTS, readProbeExamples, trainProbe, type PoolingChoice, type ProbeExample } from "../cost/probe/trainProbe.js";
-import { choice, flagHelp, float, int, readFlags, type FlagTable } from "./flagTable.js";
+import { choice, flagHelp, int, readFlags, type FlagTable } from "./flagTable.js";
+import { batchSize, dataDir, epochs, l2, lr, maxExamples, seed, threads, validationFraction } from "./trainingFlags.js";
 import { modelFlagOrDefault, modelHelp } from "./modelFlag.js";
 
 const DATASETS = ["gptfuzz", "xstest", "davidson", "prompts"] as const;
@@ -31,8 +31,8 @@ const FLAGS = {
     ].join("\n"),
     parse: choice(DATASETS),
   },
-  "data-dir": { metavar: "DIR", help: "folder of the shared data", default: join(SHARED_DIR, "data"), defaultText: "../shared/data" },
-  "max-examples": { metavar: "N", help: "use a seeded random subset of N examples, labels in proportion", parse: int(), defaultText: "all" },
+  "data-dir": dataDir(),
+  "max-examples": maxExamples("use a seeded random subset of N examples, labels in proportion"),
   "max-tokens": { metavar: "T", help: "tokens of each text read in training, BOS included", parse: int(), default: d.maxTokens },
   pooling: {
     metavar: "P",
@@ -40,14 +40,14 @@ const FLAGS = {
     parse: choice(POOLINGS),
     default: d.pooling,
   },
-  epochs: { metavar: "E", help: "passes over the training split", parse: int(), default: d.epochs },
-  lr: { metavar: "X", help: "Adam learning rate", parse: float(), default: d.learningRate },
-  l2: { metavar: "X", help: "L2 penalty on the weights", parse: float(), default: d.l2 },
-  "batch-size": { metavar: "B", help: "examples per Adam step", parse: int(), default: d.batchSize },
-  "validation-fraction": { metavar: "F", help: "share of each label held out for validation", parse: float(), default: d.validationFraction, aliases: ["val-fraction"] },
-  seed: { metavar: "S", help: "seeds the split, subset and shuffles: the same seed gives the same probe", parse: int(), default: d.seed },
+  epochs: epochs(d.epochs),
+  lr: lr(d.learningRate, { help: "Adam learning rate" }),
+  l2: l2(d.l2),
+  "batch-size": batchSize(d.batchSize, { help: "examples per Adam step" }),
+  "validation-fraction": validationFraction(d.validationFraction, { help: "share of each label held out for validation", aliases: ["val-fraction"] }),
+  seed: seed(d.seed, { help: "seeds the split, subset and shuffles: the same seed gives the same probe" }),
   out: { metavar: "FILE", help: "the probe file to write (JSON; written atomically)", required: true },
-  threads: { metavar: "N", help: "llama.cpp threads for the feature pass", parse: int(1), default: 1 },
+  threads: threads(1, { help: "llama.cpp threads for the feature pass" }),
   json: { help: "print the metrics as one JSON object instead of text" },
 } as const satisfies FlagTable;
 

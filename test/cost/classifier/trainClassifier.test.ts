@@ -53,18 +53,18 @@ test("train-cost trains on the shared data, meets the ranking targets, and write
 test("train-cost --help lists every flag with its default; mistakes are one line, exit 2", async () => {
   const help = await cli("train-cost", "--help");
   expect(help.code).toBe(0);
-  for (const flag of ["--data", "--out", "--epochs", "--seed", "--buckets", "--word-ngrams", "--char-ngrams", "--char-weight", "--lr", "--l2", "--batch-size", "--mix", "--xstest-holdout", "--calibration", "--metrics", "--json"]) {
+  for (const flag of ["--data-dir", "--out", "--epochs", "--seed", "--buckets", "--word-ngrams", "--char-ngrams", "--char-weight", "--lr", "--l2", "--batch-size", "--mix", "--xstest-holdout", "--calibration", "--metrics", "--json"]) {
     expect(help.out).toContain(flag);
   }
-  expect(help.out).toContain("(default: ../shared/data)"); // relative to the package, as on every machine
+  expect(help.out).toContain("(default ../shared/data)"); // relative to the package, as on every machine
   const cases: Array<[string[], RegExp]> = [
     [[], /--out FILE is required/],
     [["--out", join(dir, "x.bin"), "--buckets", "1000"], /--buckets must be a power of two/],
     [["--out", join(dir, "x.bin"), "--char-ngrams", "5-3"], /--char-ngrams needs 2 <= MIN <= MAX <= 8/],
     [["--out", join(dir, "x.bin"), "--mix", "reddit=1"], /--mix: unknown source "reddit"/],
     [["--out", join(dir, "x.bin"), "--xstest-holdout", "gpt5"], /--xstest-holdout: unknown model "gpt5"/],
-    [["--out", join(dir, "x.bin"), "--data", join(dir, "nowhere")], /data folder not found/],
-    [["--out", join(dir, "x.bin"), "--data", dir], /data file not found: .*responses_evaluate\.csv/],
+    [["--out", join(dir, "x.bin"), "--data-dir", join(dir, "nowhere")], /data folder not found/],
+    [["--out", join(dir, "x.bin"), "--data-dir", dir], /data file not found: .*responses_evaluate\.csv/],
     [["--out", join(dir, "x.bin"), "--epochs", "two"], /--epochs expects an integer/],
     [["--out", join(dir, "x.bin"), "--calibration", "isotonic"], /--calibration must be one of none, platt/],
   ];
