@@ -118,6 +118,28 @@ describe("the committed splits (models/splits)", () => {
     expect(copies).toEqual([]);
   });
 
+  // The SmolLM2 efficacy table's sets (models/eval, built by scripts/eval/smollm2-sets.ts): rebuilt
+  // from the splits, so no leak is allowed at all, and each has its 200 requests.
+  test("the SmolLM2 evaluation sets are held out: every prompt on an eval side, no near copy in training", () => {
+    const evalKeys = new Set(evals.map((e) => normalisePrompt(e.prompt)));
+    const trainPrompts = [...train, ...committedTrain].map((t) => t.prompt);
+    for (const [file, label] of [["models/eval/smollm2-harmful.test.jsonl", "harmful"], ["models/eval/smollm2-harmless.test.jsonl", "harmless"]] as const) {
+      const rows = readFileSync(join(PACKAGE_ROOT, file), "utf8").split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l) as { id: string; prompt: string; label: string });
+      expect([file, rows.length, new Set(rows.map((r) => normalisePrompt(r.prompt))).size]).toEqual([file, 200, 200]);
+      expect([file, rows.filter((r) => r.label !== label).map((r) => r.id)]).toEqual([file, []]);
+      expect([file, rows.filter((r) => !evalKeys.has(normalisePrompt(r.prompt))).map((r) => r.id)]).toEqual([file, []]);
+      const leaks = nearCopyPairs(rows.map((r) => r.prompt), trainPrompts).map(([i]) => rows[i].id);
+      expect([file, leaks]).toEqual([file, []]);
+    }
+  });
+
+  test("every evaluation config under models/eval reads a SmolLM2 evaluation set", () => {
+    for (const name of ["eval-smollm2-harmful.json", "eval-smollm2-harmless.json", "eval-smollm2-harmful-seed2.json", "eval-smollm2-harmless-seed2.json"]) {
+      const config = JSON.parse(readFileSync(join(PACKAGE_ROOT, "models", "eval", name), "utf8")) as { prompts: string };
+      expect([name, config.prompts]).toEqual([name, name.includes("harmful") ? "smollm2-harmful.test.jsonl" : "smollm2-harmless.test.jsonl"]);
+    }
+  });
+
   test("every evaluation config under models/testbed reads a committed evaluation file", () => {
     for (const name of ["eval-assistant-harmful.json", "eval-assistant-harmless.json", "eval-assistant-reward-harmful.json", "eval-assistant-reward-harmless.json", "eval-stories.json"]) {
       const config = JSON.parse(readFileSync(join(PACKAGE_ROOT, "models", "testbed", name), "utf8")) as { prompts: string };
