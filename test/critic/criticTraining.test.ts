@@ -133,7 +133,7 @@ describe("rollouts rescored under a head on the same model's states", () => {
     const { writeHeadFile, HEAD_FORMAT, HEAD_FORMAT_VERSION } = await import("../../src/reward/headFormat.js");
     const { HeadRewardModel } = await import("../../src/reward/headReward.js");
     const { rewardOfAnswer } = await import("../../src/reward/answerReward.js");
-    const { rescoreRollouts } = await import("../../src/critic/trainCritic.js");
+    const { rescoreRollouts } = await import("../../src/critic/trainingRollouts.js");
     const { statSync } = await import("node:fs");
     // A head on stories260K's own states (seeded weights): what matters is that both routes read the same state.
     const rand = seededRandom(5);
@@ -305,7 +305,8 @@ describe("train-critic command", () => {
       [["train-critic", "--out", join(dir, "x.bin"), "--cost", COST_SPEC, "--hidden", "32,x"], /--hidden expects comma-separated/],
       [["train-critic", "--out", join(dir, "x.bin"), "--cost", COST_SPEC, "--prompts", join(dir, "nope.jsonl")], /prompts file not found/],
       [["train-critic", "--out", join(dir, "x.bin"), "--cost", COST_SPEC, "--model", join(dir, "nope.gguf")], /model file not found/],
-      [["train-critic", "--out", join(dir, "x.bin"), "--cost", COST_SPEC, "--rollouts", syntheticFile, "--lr=-1"], /invalid train-critic options: lr/],
+      [["train-critic", "--out", join(dir, "x.bin"), "--cost", COST_SPEC, "--rollouts", syntheticFile, "--lr=-1"], /--lr must be > 0, got -1/],
+      [["train-critic", "--out", join(dir, "x.bin"), "--cost", COST_SPEC, "--rollouts", syntheticFile, "--validation-fraction", "0.95"], /invalid train-critic options: validationFraction/],
     ];
     for (const [argv, message] of cases) {
       const r = await cli(...argv);
