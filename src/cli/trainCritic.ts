@@ -3,17 +3,57 @@
 import { UserError } from "../errors.js";
 import { modelFlagOrDefault, modelHelp } from "./modelFlag.js";
 import { trainCritic, trainCriticOptionsSchema } from "../critic/trainCritic.js";
-import { defaultNote, readSettings, settingOptions } from "./settingFlags.js";
+import { CRITIC_ACTIVATIONS } from "../critic/format.js";
 import type { SettingKey } from "../settings.js";
+import { definedOnly, readSettings, settingHelp, settingOptions, type HelpOverride } from "./settingFlags.js";
+import { choice, flagHelp, float, int, readFlags, text, type FlagTable } from "./flagTable.js";
+import { batchSize, epochs, lr, validationFraction } from "./trainingFlags.js";
+import { onStopRequest } from "./stopRequests.js";
 
 /** The guard's own settings train-critic takes (its defaults may differ: rollouts are 128 tokens). */
 const SHARED_SETTINGS = ["budget", "width", "maxTokens", "temperature", "violationPenalty", "seed", "threads"] as const satisfies readonly SettingKey[];
-import { CRITIC_ACTIVATIONS } from "../critic/format.js";
-import { choiceFlag, numberFlag, parseFlags, stringFlag, type OptionSpec } from "./args.js";
-import { onStopRequest } from "./stopRequests.js";
 
-/** "(default X)" of an option, from its schema: --help states the real default. */
-const d = (key: keyof typeof trainCriticOptionsSchema.shape): string => defaultNote(trainCriticOptionsSchema.shape[key].parse(undefined));
+/** The trainer's default of an option (trainCriticOptionsSchema): the table and help state it. */
+const S = trainCriticOptionsSchema.shape;
+const dflt = <K extends keyof typeof S>(key: K): NonNullable<ReturnType<(typeof S)[K]["parse"]>> => S[key].parse(undefined) as never;
+
+/** Help's column: the longest flag (--rollouts-per-prompt R) fits. */
+const COLUMN = 29;
+
+/** train-critic's own flags (the settings are src/settings.ts's, --model modelFlag.ts's). */
+export const TRAIN_CRITIC_FLAGS = {
+  prompts: { metavar: "FILE", help: 'training prompts, JSON Lines {"prompt": "..."} (required unless --rollouts exists)' },
+  chat: { help: "render each prompt as a user message with the model's chat template" },
+  cost: { metavar: "SPEC", help: "cost model, e.g. rules:models/conflict-lexicon.json", required: "e.g. --cost rules:models/conflict-lexicon.json" },
+  rollouts: { metavar: "FILE", help: "rollout file: reused if it exists (same model required), else sampled and saved there" },
+  "rollouts-per-prompt": { metavar: "R", help: "continuations sampled per prompt", parse: int(1), default: dflt("rolloutsPerPrompt") },
+  gamma: { metavar: "G", help: "discount per token of the penalised return", parse: float(), default: dflt("gamma") },
+  out: { metavar: "FILE", help: "critic file to write; checkpoint: FILE.ckpt", required: true },
+  epochs: epochs(dflt("epochs"), { help: "passes over the training states" }),
+  lr: lr(dflt("lr"), { help: "Adam learning rate" }),
+  "batch-size": batchSize(dflt("batch"), { help: "minibatch rows", aliases: ["batch"] }),
+  hidden: { metavar: "SIZES", help: 'hidden layer widths, comma-separated, "" for linear', parse: hiddenFlag, default: dflt("hidden"), defaultText: dflt("hidden").join(",") },
+  activation: { metavar: "A", help: CRITIC_ACTIVATIONS.join(" | "), parse: choice(CRITIC_ACTIVATIONS), default: dflt("activation") },
+  "weight-decay": { metavar: "L", help: "decoupled (AdamW) weight decay on the weight matrices", parse: float(), default: dflt("weightDecay") },
+  "value-weight": { metavar: "X", help: "weight of the value head's squared error in the loss", parse: float(), default: dflt("valueWeight") },
+  "safety-weight": { metavar: "X", help: "weight of the safety head's cross-entropy in the loss", parse: float(), default: dflt("safetyWeight") },
+  "validation-fraction": validationFraction(dflt("validationFraction"), { help: "share of prompts held out for validation" }),
+} as const satisfies FlagTable;
+
+const F = TRAIN_CRITIC_FLAGS;
+
+/** How train-critic's help words the settings: its own meaning, and the trainer's defaults where they differ from the guard's. */
+const SETTING_HELP: Partial<Record<SettingKey, HelpOverride>> = {
+  reward: { help: `the reward of the value labels, as the guard ranks: logprob or head:PATH\n${" ".repeat(COLUMN - 1)}`, defaultText: "logprob; with --chat the assistant reward, as the guard's default" },
+  budget: { help: "safety budget the labels use: safe = final cost <= D", defaultText: String(dflt("budget")) },
+  width: { help: "tokens per block; a state is recorded after each block", defaultText: String(dflt("width")) },
+  maxTokens: { help: "length of each continuation", defaultText: String(dflt("maxTokens")) },
+  temperature: { help: "sampling temperature of the rollouts", defaultText: String(dflt("temperature")) },
+  violationPenalty: { help: "return of a rollout that ends over budget is -P, as in the guard", defaultText: String(dflt("violationPenalty")) },
+  seed: { help: "seeds the rollouts, the split, the init and the shuffles", defaultText: String(dflt("seed")) },
+  threads: { help: "llama.cpp threads for sampling", defaultText: "1 for small models" },
+};
+const settings = (keys: readonly SettingKey[]): string => settingHelp(keys, SETTING_HELP, COLUMN);
 
 export const TRAIN_CRITIC_HELP = `Usage: inference-guard train-critic --prompts FILE --cost SPEC --out FILE [options]
 
@@ -25,103 +65,61 @@ prompts for validation and trains with Adam. Every epoch is checkpointed to <out
 rerunning the same command after a kill resumes there and ends with the same weights.
 
 Data:
-${modelHelp(29, "--chat")}
-  --prompts FILE             training prompts, JSON Lines {"prompt": "..."} (required unless --rollouts exists)
-  --chat                     render each prompt as a user message with the model's chat template
-  --cost SPEC                cost model, e.g. rules:models/conflict-lexicon.json (required)
-  --reward SPEC              the reward of the value labels, as the guard ranks: logprob or head:PATH
-                             (default: logprob; with --chat the assistant reward, as the guard's default)
-  --budget D                 safety budget the labels use: safe = final cost <= D ${d("budget")}
-  --rollouts FILE            rollout file: reused if it exists (same model required), else sampled and saved there
-  --rollouts-per-prompt R    continuations sampled per prompt ${d("rolloutsPerPrompt")}
-  --width W                  tokens per block; a state is recorded after each block ${d("width")}
-  --max-tokens T             length of each continuation ${d("maxTokens")}
-  --temperature X            sampling temperature of the rollouts ${d("temperature")}
+${modelHelp(COLUMN, "--chat")}
+${flagHelp(F, ["prompts", "chat", "cost"], COLUMN)}
+${settings(["reward", "budget"])}
+${flagHelp(F, ["rollouts", "rollouts-per-prompt"], COLUMN)}
+${settings(["width", "maxTokens", "temperature"])}
 
 Labels:
-  --gamma G                  discount per token of the penalised return ${d("gamma")}
-  --violation-penalty P      return of a rollout that ends over budget is -P, as in the guard ${d("violationPenalty")}
+${flagHelp(F, ["gamma"], COLUMN)}
+${settings(["violationPenalty"])}
 
 Training:
-  --out FILE                 critic file to write (required); checkpoint: FILE.ckpt
-  --epochs E                 passes over the training states ${d("epochs")}
-  --lr LR                    Adam learning rate ${d("lr")}
-  --batch B                  minibatch rows ${d("batch")}
-  --hidden SIZES             hidden layer widths, comma-separated, "" for linear ${d("hidden")}
-  --activation A             relu | tanh | gelu | silu ${d("activation")}
-  --weight-decay L           decoupled (AdamW) weight decay on the weight matrices ${d("weightDecay")}
-  --value-weight X           weight of the value head's squared error in the loss ${d("valueWeight")}
-  --safety-weight X          weight of the safety head's cross-entropy in the loss ${d("safetyWeight")}
-  --validation-fraction F    share of prompts held out for validation ${d("validationFraction")}
-  --seed S                   seeds the rollouts, the split, the init and the shuffles ${d("seed")}
-  --threads N                llama.cpp threads for sampling (default: 1 for small models)
+${flagHelp(F, ["out", "epochs", "lr", "batch-size", "hidden", "activation", "weight-decay", "value-weight", "safety-weight", "validation-fraction"], COLUMN)}
+${settings(["seed", "threads"])}
   -h, --help                 this help
 `;
 
-const OPTIONS: OptionSpec = {
-  model: { type: "string" },
-  prompts: { type: "string" },
-  chat: { type: "boolean" },
-  cost: { type: "string" },
-  reward: { type: "string" },
-  rollouts: { type: "string" },
-  "rollouts-per-prompt": { type: "string" },
-  gamma: { type: "string" },
-  out: { type: "string" },
-  epochs: { type: "string" },
-  lr: { type: "string" },
-  batch: { type: "string" },
-  hidden: { type: "string" },
-  activation: { type: "string" },
-  "weight-decay": { type: "string" },
-  "value-weight": { type: "string" },
-  "safety-weight": { type: "string" },
-  "validation-fraction": { type: "string" },
-  ...settingOptions(SHARED_SETTINGS),
-  help: { type: "boolean", short: "h" },
-};
+const SHARED_OPTIONS = { model: { type: "string" as const }, ...settingOptions(["reward", ...SHARED_SETTINGS]) };
 
-function hiddenFlag(raw: string | undefined): number[] | undefined {
+function hiddenFlag(values: Record<string, unknown>, name: string): number[] | undefined {
+  const raw = text(values, name);
   if (raw === undefined) return undefined;
   if (raw.trim() === "") return [];
   const sizes = raw.split(",").map((s) => Number(s.trim()));
-  if (sizes.some((n) => !Number.isInteger(n) || n < 1)) throw new UserError(`--hidden expects comma-separated positive integers, got "${raw}"`);
+  if (sizes.some((n) => !Number.isInteger(n) || n < 1)) throw new UserError(`--${name} expects comma-separated positive integers, got "${raw}"`);
   return sizes;
 }
 
 export async function trainCriticCommand(argv: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
-  const v = parseFlags(argv, OPTIONS);
-  if (v.help) {
+  const { help, values: f, raw: v } = readFlags(F, argv, (line) => err.write(`inference-guard train-critic: ${line}\n`), SHARED_OPTIONS);
+  if (help) {
     out.write(TRAIN_CRITIC_HELP);
     return 0;
   }
-  const outFile = stringFlag(v, "out");
-  if (!outFile) throw new UserError("--out FILE is required (see --help)");
-  const cost = stringFlag(v, "cost");
-  if (!cost) throw new UserError("--cost SPEC is required, e.g. --cost rules:models/conflict-lexicon.json (see --help)");
-  const options = {
-    model: modelFlagOrDefault(v, Boolean(v.chat)),
-    prompts: stringFlag(v, "prompts"),
-    chat: Boolean(v.chat),
-    cost,
-    ...(stringFlag(v, "reward") !== undefined ? { reward: stringFlag(v, "reward") } : {}),
-    out: outFile,
-    rollouts: stringFlag(v, "rollouts"),
-    rolloutsPerPrompt: numberFlag(v, "rollouts-per-prompt", "int"),
+  const options = definedOnly({
+    model: modelFlagOrDefault(v, f.chat),
+    prompts: f.prompts,
+    chat: f.chat,
+    cost: f.cost,
     // The guard's settings, declared once (src/settings.ts): read and range-checked by their flags.
-    ...readSettings(v, SHARED_SETTINGS),
-    gamma: numberFlag(v, "gamma"),
-    epochs: numberFlag(v, "epochs", "int"),
-    lr: numberFlag(v, "lr"),
-    batch: numberFlag(v, "batch", "int"),
-    hidden: hiddenFlag(stringFlag(v, "hidden")),
-    activation: choiceFlag(v, "activation", CRITIC_ACTIVATIONS),
-    weightDecay: numberFlag(v, "weight-decay"),
-    valueWeight: numberFlag(v, "value-weight"),
-    safetyWeight: numberFlag(v, "safety-weight"),
-    validationFraction: numberFlag(v, "validation-fraction"),
+    ...readSettings(v, ["reward", ...SHARED_SETTINGS]),
+    out: f.out,
+    rollouts: f.rollouts,
+    rolloutsPerPrompt: f["rollouts-per-prompt"],
+    gamma: f.gamma,
+    epochs: f.epochs,
+    lr: f.lr,
+    batch: f["batch-size"],
+    hidden: f.hidden,
+    activation: f.activation,
+    weightDecay: f["weight-decay"],
+    valueWeight: f["value-weight"],
+    safetyWeight: f["safety-weight"],
+    validationFraction: f["validation-fraction"],
     command: ["inference-guard", "train-critic", ...argv],
-  };
+  });
   // Ctrl-C / SIGTERM stops after the current epoch (its checkpoint written); a second one exits at once.
   const controller = new AbortController();
   const removeStopListeners = onStopRequest(() => {
@@ -129,10 +127,7 @@ export async function trainCriticCommand(argv: string[], out: NodeJS.WritableStr
     controller.abort();
   });
   try {
-    const result = await trainCritic(
-      Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as Parameters<typeof trainCritic>[0],
-      { log: (line) => out.write(line + "\n"), progressStream: err, signal: controller.signal },
-    );
+    const result = await trainCritic(options as Parameters<typeof trainCritic>[0], { log: (line) => out.write(line + "\n"), progressStream: err, signal: controller.signal });
     return result.out ? 0 : 130;
   } finally {
     removeStopListeners();
