@@ -134,7 +134,7 @@ describe("the committed splits (models/splits)", () => {
   });
 
   test("every evaluation config under models/eval reads a SmolLM2 evaluation set", () => {
-    for (const name of ["eval-smollm2-harmful.json", "eval-smollm2-harmless.json", "eval-smollm2-harmful-seed2.json", "eval-smollm2-harmless-seed2.json"]) {
+    for (const name of ["eval-smollm2-harmful.json", "eval-smollm2-harmless.json"]) {
       const config = JSON.parse(readFileSync(join(PACKAGE_ROOT, "models", "eval", name), "utf8")) as { prompts: string };
       expect([name, config.prompts]).toEqual([name, name.includes("harmful") ? "smollm2-harmful.test.jsonl" : "smollm2-harmless.test.jsonl"]);
     }
