@@ -15,7 +15,12 @@ export function modelsDir(): string {
 
 /** Where a known model's GGUF is once fetched. */
 export function cachedModelPath(model: KnownModel, dir = modelsDir()): string {
-  return join(dir, basename(model.member));
+  return cachedModelFile(basename(model.member), dir);
+}
+
+/** Where a model file of this name sits in the cache folder (a probe's or reward head's recorded base model). */
+export function cachedModelFile(file: string, dir = modelsDir()): string {
+  return join(dir, file);
 }
 
 /** The memo beside a verified file (its size, mtime and hash), so a 100 MB re-hash is not needed each time. */

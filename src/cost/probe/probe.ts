@@ -16,10 +16,10 @@
 //   5. $INFERENCE_GUARD_MODEL, when none of those exists (the deployment moved its model).
 // Whatever is found must have the recorded sha256 and nEmbd, or loading fails with a UserError.
 import { existsSync, statSync } from "node:fs";
-import { dirname, isAbsolute, join, resolve } from "node:path";
+import { dirname, isAbsolute, resolve } from "node:path";
 import { Engine, type GpuOption } from "../../engine/engine.js";
 import { UserError } from "../../errors.js";
-import { modelsDir, resolveModel } from "../../models/index.js";
+import { cachedModelFile, resolveModel } from "../../models/index.js";
 import { MODEL_ENV } from "../../paths.js";
 import { PrefixForward } from "../../engine/prefixForward.js";
 import { loadSideEngine } from "../../engine/sideEngine.js";
@@ -140,7 +140,7 @@ export async function resolveProbeModel(probe: ProbeFile, probePath: string, ove
   if (override) [modelPath, how] = [resolve(resolveModel(override)), "given"];
   else if (fromEnv) [modelPath, how] = [resolve(resolveModel(fromEnv)), `from $${PROBE_MODEL_ENV}`];
   else if (existsSync(recorded)) [modelPath, how] = [recorded, "recorded in the probe file"];
-  else if (existsSync(join(modelsDir(), probe.model.file))) [modelPath, how] = [join(modelsDir(), probe.model.file), "in the models cache"];
+  else if (existsSync(cachedModelFile(probe.model.file))) [modelPath, how] = [cachedModelFile(probe.model.file), "in the models cache"];
   else if (process.env[MODEL_ENV]) [modelPath, how] = [resolve(resolveModel(process.env[MODEL_ENV]!)), `from $${MODEL_ENV}`];
   else {
     throw new UserError(
