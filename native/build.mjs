@@ -48,6 +48,17 @@ const configured = existsSync(join(root, "build", "config.gypi")) && existsSync(
 const clean = process.argv.includes("--clean") || !configured;
 
 run("extracting llama.cpp's headers", process.execPath, [join(root, "native", "prepare-llama-headers.mjs")]);
+/**
+ * Where node-gyp finds Node's headers: npm's nodedir setting when it has one, else the running
+ * Node's own (<prefix>/include/node, as Debian's and the official builds install them), so that
+ * node-gyp never tries to download headers (offline machines, and outside `npm run`).
+ */
+function nodedirArgs() {
+  if (process.env.npm_config_nodedir) return [];
+  const prefix = join(dirname(process.execPath), "..");
+  return existsSync(join(prefix, "include", "node", "node_api.h")) ? [`--nodedir=${prefix}`] : [];
+}
+
 const [gyp, gypArgs] = nodeGyp();
-run(`node-gyp ${clean ? "rebuild" : "build"}`, gyp, [...gypArgs, clean ? "rebuild" : "build"]);
+run(`node-gyp ${clean ? "rebuild" : "build"}`, gyp, [...gypArgs, clean ? "rebuild" : "build", ...nodedirArgs()]);
 writeFileSync(stampFile, stamp);
