@@ -198,6 +198,15 @@ test("three worker processes, one SIGKILLed mid-row: every id exactly once, in i
     expect(recovered.length).toBeGreaterThanOrEqual(1);
     for (const job of recovered) expect(["w2", "w3"]).toContain(job.processedBy);
     if (lost !== null) expect(recovered.map((job) => job.id)).toContain(lost.jobId);
+    // The row w1 was seen answering just before the kill: w1 finished it only if it did so in that
+    // instant, and then its record had already moved on (the record is saved before BullMQ
+    // completes a job); else it stalled and w2 or w3 answered it.
+    const heldJob = (await bull.getJob(held.jobId))!;
+    if (heldJob.processedBy === "w1") expect(lost?.jobId).not.toBe(held.jobId);
+    else {
+      expect(["w2", "w3"]).toContain(heldJob.processedBy);
+      expect(heldJob.stalledCounter).toBeGreaterThan(0);
+    }
   } finally {
     await bull.close();
   }
