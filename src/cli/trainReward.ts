@@ -3,19 +3,51 @@
 import { existsSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { UserError } from "../errors.js";
-import { PACKAGE_ROOT, SHARED_DIR } from "../paths.js";
+import { PACKAGE_ROOT } from "../paths.js";
 import { readPromptsFile } from "../data/promptFile.js";
 import { writeHeadFile } from "../reward/headFormat.js";
-import { normalise } from "../reward/rewardData.js";
+import { DEFAULT_PER_QUESTION, normalise } from "../reward/rewardData.js";
 import { TRAIN_HEAD_DEFAULTS, trainRewardHead } from "../reward/trainHead.js";
 import { Progress } from "../util/progress.js";
-import { numberFlag, parseFlags, stringFlag, type OptionSpec } from "./args.js";
+import { flagHelp, int, readFlags, text, type FlagTable } from "./flagTable.js";
 import { modelFlagOrDefault, modelHelp } from "./modelFlag.js";
 import { onStopRequest } from "./stopRequests.js";
+import { dataDir, epochs, fraction, l2, lr, maxExamples, seed, threads, validationFraction } from "./trainingFlags.js";
 
 const d = TRAIN_HEAD_DEFAULTS;
 /** The efficacy evaluation's requests: never trained on by default. */
 const DEFAULT_EXCLUDE = ["assistant-harmful.test.jsonl", "assistant-harmless.test.jsonl"].map((f) => join(PACKAGE_ROOT, "models", "testbed", f));
+
+/** train-reward's flags (--model is modelFlag.ts's); defaults: the trainer's (TRAIN_HEAD_DEFAULTS). */
+export const TRAIN_REWARD_FLAGS = {
+  out: { metavar: "FILE", help: "head file to write (JSON, atomically)", required: "where to write the reward head" },
+  "data-dir": dataDir({ help: "shared data folder", aliases: ["data"] }),
+  exclude: {
+    metavar: "FILE",
+    help: "a prompts JSONL whose requests are never trained on; repeatable\n",
+    multiple: true,
+    defaultText: "models/testbed/assistant-{harmful,harmless}.test.jsonl",
+  },
+  "per-question": { metavar: "K", help: "GPTFuzz answers per question and label", parse: int(1), default: DEFAULT_PER_QUESTION },
+  "max-examples": maxExamples("about N examples, whole requests drawn at random (a large\nmodel's feature pass is the cost: about 6,000 examples in all)"),
+  "max-answer-tokens": { metavar: "T", help: "answers cut to T tokens", parse: int(1), default: d.maxAnswerTokens },
+  prefixes: { metavar: "L,L,...", help: "answer prefix lengths read besides the whole answer", parse: prefixesFlag, default: d.prefixes, defaultText: d.prefixes.join(",") },
+  epochs: epochs(d.fit.epochs, { help: "passes of Adam" }),
+  lr: lr(d.fit.learningRate, { help: "Adam learning rate" }),
+  l2: l2(d.fit.l2),
+  // The held-out requests are the validation split of the other training commands: never trained
+  // on, only measured (whole request groups, so no held-out request is in training).
+  "validation-fraction": validationFraction(d.heldOutFraction, {
+    help: "share of requests held out of training for the metrics\n(whole request groups)",
+    parse: fraction(0.5, false),
+    aliases: ["held-out"],
+  }),
+  seed: seed(d.seed, { help: "seed of the data, split and shuffles" }),
+  threads: threads(d.threads),
+  json: { help: "print the metrics as one JSON object" },
+} as const satisfies FlagTable;
+
+const F = TRAIN_REWARD_FLAGS;
 
 export const TRAIN_REWARD_HELP = `Usage: inference-guard train-reward --model GGUF --out HEAD.json [options]
 
@@ -28,73 +60,23 @@ of four models and hh-rlhf's one-turn chosen/rejected pairs from ../shared/data 
 GPTFuzz responses_evaluate, mistralinstruct).
 
 ${modelHelp(25, "always", "chat GGUF whose hidden states the head reads")}
-  --out FILE             head file to write (JSON, atomically)
-  --data DIR             shared data folder (default: ../shared/data)
-  --exclude FILE         a prompts JSONL whose requests are never trained on; repeatable
-                         (default: models/testbed/assistant-{harmful,harmless}.test.jsonl)
-  --per-question K       GPTFuzz answers per question and label (default 12)
-  --max-examples N       about N examples, whole requests drawn at random (default: all; a large
-                         model's feature pass is the cost: about 6,000 examples in all)
-  --max-answer-tokens T  answers cut to T tokens (default ${d.maxAnswerTokens})
-  --prefixes L,L,...     answer prefix lengths read besides the whole answer (default ${d.prefixes.join(",")})
-  --epochs E             passes of Adam (default ${d.fit.epochs})
-  --lr X                 learning rate (default ${d.fit.learningRate})
-  --l2 X                 L2 penalty (default ${d.fit.l2})
-  --held-out F           share of requests held out for the metrics (default ${d.heldOutFraction})
-  --seed S               seed of the data, split and shuffles (default ${d.seed})
-  --threads N            llama.cpp threads (default ${d.threads})
-  --json                 print the metrics as one JSON object
+${flagHelp(F)}
   -h, --help             this help
 `;
 
-const OPTIONS: OptionSpec = {
-  model: { type: "string" },
-  out: { type: "string" },
-  data: { type: "string" },
-  exclude: { type: "string", multiple: true },
-  epochs: { type: "string" },
-  "per-question": { type: "string" },
-  "max-examples": { type: "string" },
-  "max-answer-tokens": { type: "string" },
-  prefixes: { type: "string" },
-  lr: { type: "string" },
-  l2: { type: "string" },
-  "held-out": { type: "string" },
-  seed: { type: "string" },
-  threads: { type: "string" },
-  json: { type: "boolean" },
-  help: { type: "boolean", short: "h" },
-};
-
 export async function trainRewardCommand(argv: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
-  const v = parseFlags(argv, OPTIONS);
-  if (v.help) {
+  const { help, values: v, raw } = readFlags(F, argv, (line) => err.write(`inference-guard train-reward: ${line}\n`), { model: { type: "string" } });
+  if (help) {
     out.write(TRAIN_REWARD_HELP);
     return 0;
   }
-  const outFile = stringFlag(v, "out");
-  if (!outFile) throw new UserError("--out FILE is required: where to write the reward head (see --help)");
-  const modelPath = resolve(modelFlagOrDefault(v, true));
+  const outFile = v.out;
+  const modelPath = resolve(modelFlagOrDefault(raw, true));
   if (!existsSync(modelPath)) throw new UserError(`model file not found: ${modelPath}`);
-  const dataDir = resolve(stringFlag(v, "data") ?? join(SHARED_DIR, "data"));
+  const dataDir = resolve(v["data-dir"]);
   if (!existsSync(dataDir) || !statSync(dataDir).isDirectory()) throw new UserError(`data folder not found: ${dataDir}`);
-  const excludeFiles = (v.exclude as string[] | undefined) ?? DEFAULT_EXCLUDE.filter((f) => existsSync(f));
+  const excludeFiles = v.exclude.length > 0 ? v.exclude : DEFAULT_EXCLUDE.filter((f) => existsSync(f));
   const exclude = new Set(excludeFiles.flatMap((f) => readPromptsFile(resolve(f))).map(normalise));
-  const positive = (name: string, fallback: number): number => {
-    const x = numberFlag(v, name);
-    if (x === undefined) return fallback;
-    if (!(x > 0)) throw new UserError(`--${name} must be > 0, got ${x}`);
-    return x;
-  };
-  const intAtLeast1 = (name: string): number | undefined => {
-    const x = numberFlag(v, name, "int");
-    if (x !== undefined && x < 1) throw new UserError(`--${name} must be at least 1, got ${x}`);
-    return x;
-  };
-  const heldOut = positive("held-out", d.heldOutFraction);
-  if (heldOut >= 0.5) throw new UserError(`--held-out must be below 0.5, got ${heldOut}`);
-  const l2 = numberFlag(v, "l2") ?? d.fit.l2;
-  if (l2 < 0) throw new UserError(`--l2 must be >= 0, got ${l2}`);
   // Ctrl-C / SIGTERM: stop at the next batch, write nothing (a second signal exits at once).
   const controller = new AbortController();
   const removeStopListeners = onStopRequest(() => controller.abort());
@@ -106,14 +88,14 @@ export async function trainRewardCommand(argv: string[], out: NodeJS.WritableStr
     dataDir,
     exclude,
     outPath: outFile,
-    seed: numberFlag(v, "seed", "int") ?? d.seed,
-    heldOutFraction: heldOut,
-    prefixes: prefixesFlag(stringFlag(v, "prefixes")) ?? d.prefixes,
-    maxAnswerTokens: intAtLeast1("max-answer-tokens") ?? d.maxAnswerTokens,
-    perQuestion: intAtLeast1("per-question"),
-    maxExamples: intAtLeast1("max-examples"),
-    fit: { ...d.fit, epochs: positive("epochs", d.fit.epochs), learningRate: positive("lr", d.fit.learningRate), l2 },
-    threads: positive("threads", d.threads),
+    seed: v.seed,
+    heldOutFraction: v["validation-fraction"],
+    prefixes: v.prefixes,
+    maxAnswerTokens: v["max-answer-tokens"],
+    perQuestion: v["per-question"],
+    maxExamples: v["max-examples"],
+    fit: { ...d.fit, epochs: v.epochs, learningRate: v.lr, l2: v.l2 },
+    threads: v.threads,
     signal: controller.signal,
     onProgress(p, done, total) {
       if (p !== phase) {
@@ -144,9 +126,10 @@ export async function trainRewardCommand(argv: string[], out: NodeJS.WritableStr
 }
 
 /** "8,16,32" -> [8, 16, 32]; each a whole number >= 1. */
-function prefixesFlag(text: string | undefined): number[] | undefined {
-  if (text === undefined) return undefined;
-  const list = text.split(",").map((t) => t.trim());
-  if (list.some((t) => !/^[1-9][0-9]*$/.test(t))) throw new UserError(`--prefixes takes whole numbers >= 1 separated by commas, got "${text}"`);
+function prefixesFlag(values: Record<string, unknown>, name: string): number[] | undefined {
+  const raw = text(values, name);
+  if (raw === undefined) return undefined;
+  const list = raw.split(",").map((t) => t.trim());
+  if (list.some((t) => !/^[1-9][0-9]*$/.test(t))) throw new UserError(`--${name} takes whole numbers >= 1 separated by commas, got "${raw}"`);
   return list.map(Number);
 }

@@ -34,6 +34,9 @@ export interface RewardExample {
   source: string;
 }
 
+/** GPTFuzz answers per question and label when not told (train-reward's --per-question). */
+export const DEFAULT_PER_QUESTION = 12;
+
 export interface RewardDataOptions {
   dataDir: string;
   /** Requests never to train on (the evaluation's), compared after normalise(). */
@@ -43,7 +46,7 @@ export interface RewardDataOptions {
   offTopicRate?: number;
   /** Word-salad negatives per compliant answer (default 0.25). */
   saladRate?: number;
-  /** At most this many GPTFuzz answers per question and label (default 12): its 100 questions have ~60 answers each. */
+  /** At most this many GPTFuzz answers per question and label (default DEFAULT_PER_QUESTION): its 100 questions have ~60 answers each. */
   perQuestion?: number;
   /** hh-rlhf's one-turn chosen/rejected pairs as a source (default true; the tiny assistant's head was trained without). */
   hhRlhf?: boolean;
@@ -110,7 +113,7 @@ function salad(text: string, random: () => number): string {
 export function buildRewardExamples(o: RewardDataOptions): RewardExample[] {
   const random = mulberry32(o.seed);
   const exclude = o.exclude ?? new Set<string>();
-  const perQuestion = o.perQuestion ?? 12;
+  const perQuestion = o.perQuestion ?? DEFAULT_PER_QUESTION;
   const base: RewardExample[] = [];
   const questions = loadGptFuzzQuestions(o.dataDir);
   const taken = new Map<string, number>();

@@ -20,7 +20,7 @@ import { yieldToEventLoop } from "../util/yield.js";
 import { recordedBackbonePath } from "./backbone.js";
 import { HEAD_FORMAT, HEAD_FORMAT_VERSION, type HeadFile } from "./headFormat.js";
 import { headLogit } from "./headReward.js";
-import { PAIRED_KINDS, type RewardExample, buildRewardExamples, splitByGroup } from "./rewardData.js";
+import { DEFAULT_PER_QUESTION, PAIRED_KINDS, type RewardExample, buildRewardExamples, splitByGroup } from "./rewardData.js";
 
 export interface TrainHeadOptions {
   modelPath: string;
@@ -146,7 +146,7 @@ export async function trainRewardHead(o: TrainHeadOptions): Promise<{ head: Head
       states: { train: trainRows.length, heldOut: rows.length - trainRows.length },
       prefixes: [...o.prefixes],
       maxAnswerTokens: o.maxAnswerTokens,
-      perQuestion: o.perQuestion ?? 12,
+      perQuestion: o.perQuestion ?? DEFAULT_PER_QUESTION,
       ...(o.maxExamples !== undefined ? { maxExamples: o.maxExamples } : {}),
       fit: { ...o.fit },
       seed: o.seed,
