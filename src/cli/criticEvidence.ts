@@ -3,15 +3,81 @@
 import { UserError } from "../errors.js";
 import { modelFlagOrDefault, modelHelp } from "./modelFlag.js";
 import { criticEvidenceOptionsSchema, runCriticEvidence } from "../critic/criticEvidence.js";
-import { defaultNote, readSettings, settingOptions } from "./settingFlags.js";
 import type { SettingKey } from "../settings.js";
+import { definedOnly, readSettings, settingHelp, settingOptions, type HelpOverride } from "./settingFlags.js";
+import { flagHelp, int, readFlags, text, type FlagTable, type Parser } from "./flagTable.js";
 
 /** The guard's own settings critic-evidence takes (with its own defaults, in --help). */
 const SHARED_SETTINGS = ["budget", "beams", "samples", "width", "maxTokens", "maxResamples", "violationPenalty", "seed", "threads"] as const satisfies readonly SettingKey[];
-import { numberFlag, parseFlags, stringFlag, type OptionSpec } from "./args.js";
 
-/** "(default X)" of an option, from its schema: --help states the real default. */
-const d = (key: keyof typeof criticEvidenceOptionsSchema.shape): string => defaultNote(criticEvidenceOptionsSchema.shape[key].parse(undefined));
+/** The evaluation's default of an option (criticEvidenceOptionsSchema): the table and help state it. */
+const S = criticEvidenceOptionsSchema.shape;
+const dflt = <K extends keyof typeof S>(key: K): NonNullable<ReturnType<(typeof S)[K]["parse"]>> => S[key].parse(undefined) as never;
+
+/** Help's column: the longest flag (--rollouts-per-prompt R) fits. */
+const COLUMN = 29;
+
+function listFlag(kind: "int" | "float"): Parser<number[]> {
+  return (values, name) => {
+    const raw = text(values, name);
+    if (raw === undefined) return undefined;
+    const list = raw.split(",").map((s) => Number(s.trim()));
+    if (raw.trim() === "" || list.some((n) => !Number.isFinite(n) || n <= 0 || (kind === "int" && !Number.isInteger(n)))) {
+      throw new UserError(`--${name} expects comma-separated positive ${kind === "int" ? "integers" : "numbers"}, got "${raw}"`);
+    }
+    return list;
+  };
+}
+
+const partsFlag: Parser<Array<"a" | "b">> = (values, name) => {
+  const raw = text(values, name);
+  if (raw === undefined) return undefined;
+  const parts = raw.split(",").map((s) => s.trim());
+  if (parts.some((p) => p !== "a" && p !== "b")) throw new UserError(`--${name} expects a, b or a,b; got "${raw}"`);
+  return parts as Array<"a" | "b">;
+};
+
+/** critic-evidence's own flags (the settings are src/settings.ts's, --model modelFlag.ts's). */
+export const CRITIC_EVIDENCE_FLAGS = {
+  critic: { metavar: "FILE", help: "critic file", required: true },
+  prompts: { metavar: "FILE", help: 'held-out prompts, JSON Lines {"prompt": "..."}', required: true },
+  chat: { help: "render each prompt as a user message with the model's chat template" },
+  cost: { metavar: "SPEC", help: "cost model, e.g. rules:models/conflict-lexicon.json", required: true },
+  out: { metavar: "FILE", help: "Markdown file to write the results into", required: true },
+  section: {
+    metavar: "NAME",
+    help: "name of the generated section of --out to (re)write; several runs with\ndifferent names can share one file",
+    default: dflt("section"),
+  },
+  parts: { metavar: "LIST", help: "a, b or a,b: which measurements to run", parse: partsFlag, default: dflt("parts"), defaultText: dflt("parts").join(",") },
+  json: { metavar: "FILE", help: "also write the results as JSON", defaultText: "none" },
+  "rollouts-per-prompt": { metavar: "R", help: "plain rollouts per prompt for (a)", parse: int(), default: dflt("rolloutsPerPrompt") },
+  blocks: { metavar: "LIST", help: "blocks at which (a) is measured, comma-separated", parse: listFlag("int"), default: dflt("blocks"), defaultText: dflt("blocks").join(",") },
+  "seeds-per-prompt": { metavar: "S", help: "guarded answers per prompt and configuration for (b)", parse: int(), default: dflt("seedsPerPrompt") },
+  weights: {
+    metavar: "LIST",
+    help: "criticWeight values compared with no critic",
+    parse: listFlag("float"),
+    default: dflt("criticWeights"),
+    defaultText: dflt("criticWeights").join(","),
+  },
+} as const satisfies FlagTable;
+
+const F = CRITIC_EVIDENCE_FLAGS;
+
+/** How critic-evidence's help words the settings: its own meaning, and its defaults where they differ from the guard's. */
+const SETTING_HELP: Partial<Record<SettingKey, HelpOverride>> = {
+  budget: { help: "safety budget", defaultText: String(dflt("budget")) },
+  beams: { defaultText: String(dflt("beams")) },
+  samples: { defaultText: String(dflt("samples")) },
+  width: { help: "block width of the search; rollouts use the critic's training width", defaultText: String(dflt("width")) },
+  maxTokens: { help: "length of rollouts and answers", defaultText: String(dflt("maxTokens")) },
+  maxResamples: { defaultText: String(dflt("maxResamples")) },
+  violationPenalty: { help: "the guard's penalty for a predicted violation", defaultText: String(dflt("violationPenalty")) },
+  seed: { help: "base seed of rollouts and searches; pick one training did not use", defaultText: String(dflt("seed")) },
+  threads: { defaultText: "1 for small models" },
+};
+const settings = (keys: readonly SettingKey[]): string => settingHelp(keys, SETTING_HELP, COLUMN);
 
 export const CRITIC_EVIDENCE_HELP = `Usage: inference-guard critic-evidence --critic FILE --prompts FILE --cost SPEC --out FILE.md [options]
 
@@ -23,97 +89,40 @@ Measures a critic on prompts and seeds it was not trained on:
 Writes a section of FILE.md between generated markers (the rest of the file is kept), and the
 numbers to --json FILE if given.
 
-  --critic FILE              critic file (required)
-  --prompts FILE             held-out prompts, JSON Lines {"prompt": "..."} (required)
-  --chat                     render each prompt as a user message with the model's chat template
-  --cost SPEC                cost model, e.g. rules:models/conflict-lexicon.json (required)
-  --out FILE                 Markdown file to write the results into (required)
-  --section NAME             name of the generated section of --out to (re)write; several runs with
-                             different names can share one file ${d("section")}
-  --parts LIST               a, b or a,b: which measurements to run ${d("parts")}
-  --json FILE                also write the results as JSON (default: none)
-${modelHelp(29, "--chat")}
-  --budget D                 safety budget ${d("budget")}
-  --rollouts-per-prompt R    plain rollouts per prompt for (a) ${d("rolloutsPerPrompt")}
-  --blocks LIST              blocks at which (a) is measured, comma-separated ${d("blocks")}
-  --seeds-per-prompt S       guarded answers per prompt and configuration for (b) ${d("seedsPerPrompt")}
-  --weights LIST             criticWeight values compared with no critic ${d("criticWeights")}
-  --beams K                  ${d("beams")}
-  --samples N                ${d("samples")}
-  --width W                  block width of the search; rollouts use the critic's training width ${d("width")}
-  --max-tokens T             length of rollouts and answers ${d("maxTokens")}
-  --max-resamples M          ${d("maxResamples")}
-  --violation-penalty P      the guard's penalty for a predicted violation ${d("violationPenalty")}
-  --seed S                   base seed of rollouts and searches; pick one training did not use ${d("seed")}
-  --threads N                llama.cpp threads (default: 1 for small models)
+${flagHelp(F, ["critic", "prompts", "chat", "cost", "out", "section", "parts", "json"], COLUMN)}
+${modelHelp(COLUMN, "--chat")}
+${settings(["budget"])}
+${flagHelp(F, ["rollouts-per-prompt", "blocks", "seeds-per-prompt", "weights"], COLUMN)}
+${settings(["beams", "samples", "width", "maxTokens", "maxResamples", "violationPenalty", "seed", "threads"])}
   -h, --help                 this help
 `;
 
-const OPTIONS: OptionSpec = {
-  critic: { type: "string" },
-  prompts: { type: "string" },
-  chat: { type: "boolean" },
-  cost: { type: "string" },
-  out: { type: "string" },
-  json: { type: "string" },
-  section: { type: "string" },
-  parts: { type: "string" },
-  model: { type: "string" },
-  "rollouts-per-prompt": { type: "string" },
-  blocks: { type: "string" },
-  "seeds-per-prompt": { type: "string" },
-  weights: { type: "string" },
-  ...settingOptions(SHARED_SETTINGS),
-  help: { type: "boolean", short: "h" },
-};
-
-function listFlag(raw: string | undefined, name: string, kind: "int" | "float"): number[] | undefined {
-  if (raw === undefined) return undefined;
-  const values = raw.split(",").map((s) => Number(s.trim()));
-  if (raw.trim() === "" || values.some((n) => !Number.isFinite(n) || n <= 0 || (kind === "int" && !Number.isInteger(n)))) {
-    throw new UserError(`--${name} expects comma-separated positive ${kind === "int" ? "integers" : "numbers"}, got "${raw}"`);
-  }
-  return values;
-}
-
-function partsFlag(raw: string | undefined): Array<"a" | "b"> | undefined {
-  if (raw === undefined) return undefined;
-  const parts = raw.split(",").map((s) => s.trim());
-  if (parts.length === 0 || parts.some((p) => p !== "a" && p !== "b")) throw new UserError(`--parts expects a, b or a,b; got "${raw}"`);
-  return parts as Array<"a" | "b">;
-}
+const SHARED_OPTIONS = { model: { type: "string" as const }, ...settingOptions(SHARED_SETTINGS) };
 
 export async function criticEvidenceCommand(argv: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
-  const v = parseFlags(argv, OPTIONS);
-  if (v.help) {
+  const { help, values: f, raw: v } = readFlags(F, argv, (line) => err.write(`inference-guard critic-evidence: ${line}\n`), SHARED_OPTIONS);
+  if (help) {
     out.write(CRITIC_EVIDENCE_HELP);
     return 0;
   }
-  for (const required of ["critic", "prompts", "cost", "out"]) {
-    if (!stringFlag(v, required)) throw new UserError(`--${required} is required (see --help)`);
-  }
-  const options = {
-    critic: stringFlag(v, "critic")!,
-    prompts: stringFlag(v, "prompts")!,
-    chat: Boolean(v.chat),
-    cost: stringFlag(v, "cost")!,
-    out: stringFlag(v, "out")!,
-    json: stringFlag(v, "json"),
-    section: stringFlag(v, "section"),
-    parts: partsFlag(stringFlag(v, "parts")),
-    model: modelFlagOrDefault(v, Boolean(v.chat)),
+  const options = definedOnly({
+    critic: f.critic,
+    prompts: f.prompts,
+    chat: f.chat,
+    cost: f.cost,
+    out: f.out,
+    json: f.json,
+    section: f.section,
+    parts: f.parts,
+    model: modelFlagOrDefault(v, f.chat),
     // The guard's settings, declared once (src/settings.ts): read and range-checked by their flags.
     ...readSettings(v, SHARED_SETTINGS),
-    rolloutsPerPrompt: numberFlag(v, "rollouts-per-prompt", "int"),
-    blocks: listFlag(stringFlag(v, "blocks"), "blocks", "int"),
-    seedsPerPrompt: numberFlag(v, "seeds-per-prompt", "int"),
-    criticWeights: listFlag(stringFlag(v, "weights"), "weights", "float"),
+    rolloutsPerPrompt: f["rollouts-per-prompt"],
+    blocks: f.blocks,
+    seedsPerPrompt: f["seeds-per-prompt"],
+    criticWeights: f.weights,
     command: ["npx", "inference-guard", "critic-evidence", ...argv],
-  };
-  await runCriticEvidence(
-    Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as Parameters<typeof runCriticEvidence>[0],
-    (line) => out.write(line + "\n"),
-    err,
-  );
+  });
+  await runCriticEvidence(options as Parameters<typeof runCriticEvidence>[0], (line) => out.write(line + "\n"), err);
   return 0;
 }
