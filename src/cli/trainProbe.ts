@@ -18,7 +18,7 @@ const d = TRAIN_PROBE_DEFAULTS;
 const POOLINGS: readonly PoolingChoice[] = ["last", "mean", "auto"];
 
 /** train-probe's flags (--model is modelFlag.ts's). */
-const FLAGS = {
+export const TRAIN_PROBE_FLAGS = {
   data: { metavar: "FILE", help: 'JSON Lines, one {"text": "...", "label": 0 or 1} per line (1 = unsafe)' },
   dataset: {
     metavar: "NAME",
@@ -60,18 +60,18 @@ llama.cpp context of the same GGUF. Prints the validation AUC and accuracy.
 Input:
 ${modelHelp(25, "never", "GGUF whose hidden states the probe reads")}.
                          The probe records its sha256 and only runs on that exact file.
-${flagHelp(FLAGS, ["data", "dataset", "data-dir", "max-examples", "max-tokens"])}
+${flagHelp(TRAIN_PROBE_FLAGS, ["data", "dataset", "data-dir", "max-examples", "max-tokens"])}
 
 Probe:
-${flagHelp(FLAGS, ["pooling", "epochs", "lr", "l2", "batch-size", "validation-fraction", "seed"])}
+${flagHelp(TRAIN_PROBE_FLAGS, ["pooling", "epochs", "lr", "l2", "batch-size", "validation-fraction", "seed"])}
 
 Output and runtime:
-${flagHelp(FLAGS, ["out", "threads", "json"])}
+${flagHelp(TRAIN_PROBE_FLAGS, ["out", "threads", "json"])}
   -h, --help             this help
 `;
 
 export async function trainProbeCommand(argv: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
-  const { help, values: v, raw } = readFlags(FLAGS, argv, (line) => err.write(`inference-guard: ${line}\n`), { model: { type: "string" } });
+  const { help, values: v, raw } = readFlags(TRAIN_PROBE_FLAGS, argv, (line) => err.write(`inference-guard train-probe: ${line}\n`), { model: { type: "string" } });
   if (help) {
     out.write(TRAIN_PROBE_HELP);
     return 0;

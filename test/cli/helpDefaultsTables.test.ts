@@ -9,6 +9,11 @@ import { COLLECT_FLAGS, COLLECT_HELP, PUSH_FLAGS, PUSH_HELP, RETRY_FLAGS, RETRY_
 import { SERVE_FLAGS, SERVE_HELP } from "../../src/cli/serve.js";
 import { serverConfigSchema } from "../../src/server/config.js";
 import { WORKER_FLAGS, WORKER_HELP } from "../../src/cli/worker.js";
+import { CRITIC_EVIDENCE_FLAGS, CRITIC_EVIDENCE_HELP } from "../../src/cli/criticEvidence.js";
+import { TRAIN_COST_FLAGS, TRAIN_COST_HELP } from "../../src/cli/trainCost.js";
+import { TRAIN_CRITIC_FLAGS, TRAIN_CRITIC_HELP } from "../../src/cli/trainCritic.js";
+import { TRAIN_PROBE_FLAGS, TRAIN_PROBE_HELP } from "../../src/cli/trainProbe.js";
+import { TRAIN_REWARD_FLAGS, TRAIN_REWARD_HELP } from "../../src/cli/trainReward.js";
 import { evalConfigSchema } from "../../src/eval/config.js";
 import { DEFAULT_REDIS_URL, pushSettingsSchema, workerSettingsSchema } from "../../src/queue/config.js";
 import { statedDefaults } from "../helpers/helpText.js";
@@ -26,6 +31,11 @@ const COMMANDS: [string, FlagTable, string, string[]][] = [
   ["generate", GENERATE_FLAGS, GENERATE_HELP, ["--prompt", "Once"]],
   ["eval", EVAL_FLAGS, EVAL_HELP, ["--out", "dir"]],
   ["serve", SERVE_FLAGS, SERVE_HELP, []],
+  ["train-cost", TRAIN_COST_FLAGS, TRAIN_COST_HELP, ["--out", "x.bin"]],
+  ["train-critic", TRAIN_CRITIC_FLAGS, TRAIN_CRITIC_HELP, ["--out", "c.bin", "--cost", "rules:x.json"]],
+  ["train-reward", TRAIN_REWARD_FLAGS, TRAIN_REWARD_HELP, ["--out", "h.json"]],
+  ["train-probe", TRAIN_PROBE_FLAGS, TRAIN_PROBE_HELP, ["--out", "p.json"]],
+  ["critic-evidence", CRITIC_EVIDENCE_FLAGS, CRITIC_EVIDENCE_HELP, ["--critic", "c.bin", "--prompts", "p.jsonl", "--cost", "rules:x.json", "--out", "o.md"]],
 ];
 
 describe.each(COMMANDS)("%s --help", (_name, table, help, minimal) => {
