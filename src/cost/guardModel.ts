@@ -20,12 +20,12 @@
 import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { z } from "zod";
-import { Engine, type GpuOption } from "../engine/engine.js";
+import type { Engine } from "../engine/engine.js";
 import { UserError, describeZodError } from "../errors.js";
 import { isKnownModelName, resolveModel } from "../models/index.js";
 import { sigmoid } from "../util/logistic.js";
 import { PrefixForward } from "../engine/prefixForward.js";
-import { loadSideEngine } from "../engine/sideEngine.js";
+import { loadSideEngine, type SideEngineOptions } from "../engine/sideEngine.js";
 import { CachedTextCostModel } from "./probe/probeScoring.js";
 
 export const TEXT_PLACEHOLDER = "{text}";
@@ -82,15 +82,12 @@ export const guardConfigSchema = z
 export type GuardConfig = z.infer<typeof guardConfigSchema>;
 export type GuardConfigInput = z.input<typeof guardConfigSchema>;
 
-export interface GuardLoadOptions {
-  threads?: number;
-  gpu?: GpuOption;
-  /** KV cells: the template, the answers kept from the last call and one call's answers with their template tails (default 8192). */
-  contextSize?: number;
-  maxSequences?: number;
-  /** KV cache precision (default: f32 for models under 2 GiB, see batchInvariantKvCacheType). */
-  kvCacheType?: "f16" | "f32";
-}
+/**
+ * The guard model's context (defaults: the config's threads and context size, else 8192 KV cells
+ * for the template, the answers kept from the last call and one call's answers with their
+ * template tails; 129 sequences).
+ */
+export type GuardLoadOptions = SideEngineOptions;
 
 /** Room for the template, the kept answers of the last call and a call's N answers + tails. */
 const DEFAULT_CONTEXT = 8192;

@@ -17,12 +17,12 @@
 // Whatever is found must have the recorded sha256 and nEmbd, or loading fails with a UserError.
 import { existsSync, statSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
-import { Engine, type GpuOption } from "../../engine/engine.js";
+import type { Engine } from "../../engine/engine.js";
 import { UserError } from "../../errors.js";
 import { cachedModelFile, resolveModel } from "../../models/index.js";
 import { MODEL_ENV } from "../../paths.js";
 import { PrefixForward } from "../../engine/prefixForward.js";
-import { loadSideEngine } from "../../engine/sideEngine.js";
+import { loadSideEngine, type SideEngineOptions } from "../../engine/sideEngine.js";
 import { readProbeFile, type ProbeFile, type ProbePooling } from "./probeFormat.js";
 import { fileSha256 } from "../../util/fileHash.js";
 import { sigmoid } from "../../util/logistic.js";
@@ -30,18 +30,13 @@ import { CachedTextCostModel } from "./probeScoring.js";
 
 export const PROBE_MODEL_ENV = "INFERENCE_GUARD_PROBE_MODEL";
 
-export interface ProbeLoadOptions {
+/**
+ * The probe's own context (defaults: 1 thread; 4096 KV cells, the longest text it scores plus the
+ * texts kept for reuse; 129 sequences, half of them less one the most texts one decode carries).
+ */
+export interface ProbeLoadOptions extends SideEngineOptions {
   /** GGUF to use instead of the one the file names (its sha256 must still match). */
   modelPath?: string;
-  /** llama.cpp threads for the probe's own context (default 1). */
-  threads?: number;
-  gpu?: GpuOption;
-  /** KV cells of the probe's context: the longest text it scores, plus the texts kept for reuse (default 4096). */
-  contextSize?: number;
-  /** Sequences of the probe's context: half of them (less one) is the most texts one decode carries (default 129). */
-  maxSequences?: number;
-  /** KV cache precision (default: f32 for models under 2 GiB, see batchInvariantKvCacheType). */
-  kvCacheType?: "f16" | "f32";
 }
 
 const DEFAULT_CONTEXT = 4096;
