@@ -6,6 +6,7 @@
 // Every mistake is a one-line UserError naming the file (and line).
 import { createHash } from "node:crypto";
 import { readUserFile } from "../util/files.js";
+import { parseJsonLines } from "../util/jsonLines.js";
 import { z } from "zod";
 import type { Engine } from "../engine/engine.js";
 import { UserError, describeZodError } from "../errors.js";
@@ -44,14 +45,8 @@ export interface ReadPromptsOptions {
 
 export function readEvalPrompts(path: string, options: ReadPromptsOptions = {}): EvalPrompt[] {
   const raw = readUserFile(path, "prompts file", "utf8");
-  const entries: PromptEntry[] = [];
-  const parseEntry = (value: unknown, where: string): PromptEntry => {
-    const parsed = promptEntrySchema.safeParse(value);
-    if (!parsed.success) {
-      throw new UserError(`${where}: expected {"prompt": TEXT}, {"messages": [...]} or {"instruction": TEXT} (${describeZodError(parsed.error)})`);
-    }
-    return parsed.data;
-  };
+  const expected = 'expected {"prompt": TEXT}, {"messages": [...]} or {"instruction": TEXT}';
+  let entries: PromptEntry[];
   if (/^\s*\[/.test(raw)) {
     let json: unknown;
     try {
@@ -59,17 +54,16 @@ export function readEvalPrompts(path: string, options: ReadPromptsOptions = {}):
     } catch (error) {
       throw new UserError(`prompts file ${path} is not valid JSON: ${(error as Error).message}`);
     }
-    (json as unknown[]).forEach((value, i) => entries.push(parseEntry(value, `${path}: entry ${i}`)));
+    entries = (json as unknown[]).map((value, i) => {
+      const parsed = promptEntrySchema.safeParse(value);
+      if (!parsed.success) throw new UserError(`${path}: entry ${i}: ${expected} (${describeZodError(parsed.error)})`);
+      return parsed.data;
+    });
   } else {
-    raw.split(/\r?\n/).forEach((line, i) => {
-      if (line.trim() === "") return;
-      let json: unknown;
-      try {
-        json = JSON.parse(line);
-      } catch {
-        throw new UserError(`${path}:${i + 1}: not valid JSON (expected one {"prompt": "..."} object per line)`);
-      }
-      entries.push(parseEntry(json, `${path}:${i + 1}`));
+    entries = parseJsonLines(raw, path, {
+      shape: 'one {"prompt": "..."} object',
+      schema: promptEntrySchema,
+      describe: (error) => `${expected} (${describeZodError(error)})`,
     });
   }
   if (entries.length === 0) throw new UserError(`prompts file ${path} has no prompts`);

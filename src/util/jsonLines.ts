@@ -15,10 +15,14 @@ export interface JsonLinesFormat<S extends z.ZodType> {
 }
 
 export function readJsonLinesFile<S extends z.ZodType>(path: string, format: JsonLinesFormat<S>): z.output<S>[] {
-  // A UTF-8 byte-order mark (Windows editors) is not part of line 1's JSON.
-  const text = readUserFile(path, format.noun, "utf8").replace(/^\uFEFF/, "");
+  return parseJsonLines(readUserFile(path, format.noun, "utf8"), path, format);
+}
+
+/** The rows of a JSON Lines text read from `path` (named in the messages). */
+export function parseJsonLines<S extends z.ZodType>(text: string, path: string, format: Omit<JsonLinesFormat<S>, "noun">): z.output<S>[] {
   const rows: z.output<S>[] = [];
-  text.split(/\r?\n/).forEach((line, i) => {
+  // A UTF-8 byte-order mark (Windows editors) is not part of line 1's JSON.
+  text.replace(/^\uFEFF/, "").split(/\r?\n/).forEach((line, i) => {
     if (line.trim() === "") return;
     let json: unknown;
     try {
