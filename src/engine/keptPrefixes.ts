@@ -1,10 +1,11 @@
-// PrefixForward's sequences: the engine's sequence ids as a pool, and the sequences kept in the KV
-// cache between calls, whose tokens a later text may start with (it forks one instead of decoding
-// that prefix again). Kept sequences are sorted by tokens, so the one sharing the most leading
-// tokens with a text is a binary search away. A pinned prefix (the guard model's template head)
-// stays for the engine's lifetime. Which sequences to keep is PrefixForward's policy; this module
-// only holds them and frees what it is told to.
+// PrefixForward's sequences: the engine's sequence ids (a SequencePool), and the sequences kept in
+// the KV cache between calls, whose tokens a later text may start with (it forks one instead of
+// decoding that prefix again). Kept sequences are sorted by tokens, so the one sharing the most
+// leading tokens with a text is a binary search away. A pinned prefix (the guard model's template
+// head) stays for the engine's lifetime. Which sequences to keep is PrefixForward's policy; this
+// module only holds them and frees what it is told to.
 import type { Engine } from "./engine.js";
+import { SequencePool } from "./sequencePool.js";
 
 /** A sequence kept in the KV cache whose tokens later texts may start with. */
 export interface KeptPrefix {
@@ -19,12 +20,12 @@ export interface KeptPrefix {
 }
 
 export class KeptPrefixes {
-  private readonly free: number[] = [];
+  private readonly pool: SequencePool;
   private sorted: KeptPrefix[] = [];
   private pinnedPrefix: KeptPrefix | null = null;
 
   constructor(private readonly engine: Engine) {
-    this.resetSequences();
+    this.pool = new SequencePool(engine, engine.info.maxSequences, "PrefixForward: out of sequences (internal: chunk sizing)");
   }
 
   /** The kept sequences, sorted by tokens (the pinned one apart). */
@@ -42,14 +43,11 @@ export class KeptPrefixes {
   }
 
   acquire(): number {
-    const seq = this.free.pop();
-    if (seq === undefined) throw new Error("PrefixForward: out of sequences (internal: chunk sizing)");
-    return seq;
+    return this.pool.acquire();
   }
 
   release(seq: number): void {
-    this.engine.release(seq);
-    this.free.push(seq);
+    this.pool.release(seq);
   }
 
   /** Decodes `tokens` into the pinned sequence (replacing any pinned before); kept ones are freed. */
@@ -83,7 +81,7 @@ export class KeptPrefixes {
     this.sorted = [];
     this.pinnedPrefix = null;
     this.engine.clear();
-    this.resetSequences();
+    this.pool.reset();
     if (pinned) this.pin(pinned.tokens);
   }
 
@@ -129,12 +127,6 @@ export class KeptPrefixes {
     consider(kept[lo - 1]);
     consider(kept[lo]);
     return { base, shared };
-  }
-
-  private resetSequences(): void {
-    const n = this.engine.info.maxSequences;
-    this.free.length = 0;
-    for (let s = n - 1; s >= 0; s--) this.free.push(s);
   }
 }
 

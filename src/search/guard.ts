@@ -22,7 +22,7 @@ import { redecodeLast, searchBlock } from "./resample.js";
 import { isOverBudget } from "./safetyState.js";
 import { releaseCandidate, toHypothesis, type Candidate, type Hypothesis, type SearchContext } from "./searchState.js";
 import { randomSeed } from "./seed.js";
-import { SequencePool } from "./sequencePool.js";
+import { SequencePool } from "../engine/sequencePool.js";
 import { StopSequences } from "./stop.js";
 import { StreamCommit } from "./streamCommit.js";
 import { TraceRecorder } from "./traceRecorder.js";

@@ -5,7 +5,7 @@ import type { CostModel } from "../cost/costModel.js";
 import type { Decoder } from "../engine/decoder.js";
 import type { RewardModel, RewardRequest } from "../reward/rewardModel.js";
 import type { ResolvedGuardOptions } from "./options.js";
-import type { SequencePool } from "./sequencePool.js";
+import type { SequencePool } from "../engine/sequencePool.js";
 import type { StopSequences } from "./stop.js";
 import type { TreeLeaf } from "./tree.js";
 import type { TraceRecorder } from "./traceRecorder.js";

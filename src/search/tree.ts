@@ -7,7 +7,7 @@ import type { Decoder } from "../engine/decoder.js";
 import type { SampleParams } from "../native.js";
 import { yieldToEventLoop } from "../util/yield.js";
 import { packBias, type TokenPenalty } from "./penalty.js";
-import type { SequencePool } from "./sequencePool.js";
+import type { SequencePool } from "../engine/sequencePool.js";
 import type { StopReason } from "./types.js";
 
 /** Where a set of draws starts: a sequence whose last decode left its next-token row. */

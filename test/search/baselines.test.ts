@@ -14,7 +14,7 @@ import { growTree, type TreeRoot } from "../../src/search/tree.js";
 import { generateGuarded } from "../../src/search/guard.js";
 import { generatePlain } from "../../src/search/plain.js";
 import { deriveSeed } from "../../src/search/seed.js";
-import { SequencePool } from "../../src/search/sequencePool.js";
+import { SequencePool } from "../../src/engine/sequencePool.js";
 import type { GenerationResult } from "../../src/search/types.js";
 import { STORIES_MODEL, TINY_RANDOM_MODEL, expectSameRow } from "../helpers/models.js";
 import { expectSameMeanLogProb, teacherForcedReward } from "../helpers/teacherForced.js";

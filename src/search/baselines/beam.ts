@@ -15,7 +15,7 @@ import { UserError } from "../../errors.js";
 import { yieldToEventLoop } from "../../util/yield.js";
 import { isOverBudget } from "../safetyState.js";
 import { deriveSeed } from "../seed.js";
-import { SequencePool } from "../sequencePool.js";
+import { SequencePool } from "../../engine/sequencePool.js";
 import type { StopReason } from "../types.js";
 import { answerTokenLimit, assertEngineFits, finishResult, type BaselineResult, type CandidateSummary } from "./result.js";
 import { answerStop, growTree } from "../tree.js";

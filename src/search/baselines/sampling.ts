@@ -6,7 +6,7 @@ import type { Decoder } from "../../engine/decoder.js";
 import type { SampleParams } from "../../native.js";
 import { UserError } from "../../errors.js";
 import { deriveSeed } from "../seed.js";
-import { SequencePool } from "../sequencePool.js";
+import { SequencePool } from "../../engine/sequencePool.js";
 import type { StopReason } from "../types.js";
 import { definedOnly } from "../../util/objects.js";
 import type { SamplingOptions } from "../options.js";
