@@ -2,7 +2,7 @@
 // answers prompts with InferenceGuard or a baseline method over the same engine.
 import { checkPrompt, type ChatMessage } from "./chatMessages.js";
 import { CostModelSet, costModelSpecs } from "./cost/costModelSet.js";
-import type { CostModel } from "./cost/costModel.js";
+import { bindRequest, type CostModel } from "./cost/costModel.js";
 import { loadCostModel } from "./cost/load.js";
 import { Critic, criticWarningsFor } from "./critic/index.js";
 import { Engine, type GpuOption, type ModelFacts } from "./engine/engine.js";
@@ -285,11 +285,13 @@ class GuardImpl implements Guard {
       merged = { ...merged, ...(selected.options.budget !== undefined ? { budget: selected.options.budget } : {}) };
     }
     const promptTokens = this.promptTokens(prompt, chat);
+    // What the reward and cost models read: the checked messages (text parts joined), as the prompt was rendered.
+    const checked = checkPrompt(prompt);
+    const rewardRequest = typeof checked !== "string" ? { messages: checked } : chat ? { messages: [{ role: "user" as const, content: checked }] } : { prompt: checked };
+    // A request-aware cost (the chat default, harm:) charges compliance with this request: bound once per generation.
+    cost = bindRequest(cost, rewardRequest);
     if (method === "guard") {
       const reward = callReward ?? (await this.rewards.byName(rewardName, isChat));
-      // What the reward model reads: the checked messages (text parts joined), as the prompt was rendered.
-      const checked = checkPrompt(prompt);
-      const rewardRequest = typeof checked !== "string" ? { messages: checked } : chat ? { messages: [{ role: "user" as const, content: checked }] } : { prompt: checked };
       return generateGuarded({ engine, promptTokens, cost, reward, rewardRequest, critic: this.critic, options: merged, signal, onText });
     }
     if (method !== "sample" && method !== "greedy") throw new UserError(`unknown method "${String(method)}" (guard, sample, greedy)`);

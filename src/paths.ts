@@ -29,6 +29,12 @@ export const SHIPPED_FILES = {
   "harm-classifier.bin": join(PACKAGE_ROOT, "models", "harm-classifier.bin"),
   /** The chat harm classifier (issue 26), the default cost model of chat prompts. */
   "chat-harm-classifier.bin": join(PACKAGE_ROOT, "models", "chat-harm-classifier.bin"),
+  /** The chat default cost (issue 26): harm:chat-harm.json names the answer-harm, request-harm and compliance classifiers. */
+  "chat-harm.json": join(PACKAGE_ROOT, "models", "chat-harm.json"),
+  /** P(a request is harmful), the "h" of chat-harm.json. */
+  "chat-request-harm.bin": join(PACKAGE_ROOT, "models", "chat-request-harm.bin"),
+  /** P(an answer complies rather than refuses), the "c" of chat-harm.json. */
+  "chat-compliance.bin": join(PACKAGE_ROOT, "models", "chat-compliance.bin"),
   /** The latent critic trained for stories260K.gguf. */
   "stories260K-critic.bin": join(PACKAGE_ROOT, "models", "stories260K-critic.bin"),
   /** The chat reward head (helpfulness on SmolLM2-135M-Instruct's states), the default reward of chat prompts. */

@@ -152,7 +152,10 @@ test("the tarball holds what an app runs, and not the repo's tests, benchmarks o
     "native/sources.txt",
     "native/engine/llama_engine.cpp",
     "native/llama-headers/include/llama.h",
+    "models/chat-harm.json",
     "models/chat-harm-classifier.bin",
+    "models/chat-request-harm.bin",
+    "models/chat-compliance.bin",
     "models/harm-classifier.bin",
     "models/smollm2-135m-instruct-reward.json",
     "models/smollm2-135m-instruct-critic.bin",
@@ -191,13 +194,13 @@ describe("installed into a fresh app without a compiler", () => {
     const out = JSON.parse(r.out);
     const installed = realpathSync(join(app, "node_modules", "inference-guard"));
     expect(out.shipped["harm-classifier.bin"]).toBe(join(installed, "models", "harm-classifier.bin"));
-    // The chat default: the harm classifier at budget 0.5; streamed text is the answer.
+    // The chat default: the request-aware harm cost at budget 0.5; streamed text is the answer.
     // withinBudget alone cannot fail (the final check empties an over-budget answer): no fallback, an answer.
     expect(out.defaults).toMatchObject({ budget: 0.5, withinBudget: true, fallback: false, finalCheckEmptied: false });
     expect(out.defaults.tokens).toBeGreaterThan(0);
     expect(out.defaults.streamed).toBe(out.defaults.text);
-    // Named from the app's folder as "classifier:chat-harm-classifier.bin" (the chat default): the same cost model, the same answer.
-    expect(out.named).toMatchObject({ spec: "classifier:chat-harm-classifier.bin", costName: `classifier:${join(installed, "models", "chat-harm-classifier.bin")}`, budget: 0.5, withinBudget: true, fallback: false });
+    // Named from the app's folder as "harm:chat-harm.json" (the chat default, bound to the request either way): the same cost model, the same answer.
+    expect(out.named).toMatchObject({ spec: "harm:chat-harm.json", costName: `harm:${join(installed, "models", "chat-harm.json")}`, budget: 0.5, withinBudget: true, fallback: false });
     expect(out.named.text).toBe(out.defaults.text);
     expect(out.named.cost).toBe(out.defaults.cost);
     // Messages the server refuses, the library refuses too; text parts are text.

@@ -2,11 +2,14 @@
 // second bullet): each answer is cut into blocks of --width tokens (SmolLM2's tokenizer) and
 // charged the sum of its clipped step costs (CostModel.stepCosts), as the search does; also the
 // cost of its 8-, 16- and 32-token prefixes, of refusals, and of the openers "Sure," and "Here is".
+// A request-aware model (harm:) is bound to each answer's own request, as the guard binds it; the
+// openers are charged under every held-out harmless request and every held-out harmful one.
 //   npx tsx scripts/cost/charges.ts --cost SPEC --data DATA.jsonl [--budget 0.5] [--width 8] [--side eval] [--out FILE.json]
 // DATA.jsonl: scripts/cost/dump-harm-data.ts's rows; helpful = smollm2 helpful rows of --side,
 // refusals = refusal rows of --side (every source).
 import { readFileSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { type CostModel, bindRequest } from "../../src/cost/costModel.js";
 import { loadCostModel } from "../../src/cost/load.js";
 import { Engine } from "../../src/engine/engine.js";
 import type { HarmExample } from "../../src/cost/harmData.js";
@@ -32,7 +35,10 @@ const summary = (xs: number[]) => ({ n: xs.length, median: median(xs), max: Math
 const started = performance.now();
 let blocks = 0;
 const charged: number[] = [];
-async function chargeOf(text: string): Promise<number> {
+const under = (r: HarmExample): CostModel => bindRequest(cost, { prompt: r.prompt });
+async function chargeOf(r: HarmExample): Promise<number> {
+  const text = r.text;
+  const cost = under(r);
   const tokens = tokenizer.tokenize(text);
   let prefix = "";
   let total = 0;
@@ -46,6 +52,7 @@ async function chargeOf(text: string): Promise<number> {
 }
 const prefixCost: Record<number, number[]> = { 8: [], 16: [], 32: [] };
 for (const r of helpful) {
+  const cost = under(r);
   const tokens = tokenizer.tokenize(r.text);
   let prefix = "";
   let total = 0;
@@ -61,10 +68,19 @@ for (const r of helpful) {
 }
 const msPerBlock = (performance.now() - started) / Math.max(1, blocks);
 const harmfulBySource: Record<string, number[]> = {};
-for (const r of harmful) (harmfulBySource[r.source] ??= []).push(await chargeOf(r.text));
+for (const r of harmful) (harmfulBySource[r.source] ??= []).push(await chargeOf(r));
 const refusalCosts: number[] = [];
-for (const r of refusals) refusalCosts.push(await cost.cost(r.text));
-const openers = Object.fromEntries(await Promise.all(["Sure,", "Here is", "Sure, here is", "I'm sorry, but I can't help with that."].map(async (t) => [t, await cost.cost(t)] as const)));
+for (const r of refusals) refusalCosts.push(await under(r).cost(r.text));
+const OPENERS = ["Sure,", "Here is", "Sure, here is", "I'm sorry, but I can't help with that."];
+const harmlessRequests = [...new Set(helpful.map((r) => r.prompt))];
+const harmfulRequests = [...new Set(harmful.map((r) => r.prompt))];
+const openersUnder = async (requests: string[]) =>
+  Object.fromEntries(await Promise.all(OPENERS.map(async (t) => [t, summary(await Promise.all(requests.map(async (q) => bindRequest(cost, { prompt: q }).cost(t))))] as const)));
+const openers = {
+  noRequest: Object.fromEntries(await Promise.all(OPENERS.map(async (t) => [t, await cost.cost(t)] as const))),
+  harmlessRequests: await openersUnder(harmlessRequests),
+  harmfulRequests: await openersUnder(harmfulRequests),
+};
 const result = {
   cost: v.cost, budget, width, side,
   helpfulCharge: summary(charged),

@@ -3,7 +3,7 @@
 import { createReadStream, existsSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { createInterface } from "node:readline";
-import type { CostModel } from "../cost/costModel.js";
+import { bindRequest, type CostModel } from "../cost/costModel.js";
 import { STORY_COST_DEFAULT } from "../cost/defaults.js";
 import { loadCostModel } from "../cost/load.js";
 import { RulesCostModel } from "../cost/rules.js";
@@ -28,9 +28,12 @@ Scores every text of a JSONL file with a cost model and prints one JSON line per
   {"line": N, "cost": X}                       (plus "id" when the input line has one)
   {"line": N, "cost": X, "terms": [...]}       for rules models: the lexicon terms that matched
 The cost is what the safety budget counts: the number of lexicon hits (rules), or the
-probability that the text is unsafe (classifier, probe, guard). See docs/cost-models.md.
+probability that the text is unsafe (classifier, probe, guard, harm). See docs/cost-models.md.
 
-Input lines look like {"text": "..."} (other fields are ignored, except "id", which is echoed).
+Input lines look like {"text": "..."} (other fields are ignored, except "id", which is echoed,
+and "request"). A request-aware model (harm:, the chat default) charges an answer to its request:
+give it as {"text": ANSWER, "request": "the user's message"}; a line without one is charged as an
+answer to no known request (the answer-harm classifier alone), and the summary says how many.
 A line that is not such an object is reported on stderr with its line number and skipped;
 blank lines are skipped silently. Exit status (as batch): 0 every line scored, 1 some lines
 skipped, 2 a usage mistake.
@@ -58,6 +61,7 @@ export async function costCommand(argv: string[], out: NodeJS.WritableStream, er
   const results: string[] = [];
   let scored = 0;
   let skipped = 0;
+  let withoutRequest = 0;
   try {
     const lines = createInterface({ input: inFile === undefined ? process.stdin : createReadStream(inFile, "utf8"), crlfDelay: Infinity });
     let lineNo = 0;
@@ -71,7 +75,8 @@ export async function costCommand(argv: string[], out: NodeJS.WritableStream, er
         skipped++;
         continue;
       }
-      const cost = await model.cost(parsed.text);
+      if (model.forRequest && parsed.request === undefined) withoutRequest++;
+      const cost = await (parsed.request === undefined ? model : bindRequest(model, { prompt: parsed.request })).cost(parsed.text);
       const record: Record<string, unknown> = { line: lineNo };
       if (parsed.id !== undefined) record.id = parsed.id;
       record.cost = cost;
@@ -86,12 +91,13 @@ export async function costCommand(argv: string[], out: NodeJS.WritableStream, er
   }
   if (outFile !== undefined) writeFileAtomic(resolve(outFile), results.map((l) => l + "\n").join(""));
   err.write(`inference-guard cost: ${scored} text(s) scored with ${model.name}${skipped > 0 ? `, ${skipped} bad line(s) skipped` : ""}\n`);
+  if (withoutRequest > 0) err.write(`inference-guard cost: ${withoutRequest} text(s) had no "request": charged as answers to no known request (answer harm only); add {"request": ...} to charge compliance with it\n`);
   // The same rule as batch: a skipped line is something a script should notice.
   return skipped > 0 ? 1 : 0;
 }
 
 /** The text (and id) of one input line, or why the line is unusable. */
-function parseLine(line: string): { text: string; id?: unknown } | string {
+function parseLine(line: string): { text: string; id?: unknown; request?: string } | string {
   let value: unknown;
   try {
     value = JSON.parse(line);
@@ -102,5 +108,6 @@ function parseLine(line: string): { text: string; id?: unknown } | string {
   const obj = value as Record<string, unknown>;
   if (!("text" in obj)) return 'missing "text"';
   if (typeof obj.text !== "string") return `"text" must be a string, got ${obj.text === null ? "null" : typeof obj.text}`;
-  return { text: obj.text, ...(obj.id !== undefined ? { id: obj.id } : {}) };
+  if (obj.request !== undefined && typeof obj.request !== "string") return `"request" must be a string, got ${obj.request === null ? "null" : typeof obj.request}`;
+  return { text: obj.text, ...(obj.id !== undefined ? { id: obj.id } : {}), ...(obj.request !== undefined ? { request: obj.request as string } : {}) };
 }

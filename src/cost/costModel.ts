@@ -46,6 +46,13 @@ export interface CostModel {
    * a classifier's score can fall, so it has none.
    */
   settledStepCost?(prefix: string, added: string): number;
+  /**
+   * Optional: the model bound to one request, for a cost that depends on what was asked (the harm
+   * kind charges compliance with a harmful request, src/cost/requestHarm.ts). `request` is the
+   * last user message's text for a chat prompt, the prompt for a completion prompt. A generation
+   * binds it once at its start (bindRequest); a model without it is used as is.
+   */
+  forRequest?(request: string): CostModel;
   /** Frees native resources (models, contexts), if the model holds any. */
   dispose?(): void | Promise<void>;
   /**
@@ -54,6 +61,28 @@ export interface CostModel {
    * one call for the next (the probe's and guard model's KV prefixes) keeps that many callers' worth.
    */
   shareAmong?(callers: number): void;
+}
+
+/** What a request holds that a cost model may read: chat messages, or a completion prompt. */
+export interface CostRequest {
+  readonly messages?: ReadonlyArray<{ readonly role: string; readonly content: string }>;
+  readonly prompt?: string;
+}
+
+/** The text a cost model is bound to: the last user message's, else the completion prompt; undefined when neither. */
+export function requestText(request: CostRequest): string | undefined {
+  if (request.messages) {
+    for (let i = request.messages.length - 1; i >= 0; i--) if (request.messages[i]!.role === "user") return request.messages[i]!.content;
+    return undefined;
+  }
+  return request.prompt;
+}
+
+/** `cost` bound to the request (CostModel.forRequest), or `cost` itself when it takes none or there is no request text. */
+export function bindRequest(cost: CostModel, request: CostRequest): CostModel {
+  if (!cost.forRequest) return cost;
+  const text = requestText(request);
+  return text === undefined ? cost : cost.forRequest(text);
 }
 
 /** One (prefix, added) pair as passed to {@link CostModel.stepCosts}. */

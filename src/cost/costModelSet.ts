@@ -95,6 +95,12 @@ export class CostModelSet implements CostModel {
     return model.settledStepCost?.bind(model);
   }
 
+  /** The default model bound to a request, when it takes one (a getter: absent when it does not). */
+  get forRequest(): ((request: string) => CostModel) | undefined {
+    const model = this.current();
+    return model.forRequest?.bind(model);
+  }
+
   shareAmong(callers: number): void {
     for (const model of this.models.values()) model.shareAmong?.(callers);
   }

@@ -1,6 +1,6 @@
 // What the safety budget counts when nobody names a cost model depends on the prompt: a story
 // (completion prompt) is charged by the conflict lexicon, an assistant answer (chat prompt) by the
-// chat harm classifier. generate, serve, batch and eval all take their defaults from here.
+// request-aware chat harm cost. generate, serve, batch and eval all take their defaults from here.
 import { SHIPPED_FILES } from "../paths.js";
 import { DEFAULT_COST_RULES } from "./load.js";
 
@@ -16,11 +16,20 @@ export const DEFAULT_HARM_CLASSIFIER: string = SHIPPED_FILES["harm-classifier.bi
 export const CHAT_HARM_CLASSIFIER: string = SHIPPED_FILES["chat-harm-classifier.bin"];
 
 /**
+ * Absolute path of the chat default (issue 26), models/chat-harm.json: the request-aware harm cost
+ * 1 - (1 - a(answer)) * (1 - h(request) * c(answer)) of three hashed n-gram classifiers
+ * (src/cost/requestHarm.ts). No backbone either: nothing can be missing and silently replaced.
+ */
+export const CHAT_HARM_COST: string = SHIPPED_FILES["chat-harm.json"];
+
+/**
  * Specs of the cost models the package ships, by their shipped names: they load from any folder
  * (src/cost/load.ts resolves a name the cwd does not hold against the package).
  */
 export const SHIPPED_COST_MODELS = {
-  /** P(unsafe) of an answer: the chat default, with budget 0.5. */
+  /** Harm of an answer to its request (reads harmful, or complies with a harmful request): the chat default, with budget 0.5. */
+  chatHarm: "harm:chat-harm.json",
+  /** P(unsafe) of an answer alone: the chat default before the request-aware cost (and its "a"). */
   chatHarmClassifier: "classifier:chat-harm-classifier.bin",
   /** The first harm classifier (trained on the tiny assistant's answers), kept for comparison. */
   harmClassifier: "classifier:harm-classifier.bin",
@@ -51,15 +60,16 @@ export const STORY_COST_DEFAULT: CostDefault = {
 };
 
 /**
- * Chat prompts: the chat harm classifier's P(unsafe), budget 0.5 (an answer's charge never reaches
- * "more likely harmful than not"). The budget was kept and the classifier's output scale chosen
- * for it on training requests only: SmolLM2's helpful answers to them charged median <= 0.1 with
- * <= 2% over, refusals <= 0.05, and the most harmful answers over (scripts/cost/calibrate.ts).
+ * Chat prompts: the request-aware harm cost, budget 0.5 (an answer's charge never reaches "more
+ * likely harmful than not"). The budget was chosen again with h's and c's output scales on training
+ * requests only (scripts/cost/request-harm.ts build): at 0.5, SmolLM2's helpful answers charged
+ * median <= 0.1 with <= 2% over, refusals <= 0.05, and the most harmful training answers over (0.3
+ * left no scale that met those bounds; 0.7 caught fewer).
  */
 export const ASSISTANT_COST_DEFAULT: CostDefault = {
-  spec: `classifier:${CHAT_HARM_CLASSIFIER}`,
+  spec: `harm:${CHAT_HARM_COST}`,
   budget: 0.5,
-  describe: "classifier:models/chat-harm-classifier.bin with budget 0.5 (harm probability never above 0.5)",
+  describe: "harm:models/chat-harm.json with budget 0.5 (harm of the answer to its request never above 0.5)",
 };
 
 export function defaultCost(chat: boolean): CostDefault {

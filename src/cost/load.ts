@@ -53,6 +53,14 @@ registerCostModelKind({
 });
 
 registerCostModelKind({
+  kind: "harm",
+  usage: "harm:PATH (request-aware harm: a JSON naming answer-harm, request-harm and compliance classifiers by sha256; the chat default)",
+  async load(arg, { baseDir }) {
+    return (await import("./requestHarm.js")).loadHarmCostModel(arg, baseDir);
+  },
+});
+
+registerCostModelKind({
   kind: "probe",
   usage: "probe:PATH (a latent probe on the base model's hidden states, from `inference-guard train-probe`)",
   async load(arg, { baseDir }) {

@@ -9,7 +9,7 @@
 import { rewardOfAnswer } from "../reward/answerReward.js";
 import { LOGPROB_REWARD, type RewardModel } from "../reward/rewardModel.js";
 import { basename } from "node:path";
-import type { CostModel } from "../cost/costModel.js";
+import { bindRequest, type CostModel } from "../cost/costModel.js";
 import { DETOKENIZE_CONTEXT } from "../engine/constants.js";
 import type { Engine } from "../engine/engine.js";
 import { UserError } from "../errors.js";
@@ -52,6 +52,8 @@ interface Live {
   row: number;
   done: boolean;
   hidden: Float32Array[];
+  /** The cost model bound to this rollout's request (a request-aware cost charges compliance with it). */
+  cost: CostModel;
 }
 
 /** KV cells sampleRollouts needs for a group of prompts (forks share the prompt cells). */
@@ -130,8 +132,11 @@ async function sampleGroup(
 ): Promise<Live[]> {
   const R = o.rolloutsPerPrompt;
   engine.clear();
+  const requestOf = (index: number) => (o.chat ? { messages: [{ role: "user" as const, content: o.prompts[index]! }] } : { prompt: o.prompts[index]! });
+  const costs = members.map((m) => bindRequest(o.cost, requestOf(m.index)));
   const lives: Live[][] = members.map((m, g) =>
     Array.from({ length: R }, (_, j) => ({
+      cost: costs[g]!,
       rollout: { prompt: m.index, sample: j, source: "sample" as const, tokens: 0, tokenIds: [], cost: 0, textCost: 0, reward: 0, stop: "max-tokens" as const, states: [] },
       seq: g * R + j, tokens: [], block: [], text: "", sumLogProb: 0, pos: m.tokens.length, row: 0, done: false, hidden: [],
     })),
@@ -197,7 +202,7 @@ async function sampleGroup(
   }
 
   const all = lives.flat();
-  const textCosts = await Promise.all(all.map((l) => o.cost.cost(l.text)));
+  const textCosts = await Promise.all(all.map((l) => l.cost.cost(l.text)));
   all.forEach((l, i) => {
     const r = l.rollout;
     r.tokens = l.tokens.length;
@@ -212,8 +217,7 @@ async function sampleGroup(
   if (o.reward && o.reward !== LOGPROB_REWARD) {
     for (const [i, l] of all.entries()) {
       const m = members[Math.floor(i / o.rolloutsPerPrompt)]!;
-      const content = o.prompts[m.index]!;
-      const request = o.chat ? { messages: [{ role: "user" as const, content }] } : { prompt: content };
+      const request = requestOf(m.index);
       const last = l.hidden[l.hidden.length - 1];
       l.rollout.reward =
         o.reward.needsHidden && last !== undefined
@@ -232,7 +236,13 @@ async function recordStates(engine: Engine, o: SampleRolloutsOptions, lives: Liv
     const before = l.tokens.slice(0, l.tokens.length - l.block.length);
     return l.block.length === 0 ? "" : engine.detokenize(l.block, before.slice(-DETOKENIZE_CONTEXT));
   });
-  const steps = await o.cost.stepCosts(lives.map((l, i) => ({ prefix: l.text, added: added[i] })));
+  // One batched call per bound cost model (per prompt: rollouts of several prompts step together).
+  const steps: number[] = new Array(lives.length);
+  for (const cost of new Set(lives.map((l) => l.cost))) {
+    const mine = lives.flatMap((l, i) => (l.cost === cost ? [i] : []));
+    const got = await cost.stepCosts(mine.map((i) => ({ prefix: lives[i]!.text, added: added[i]! })));
+    mine.forEach((i, k) => (steps[i] = got[k]!));
+  }
   lives.forEach((l, i) => {
     if (!(steps[i] >= 0)) throw new Error(`cost model ${o.cost.name} returned an invalid step cost: ${steps[i]}`);
     l.text += added[i];

@@ -2,7 +2,7 @@
 // ("bon-lagrangian:n=8:lambda=2") or in a config file ({"method": "bon-lagrangian", "n": 8, "lambda": 2}),
 // each validated with zod, and run on one shared engine.
 import { z } from "zod";
-import type { CostModel } from "../cost/costModel.js";
+import { bindRequest, type CostModel } from "../cost/costModel.js";
 import { DEFAULT_MAX_SEQUENCES } from "../engine/constants.js";
 import type { Engine } from "../engine/engine.js";
 import { UserError, describeZodError } from "../errors.js";
@@ -195,7 +195,9 @@ export async function runMethod(
   seed: number,
   rewardRequest: Omit<RewardRequest, "promptTokens"> = {},
 ): Promise<GenerationResult> {
-  const { engine, cost, budget, maxTokens, signal } = ctx;
+  const { engine, budget, maxTokens, signal } = ctx;
+  // A request-aware cost model (the chat default) is bound to this prompt's request, as the guard binds it.
+  const cost = bindRequest(ctx.cost, rewardRequest);
   const p = m.params as Record<string, number> & { unsafe?: "truncate" | "refuse"; branch?: "auto" | "always"; reward?: "default" | "logprob" };
   const reward = p.reward === "logprob" ? LOGPROB_REWARD : ctx.reward;
   const common = { engine, promptTokens, cost, budget, seed, maxTokens, signal, reward, rewardRequest };

@@ -2,7 +2,7 @@
 // (prompt, method, seed) as it goes (resumable: done keys are skipped), then derives the report.
 import { statSync } from "node:fs";
 import { resolve } from "node:path";
-import { budgetWarning, type CostModel } from "../cost/costModel.js";
+import { bindRequest, budgetWarning, type CostModel } from "../cost/costModel.js";
 import { loadCostModel } from "../cost/load.js";
 import { Critic, criticWarningsFor } from "../critic/index.js";
 import { DEFAULT_MAX_SEQUENCES, Engine } from "../engine/engine.js";
@@ -181,7 +181,7 @@ async function runAll(
       // Every method's answer scored by the evaluation's reward, the same way (the method may have ranked by another).
       reward: await rewardOfAnswer(engine, reward, { ...request, promptTokens: tokens[prompt.index] }, { ...result, sumLogProb: result.reward * result.tokens }),
       cost: result.cost,
-      maxCumulativeCost: await maxCumulativeCost(engine, cost, result, settings.scanWidth),
+      maxCumulativeCost: await maxCumulativeCost(engine, bindRequest(cost, request), result, settings.scanWidth),
       withinBudget: !isOverBudget(result.cost, settings.budget),
       tokens: result.tokens,
       seconds,

@@ -93,7 +93,7 @@ describe("loadCostModel", () => {
       stepCosts: (items) => stepCostsByDifference(fake.cost, items),
     };
     registerCostModelKind({ kind: "len", usage: "len:ANY (test)", load: async (arg) => ({ ...fake, name: `len:${arg}` }) });
-    expect(costModelKinds().map((k) => k.kind)).toEqual(["rules", "classifier", "probe", "guard", "len"]);
+    expect(costModelKinds().map((k) => k.kind)).toEqual(["rules", "classifier", "harm", "probe", "guard", "len"]);
     const m = await loadCostModel("len:abc");
     expect(m.name).toBe("len:abc");
     expect(await m.cost("four")).toBe(4);

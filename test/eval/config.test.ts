@@ -43,7 +43,7 @@ describe("settings", () => {
   test("chat prompts default to the assistant cost model and its budget; a named cost model keeps budget 1", () => {
     const chat = resolveEvalSettings(undefined, { prompts: "p.jsonl", methods: "guard", chat: true }, "/w");
     expect(chat.cost).toBe(ASSISTANT_COST_DEFAULT.spec);
-    expect(chat.cost).toMatch(/^classifier:.*harm-classifier\.bin$/);
+    expect(chat.cost).toMatch(/^harm:.*chat-harm\.json$/);
     expect(chat.budget).toBe(ASSISTANT_COST_DEFAULT.budget);
     expect(resolveEvalSettings(undefined, { prompts: "p.jsonl", methods: "guard", chat: true, budget: 0.2 }, "/w").budget).toBe(0.2);
     const named = resolveEvalSettings(undefined, { prompts: "p.jsonl", methods: "guard", chat: true, cost: "rules:x.json" }, "/w");

@@ -31,9 +31,9 @@ out.partsSameAnswer = parts.text === chat.text;
 await guard.dispose();
 
 // A shipped cost model named by its spec, from the app's folder.
-const named = await createGuard({ model, cost: SHIPPED_COST_MODELS.chatHarmClassifier, defaults: { budget: 0.5 } });
+const named = await createGuard({ model, cost: SHIPPED_COST_MODELS.chatHarm, defaults: { budget: 0.5 } });
 const namedChat = await named.generate(question, settings);
-out.named = { spec: SHIPPED_COST_MODELS.chatHarmClassifier, costName: named.cost.name, text: namedChat.text, cost: namedChat.cost, budget: namedChat.budget, withinBudget: namedChat.withinBudget, fallback: namedChat.fallback, finalCheckEmptied: namedChat.finalCheckEmptied };
+out.named = { spec: SHIPPED_COST_MODELS.chatHarm, costName: named.cost.name, text: namedChat.text, cost: namedChat.cost, budget: namedChat.budget, withinBudget: namedChat.withinBudget, fallback: namedChat.fallback, finalCheckEmptied: namedChat.finalCheckEmptied };
 await named.dispose();
 
 console.log(JSON.stringify(out));

@@ -372,7 +372,7 @@ describe("mistakes give one clear line", () => {
     const r = await cli("worker", "--redis", redis.url, "--queue", "modelq", "--model", STORIES_MODEL, "--threads", "1", "--quiet");
     expect(r.code).toBe(2);
     expect(r.err.trim().split("\n")).toHaveLength(1);
-    expect(r.err).toMatch(/queue "modelq" is answered with model other\.gguf .*; this worker has model stories260K\.gguf \(\d+ bytes\), cost assistant=classifier:chat-harm-classifier\.bin \(\d+ bytes\) default=rules:conflict-lexicon\.json/);
+    expect(r.err).toMatch(/queue "modelq" is answered with model other\.gguf .*; this worker has model stories260K\.gguf \(\d+ bytes\), cost assistant=harm:chat-harm\.json \(\d+ bytes\) default=rules:conflict-lexicon\.json/);
   });
 
   test("--help for each command", async () => {

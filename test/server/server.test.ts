@@ -5,6 +5,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import OpenAI, { APIError, RateLimitError } from "openai";
+import { bindRequest } from "../../src/cost/costModel.js";
 import { ASSISTANT_COST_DEFAULT } from "../../src/cost/defaults.js";
 import { loadCostModel } from "../../src/cost/load.js";
 import { createGuardServer, type GuardServer } from "../../src/server/index.js";
@@ -178,7 +179,8 @@ describe("the openai client", () => {
     const text = chunks.map((c) => c.choices[0]?.delta?.content ?? "").join("");
     expect(text.length).toBeGreaterThan(0);
     // The streamed text is the answer the summary describes: its cost is the reported one.
-    const assistant = await loadCostModel(ASSISTANT_COST_DEFAULT.spec);
+    // (The chat default charges the answer to its request, so it is bound to the request's last user message.)
+    const assistant = bindRequest(await loadCostModel(ASSISTANT_COST_DEFAULT.spec), { messages: [{ role: "user", content: "Tell me a story" }] });
     expect(await assistant.cost(text)).toBe(usageChunk.guard.cost);
   });
 
