@@ -63,7 +63,8 @@ function fit(train: readonly number[]): ClassifierSpec {
       training: {
         seed: o.seed, epochs: o.epochs, lr: o.lr, l2: o.l2, batchSize: o.batchSize,
         data: { sources, weighting: "each (source, label) an equal share", labels: "src/cost/harmData.ts", splits: "models/splits" },
-        createdAt: new Date().toISOString(), command: ["npx", "tsx", "scripts/cost/harm-classifier.ts", ...process.argv.slice(2)],
+        // No createdAt and no paths: a rebuild from the same inputs gives the same bytes (the harm: file pins them by sha256).
+        command: ["bash", "scripts/cost/build-chat-cost.sh", `(scripts/cost/harm-classifier.ts ${mode})`],
       },
       payloadFloats: weightsOut.length,
     },

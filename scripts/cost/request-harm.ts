@@ -36,7 +36,8 @@ import { type FitExample, fitClassifier } from "./fitClassifier.js";
 
 const [mode, dataPath, a1, a2, a3] = process.argv.slice(2);
 const rows = readFileSync(dataPath!, "utf8").split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l) as HarmExample);
-const command = ["npx", "tsx", "scripts/cost/request-harm.ts", ...process.argv.slice(2).map((x) => x.replace(process.env.HOME ?? "\0", "~"))];
+// The files record how they were made without this machine's paths, so a rebuild gives the same bytes.
+const command = ["bash", "scripts/cost/build-chat-cost.sh", `(scripts/cost/request-harm.ts ${mode})`];
 
 /** Sources of harmful requests (label 1); Alpaca ("harmless") gives the harmless ones (label 0). */
 const HARMFUL_REQUEST_SOURCES = ["harmful", "advbench", "donotanswer", "gptfuzz", "strongreject"];
