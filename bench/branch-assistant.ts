@@ -104,7 +104,8 @@ for (const p of prompts) {
     out.push(
       JSON.stringify({
         variant: name, label: p.label, prompt: p.prompt, text: r.text, tokens: r.tokens, reward: r.reward, cost: r.cost,
-        withinBudget: r.withinBudget, fallback: r.fallback, ms, rows: step.timer.units, blocks, cruised,
+        withinBudget: r.withinBudget, fallback: r.fallback, stopReason: r.stopReason, ms, rows: step.timer.units, blocks, cruised,
+        firstEnded: trace.find((b) => b.candidates.some((c) => c.status === "finished"))?.block ?? null,
         ...(scoreReward ? { score: await rewardOfAnswer(engine, scoreReward, { messages, promptTokens }, { tokenIds: r.tokenIds, text: r.text, sumLogProb: 0 }) } : {}),
         firstBlockCost: trace[0]?.candidates.find((c) => c.status === "kept" || c.status === "finished")?.cost ?? null,
       }),

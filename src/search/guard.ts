@@ -153,7 +153,7 @@ class GuardSearch {
       for (const h of live) pool.release(h.seq);
       live = nextLive;
       this.stream.commit([...live, ...finished]);
-      if (this.end.decided(block, ranked, finished.length, live.length)) {
+      if (this.end.decided(block, ranked, finished, live)) {
         for (const h of live) pool.release(h.seq);
         live = [];
       }

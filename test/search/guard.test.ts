@@ -5,7 +5,7 @@ import { DEFAULT_COST_RULES } from "../../src/cost/load.js";
 import { RulesCostModel } from "../../src/cost/rules.js";
 import { Engine } from "../../src/engine/engine.js";
 import { UserError } from "../../src/errors.js";
-import { generateGuarded, requiredContextCells } from "../../src/search/guard.js";
+import { generateGuarded, requiredContextCells, type EndPolicy } from "../../src/search/guard.js";
 import { generatePlain } from "../../src/search/plain.js";
 import { generateBeam } from "../../src/search/baselines/beam.js";
 import type { CriticScorer, GenerationResult } from "../../src/search/types.js";
@@ -325,19 +325,38 @@ describe("stories260K", () => {
     }
   });
 
-  test("the early stop's patience: with rankedFirst off, the search ends patienceBlocks blocks after the first answer ended", async () => {
-    const run = (patienceBlocks: number) =>
-      generateGuarded({ engine, promptTokens: prompt, cost: lexicon, endPolicy: { rankedFirst: false, patienceBlocks }, options: { seed: 1, maxTokens: 200, beams: 4, samples: 8, width: 4, branch: "always", stop: ["!"], trace: true } });
+  test("the early stop's patience: with rankedFirst off, the search ends patienceBlocks blocks after the first answer ended, and not before the beams are lengthRatio times as long as its answer", async () => {
+    const width = 4;
+    const run = (end: Partial<EndPolicy>) =>
+      generateGuarded({ engine, promptTokens: prompt, cost: lexicon, endPolicy: { rankedFirst: false, ...end }, options: { seed: 1, maxTokens: 200, beams: 4, samples: 8, width, branch: "always", stop: ["!"], trace: true } });
     const firstEnded = (r: GenerationResult) => r.trace!.find((b) => b.candidates.some((c) => c.status === "finished"))!.block;
     const lastBlock = (r: GenerationResult) => Math.max(...r.trace!.map((b) => b.block));
-    const patient = await run(1000);
+    const patient = await run({ patienceBlocks: 1000, lengthRatio: 0 });
     const ended = firstEnded(patient);
     expect(lastBlock(patient)).toBeGreaterThan(ended + 3); // live beams went on well past the first ending (at "!")
     for (const patience of [0, 1, 3]) {
-      const r = await run(patience);
+      const r = await run({ patienceBlocks: patience, lengthRatio: 0 });
       expect(firstEnded(r)).toBe(ended); // the same search up to there
       expect(lastBlock(r)).toBe(ended + patience);
       expect(r.stopReason).not.toBe("max-tokens");
+    }
+    // The length ratio alone: live beams (every one (block + 1) x width tokens deep at branch
+    // "always") go on until they are lengthRatio times as long as the answer returned, then stop.
+    for (const lengthRatio of [1.25, 2]) {
+      const r = await run({ patienceBlocks: 0, lengthRatio });
+      const last = lastBlock(r);
+      const bound = lengthRatio * r.tokens;
+      expect(firstEnded(r)).toBe(ended);
+      expect(r.stopReason).toBe("stop-sequence");
+      expect((last + 1) * width).toBeGreaterThanOrEqual(bound); // not before
+      // Nor later: when the answer returned had ended before the last block, the beams were still
+      // shorter than that one block earlier.
+      const answerEnded = r.trace!.find((b) => b.candidates.some((c) => c.status === "finished" && c.reward === r.reward))!.block;
+      if (answerEnded < last) expect(last * width).toBeLessThan(bound);
+      // Where the bound lies between the first ending and the cap, the rule (neither a fixed 0 blocks
+      // of patience nor the beams running out) is what ended the search.
+      if (bound > (ended + 1) * width) expect(last).toBeGreaterThan(ended);
+      if (bound + width <= 200) expect(last).toBeLessThan(lastBlock(patient));
     }
   });
 

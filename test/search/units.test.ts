@@ -4,6 +4,9 @@ import { guardOptionsSchema, parseOptions } from "../../src/search/options.js";
 import { accumulatePenalty, packBias } from "../../src/search/penalty.js";
 import { INITIAL_SAFETY_STATE, isOverBudget, safetyStateAfter } from "../../src/search/safetyState.js";
 import { deriveSeed } from "../../src/search/seed.js";
+import { DEFAULT_END_POLICY, EndWatch } from "../../src/search/endPolicy.js";
+import type { Candidate, Hypothesis } from "../../src/search/searchState.js";
+import type { StopReason } from "../../src/search/types.js";
 
 describe("safety state (Sauté): z0 = 1, z = 1 - cost/d", () => {
   test("starts at 1 and falls by c/d per step", () => {
@@ -67,5 +70,59 @@ describe("guard options", () => {
   ])("%j is refused with a UserError", (input, message) => {
     expect(() => parseOptions(guardOptionsSchema, input, "guard options")).toThrow(UserError);
     expect(() => parseOptions(guardOptionsSchema, input, "guard options")).toThrow(message);
+  });
+});
+
+describe("the early stop (endPolicy.ts)", () => {
+  // Just what EndWatch reads: a candidate's `done`, a hypothesis's score and tokens.
+  const cand = (done: StopReason | null) => ({ done }) as Candidate;
+  const hyp = (tokens: number, score: number) => ({ tokens: new Array<number>(tokens).fill(0), score }) as Hypothesis;
+  const live = (tokens: number) => [hyp(tokens, 1), hyp(tokens - 3, 0.5)];
+  const liveFirst = [cand(null), cand("eog")];
+
+  test("nothing stops before an answer has ended, nor when no beam is left", () => {
+    const w = new EndWatch({ rankedFirst: true, patienceBlocks: 0, lengthRatio: 0 });
+    expect(w.decided(0, liveFirst, [], live(8))).toBe(false);
+    expect(w.decided(1, [cand("eog")], [hyp(8, 1)], [])).toBe(false);
+  });
+
+  test("rankedFirst: an ended answer ranked above every live beam stops the search at once", () => {
+    const w = new EndWatch({ rankedFirst: true, patienceBlocks: 100, lengthRatio: 100 });
+    expect(w.decided(0, liveFirst, [hyp(8, 0)], live(8))).toBe(false);
+    expect(w.decided(1, [cand("eog"), cand(null)], [hyp(8, 0), hyp(16, 2)], live(16))).toBe(true);
+    const off = new EndWatch({ rankedFirst: false, patienceBlocks: 100, lengthRatio: 100 });
+    expect(off.decided(1, [cand("eog"), cand(null)], [hyp(16, 2)], live(16))).toBe(false);
+  });
+
+  test("patience: live beams go on patienceBlocks blocks past the first ending, then while shorter than lengthRatio x the best ended answer", () => {
+    // A 10-token answer ends at block 1 with the beams at 16 tokens: they go on to 4 x 10 = 40.
+    const w = new EndWatch({ rankedFirst: false, patienceBlocks: 2, lengthRatio: 4 });
+    expect(w.decided(1, liveFirst, [hyp(10, 0)], live(16))).toBe(false);
+    expect(w.decided(2, liveFirst, [hyp(10, 0)], live(24))).toBe(false);
+    expect(w.decided(3, liveFirst, [hyp(10, 0)], live(32))).toBe(false); // patience spent, 32 < 40
+    expect(w.decided(4, liveFirst, [hyp(10, 0)], live(40))).toBe(true);
+    // A 2-token answer: 16 >= 4 x 2 at once, but the beams still get their 2 blocks of patience.
+    const v = new EndWatch({ rankedFirst: false, patienceBlocks: 2, lengthRatio: 4 });
+    expect(v.decided(1, liveFirst, [hyp(2, 0)], live(16))).toBe(false);
+    expect(v.decided(2, liveFirst, [hyp(2, 0)], live(24))).toBe(false);
+    expect(v.decided(3, liveFirst, [hyp(2, 0)], live(32))).toBe(true);
+  });
+
+  test("the length that counts is the best-scored ended answer's (the one returned), against the deepest live beam", () => {
+    const w = new EndWatch({ rankedFirst: false, patienceBlocks: 0, lengthRatio: 4 });
+    // A short answer ended first, then a longer one that scores highest, and a longest one that
+    // scores lowest: 4 x 10 = 40 tokens (neither the first's 12 nor the longest's 120).
+    const ended = [hyp(3, -1), hyp(10, 0.5), hyp(2, 0.1), hyp(30, -2)];
+    expect(w.decided(0, liveFirst, [hyp(3, -1)], live(12))).toBe(true); // 12 >= 4 x 3
+    const v = new EndWatch({ rankedFirst: false, patienceBlocks: 0, lengthRatio: 4 });
+    expect(v.decided(4, liveFirst, ended, live(39))).toBe(false);
+    expect(v.decided(5, liveFirst, ended, live(40))).toBe(true);
+    // The deepest beam counts (branch auto may keep beams of unequal depth).
+    const u = new EndWatch({ rankedFirst: false, patienceBlocks: 0, lengthRatio: 4 });
+    expect(u.decided(5, liveFirst, ended, [hyp(20, 1), hyp(40, 0)])).toBe(true);
+  });
+
+  test("the default keeps beams going 8x the returned answer's length, and at least 4 blocks", () => {
+    expect(DEFAULT_END_POLICY).toEqual({ rankedFirst: true, patienceBlocks: 4, lengthRatio: 8 });
   });
 });

@@ -181,7 +181,12 @@ test("a finished answer bounds the search: at a large max-tokens the beams stop 
     // The search stops at the first block at least patienceBlocks past the first ending where its
     // beams are lengthRatio times as deep as the answer it returns (endPolicy.ts), whatever the cap.
     const { lengthRatio, patienceBlocks } = DEFAULT_END_POLICY;
-    expect(lastBlock).toBeLessThanOrEqual(Math.max(firstEnded + patienceBlocks, Math.ceil((lengthRatio * r.tokens) / width) - 1));
+    // Here a short answer ends early and ranks below the live beams, which go on without beating it
+    // (with no bound they run on to a 1,501-token answer, 1,505 decodes).
+    const answerEnded = r.trace!.find((b) => b.candidates.some((c) => c.status === "finished" && c.reward === r.reward))!.block;
+    expect(answerEnded).toBeLessThan(lastBlock);
+    expect(r.trace!.filter((b) => b.block === lastBlock).flatMap((b) => b.candidates).some((c) => c.status === "kept")).toBe(true);
+    expect(lastBlock).toBe(Math.max(firstEnded + patienceBlocks, Math.ceil((lengthRatio * r.tokens) / width) - 1));
     // Before the early stop the other beams kept decoding to the cap: thousands of decodes.
     expect(decodes).toBeLessThanOrEqual(1 + (lastBlock + 1) * width);
   } finally {
