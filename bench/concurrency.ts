@@ -11,7 +11,7 @@ import { createGuard } from "../src/createGuard.js";
 import type { GpuOption } from "../src/engine/engine.js";
 import { defaultModelPath } from "../src/paths.js";
 import type { GenerationResult } from "../src/search/types.js";
-import { GPU_FLAGS } from "./measure.js";
+import { GPU_FLAGS, runWhenMain, type SectionModel, type SectionOutput } from "./measure.js";
 
 export interface ConcurrencyConfig {
   model: string;
@@ -132,17 +132,20 @@ async function main(): Promise<void> {
   );
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  main().catch((error: unknown) => {
-    process.stderr.write(`bench/concurrency: ${(error as Error).message}\n`);
-    process.exit(1);
-  });
+runWhenMain(import.meta, "bench/concurrency", main);
+
+/** What sections 7 and 7b of bench/run.ts take besides their models. */
+export interface SharingSectionOptions extends SectionOutput {
+  gpu: GpuOption;
+  requests: number;
+  tokens: number;
+  rounds: number;
 }
 
 /** Section 7 of bench/run.ts: concurrency on each given model; prints a table, returns the results. */
 export async function concurrencySection(
-  models: Array<{ label: string; path: string; threads?: number }>,
-  o: { gpu: GpuOption; requests: number; tokens: number; rounds: number; print: (line?: string) => void; progress: { begin(label: string, total: number): void; tick(note: string): void } },
+  models: SectionModel[],
+  o: SharingSectionOptions,
 ): Promise<ConcurrencyResult[]> {
   const results: ConcurrencyResult[] = [];
   o.progress.begin("7/7 concurrency", models.length * o.rounds);

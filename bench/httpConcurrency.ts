@@ -19,7 +19,8 @@ import type { GpuOption } from "../src/engine/engine.js";
 import { slotSequences } from "../src/engine/slots.js";
 import { defaultModelPath } from "../src/paths.js";
 import { GuardServer } from "../src/server/guardServer.js";
-import { GPU_FLAGS } from "./measure.js";
+import type { SharingSectionOptions } from "./concurrency.js";
+import { GPU_FLAGS, runWhenMain, type SectionModel } from "./measure.js";
 
 export interface HttpConcurrencyConfig {
   model: string;
@@ -279,17 +280,12 @@ function summaryLine(r: HttpConcurrencyResult): string {
   );
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  main().catch((error: unknown) => {
-    process.stderr.write(`bench/httpConcurrency: ${(error as Error).message}\n`);
-    process.exit(1);
-  });
-}
+runWhenMain(import.meta, "bench/httpConcurrency", main);
 
 /** Section 7b of bench/run.ts: the HTTP server beside the library on each given model; prints a table. */
 export async function httpConcurrencySection(
-  models: Array<{ label: string; path: string; threads?: number }>,
-  o: { gpu: GpuOption; requests: number; tokens: number; rounds: number; print: (line?: string) => void; progress: { begin(label: string, total: number): void; tick(note: string): void } },
+  models: SectionModel[],
+  o: SharingSectionOptions,
 ): Promise<HttpConcurrencyResult[]> {
   const results: HttpConcurrencyResult[] = [];
   o.progress.begin("7b HTTP server sharing", models.length * o.rounds);

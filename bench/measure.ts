@@ -1,5 +1,6 @@
 // Helpers for bench/run.ts: summary statistics, call-time wrappers, micro-benchmark loops,
-// text tables, a progress line and an atomic JSON write. Nothing here knows about the engine.
+// text tables, a progress line, an atomic JSON write, what a section writes through, and how a
+// bench file runs as a script. Nothing here knows about the engine.
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import type { GpuOption } from "../src/engine/engine.js";
@@ -158,3 +159,25 @@ export function writeJsonAtomic(file: string, data: unknown): void {
 
 /** The benchmarks' --gpu values: llama.cpp backends by name (cpu is no GPU). */
 export const GPU_FLAGS: Record<string, GpuOption> = { cpu: false, auto: "auto", cuda: "cuda", metal: "metal", vulkan: "vulkan" };
+
+/** What a section of bench/run.ts writes through: the printed transcript and the status line. */
+export interface SectionOutput {
+  print: (line?: string) => void;
+  progress: Pick<Progress, "begin" | "tick">;
+}
+
+/** A model a section measures: its label in the tables, its GGUF, its threads (undefined: the engine's default). */
+export interface SectionModel {
+  label: string;
+  path: string;
+  threads?: number;
+}
+
+/** Runs a bench file's main() when node was started on that file (`meta` is its import.meta); a failure is one line and exit 1. */
+export function runWhenMain(meta: ImportMeta, name: string, main: () => Promise<void>): void {
+  if (meta.url !== `file://${process.argv[1]}`) return;
+  main().catch((error: unknown) => {
+    process.stderr.write(`${name}: ${(error as Error).message}\n`);
+    process.exit(1);
+  });
+}

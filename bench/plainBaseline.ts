@@ -22,7 +22,7 @@ import { createGuard, type Guard } from "../src/createGuard.js";
 import { Engine } from "../src/engine/engine.js";
 import { generatePlain } from "../src/search/plain.js";
 import { cachedShapeModel } from "./shapes/shapes.js";
-import { fmt, fmtAuto, table } from "./measure.js";
+import { fmt, fmtAuto, table, type SectionModel, type SectionOutput } from "./measure.js";
 
 export interface PlainBaselineConfig {
   model: string;
@@ -248,8 +248,8 @@ export function printPlainBaseline(r: PlainBaselineResult, print: (line?: string
 
 /** Section 9 of bench/run.ts: our plain sampling against node-llama-cpp's LlamaCompletion on the shape. */
 export async function plainBaselineSection(
-  model: { label: string; path: string; threads: number },
-  o: { tokens: number; rounds: number; print: (line?: string) => void; progress: { begin(label: string, total: number): void; tick(note: string): void } },
+  model: SectionModel & { threads: number },
+  o: SectionOutput & { tokens: number; rounds: number },
 ): Promise<PlainBaselineResult[]> {
   const settings = [
     { temperature: 1, topK: 40, topP: 0.95 }, // node-llama-cpp's defaults

@@ -23,7 +23,7 @@ import { chatSection } from "./chat.js";
 import { concurrencySection } from "./concurrency.js";
 import { ACTIVATION, BUDGET, CONTEXT_SIZE, FULL, MODEL_PATH, PROMPT, QUICK, WARMUP_SEED, print, progress, transcript, type Bench } from "./harness.js";
 import { httpConcurrencySection } from "./httpConcurrency.js";
-import { GPU_FLAGS, fmt, writeJsonAtomic } from "./measure.js";
+import { GPU_FLAGS, fmt, writeJsonAtomic, type SectionModel } from "./measure.js";
 import { plainBaselineSection } from "./plainBaseline.js";
 import { attribution } from "./sections/attribution.js";
 import { criticForward } from "./sections/criticForward.js";
@@ -173,7 +173,7 @@ async function main(): Promise<void> {
   if (shape) await section("shape", () => shapeSection(shape, { cost, gpu, print, progress }));
   else print("## 6. Model shape: skipped (--no-shape, or --quick without --shape; `npm run bench -- --shape-only` runs it alone)");
 
-  const sharing: Array<{ label: string; path: string; threads?: number }> = [];
+  const sharing: SectionModel[] = [];
   if (!shapeOnly) sharing.push({ label: "stories260K", path: MODEL_PATH, threads: 1 });
   const shapeFile = shape ? cachedShapeModel(shape.shape) : undefined;
   if (shape && shapeFile) sharing.push({ label: shape.shape, path: shapeFile, threads: gpu === false ? shape.threads : undefined });

@@ -13,7 +13,7 @@ import { guardOptionsSchema, parseOptions } from "../src/search/options.js";
 import { generatePlain } from "../src/search/plain.js";
 import type { GenerationResult } from "../src/search/types.js";
 import { KvCellCounter } from "./kvCells.js";
-import { fmt, fmtAuto, summarize, table, timed, wrapMethod, type CallTimer, type Progress, type Summary } from "./measure.js";
+import { fmt, fmtAuto, summarize, table, timed, wrapMethod, type CallTimer, type SectionOutput, type Summary } from "./measure.js";
 import { SHAPES, cachedShapeModel, ensureShapeModel, kvBytesPerCell } from "./shapes/shapes.js";
 
 export interface ShapeConfig {
@@ -70,11 +70,9 @@ interface Run {
   peakKvCells: number;
 }
 
-interface Context {
+interface Context extends SectionOutput {
   cost: CostModel;
   gpu: GpuOption;
-  print: (text?: string) => void;
-  progress: Progress;
 }
 
 export async function shapeSection(cfg: ShapeConfig, ctx: Context) {
