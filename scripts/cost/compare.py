@@ -6,7 +6,9 @@ then scores the candidates it can fit itself:
   tfidf      the plain baseline: TF-IDF word 1-2grams + logistic regression (scikit-learn)
   probe-last / probe-mean   logistic regression on SmolLM2's cached hidden states
                             (scripts/cost/features.ts), the rows that have them
-and reads scores of the others (SCORES_DIR/NAME.json: {fold: [score per test row]}).
+and reads scores of the others (SCORES_DIR/NAME.json: {fold: [score per test row]}): classifier
+(scripts/cost/harm-classifier.ts loso) and the request-aware chat default's rows harm-request,
+harm-request-calibrated, request-only, request-x-compliance (scripts/cost/request-harm.ts loso).
 
 Folds:
   loso-S   train: the training side of every source but S; test: every row of S (any side) whose

@@ -11,7 +11,7 @@
 // is criticEvidenceReport.ts.
 import { basename } from "node:path";
 import { z } from "zod";
-import type { CostModel } from "../cost/costModel.js";
+import { bindRequest, type CostModel } from "../cost/costModel.js";
 import { loadCostModel } from "../cost/load.js";
 import { Critic, criticWarningsFor } from "./index.js";
 import { DEFAULT_MAX_SEQUENCES, Engine } from "../engine/engine.js";
@@ -226,11 +226,13 @@ async function compareSearch(o: Resolved, critic: Critic, cost: CostModel, promp
       const t0 = performance.now();
       for (const [i, prompt] of prompts.entries()) {
         const promptTokens = o.chat ? engine.chatPrompt([{ role: "user", content: prompt }]) : engine.completionPrompt(prompt);
+        // A request-aware cost (the chat default) charges answers to this prompt's request, as the guard binds it.
+        const bound = bindRequest(cost, { prompt });
         for (let j = 0; j < o.seedsPerPrompt; j++) {
           const r = await generateGuarded({
             engine,
             promptTokens,
-            cost,
+            cost: bound,
             critic: config.weight === null ? undefined : critic,
             options: {
               budget: o.budget, beams: o.beams, samples: o.samples, width: o.width, maxTokens: o.maxTokens,
