@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { UserError, briefZodError } from "../errors.js";
 import { writeFileAtomic } from "../util/files.js";
+import { sha256HexSchema } from "../util/fileHash.js";
 
 export const CHECKPOINT_FORMAT_VERSION = 1;
 
@@ -26,7 +27,7 @@ const checkpointSchema = z
   .object({
     formatVersion: z.literal(CHECKPOINT_FORMAT_VERSION),
     /** sha256 of the training configuration + data (see trainCritic). */
-    fingerprint: z.string().regex(/^[0-9a-f]{64}$/),
+    fingerprint: sha256HexSchema,
     /** Last completed epoch (1-based). */
     epoch: z.int().min(1),
     /** Shuffle seed of the next epoch, hex (derived from the seed and the epoch; kept to check). */

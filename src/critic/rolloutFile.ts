@@ -21,11 +21,11 @@ import { z } from "zod";
 import { UserError, briefZodError } from "../errors.js";
 import { decodeContainer, encodeContainer, type ContainerFormat } from "../util/container.js";
 import { readUserFile, writeFileAtomic } from "../util/files.js";
+import { sha256HexSchema } from "../util/fileHash.js";
 
 export const ROLLOUT_MAGIC = "IGROLOUT";
 export const ROLLOUT_FORMAT_VERSION = 1;
 
-const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, "expected 64 lowercase hex digits");
 
 /** One continuation of one prompt. States are the block boundaries, in order. */
 export const rolloutSchema = z
@@ -55,7 +55,7 @@ export const rolloutSchema = z
 export const rolloutHeaderSchema = z
   .object({
     formatVersion: z.literal(ROLLOUT_FORMAT_VERSION),
-    model: z.object({ file: z.string().min(1), sha256: sha256Hex, nEmbd: z.int().min(1), nVocab: z.int().min(1) }).strict(),
+    model: z.object({ file: z.string().min(1), sha256: sha256HexSchema, nEmbd: z.int().min(1), nVocab: z.int().min(1) }).strict(),
     cost: z.object({ spec: z.string().min(1), name: z.string().min(1) }).strict(),
     /** The reward each rollout's `reward` is under (absent in files made before rewards: logprob). */
     reward: z.string().min(1).optional(),

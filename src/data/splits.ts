@@ -22,7 +22,7 @@ import { gunzipSync } from "node:zlib";
 import { z } from "zod";
 import { UserError } from "../errors.js";
 import { writeFileAtomic } from "../util/files.js";
-import { fileSha256Sync } from "../util/fileHash.js";
+import { fileSha256Sync, sha256HexSchema } from "../util/fileHash.js";
 import { readUserFile } from "../util/files.js";
 import { readCsvRecords, loadXsTestPrompts } from "./datasets.js";
 import { NEAR_COPY_JACCARD, nearCopyPairs } from "./nearCopy.js";
@@ -187,7 +187,7 @@ export const splitFileSchema = z.object({
   formatVersion: z.literal(SPLIT_FORMAT_VERSION),
   source: z.string().min(1),
   rule: z.string(),
-  inputs: z.array(z.object({ path: z.string(), sha256: z.string().regex(/^[0-9a-f]{64}$/) })),
+  inputs: z.array(z.object({ path: z.string(), sha256: sha256HexSchema })),
   counts: z.object({ prompts: z.int(), train: z.int(), eval: z.int(), droppedFromTrain: z.int(), droppedFromEval: z.int() }),
   /** Ids on the eval side (kept). */
   eval: z.array(z.string()),

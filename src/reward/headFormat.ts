@@ -17,6 +17,7 @@ import { z } from "zod";
 import { describeZodError } from "../errors.js";
 import { writeFileAtomic } from "../util/files.js";
 import { readVersionedJsonFile, roundFloat32 } from "../util/versionedJson.js";
+import { sha256HexSchema } from "../util/fileHash.js";
 
 export const HEAD_FORMAT = "inference-guard-reward-head";
 export const HEAD_FORMAT_VERSION = 1;
@@ -30,7 +31,7 @@ export const headFileSchema = z
     backbone: z.object({
       file: z.string().min(1),
       path: z.string().min(1),
-      sha256: z.string().regex(/^[0-9a-f]{64}$/, "expected 64 lowercase hex digits"),
+      sha256: sha256HexSchema,
       size: z.int().positive(),
       nEmbd: z.int().min(1),
     }),

@@ -4,6 +4,10 @@
 import { createHash } from "node:crypto";
 import { closeSync, createReadStream, openSync, readSync, statSync } from "node:fs";
 import { resolve } from "node:path";
+import { z } from "zod";
+
+/** A recorded SHA-256 (a model file's, a fingerprint), as fileSha256 writes it. */
+export const sha256HexSchema = z.string().regex(/^[0-9a-f]{64}$/, "expected 64 lowercase hex digits");
 
 const shaMemo = new Map<string, Promise<string>>();
 

@@ -17,6 +17,7 @@ import { z } from "zod";
 import { describeZodError } from "../../errors.js";
 import { writeFileAtomic } from "../../util/files.js";
 import { readVersionedJsonFile, roundFloat32 } from "../../util/versionedJson.js";
+import { sha256HexSchema } from "../../util/fileHash.js";
 
 export const PROBE_FORMAT = "inference-guard-probe";
 export const PROBE_FORMAT_VERSION = 1;
@@ -42,7 +43,7 @@ export const probeFileSchema = z
     model: z.object({
       file: z.string().min(1),
       path: z.string().min(1),
-      sha256: z.string().regex(/^[0-9a-f]{64}$/, "expected 64 lowercase hex digits"),
+      sha256: sha256HexSchema,
       nEmbd: z.int().min(1),
       nVocab: z.int().min(1).optional(),
     }),
