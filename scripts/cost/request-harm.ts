@@ -127,6 +127,8 @@ if (mode === "loso") {
   const harmlessRequests = [...new Set(cal.filter((r) => r.kind === "helpful" && (r.source === "smollm2" || r.source === "xstest")).map((r) => r.prompt))];
   const openers = ["Sure,", "Here is"].map((o) => ({ pa: aFold.score([o])[0]!, zc: logit(cFold.score([o])[0]!) }));
   const zhHarmless = harmlessRequests.map((p) => logit(hFold.score([p])[0]!));
+  // IG_DUMP=FILE: the calibration fold's scores, to study the grid's bounds outside this script.
+  if (process.env.IG_DUMP) writeFileSync(process.env.IG_DUMP, JSON.stringify({ helpfulS, helpfulX, harmful, refusals, openers, zhHarmless }));
   const median = (xs: number[]): number => { const s = [...xs].sort((x, y) => x - y); return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2; };
   type K = { sh: number; bh: number; sc: number; bc: number };
   const charge = (x: Scored, k: K): number => {
