@@ -11,7 +11,7 @@ import { createGuard } from "../src/createGuard.js";
 import type { GpuOption } from "../src/engine/engine.js";
 import { defaultModelPath } from "../src/paths.js";
 import type { GenerationResult } from "../src/search/types.js";
-import { GPU_FLAGS, runWhenMain, type SectionModel, type SectionOutput } from "./measure.js";
+import { gpuFlag, positiveIntFlag, runWhenMain, type SectionModel, type SectionOutput } from "./measure.js";
 
 export interface ConcurrencyConfig {
   model: string;
@@ -103,22 +103,16 @@ async function main(): Promise<void> {
     process.stdout.write("Usage: npx tsx bench/concurrency.ts [--model PATH] [--threads N] [--gpu cpu|cuda|...] [--requests 4] [--tokens 32] [--rounds 3] [--branch auto|always] [--out FILE]\n");
     return;
   }
-  const int = (raw: string | undefined, fallback: number, name: string): number => {
-    const n = raw === undefined ? fallback : Number(raw);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer (got ${raw})`);
-    return n;
-  };
-  const gpu = GPU_FLAGS[v.gpu ?? "cpu"];
-  if (gpu === undefined) throw new Error(`--gpu must be one of ${Object.keys(GPU_FLAGS).join(", ")}`);
+  const gpu = gpuFlag(v.gpu);
   if (v.branch !== undefined && v.branch !== "auto" && v.branch !== "always") throw new Error("--branch must be auto or always");
   const result = await measureConcurrency(
     {
       model: v.model ?? defaultModelPath(),
-      threads: v.threads === undefined ? undefined : int(v.threads, 1, "threads"),
+      threads: v.threads === undefined ? undefined : positiveIntFlag("threads", v.threads, 1),
       gpu,
-      requests: int(v.requests, 4, "requests"),
-      tokens: int(v.tokens, 32, "tokens"),
-      rounds: int(v.rounds, 3, "rounds"),
+      requests: positiveIntFlag("requests", v.requests, 4),
+      tokens: positiveIntFlag("tokens", v.tokens, 32),
+      rounds: positiveIntFlag("rounds", v.rounds, 3),
       branch: (v.branch as "auto" | "always" | undefined) ?? "auto",
     },
     (line) => process.stderr.write(`${line}\n`),

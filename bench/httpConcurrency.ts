@@ -20,7 +20,7 @@ import { slotSequences } from "../src/engine/slots.js";
 import { defaultModelPath } from "../src/paths.js";
 import { GuardServer } from "../src/server/guardServer.js";
 import type { SharingSectionOptions } from "./concurrency.js";
-import { GPU_FLAGS, runWhenMain, type SectionModel } from "./measure.js";
+import { gpuFlag, positiveIntFlag, runWhenMain, type SectionModel } from "./measure.js";
 
 export interface HttpConcurrencyConfig {
   model: string;
@@ -248,22 +248,16 @@ async function main(): Promise<void> {
     );
     return;
   }
-  const int = (raw: string | undefined, fallback: number, name: string): number => {
-    const n = raw === undefined ? fallback : Number(raw);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer (got ${raw})`);
-    return n;
-  };
-  const gpu = GPU_FLAGS[v.gpu ?? "cpu"];
-  if (gpu === undefined) throw new Error(`--gpu must be one of ${Object.keys(GPU_FLAGS).join(", ")}`);
+  const gpu = gpuFlag(v.gpu);
   const result = await measureHttpConcurrency(
     {
       model: v.model ?? defaultModelPath(),
-      threads: v.threads === undefined ? undefined : int(v.threads, 1, "threads"),
+      threads: v.threads === undefined ? undefined : positiveIntFlag("threads", v.threads, 1),
       gpu,
-      requests: int(v.requests, 4, "requests"),
-      tokens: int(v.tokens, 32, "tokens"),
-      rounds: int(v.rounds, 3, "rounds"),
-      contextSize: v["context-size"] === undefined ? undefined : int(v["context-size"], 1, "context-size"),
+      requests: positiveIntFlag("requests", v.requests, 4),
+      tokens: positiveIntFlag("tokens", v.tokens, 32),
+      rounds: positiveIntFlag("rounds", v.rounds, 3),
+      contextSize: v["context-size"] === undefined ? undefined : positiveIntFlag("context-size", v["context-size"], 1),
       stream: v.stream === true,
     },
     (line) => process.stderr.write(`${line}\n`),

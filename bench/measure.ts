@@ -158,7 +158,22 @@ export function writeJsonAtomic(file: string, data: unknown): void {
 }
 
 /** The benchmarks' --gpu values: llama.cpp backends by name (cpu is no GPU). */
-export const GPU_FLAGS: Record<string, GpuOption> = { cpu: false, auto: "auto", cuda: "cuda", metal: "metal", vulkan: "vulkan" };
+const GPU_FLAGS: Record<string, GpuOption> = { cpu: false, auto: "auto", cuda: "cuda", metal: "metal", vulkan: "vulkan" };
+
+/** A --gpu value's backend (absent: cpu); an unknown one throws, naming the choices. */
+export function gpuFlag(raw: string | undefined): GpuOption {
+  const gpu = GPU_FLAGS[raw ?? "cpu"];
+  if (gpu === undefined) throw new Error(`--gpu must be one of ${Object.keys(GPU_FLAGS).join(", ")} (got ${raw})`);
+  return gpu;
+}
+
+/** A positive integer flag's value (absent: `fallback`); anything else throws, naming the flag. */
+export function positiveIntFlag(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer (got ${raw})`);
+  return n;
+}
 
 /** What a section of bench/run.ts writes through: the printed transcript and the status line. */
 export interface SectionOutput {

@@ -23,7 +23,7 @@ import { chatSection } from "./chat.js";
 import { concurrencySection } from "./concurrency.js";
 import { ACTIVATION, BUDGET, CONTEXT_SIZE, FULL, MODEL_PATH, PROMPT, QUICK, WARMUP_SEED, print, progress, transcript, type Bench } from "./harness.js";
 import { httpConcurrencySection } from "./httpConcurrency.js";
-import { GPU_FLAGS, fmt, writeJsonAtomic, type SectionModel } from "./measure.js";
+import { fmt, gpuFlag, positiveIntFlag, writeJsonAtomic, type SectionModel } from "./measure.js";
 import { plainBaselineSection } from "./plainBaseline.js";
 import { attribution } from "./sections/attribution.js";
 import { criticForward } from "./sections/criticForward.js";
@@ -67,10 +67,11 @@ function usageError(message: string): never {
 }
 
 function positiveInt(name: string, raw: string | undefined, fallback: number): number {
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) usageError(`--${name} must be a positive integer (got ${raw})`);
-  return n;
+  try {
+    return positiveIntFlag(name, raw, fallback);
+  } catch (error) {
+    usageError((error as Error).message);
+  }
 }
 
 function parseCommandLine(): CommandLine {
@@ -103,8 +104,12 @@ function parseCommandLine(): CommandLine {
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
   const out = values.out ? resolve(values.out as string) : join(PACKAGE_ROOT, "bench-results", `bench-${stamp}.json`);
   const quick = values.quick === true;
-  const gpuName = (values.gpu as string | undefined) ?? "cpu";
-  if (!(gpuName in GPU_FLAGS)) usageError(`--gpu must be one of ${Object.keys(GPU_FLAGS).join(", ")} (got ${gpuName})`);
+  let gpu: GpuOption;
+  try {
+    gpu = gpuFlag(values.gpu as string | undefined);
+  } catch (error) {
+    usageError((error as Error).message);
+  }
   const shapeName = values.shape as string | undefined;
   if (shapeName !== undefined && !SHAPES[shapeName]) usageError(`unknown shape "${shapeName}"; known: ${Object.keys(SHAPES).join(", ")}`);
   const shapeOnly = values["shape-only"] === true;
@@ -122,7 +127,7 @@ function parseCommandLine(): CommandLine {
         build: values["no-build"] !== true,
       }
     : undefined;
-  return { out, quick, gpu: GPU_FLAGS[gpuName], shape, shapeOnly };
+  return { out, quick, gpu, shape, shapeOnly };
 }
 
 // ---- main ----
