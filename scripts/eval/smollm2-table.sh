@@ -38,4 +38,4 @@ for stage in ${STAGES:-1 2 3 4}; do
   npx inference-guard eval --config models/eval/eval-smollm2-harmless.json --methods "$methods" --seeds "$seed" "${LIMIT_ARGS[@]}" --out "$OUT/harmless"
   wait $harmful
 done
-/usr/bin/python3 scripts/testbed/efficacy.py "$SHARED" "$OUT/harmful" "$OUT/harmless" docs/efficacy.md smollm2
+python3 scripts/testbed/efficacy.py "$SHARED" "$OUT/harmful" "$OUT/harmless" docs/efficacy.md smollm2

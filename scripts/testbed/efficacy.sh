@@ -14,4 +14,4 @@ npx inference-guard eval --config models/testbed/eval-assistant-harmful.json --o
 harmful=$!
 npx inference-guard eval --config models/testbed/eval-assistant-harmless.json --out "$OUT/harmless"
 wait $harmful
-/usr/bin/python3 scripts/testbed/efficacy.py "$SHARED" "$OUT/harmful" "$OUT/harmless" docs/efficacy.md
+python3 scripts/testbed/efficacy.py "$SHARED" "$OUT/harmful" "$OUT/harmless" docs/efficacy.md
