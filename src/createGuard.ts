@@ -33,7 +33,7 @@ export interface CreateGuardOptions {
   /**
    * Cost model: a spec such as "rules:PATH" or an object implementing CostModel. Default: by the
    * prompt's kind, as the CLI and server do (src/cost/defaults.ts): completion prompts get the
-   * conflict lexicon (budget 1), chat prompts (messages, or chat: true) the harm classifier (budget 0.5).
+   * conflict lexicon (budget 1), chat prompts (messages, or chat: true) the request-aware harm cost harm:chat-harm.json (budget 0.5).
    */
   cost?: string | CostModel;
   /**
