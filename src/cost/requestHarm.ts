@@ -14,6 +14,7 @@ import { createHash } from "node:crypto";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { z } from "zod";
 import { UserError, describeZodError } from "../errors.js";
+import { sha256HexSchema } from "../util/fileHash.js";
 import { readUserFile } from "../util/files.js";
 import { TextClassifier } from "./classifier/classifier.js";
 import { decodeClassifier } from "./classifier/classifierFormat.js";
@@ -25,7 +26,7 @@ export const HARM_COST_FORMAT_VERSION = 1;
 const classifierRef = z.object({
   /** A classifier file, relative to the JSON's folder. */
   file: z.string().min(1),
-  sha256: z.string().regex(/^[0-9a-f]{64}$/, "a sha256 is 64 lowercase hex digits"),
+  sha256: sha256HexSchema,
 }).strict();
 
 export const harmCostFileSchema = z.object({
