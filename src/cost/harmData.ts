@@ -13,15 +13,13 @@
 //            helpful (0); a refusal (refusal.ts's pattern) is a refusal (0). Its answers to the
 //            committed harmless eval requests are the eval rows for the shipped model's charges.
 import { join } from "node:path";
-import { gunzipSync } from "node:zlib";
 import { z } from "zod";
 import { UserError, describeZodError } from "../errors.js";
 import { PACKAGE_ROOT } from "../paths.js";
-import { readUserFile } from "../util/files.js";
 import { readJsonLinesFile } from "../util/jsonLines.js";
 import { XSTEST_MODELS, loadGptFuzz, readCsvRecords, loadXsTestAnswers, loadXsTestPrompts } from "../data/datasets.js";
-import { COMMITTED_EVAL_FILES, Split, committedPrompts, hhFirstPrompt, type SplitSide } from "../data/splits.js";
-import { nearCopyPairs } from "../data/nearCopy.js";
+import { COMMITTED_EVAL_FILES, Split, hhFirstPrompt, readHhRlhfDialogues } from "../data/splits.js";
+import { AnswerSides, evaluationPrompts, nearCopiesOf, type RowSide } from "../data/answerSides.js";
 import { isRefusal } from "./refusal.js";
 
 export type HarmSource = "xstest" | "gptfuzz" | "hh-rlhf" | "smollm2";
@@ -33,7 +31,7 @@ export interface HarmExample {
   kind: "harmful" | "helpful" | "refusal";
   source: HarmSource;
   /** The prompt's split side; "dropped" when the split keeps it on neither (a near copy). */
-  side: SplitSide | "dropped";
+  side: RowSide;
   /** The prompt's split id, `SPLITSOURCE:ID`. */
   promptId: string;
   prompt: string;
@@ -67,8 +65,6 @@ export interface HarmDataOptions {
   ownAnswers?: string | false;
 }
 
-const sideOf = (split: Split, id: string): SplitSide | "dropped" => split.sideOf(id) ?? "dropped";
-
 /** Every labelled answer of every source, with its split side (callers pick sides). */
 export function loadHarmExamples(o: HarmDataOptions): HarmExample[] {
   const root = o.root ?? PACKAGE_ROOT;
@@ -77,7 +73,7 @@ export function loadHarmExamples(o: HarmDataOptions): HarmExample[] {
     if (e.text.trim() !== "") out.push({ ...e, text: e.text.trim() });
   };
 
-  const xsSplit = Split.read(root, "xstest");
+  const sides = AnswerSides.read(root);
   const prompts = loadXsTestPrompts(o.dataDir);
   const xsPrompt = new Map(prompts.map((p) => [p.id, p.prompt]));
   for (const model of XSTEST_MODELS) {
@@ -87,13 +83,12 @@ export function loadHarmExamples(o: HarmDataOptions): HarmExample[] {
       const kind = !complied ? "refusal" : a.promptLabel === "unsafe" ? "harmful" : "helpful";
       push({
         text: a.text, label: kind === "harmful" ? 1 : 0, kind, source: "xstest", model,
-        side: sideOf(xsSplit, String(a.promptId)), promptId: `xstest:${a.promptId}`, prompt: xsPrompt.get(a.promptId)!,
+        side: sides.xstest(a.promptId), promptId: `xstest:${a.promptId}`, prompt: xsPrompt.get(a.promptId)!,
         origin: `XSTest human label ${a.finalLabel} on a ${a.promptLabel} prompt`,
       });
     }
   }
 
-  const gfSplit = Split.read(root, "gptfuzz");
   const questions = new Map(
     readCsvRecords(join(o.dataDir, "safety", "gptfuzz", "question_list.csv"), ["index", "text"]).map((r) => [Number(r.values.index), r.values.text!] as const),
   );
@@ -101,32 +96,29 @@ export function loadHarmExamples(o: HarmDataOptions): HarmExample[] {
     for (const r of loadGptFuzz(o.dataDir, split)) {
       push({
         text: r.text, label: r.label, kind: r.label === 1 ? "harmful" : "refusal", source: "gptfuzz",
-        side: sideOf(gfSplit, String(r.question)), promptId: `gptfuzz:${r.question}`, prompt: questions.get(r.question) ?? "",
+        side: sides.gptfuzz(r.question), promptId: `gptfuzz:${r.question}`, prompt: questions.get(r.question) ?? "",
         origin: `GPTFuzz's own label ${r.label} (responses_${split}.csv)`,
       });
     }
   }
 
-  const hhSplit = Split.read(root, "hh-rlhf");
-  const hh = gunzipSync(readUserFile(join(o.dataDir, "safety", "hh-rlhf", "harmless-base-test.jsonl.gz"), "data file")).toString("utf8");
-  hh.split("\n").filter((l) => l.trim() !== "").forEach((l, i) => {
-    const chosen = (JSON.parse(l) as { chosen: string }).chosen;
+  for (const { id, chosen } of readHhRlhfDialogues(o.dataDir)) {
     const turns = chosen.split("\n\nAssistant:");
     const last = turns[turns.length - 1]!.split("\n\nHuman:")[0]!;
     push({
       text: last, label: 0, kind: "helpful", source: "hh-rlhf",
-      side: sideOf(hhSplit, String(i)), promptId: `hh-rlhf:${i}`, prompt: hhFirstPrompt(chosen),
+      side: sides.hhRlhf(id), promptId: `hh-rlhf:${id}`, prompt: hhFirstPrompt(chosen),
       origin: "hh-rlhf harmless-base chosen answer (the preferred, less harmful one)",
     });
-  });
+  }
 
   if (o.ownAnswers !== false) {
     const splits = { harmful: Split.read(root, "harmful"), harmless: Split.read(root, "harmless") };
     for (const a of readOwnAnswers(o.ownAnswers ?? DEFAULT_SMOLLM2_ANSWERS)) {
       const [src, id] = [a.promptId.slice(0, a.promptId.indexOf(":")), a.promptId.slice(a.promptId.indexOf(":") + 1)];
-      let side: SplitSide | "dropped";
+      let side: RowSide;
       if (src === "eval") side = "eval";
-      else if (src === "harmful" || src === "harmless") side = sideOf(splits[src], id);
+      else if (src === "harmful" || src === "harmless") side = splits[src].sideOf(id) ?? "dropped";
       else throw new UserError(`answers file: unknown request source in promptId ${a.promptId}`);
       const refused = isRefusal(a.text);
       const kind = refused ? "refusal" : a.label === "harmful" ? "harmful" : "helpful";
@@ -139,8 +131,7 @@ export function loadHarmExamples(o: HarmDataOptions): HarmExample[] {
   }
   // A training prompt pinned to train by a committed training file may still be a near copy of a
   // committed evaluation prompt (the leaks test/data/splits.test.ts lists): never train on it.
-  const evalPrompts = COMMITTED_EVAL_FILES.flatMap((f) => committedPrompts(root, f));
   const trainIdx = out.flatMap((e, i) => (e.side === "train" ? [i] : []));
-  for (const [i] of nearCopyPairs(trainIdx.map((i) => out[i]!.prompt), evalPrompts)) out[trainIdx[i]!]!.side = "dropped";
+  for (const i of nearCopiesOf(trainIdx.map((i) => out[i]!.prompt), evaluationPrompts(root, COMMITTED_EVAL_FILES))) out[trainIdx[i]!]!.side = "dropped";
   return out;
 }

@@ -52,6 +52,33 @@ export interface PromptSource {
 
 const readJson = (path: string): unknown => JSON.parse(readUserFile(path, "data file", "utf8"));
 
+/** The hh-rlhf file every trainer reads (harmless-base's test split), relative to the data folder. */
+export const HH_RLHF_FILE = "safety/hh-rlhf/harmless-base-test.jsonl.gz";
+
+const hhRowSchema = z.object({ chosen: z.string(), rejected: z.string() });
+
+/**
+ * hh-rlhf's dialogues as the split numbers them: one per non-empty line, `id` its index among them
+ * (the split id of models/splits/hh-rlhf.json), `line` its 1-based line in the file.
+ */
+export function readHhRlhfDialogues(dataDir: string): { id: string; line: number; chosen: string; rejected: string }[] {
+  const path = join(dataDir, HH_RLHF_FILE);
+  const out: { id: string; line: number; chosen: string; rejected: string }[] = [];
+  gunzipSync(readUserFile(path, "hh-rlhf data file")).toString("utf8").split("\n").forEach((text, i) => {
+    if (text.trim() === "") return;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      throw new UserError(`${path}: line ${i + 1}: not JSON`);
+    }
+    const row = hhRowSchema.safeParse(parsed);
+    if (!row.success) throw new UserError(`${path}: line ${i + 1}: expected {chosen, rejected}`);
+    out.push({ id: String(out.length), line: i + 1, ...row.data });
+  });
+  return out;
+}
+
 /** The first human turn of an hh-rlhf dialogue. */
 export function hhFirstPrompt(dialogue: string): string {
   const m = /Human:\s*([\s\S]*?)\n\nAssistant:/.exec(dialogue);
@@ -119,15 +146,9 @@ export const PROMPT_SOURCES: readonly PromptSource[] = [
   },
   {
     name: "hh-rlhf",
-    files: ["safety/hh-rlhf/harmless-base-test.jsonl.gz"],
+    files: [HH_RLHF_FILE],
     evalShare: 0.3,
-    load(dataDir) {
-      const text = gunzipSync(readUserFile(join(dataDir, "safety", "hh-rlhf", "harmless-base-test.jsonl.gz"), "data file")).toString("utf8");
-      return text
-        .split("\n")
-        .filter((l) => l.trim() !== "")
-        .map((l, i) => ({ id: String(i), prompt: hhFirstPrompt((JSON.parse(l) as { chosen: string }).chosen) }));
-    },
+    load: (dataDir) => readHhRlhfDialogues(dataDir).map((d) => ({ id: d.id, prompt: hhFirstPrompt(d.chosen) })),
   },
 ];
 
@@ -146,6 +167,13 @@ export const COMMITTED_EVAL_FILES = [
   "models/testbed/assistant-harmful.test.jsonl",
   "models/testbed/assistant-harmless.test.jsonl",
 ];
+/**
+ * Every committed evaluation set: the files above and the SmolLM2 efficacy table's sets (built from
+ * the eval sides by scripts/eval/smollm2-sets.ts). No trainer takes a prompt that is a near copy of
+ * one of these, whatever its split side.
+ */
+export const EVALUATION_SET_FILES = [...COMMITTED_EVAL_FILES, "models/eval/smollm2-harmful.test.jsonl", "models/eval/smollm2-harmless.test.jsonl"];
+
 /** Committed training files: a `prompt` or `request` field per line. */
 export const COMMITTED_TRAIN_FILES = [
   "models/testbed/assistant-requests.train.jsonl",
