@@ -16,7 +16,7 @@ import { dataDir, epochs, fraction, l2, lr, maxExamples, seed, threads, validati
 
 const d = TRAIN_HEAD_DEFAULTS;
 /** The efficacy evaluation's requests: never trained on by default. */
-const DEFAULT_EXCLUDE = ["assistant-harmful.test.jsonl", "assistant-harmless.test.jsonl"].map((f) => join(PACKAGE_ROOT, "models", "testbed", f));
+export const DEFAULT_EXCLUDE = ["assistant-harmful.test.jsonl", "assistant-harmless.test.jsonl"].map((f) => join(PACKAGE_ROOT, "models", "testbed", f));
 
 /** train-reward's flags (--model is modelFlag.ts's); defaults: the trainer's (TRAIN_HEAD_DEFAULTS). */
 export const TRAIN_REWARD_FLAGS = {
