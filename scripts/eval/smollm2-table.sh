@@ -7,8 +7,8 @@
 # Hours of CPU: the harmful and harmless runs go side by side (one llama.cpp thread each), in
 # stages so that the rows the targets name come first, and every stage resumes (an answer is never
 # generated twice: rerun the script after a stop). STAGES picks stages (default "1 2 3 4"):
-#   1  sample, the guard (branch auto), beam + safety           seed 1
-#   2  the guard at branch always, the guard + critic (both)    seed 1
+#   1  sample, the guard (branch auto and always), beam + safety   seed 1
+#   2  the guard + critic (branch auto and always)                 seed 1
 #   3  best-of-N, best-of-N + safety, beam, ARGS                seed 1
 #   4  seed 2 of sample, beam + safety and the guard rows
 #   SMOLLM2_EVAL_OUT=DIR   where the runs go (default ~/.cache/inference-guard/efficacy-smollm2)
@@ -23,8 +23,8 @@ LIMIT_ARGS=()
 G="k=4:n=8:w=8"
 stage_methods() {
   case "$1" in
-    1) echo "sample,guard:$G,beam-safe:$G" ;;
-    2) echo "guard:$G:branch=always,guard-critic:$G,guard-critic:$G:branch=always" ;;
+    1) echo "sample,guard:$G,beam-safe:$G,guard:$G:branch=always" ;;
+    2) echo "guard-critic:$G,guard-critic:$G:branch=always" ;;
     3) echo "bon:n=8,bon-safe:n=8,beam:$G,args:k=10:omega=5" ;;
     4) echo "sample,guard:$G,guard-critic:$G,beam-safe:$G,guard:$G:branch=always,guard-critic:$G:branch=always" ;;
   esac
