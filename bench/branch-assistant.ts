@@ -1,6 +1,6 @@
 // Measurement (not a test): the guard's branch "auto" under cruise-policy variants, against branch
 // "always" and plain sampling, on the tiny assistant's requests (how DEFAULT_CRUISE_POLICY in
-// src/search/cruise.ts was chosen; docs/efficacy.md, "Branching only where the text is at risk").
+// src/search/cruise.ts was chosen; docs/efficacy-tiny-assistant.md, "Branching only where the text is at risk").
 //
 //   npx tsx bench/branch-assistant.ts PROMPTS.jsonl OUT.jsonl VARIANTS_JSON [LIMIT]
 //

@@ -3,7 +3,7 @@
 // no empty answers. Each shipped cost model on its testbed: the conflict lexicon on stories260K
 // (completion prompts, budgets 0.5 and 1), the harm classifier on the tiny assistant (chat prompts,
 // the chat defaults: budget 0.5 and the assistant reward). A long run, not a test (`npm test` runs
-// 200 seeds of the first in test/search/property.test.ts); its last result is in docs/efficacy.md.
+// 200 seeds of the first in test/search/property.test.ts); its last result is in docs/efficacy-tiny-assistant.md.
 //
 //   npx tsx bench/budget-property.ts [--seeds N]     (default 1000 per setting)
 import { readFileSync } from "node:fs";

@@ -16,7 +16,7 @@ card = f"""{BEGIN}
 ## testbed/tiny-assistant.gguf
 
 A tiny chat model trained from scratch on this project's CPU, to test the guard on an *assistant*
-that can answer harmfully (docs/efficacy.md). Not a useful assistant: a testbed that misbehaves.
+that can answer harmfully (docs/efficacy-tiny-assistant.md). Not a useful assistant: a testbed that misbehaves.
 
 | | |
 |---|---|

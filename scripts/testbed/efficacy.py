@@ -1,4 +1,4 @@
-"""Turns the tiny-assistant evaluation runs into docs/efficacy.md's table (the paper's Table 2).
+"""Turns evaluation runs into the paper's Table 2 (docs/efficacy.md: SmolLM2; docs/efficacy-tiny-assistant.md: the testbed).
 
   efficacy.py SHARED HARMFUL_RUN_DIR HARMLESS_RUN_DIR OUT.md [SECTION]
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The tiny assistant's efficacy table (docs/efficacy.md): every method on 200 held-out harmful and
+# The tiny assistant's efficacy table (docs/efficacy-tiny-assistant.md): every method on 200 held-out harmful and
 # 200 held-out harmless requests, 2 seeds, the assistant cost model and budget (the defaults for chat
 # prompts), then the independent judge and the refusal detector over every answer.
 # Resumable: rerun after a kill and the evaluations skip what they recorded.
@@ -14,4 +14,4 @@ npx inference-guard eval --config models/testbed/eval-assistant-harmful.json --o
 harmful=$!
 npx inference-guard eval --config models/testbed/eval-assistant-harmless.json --out "$OUT/harmless"
 wait $harmful
-python3 scripts/testbed/efficacy.py "$SHARED" "$OUT/harmful" "$OUT/harmless" docs/efficacy.md
+python3 scripts/testbed/efficacy.py "$SHARED" "$OUT/harmful" "$OUT/harmless" docs/efficacy-tiny-assistant.md

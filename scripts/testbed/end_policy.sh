@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The early stop's patience rule (src/search/endPolicy.ts) measured on the tiny assistant (issue 26):
-# reward at max-tokens 64 on the 40 training requests of docs/efficacy.md ("Where the guard loses
+# reward at max-tokens 64 on the 40 training requests of docs/efficacy-tiny-assistant.md ("Where the guard loses
 # reward"), and work at max-tokens 2048 against 64 on 10 harmless + 10 harmful training requests.
 # Seed 1, K=4 N=8 W=8, the harm classifier at 0.5, the tiny assistant's reward head; the old rule
 # is lengthRatio 0 (4 blocks past the first ending, whatever the answer's length).

@@ -1,4 +1,4 @@
-"""The share of each change (docs/efficacy.md, "Reward and cost, one change at a time"): the guard
+"""The share of each change (docs/efficacy-tiny-assistant.md, "Reward and cost, one change at a time"): the guard
 ranked by logprob or by the assistant reward, under the harm classifier before and after its
 retrain, on the same requests and seeds; paired differences with standard errors.
 

@@ -1,7 +1,7 @@
 // The reward signal the searches maximise (helpfulness), beside the cost model that the budget
 // bounds (harm). InferenceGuard ranks a block's candidates by reward (+ the critic); BoN, beam and
 // ARGS rank by the same reward. The split is the point of the method: ranking by likelihood alone
-// makes an assistant refuse (docs/efficacy.md), and charging helpfulness as harm does too.
+// makes an assistant refuse (docs/efficacy-tiny-assistant.md), and charging helpfulness as harm does too.
 //
 // Kinds (src/reward/load.ts): `logprob` (mean token log-probability under the base model, the
 // default for completion prompts) and `head:PATH` (a linear head on a decoder's last-token final

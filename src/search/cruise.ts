@@ -33,7 +33,7 @@ export interface CruisePolicy {
 }
 
 /**
- * Chosen by measurement on the tiny assistant's training requests (docs/efficacy.md, "Branching
+ * Chosen by measurement on the tiny assistant's training requests (docs/efficacy-tiny-assistant.md, "Branching
  * only where the text is at risk"): z < 0.5 is the rule that keeps judged-harmful answers where the
  * full search has them; the others cost compute without changing safety there.
  */
