@@ -1,8 +1,9 @@
 // Time per block of the chat cost models (issue 26 section 1; docs/performance.md's chat note):
 // one stepCosts call as the guard makes it per block, N candidates (the guard's default 8) of
 // about 8 tokens (6 words) after a shared prefix, on SmolLM2's held-out answers, each model bound
-// to the answer's request as the guard binds it. The request-aware default makes three native
-// classifier calls where the answer classifier alone makes one.
+// to the answer's request as the guard binds it (outside the timing: h runs once per generation).
+// The request-aware default makes two native classifier calls per block (a and c) where the answer
+// classifier alone makes one.
 //
 //   npx tsx bench/chatCostBlock.ts [--candidates 8] [--repeats 3]
 import { join } from "node:path";
