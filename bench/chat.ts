@@ -1,5 +1,5 @@
 // Chat speed on the real assistant (issue 23 section 5): SmolLM2-135M-Instruct at the chat defaults
-// (harm classifier at 0.5, the chat reward, branch auto) against our plain sampling and
+// (harm:chat-harm.json at 0.5, the chat reward, branch auto) against our plain sampling and
 // node-llama-cpp's own LlamaChatSession, on the same 40 harmless and 40 harmful TRAINING requests
 // (models/testbed/assistant-requests.train.jsonl: never an evaluation prompt), same threads,
 // temperature 1 and max-tokens 128. The three run interleaved, request by request with their order
@@ -111,15 +111,18 @@ class NodeLlamaCppChat {
 /** Guard-time split: each wrapped call's time while the guard ran. */
 function profileGuard(guard: Guard): { during<T>(fn: () => Promise<T>): Promise<T>; shares(): Array<[string, number]>; restore(): void } {
   const engine = guard.engine;
-  // The guard's cost is the set of both defaults (a chat prompt uses the harm classifier): time each.
+  // The guard's cost is the set of both defaults (a chat prompt uses harm:chat-harm.json): time each.
+  // The chat default is bound to each request as a new instance of its class (CostModel.forRequest),
+  // so the wrapper goes on each class's stepCosts (once per class), where bound copies find it too.
   const set = guard.cost as unknown as { names?(): string[]; get?(name: string): object };
-  const costs = set.names && set.get ? set.names().map((name) => set.get!(name)) : [guard.cost];
+  const models = set.names && set.get ? set.names().map((name) => set.get!(name)) : [guard.cost];
+  const costs = [...new Set(models.map((m) => Object.getPrototypeOf(m) as object))];
   const wrapped = [
     wrapMethod(engine, "decode", "decode (llama_decode: prompt and candidates)"),
     wrapMethod(engine, "sample", "sampling (engine.sample)"),
     wrapMethod(engine, "hidden", "hidden-state reads"),
     wrapMethod(engine, "detokenize", "detokenize"),
-    ...costs.map((c) => wrapMethod(c as { stepCosts(): unknown }, "stepCosts", "cost model (harm classifier)")),
+    ...costs.map((c) => wrapMethod(c as { stepCosts(): unknown }, "stepCosts", "cost model")),
   ];
   const totals = new Map<string, number>();
   const calls = new Map<string, number>();
