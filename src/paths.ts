@@ -27,7 +27,7 @@ export const SHIPPED_FILES = {
   "conflict-lexicon.json": join(PACKAGE_ROOT, "models", "conflict-lexicon.json"),
   /** The first harm classifier (P(unsafe) of a text), trained with the tiny assistant's answers. */
   "harm-classifier.bin": join(PACKAGE_ROOT, "models", "harm-classifier.bin"),
-  /** The chat harm classifier (issue 26), the default cost model of chat prompts. */
+  /** The chat harm classifier (issue 26): the "a" (answer harm) of chat-harm.json, the chat default before it. */
   "chat-harm-classifier.bin": join(PACKAGE_ROOT, "models", "chat-harm-classifier.bin"),
   /** The chat default cost (issue 26): harm:chat-harm.json names the answer-harm, request-harm and compliance classifiers. */
   "chat-harm.json": join(PACKAGE_ROOT, "models", "chat-harm.json"),

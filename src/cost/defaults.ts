@@ -10,8 +10,8 @@ export const DEFAULT_HARM_CLASSIFIER: string = SHIPPED_FILES["harm-classifier.bi
 /**
  * Absolute path of the chat harm classifier, models/chat-harm-classifier.bin (issue 26): the same
  * kind, retrained on harm labels by prompt-disjoint splits, its scale chosen on training rows for
- * the guard's block charges. A text classifier needs no backbone, so the default cannot be
- * missing a model and silently fall back (docs/cost-models.md, "The chat default").
+ * the guard's block charges. The "a" (answer harm) of the chat default below, and the chat default
+ * before it (docs/cost-models.md, "The chat default").
  */
 export const CHAT_HARM_CLASSIFIER: string = SHIPPED_FILES["chat-harm-classifier.bin"];
 

@@ -26,7 +26,6 @@ import { sha256HexSchema } from "../util/fileHash.js";
 export const ROLLOUT_MAGIC = "IGROLOUT";
 export const ROLLOUT_FORMAT_VERSION = 1;
 
-
 /** One continuation of one prompt. States are the block boundaries, in order. */
 export const rolloutSchema = z
   .object({
