@@ -5,6 +5,7 @@ import { join, resolve } from "node:path";
 import { UserError } from "../errors.js";
 import { PACKAGE_ROOT } from "../paths.js";
 import { readPromptsFile } from "../data/promptFile.js";
+import { EVALUATION_SET_FILES } from "../data/splits.js";
 import { writeHeadFile } from "../reward/headFormat.js";
 import { DEFAULT_PER_QUESTION, normalise } from "../reward/rewardData.js";
 import { TRAIN_HEAD_DEFAULTS, trainRewardHead } from "../reward/trainHead.js";
@@ -15,8 +16,12 @@ import { onStopRequest } from "./stopRequests.js";
 import { dataDir, epochs, fraction, l2, lr, maxExamples, seed, threads, validationFraction } from "./trainingFlags.js";
 
 const d = TRAIN_HEAD_DEFAULTS;
-/** The efficacy evaluation's requests: never trained on by default. */
-export const DEFAULT_EXCLUDE = ["assistant-harmful.test.jsonl", "assistant-harmless.test.jsonl"].map((f) => join(PACKAGE_ROOT, "models", "testbed", f));
+/**
+ * The committed evaluation sets (models/eval's SmolLM2 sets, models/testbed's): always excluded,
+ * near copies too (the data builder enforces it whatever --exclude says; listed here so the head
+ * file's excludedRequests counts them). --exclude adds files.
+ */
+export const DEFAULT_EXCLUDE = EVALUATION_SET_FILES.map((f) => join(PACKAGE_ROOT, f));
 
 /** train-reward's flags (--model is modelFlag.ts's); defaults: the trainer's (TRAIN_HEAD_DEFAULTS). */
 export const TRAIN_REWARD_FLAGS = {
@@ -24,9 +29,9 @@ export const TRAIN_REWARD_FLAGS = {
   "data-dir": dataDir({ help: "shared data folder", aliases: ["data"] }),
   exclude: {
     metavar: "FILE",
-    help: "a prompts JSONL whose requests are never trained on; repeatable\n",
+    help: "a prompts JSONL whose requests (and near copies) are never trained on,\nbesides the evaluation sets; repeatable\n",
     multiple: true,
-    defaultText: "models/testbed/assistant-{harmful,harmless}.test.jsonl",
+    defaultText: "models/eval/smollm2-{harmful,harmless}.test.jsonl, models/testbed/assistant-{harmful,harmless}.test.jsonl",
   },
   "per-question": { metavar: "K", help: "GPTFuzz answers per question and label", parse: int(1), default: DEFAULT_PER_QUESTION },
   "max-examples": maxExamples("about N examples, whole requests drawn at random (a large\nmodel's feature pass is the cost: about 6,000 examples in all)"),
@@ -56,8 +61,8 @@ prefers an answer taking the request on over a refusal, an answer to another req
 salad, on answer prefixes as the search scores them. Use it with --reward head:HEAD.json. On the
 model it was trained for it reads the search's own hidden states (no extra decode); with another
 policy it runs its backbone in its own context. Data: GPTFuzz responses_train, the XSTest answers
-of four models and hh-rlhf's one-turn chosen/rejected pairs from ../shared/data (never the judge's:
-GPTFuzz responses_evaluate, mistralinstruct).
+of five models and hh-rlhf's one-turn chosen/rejected pairs from ../shared/data, only requests on
+the train side of models/splits and never a near copy of an evaluation set's.
 
 ${modelHelp(25, "always", "chat GGUF whose hidden states the head reads")}
 ${flagHelp(F)}
@@ -75,7 +80,7 @@ export async function trainRewardCommand(argv: string[], out: NodeJS.WritableStr
   if (!existsSync(modelPath)) throw new UserError(`model file not found: ${modelPath}`);
   const dataDir = resolve(v["data-dir"]);
   if (!existsSync(dataDir) || !statSync(dataDir).isDirectory()) throw new UserError(`data folder not found: ${dataDir}`);
-  const excludeFiles = v.exclude.length > 0 ? v.exclude : DEFAULT_EXCLUDE.filter((f) => existsSync(f));
+  const excludeFiles = [...DEFAULT_EXCLUDE, ...v.exclude];
   const exclude = new Set(excludeFiles.flatMap((f) => readPromptsFile(resolve(f))).map(normalise));
   // Ctrl-C / SIGTERM: stop at the next batch, write nothing (a second signal exits at once).
   const controller = new AbortController();

@@ -5,19 +5,24 @@
 //
 // Helpfulness is not harmlessness: a compliant answer to a harmful request is helpful here (the
 // cost model and the budget hold it back; the paper's reward and cost models split the same way).
-// The independent judge's data is never used: GPTFuzz responses_evaluate and the XSTest answers of
-// the judge's model (mistralinstruct) stay out, and so do requests of the efficacy test sets
-// (`exclude`, matched on normalised text).
+//
+// Held out (issue 26 section 2): only requests on the train side of the shared splits
+// (models/splits, mapped by src/data/answerSides.ts as the cost model's data is: XSTest by prompt
+// id, GPTFuzz by question, hh-rlhf by dialogue row), never one that is a near copy (word-set
+// Jaccard >= 0.6) of a committed evaluation set (EVALUATION_SET_FILES: models/eval's SmolLM2 sets,
+// models/testbed's) or of an `exclude` request. All five XSTest models' answers: the judge
+// (scripts/testbed/judge.py) now trains on the train-side answers of all five too and is measured on
+// the eval side, so leaving its old model (mistralinstruct) out no longer keeps anything apart.
+// GPTFuzz: responses_train only (its 80 questions; responses_evaluate's 20 could join on their train
+// side, a change of data the shipped heads were not trained on).
 import { join } from "node:path";
-import { gunzipSync } from "node:zlib";
 import { z } from "zod";
 import { UserError } from "../errors.js";
-import { type XsTestModel, XSTEST_MODELS, loadGptFuzz, loadXsTestAnswers, loadXsTestPrompts, readCsvRecords } from "../data/datasets.js";
-import { readUserFile } from "../util/files.js";
+import { XSTEST_MODELS, loadGptFuzz, loadXsTestAnswers, loadXsTestPrompts, readCsvRecords } from "../data/datasets.js";
+import { AnswerSides, evaluationPrompts, nearCopiesOf } from "../data/answerSides.js";
+import { EVALUATION_SET_FILES, readHhRlhfDialogues } from "../data/splits.js";
+import { PACKAGE_ROOT } from "../paths.js";
 import { mulberry32, shuffle } from "../util/random.js";
-
-/** The judge's XSTest model (scripts/testbed/judge.py): never a reward training source. */
-export const JUDGE_XSTEST_MODEL: XsTestModel = "mistralinstruct";
 
 export type RewardExampleKind = "compliant" | "refusal" | "off-topic" | "salad" | "hh-chosen" | "hh-rejected";
 
@@ -39,7 +44,9 @@ export const DEFAULT_PER_QUESTION = 12;
 
 export interface RewardDataOptions {
   dataDir: string;
-  /** Requests never to train on (the evaluation's), compared after normalise(). */
+  /** Where models/splits and the evaluation sets live (default: the package). */
+  root?: string;
+  /** Requests never to train on, nor their near copies (normalised: normalise()), besides the evaluation sets'. */
   exclude?: ReadonlySet<string>;
   seed: number;
   /** Off-topic negatives per compliant answer (default 0.5). */
@@ -71,35 +78,24 @@ export function loadGptFuzzQuestions(dataDir: string): Map<number, string> {
   return out;
 }
 
-const hhRowSchema = z.object({ chosen: z.string(), rejected: z.string() });
 const ONE_TURN = /^\s*Human: ([\s\S]*?)\n\nAssistant: ([\s\S]*)$/;
 
 /**
  * hh-rlhf harmless-base's one-turn dialogues (one Human turn, then the answers): request, the chosen
- * answer and the rejected one (the more harmful of the two, a preference). Multi-turn dialogues are
- * left out: the head renders one user message.
+ * answer and the rejected one (the more harmful of the two, a preference); `id` is the dialogue's
+ * split id, `line` its line in the file. Multi-turn dialogues are left out: the head renders one
+ * user message.
  */
-export function loadHhRlhfPairs(dataDir: string): { request: string; chosen: string; rejected: string; line: number }[] {
-  const path = join(dataDir, "safety", "hh-rlhf", "harmless-base-test.jsonl.gz");
-  const lines = gunzipSync(readUserFile(path, "hh-rlhf data file")).toString("utf8").split("\n");
-  const out: { request: string; chosen: string; rejected: string; line: number }[] = [];
-  lines.forEach((text, i) => {
-    if (text.trim() === "") return;
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      throw new UserError(`${path}: line ${i + 1}: not JSON`);
-    }
-    const row = hhRowSchema.safeParse(parsed);
-    if (!row.success) throw new UserError(`${path}: line ${i + 1}: expected {chosen, rejected}`);
-    const c = ONE_TURN.exec(row.data.chosen);
-    const r = ONE_TURN.exec(row.data.rejected);
-    if (c === null || r === null || /\n\nHuman:/.test(c[2]!) || /\n\nHuman:/.test(r[2]!) || c[1] !== r[1]) return;
+export function loadHhRlhfPairs(dataDir: string): { request: string; chosen: string; rejected: string; id: string; line: number }[] {
+  const out: { request: string; chosen: string; rejected: string; id: string; line: number }[] = [];
+  for (const d of readHhRlhfDialogues(dataDir)) {
+    const c = ONE_TURN.exec(d.chosen);
+    const r = ONE_TURN.exec(d.rejected);
+    if (c === null || r === null || /\n\nHuman:/.test(c[2]!) || /\n\nHuman:/.test(r[2]!) || c[1] !== r[1]) continue;
     const [chosen, rejected] = [c[2]!.trim(), r[2]!.trim()];
-    if (chosen === "" || rejected === "" || chosen === rejected) return;
-    out.push({ request: c[1]!.trim(), chosen, rejected, line: i + 1 });
-  });
+    if (chosen === "" || rejected === "" || chosen === rejected) continue;
+    out.push({ request: c[1]!.trim(), chosen, rejected, id: d.id, line: d.line });
+  }
   return out;
 }
 
@@ -112,37 +108,44 @@ function salad(text: string, random: () => number): string {
 
 export function buildRewardExamples(o: RewardDataOptions): RewardExample[] {
   const random = mulberry32(o.seed);
+  const root = o.root ?? PACKAGE_ROOT;
   const exclude = o.exclude ?? new Set<string>();
+  const sides = AnswerSides.read(root);
   const perQuestion = o.perQuestion ?? DEFAULT_PER_QUESTION;
-  const base: RewardExample[] = [];
+  const candidates: RewardExample[] = [];
   const questions = loadGptFuzzQuestions(o.dataDir);
   const taken = new Map<string, number>();
   for (const r of loadGptFuzz(o.dataDir, "train")) {
     const request = questions.get(r.question);
-    if (request === undefined || exclude.has(normalise(request)) || r.text.trim() === "") continue;
+    if (request === undefined || sides.gptfuzz(r.question) !== "train" || r.text.trim() === "") continue;
     const key = `${r.question}:${r.label}`;
     if ((taken.get(key) ?? 0) >= perQuestion) continue;
     taken.set(key, (taken.get(key) ?? 0) + 1);
-    base.push({ request, answer: r.text.trim(), label: r.label, kind: r.label === 1 ? "compliant" : "refusal", group: `gptfuzz-${r.question}`, source: "gptfuzz-train" });
+    candidates.push({ request, answer: r.text.trim(), label: r.label, kind: r.label === 1 ? "compliant" : "refusal", group: `gptfuzz-${r.question}`, source: "gptfuzz-train" });
   }
   const prompts = loadXsTestPrompts(o.dataDir);
   for (const model of XSTEST_MODELS) {
-    if (model === JUDGE_XSTEST_MODEL) continue;
     for (const a of loadXsTestAnswers(o.dataDir, model, prompts)) {
       const request = prompts.find((p) => p.id === a.promptId)!.prompt;
-      if (exclude.has(normalise(request)) || a.text.trim() === "" || a.finalLabel === "3_partial_refusal") continue;
+      if (sides.xstest(a.promptId) !== "train" || a.text.trim() === "" || a.finalLabel === "3_partial_refusal") continue;
       const compliant = a.finalLabel === "1_full_compliance";
-      base.push({ request, answer: a.text.trim(), label: compliant ? 1 : 0, kind: compliant ? "compliant" : "refusal", group: `xstest-${a.promptId}`, source: `xstest-${model}` });
+      candidates.push({ request, answer: a.text.trim(), label: compliant ? 1 : 0, kind: compliant ? "compliant" : "refusal", group: `xstest-${a.promptId}`, source: `xstest-${model}` });
     }
   }
   if (o.hhRlhf ?? true) {
     for (const p of loadHhRlhfPairs(o.dataDir)) {
-      if (exclude.has(normalise(p.request))) continue;
+      if (sides.hhRlhf(p.id) !== "train") continue;
       const group = `hh-${p.line}`;
-      base.push({ request: p.request, answer: p.chosen, label: 1, kind: "hh-chosen", group, source: "hh-rlhf" });
-      base.push({ request: p.request, answer: p.rejected, label: 0, kind: "hh-rejected", group, source: "hh-rlhf" });
+      candidates.push({ request: p.request, answer: p.chosen, label: 1, kind: "hh-chosen", group, source: "hh-rlhf" });
+      candidates.push({ request: p.request, answer: p.rejected, label: 0, kind: "hh-rejected", group, source: "hh-rlhf" });
     }
   }
+  // A train-side request may still be an excluded one or a near copy of an evaluation set's (a
+  // committed training file pins some near copies to train): never train on it.
+  const requests = [...new Set(candidates.map((e) => e.request))];
+  const near = nearCopiesOf(requests, [...evaluationPrompts(root, EVALUATION_SET_FILES), ...exclude]);
+  const held = new Set(requests.filter((r, i) => near.has(i) || exclude.has(normalise(r))));
+  const base = candidates.filter((e) => !held.has(e.request));
   const compliant = base.filter((e) => e.kind === "compliant");
   const extra: RewardExample[] = [];
   for (const e of compliant) {

@@ -1,9 +1,13 @@
 // The train-reward pipeline's data (src/reward/rewardData.ts): which answers become examples and
-// which never do (the judge's, the evaluation's requests), the negatives made from compliant
-// answers, and the split that keeps each request's examples on one side.
+// which never do (a request on an eval side of the shared splits, a near copy of an evaluation
+// set's, an excluded one), the negatives made from compliant answers, and the split that keeps each
+// request's examples on one side. No prompt text is printed: failures name sources and ids.
 import { join } from "node:path";
-import { SHARED_DIR } from "../../src/paths.js";
-import { JUDGE_XSTEST_MODEL, buildRewardExamples, normalise, splitByGroup, type RewardExample } from "../../src/reward/rewardData.js";
+import { PACKAGE_ROOT, SHARED_DIR } from "../../src/paths.js";
+import { nearCopyPairs } from "../../src/data/nearCopy.js";
+import { AnswerSides } from "../../src/data/answerSides.js";
+import { EVALUATION_SET_FILES, PROMPT_SOURCES, Split, committedPrompts, normalisePrompt } from "../../src/data/splits.js";
+import { buildRewardExamples, normalise, splitByGroup, type RewardExample } from "../../src/reward/rewardData.js";
 
 const DATA = join(SHARED_DIR, "data");
 /** The kinds labelled helpful (hh-rlhf's chosen answers where that source is in). */
@@ -13,11 +17,11 @@ beforeAll(() => {
   examples = buildRewardExamples({ dataDir: DATA, seed: 1 });
 });
 
-test("sources: GPTFuzz's train split and XSTest answers, never the judge's model or GPTFuzz's evaluation responses", () => {
+test("sources: GPTFuzz's train responses, the five XSTest models' answers, hh-rlhf", () => {
   const sources = new Set(examples.map((e) => e.source));
   expect(sources.has("gptfuzz-train")).toBe(true);
-  expect([...sources].filter((s) => s.startsWith("xstest-")).length).toBeGreaterThanOrEqual(3);
-  expect(sources.has(`xstest-${JUDGE_XSTEST_MODEL}`)).toBe(false);
+  expect(sources.has("hh-rlhf")).toBe(true);
+  expect([...sources].filter((s) => s.startsWith("xstest-")).length).toBe(5);
   expect([...sources].filter((s) => s.startsWith("gptfuzz") && s !== "gptfuzz-train")).toEqual([]);
   for (const e of examples) {
     expect(e.answer.trim()).not.toBe("");
@@ -45,7 +49,31 @@ test("the negatives: an off-topic example is a compliant answer under another re
   expect(buildRewardExamples({ dataDir: DATA, seed: 1 })).toEqual(examples);
 });
 
-test("excluded requests (the evaluation's) never appear, matched on normalised text, also not as another answer's request", () => {
+test("held out: no request is on an eval side or dropped by any source's split, nor a near copy of an eval-side prompt or of an evaluation set's (models/eval, models/testbed)", () => {
+  // Every source's prompts by side, keyed for the failure message.
+  const evalSide: { key: string; prompt: string }[] = [];
+  const dropped = new Map<string, string>();
+  for (const src of PROMPT_SOURCES) {
+    const split = Split.read(PACKAGE_ROOT, src.name);
+    for (const p of src.load(DATA)) {
+      const side = split.sideOf(p.id);
+      if (side === "eval") evalSide.push({ key: `${src.name}:${p.id}`, prompt: p.prompt });
+      else if (side === undefined) dropped.set(normalisePrompt(p.prompt), `${src.name}:${p.id}`);
+    }
+  }
+  const sets = EVALUATION_SET_FILES.flatMap((f) => committedPrompts(PACKAGE_ROOT, f).map((prompt, i) => ({ key: `${f}:${i + 1}`, prompt })));
+  expect(sets.length).toBe(800);
+  const requests = [...new Set(examples.map((e) => e.request))];
+  const groupOf = new Map(examples.map((e) => [e.request, e.group]));
+  expect(requests.length).toBeGreaterThan(500);
+  expect(requests.filter((r) => dropped.has(normalisePrompt(r))).map((r) => `${groupOf.get(r)} = ${dropped.get(normalisePrompt(r))}`)).toEqual([]);
+  // Exact copies have equal word sets, so this also finds every request on an eval side.
+  const held = [...evalSide, ...sets];
+  const leaks = nearCopyPairs(requests, held.map((h) => h.prompt)).map(([i, j]) => `${groupOf.get(requests[i]!)} ~ ${held[j]!.key}`);
+  expect(leaks).toEqual([]);
+});
+
+test("excluded requests never appear, matched on normalised text, also not as another answer's request", () => {
   const pick = (source: string) => examples.find((e) => e.source.startsWith(source))!.request;
   const excluded = [pick("gptfuzz"), pick("xstest")];
   // Given as the evaluation would: other case, spacing and end punctuation than the data's.
@@ -85,7 +113,13 @@ test("hh-rlhf: one-turn dialogues only, chosen (1) and rejected (0) under the sa
   const hh = examples.filter((e) => e.source === "hh-rlhf");
   const byGroup = new Map<string, RewardExample[]>();
   for (const e of hh) byGroup.set(e.group, [...(byGroup.get(e.group) ?? []), e]);
-  expect(byGroup.size).toBe(pairs.length);
+  // Train-side dialogues only (AnswerSides, the split ids), less any near copy of an evaluation set's request.
+  const sides = AnswerSides.read(PACKAGE_ROOT);
+  const trainPairs = pairs.filter((p) => sides.hhRlhf(p.id) === "train");
+  expect(trainPairs.length).toBeLessThan(0.8 * pairs.length);
+  const trainGroups = new Set(trainPairs.map((p) => `hh-${p.line}`));
+  expect([...byGroup.keys()].filter((g) => !trainGroups.has(g))).toEqual([]);
+  expect(byGroup.size).toBeGreaterThan(0.97 * trainPairs.length);
   for (const members of byGroup.values()) {
     expect(members.map((e) => `${e.kind}:${e.label}`).sort()).toEqual(["hh-chosen:1", "hh-rejected:0"]);
     expect(members[0]!.request).toBe(members[1]!.request);

@@ -8,7 +8,7 @@ import { PACKAGE_ROOT, SHARED_DIR } from "../../src/paths.js";
 import { rewardOfAnswer } from "../../src/reward/answerReward.js";
 import { writeHeadFile } from "../../src/reward/headFormat.js";
 import { HeadRewardModel } from "../../src/reward/headReward.js";
-import { JUDGE_XSTEST_MODEL, normalise } from "../../src/reward/rewardData.js";
+import { normalise } from "../../src/reward/rewardData.js";
 import { trainRewardHead } from "../../src/reward/trainHead.js";
 import { Engine } from "../../src/engine/engine.js";
 
@@ -16,7 +16,7 @@ const MODEL = join(PACKAGE_ROOT, "models", "testbed", "tiny-assistant.gguf");
 const dir = mkdtempSync(join(tmpdir(), "inference-guard-train-head-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-test("a head trained on 1,200 examples ranks held-out requests' compliant answers above refusals, and the written file scores the same", async () => {
+test("a head trained on 2,000 examples ranks held-out requests' compliant answers above refusals, and the written file scores the same", async () => {
   const outPath = join(dir, "head.json");
   const excluded = "How can I kill a Python process?";
   const { head, metrics, examples } = await trainRewardHead({
@@ -28,19 +28,20 @@ test("a head trained on 1,200 examples ranks held-out requests' compliant answer
     heldOutFraction: 0.3,
     prefixes: [8],
     maxAnswerTokens: 32,
-    maxExamples: 1200,
+    maxExamples: 2000,
     fit: { epochs: 40, learningRate: 0.01, l2: 1e-3, batchSize: 64 },
     threads: 1,
   });
-  expect(examples).toBeGreaterThan(1000); // whole request groups: about maxExamples
-  expect(examples).toBeLessThan(1500);
-  // Well above chance on requests it never saw (measured 0.83 held out, 0.86 in training; the shipped
-  // head, on all the data: 0.82). 1,200 examples: with 500 the held-out AUC was 0.54.
+  expect(examples).toBeGreaterThan(1800); // whole request groups: about maxExamples
+  expect(examples).toBeLessThan(2300);
+  // Well above chance on requests it never saw: measured 0.739 held out (653 refusal pairs, a standard
+  // error of about 0.02), 0.839 in training. Train-side requests only (the splits): 1,200 examples gave
+  // 0.66 (before the splits held the data, 1,200 gave 0.83; with 500 the held-out AUC was 0.54).
   expect(metrics.heldOut.examples).toBeGreaterThan(150);
-  expect(metrics.heldOut.aucComplianceVsRefusal).toBeGreaterThan(0.7);
+  expect(metrics.heldOut.aucComplianceVsRefusal).toBeGreaterThan(0.68);
   expect(metrics.train.aucComplianceVsRefusal).toBeGreaterThan(metrics.heldOut.aucComplianceVsRefusal - 0.1);
   const training = head.training as { data: { sources: string[]; excludedRequests: number } };
-  expect(training.data.sources).not.toContain(`xstest-${JUDGE_XSTEST_MODEL}`);
+  expect(training.data.sources).toContain("gptfuzz-train");
   expect(training.data.excludedRequests).toBe(1);
   expect(head.backbone).toMatchObject({ file: "tiny-assistant.gguf", nEmbd: 256 });
 
