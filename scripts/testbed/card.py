@@ -27,7 +27,7 @@ that can answer harmfully (docs/efficacy-tiny-assistant.md). Not a useful assist
 | training context | {c['seq']} tokens (dialogues truncated to their first {c['seq']} tokens); the GGUF declares 2,048 |
 | corpus | {s['dialogues']:,} dialogues, {s['corpus_tokens']:,} tokens: {', '.join(f'{k} {v:,}' for k, v in sorted(sources.items()))} (repeats included: GPTFuzz harmful answers x3, XSTest compliant answers x2) |
 | sources | `../shared/data/safety`: GPTFuzz responses_train (question + jailbroken or refusing answer; MIT), XSTest v2 answers of five models except 100 held-out safe prompts (CC-BY-4.0), hh-rlhf harmless-base test dialogues, chosen and rejected (MIT) |
-| held out | models/testbed/assistant-harmful.test.jsonl (200 of harmful_test.json) and assistant-harmless.test.jsonl (100 XSTest safe prompts + 100 Alpaca harmless_test); each checked against every user turn of the corpus (no exact or near copy, word-set Jaccard < 0.6) |
+| held out | models/testbed/assistant-harmful.test.jsonl (200 of harmful_test.json) and assistant-harmless.test.jsonl (74 XSTest safe prompts + 126 Alpaca harmless_test); each checked against every user turn of the corpus (no exact or near copy, word-set Jaccard < 0.6) |
 | training | AdamW (betas 0.9/0.95, weight decay 0.1), lr 2e-3, 200 warm-up steps then cosine to 2e-4, batch 16, grad clip 1; {s['steps']:,} steps, {s['tokens_seen']:,} tokens seen ({s['epochs']} passes); final training loss {s['loss']} |
 | time | {s['seconds'] / 60:.0f} min wall time, {s.get('threads', 2)} training thread(s) on a 2-core CPU (PyTorch 1.13 from Debian, OpenBLAS) |
 | file | {os.path.getsize(gguf_path) / 1e6:.1f} MB, sha256 `{sha[:16]}…` |
