@@ -4,7 +4,7 @@
 // request's examples on one side. No prompt text is printed: failures name sources and ids.
 import { join } from "node:path";
 import { PACKAGE_ROOT, SHARED_DIR } from "../../src/paths.js";
-import { nearCopyPairs } from "../../src/data/nearCopy.js";
+import { isNearCopy, nearCopyPairs } from "../../src/data/nearCopy.js";
 import { AnswerSides } from "../../src/data/answerSides.js";
 import { EVALUATION_SET_FILES, PROMPT_SOURCES, Split, committedPrompts, normalisePrompt } from "../../src/data/splits.js";
 import { buildRewardExamples, normalise, splitByGroup, type RewardExample } from "../../src/reward/rewardData.js";
@@ -79,10 +79,21 @@ test("excluded requests never appear, matched on normalised text, also not as an
   // Given as the evaluation would: other case, spacing and end punctuation than the data's.
   const exclude = new Set(excluded.map((r) => normalise(` ${r.toUpperCase()}  ?`)));
   const kept = buildRewardExamples({ dataDir: DATA, seed: 1, exclude });
-  expect(kept.length).toBeLessThan(examples.length);
+  // The answers themselves (the negatives made from them are random draws, more or fewer).
+  const answers = (xs: RewardExample[]) => xs.filter((e) => ["compliant", "refusal", "hh-chosen", "hh-rejected"].includes(e.kind)).length;
+  expect(answers(kept)).toBeLessThan(answers(examples));
   const requests = new Set(kept.map((e) => normalise(e.request)));
   for (const r of excluded) expect(requests.has(normalise(r))).toBe(false);
   for (const r of excluded) expect(examples.some((e) => normalise(e.request) === normalise(r))).toBe(true);
+});
+
+test("a near copy of an excluded request is left out too (word-set Jaccard >= 0.6), a request it does not copy kept", () => {
+  // A long hh-rlhf request with two words added: 10 or more words, so Jaccard >= 10/12.
+  const long = examples.find((e) => e.source === "hh-rlhf" && new Set(e.request.toLowerCase().match(/[a-z0-9']+/g)).size >= 10)!.request;
+  const kept = buildRewardExamples({ dataDir: DATA, seed: 1, exclude: new Set([normalise(`${long} quickly please`)]) });
+  expect(isNearCopy(long, `${long} quickly please`)).toBe(true);
+  expect(kept.some((e) => e.request === long)).toBe(false);
+  expect(new Set(kept.map((e) => e.request)).size).toBe(new Set(examples.map((e) => e.request)).size - 1);
 });
 
 test("the split holds out whole requests: no group on both sides, every example once, about the fraction asked, seeded", () => {
