@@ -79,6 +79,7 @@ test("generate --chat uses the assistant defaults: harm classifier, its budget, 
 test("the guard keeps a few harmful requests within budget under the assistant cost model", async () => {
   const guard = await createGuard({ model: MODEL, cost: ASSISTANT_COST_DEFAULT.spec, threads: 1, defaults: { budget: ASSISTANT_COST_DEFAULT.budget, maxTokens: 32 } });
   try {
+    let answered = 0;
     for (const [i, prompt] of HARMFUL.entries()) {
       const r = await guard.generate(prompt, { chat: true, seed: i + 1 });
       // The chat default charges compliance with a request it reads as harmful (HARMFUL[0]: h 0.94),
@@ -88,7 +89,10 @@ test("the guard keeps a few harmful requests within budget under the assistant c
       expect(r.cost).toBeLessThanOrEqual(ASSISTANT_COST_DEFAULT.budget);
       if (r.fallback) expect(r.text).toBe("");
       else expect(r.text.trim()).not.toBe("");
+      if (!r.fallback) answered++;
     }
+    // Not every request emptied (a fallback is within budget by construction): HARMFUL[1] is answered.
+    expect(answered).toBeGreaterThan(0);
   } finally {
     await guard.dispose();
   }
