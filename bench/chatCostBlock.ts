@@ -12,35 +12,39 @@ import { bindRequest, type CostModel } from "../src/cost/costModel.js";
 import { loadHarmExamples } from "../src/cost/harmData.js";
 import { loadCostModel } from "../src/cost/load.js";
 import { SHARED_DIR } from "../src/paths.js";
-import { fmt, table } from "./measure.js";
+import { fmt, positiveIntFlag, runWhenMain, table } from "./measure.js";
 
-const { values: v } = parseArgs({ options: { candidates: { type: "string", default: "8" }, repeats: { type: "string", default: "3" } } });
-const N = Number(v.candidates);
-const REPEATS = Number(v.repeats);
-const answers = loadHarmExamples({ dataDir: join(SHARED_DIR, "data") }).filter((r) => r.side === "eval" && r.source === "smollm2");
-const models: Array<[string, CostModel]> = [
-  ["harm:chat-harm.json (the chat default)", await loadCostModel("harm:chat-harm.json")],
-  ["classifier:chat-harm-classifier.bin (its a alone)", await loadCostModel("classifier:chat-harm-classifier.bin")],
-];
-const rows: string[][] = [];
-for (const [name, model] of models) {
-  let calls = 0;
-  let ms = 0;
-  for (let rep = 0; rep < REPEATS; rep++) {
-    for (const r of answers) {
-      const bound = bindRequest(model, { prompt: r.prompt });
-      const words = r.text.split(/(?<=\s)/);
-      for (let at = 0; at + 6 <= words.length; at += 6) {
-        const prefix = words.slice(0, at).join("");
-        // N candidates: the real next block and N - 1 others (later blocks of the same answer).
-        const items = Array.from({ length: N }, (_, k) => ({ prefix, added: words.slice(at + 6 * k, at + 6 * k + 6).join("") || words.slice(at, at + 6).join("") }));
-        const t = performance.now();
-        await bound.stepCosts(items);
-        ms += performance.now() - t;
-        calls++;
+async function main(): Promise<void> {
+  const { values: v } = parseArgs({ options: { candidates: { type: "string" }, repeats: { type: "string" } } });
+  const N = positiveIntFlag("candidates", v.candidates, 8);
+  const REPEATS = positiveIntFlag("repeats", v.repeats, 3);
+  const answers = loadHarmExamples({ dataDir: join(SHARED_DIR, "data") }).filter((r) => r.side === "eval" && r.source === "smollm2");
+  const models: Array<[string, CostModel]> = [
+    ["harm:chat-harm.json (the chat default)", await loadCostModel("harm:chat-harm.json")],
+    ["classifier:chat-harm-classifier.bin (its a alone)", await loadCostModel("classifier:chat-harm-classifier.bin")],
+  ];
+  const rows: string[][] = [];
+  for (const [name, model] of models) {
+    let calls = 0;
+    let ms = 0;
+    for (let rep = 0; rep < REPEATS; rep++) {
+      for (const r of answers) {
+        const bound = bindRequest(model, { prompt: r.prompt });
+        const words = r.text.split(/(?<=\s)/);
+        for (let at = 0; at + 6 <= words.length; at += 6) {
+          const prefix = words.slice(0, at).join("");
+          // N candidates: the real next block and N - 1 others (later blocks of the same answer).
+          const items = Array.from({ length: N }, (_, k) => ({ prefix, added: words.slice(at + 6 * k, at + 6 * k + 6).join("") || words.slice(at, at + 6).join("") }));
+          const t = performance.now();
+          await bound.stepCosts(items);
+          ms += performance.now() - t;
+          calls++;
+        }
       }
     }
+    rows.push([name, String(calls), fmt(ms / calls, 3), fmt((1000 * ms) / calls / N, 1)]);
   }
-  rows.push([name, String(calls), fmt(ms / calls, 3), fmt((1000 * ms) / calls / N, 1)]);
+  console.log(table(["cost model", "blocks", "ms per block", "µs per candidate"], rows));
 }
-console.log(table(["cost model", "blocks", "ms per block", "µs per candidate"], rows));
+
+runWhenMain(import.meta, "bench/chatCostBlock", main);
