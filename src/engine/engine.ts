@@ -1,8 +1,8 @@
 // The engine: loads a GGUF through node-llama-cpp and runs beams as sequences of one llama.cpp
 // context. One `step` extends every live beam by a token in ONE batched decode; each beam's
 // next-token distribution and last-layer hidden state come from its own row of that forward pass.
-// The model file's checks and the facts read from its metadata are ggufFile.ts's.
-import { cpus } from "node:os";
+// The model file's checks and the facts read from its metadata are ggufFile.ts's; the measured
+// thread and flash-attention defaults are runtimeDefaults.ts's.
 import {
   getLlama,
   resolveChatWrapper,
@@ -15,10 +15,10 @@ import { seedHalves, type NativeBatchContext, type SampleParams } from "../nativ
 import { DEFAULT_MAX_SEQUENCES, MAX_CONTEXT_SIZE } from "./constants.js";
 import { assertGgufFile, hasChatTemplate, kvBytesPerCell } from "./ggufFile.js";
 import { checkNodeLlamaCpp, createBatchContext } from "./nodeLlamaInternals.js";
+import { defaultFlashAttention, defaultThreads, type GpuOption } from "./runtimeDefaults.js";
 
 export { DEFAULT_MAX_SEQUENCES, DETOKENIZE_CONTEXT, MAX_CONTEXT_SIZE } from "./constants.js";
-
-export type GpuOption = false | "auto" | "cuda" | "metal" | "vulkan";
+export { defaultFlashAttention, defaultThreads, type GpuOption } from "./runtimeDefaults.js";
 
 export interface EngineOptions {
   /** Path of a GGUF file. */
@@ -79,33 +79,6 @@ export interface LogitBias {
   tokens: Int32Array;
   values: Float32Array;
 }
-
-/**
- * Default thread count, by measurement. Small models: 1, since the per-token work is too small to
- * split and extra threads only add synchronisation. stories260K on 2 cores (npm run bench, section
- * 5): with the cores free, 2 threads take ~1.9x the time per token of 1; with other processes on
- * the cores, a decode waits for every thread and 2 threads were ~150x slower. Larger models: every
- * core on small machines, one left free on larger ones. The 1.1B shape on 2 free cores
- * (docs/performance.md): 2 threads ~45 ms/token, 1 thread ~80 (1.8x slower), so leaving one of
- * two cores free halves the speed; with the cores busy, 2 threads stall (use --threads 1 there).
- */
-export function defaultThreads(nEmbd: number): number {
-  if (nEmbd <= 1024) return 1;
-  const cores = cpus().length;
-  return Math.max(1, Math.min(cores <= 4 ? cores : cores - 1, 16));
-}
-
-/**
- * Flash attention off for small models on CPU, by measurement: stories260K (head size 8) ran plain
- * sampling ~1.4x and a K=4 guarded search ~1.8x faster without it. Larger models keep llama.cpp's auto.
- * Decided from the file size, before loading, so node-llama-cpp's own contexts (the reference
- * path) use the same attention kernel as ours.
- */
-export function defaultFlashAttention(gpu: GpuOption, modelBytes: number): "auto" | "off" {
-  return gpu === false && modelBytes < SMALL_MODEL_BYTES ? "off" : "auto";
-}
-
-const SMALL_MODEL_BYTES = 100 * 1024 * 1024;
 
 function assertCount(name: string, value: number): void {
   if (!Number.isInteger(value) || value < 1) throw new UserError(`${name} must be a positive integer (got ${value})`);
