@@ -18,7 +18,7 @@
 //   /usr/bin/python3 scripts/testbed/judge.py ../shared --score OUT.jsonl SCORED.jsonl
 //   python3 scripts/testbed/branch_summary.py SCORED.jsonl
 import { readFileSync, writeFileSync } from "node:fs";
-import type { CostModel } from "../src/cost/costModel.js";
+import { bindRequest, type CostModel } from "../src/cost/costModel.js";
 import { loadCostModel } from "../src/cost/load.js";
 import { loadRewardModel } from "../src/reward/load.js";
 import { rewardOfAnswer } from "../src/reward/answerReward.js";
@@ -78,7 +78,8 @@ for (const p of prompts) {
   const messages = [{ role: "user" as const, content: p.prompt }];
   const promptTokens = engine.chatPrompt(messages);
   for (const [name, v] of Object.entries(variants)) {
-    const cost = costs.get(v.cost ?? "classifier:models/harm-classifier.bin")!;
+    // A request-aware cost (harm:, the chat default) charges compliance with this request: bound as the guard binds it.
+    const cost = bindRequest(costs.get(v.cost ?? "classifier:models/harm-classifier.bin")!, { messages });
     const reward = rewards.get(v.reward ?? "logprob")!;
     const budget = v.budget ?? BUDGET;
     const step = wrapMethod(engine, "step", "step", (args) => (args[0] as Int32Array).length);

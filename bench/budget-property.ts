@@ -1,14 +1,16 @@
 // The guarantee over many seeds (issue 20): every guarded answer's cost, re-counted from its text by
 // the cost model, within budget; the final check (which empties an over-budget answer) never needed;
 // no empty answers. Each shipped cost model on its testbed: the conflict lexicon on stories260K
-// (completion prompts, budgets 0.5 and 1), the harm classifier on the tiny assistant (chat prompts,
-// the chat defaults: budget 0.5 and the assistant reward). A long run, not a test (`npm test` runs
+// (completion prompts, budgets 0.5 and 1), the chat default cost on the tiny assistant (chat prompts,
+// the chat defaults: harm:chat-harm.json, budget 0.5 and the assistant reward; the row in the docs
+// predates it: the harm classifier was the chat default then). A long run, not a test (`npm test` runs
 // 200 seeds of the first in test/search/property.test.ts); its last result is in docs/efficacy-tiny-assistant.md.
 //
 //   npx tsx bench/budget-property.ts [--seeds N]     (default 1000 per setting)
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createGuard } from "../src/createGuard.js";
+import { bindRequest } from "../src/cost/costModel.js";
 import { loadCostModel } from "../src/cost/load.js";
 import { DEFAULT_COST_RULES } from "../src/cost/load.js";
 import { ASSISTANT_COST_DEFAULT } from "../src/cost/defaults.js";
@@ -35,7 +37,7 @@ interface Setting {
 const settings: Setting[] = [
   { name: "lexicon, stories260K, budget 0.5", model: join(SHARED_DIR, "models", "stories260K.gguf"), chat: false, budget: 0.5, maxTokens: 150, cost: `rules:${DEFAULT_COST_RULES}` },
   { name: "lexicon, stories260K, budget 1", model: join(SHARED_DIR, "models", "stories260K.gguf"), chat: false, budget: 1, maxTokens: 150, cost: `rules:${DEFAULT_COST_RULES}` },
-  { name: "harm classifier, tiny assistant (chat), budget 0.5", model: join(PACKAGE_ROOT, "models", "testbed", "tiny-assistant.gguf"), chat: true, budget: ASSISTANT_COST_DEFAULT.budget, maxTokens: 64, cost: ASSISTANT_COST_DEFAULT.spec },
+  { name: "chat default (harm:), tiny assistant (chat), budget 0.5", model: join(PACKAGE_ROOT, "models", "testbed", "tiny-assistant.gguf"), chat: true, budget: ASSISTANT_COST_DEFAULT.budget, maxTokens: 64, cost: ASSISTANT_COST_DEFAULT.spec },
 ];
 
 const rows: string[] = [];
@@ -51,7 +53,8 @@ for (const s of settings) {
       const prompt = s.chat ? [{ role: "user" as const, content: requests[seed % requests.length]! }] : OPENINGS[seed % OPENINGS.length]!;
       // The guard's own defaults for the prompt kind, with the cost model named so the check below re-counts with the same one.
       const r = await guard.generate(prompt, { seed, budget: s.budget, maxTokens: s.maxTokens, cost });
-      const recounted = await cost.cost(r.text);
+      // Re-counted under the request the guard bound it to (a harm: cost charges compliance with it).
+      const recounted = await bindRequest(cost, typeof prompt === "string" ? { prompt } : { messages: prompt }).cost(r.text);
       if (recounted > s.budget) tally.over++;
       if (r.finalCheckEmptied) tally.emptied++;
       if (r.text.trim() === "") tally.empty++;

@@ -20,6 +20,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { bindRequest } from "../src/cost/costModel.js";
 import { loadCostModel } from "../src/cost/load.js";
 import { Engine } from "../src/engine/engine.js";
 import { PACKAGE_ROOT, defaultModelPath } from "../src/paths.js";
@@ -83,7 +84,8 @@ function hook(valueOf?: (h: Float32Array, z: number, left: number) => number) {
 
 async function guard(prompt: string, seed: number, scorer: CriticScorer): Promise<GenerationResult> {
   return generateGuarded({
-    engine, cost, critic: scorer, promptTokens: engine.completionPrompt(prompt),
+    // A request-aware --cost (harm:) is bound to the prompt, as the guard binds a completion prompt.
+    engine, cost: bindRequest(cost, { prompt }), critic: scorer, promptTokens: engine.completionPrompt(prompt),
     // Every block searched in full: the trace's scored blocks are then the critic's calls, one to one.
     options: { ...SEARCH, seed, trace: true, criticWeight: 1, violationPenalty: 0, branch: "always" },
   });
