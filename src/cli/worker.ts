@@ -1,6 +1,6 @@
 // `inference-guard worker`: answers the rows of a queue (see src/cli/queue.ts and
 // src/queue/worker.ts), --parallel at a time, until told to stop.
-import { statSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { basename } from "node:path";
 import { createGuard } from "../createGuard.js";
 import {
@@ -13,6 +13,8 @@ import {
 } from "../queue/config.js";
 import { runQueueWorker } from "../queue/worker.js";
 import { CostModelSet, costModelSpecs } from "../cost/costModelSet.js";
+import { resolveCostModelPath } from "../cost/load.js";
+import { fileSha256 } from "../util/fileHash.js";
 import { stringFlag, type OptionSpec } from "./args.js";
 import { flagHelp, int, readFlags, type FlagTable } from "./flagTable.js";
 import { modelFlagOrDefault, modelHelp } from "./modelFlag.js";
@@ -133,7 +135,7 @@ export async function workerCommand(argv: string[], out: NodeJS.WritableStream, 
       costs,
       connection,
       settings,
-      answeredWith: answeredWith(modelPath, specs, criticPath, [stringFlag(v, "reward") ?? "default", ...Object.entries(rewardModels).map(([n, s]) => `${n}=${s}`)].join(" ")),
+      answeredWith: await answeredWith(modelPath, specs, criticPath, [stringFlag(v, "reward") ?? "default", ...Object.entries(rewardModels).map(([n, s]) => `${n}=${s}`)].join(" ")),
       name,
       signal: controller.signal,
       log,
@@ -154,24 +156,41 @@ export async function workerCommand(argv: string[], out: NodeJS.WritableStream, 
   }
 }
 
-/** What answers depend on besides the row, as one line: each file by name and size (paths differ between machines). */
-function answeredWith(modelPath: string, specs: Record<string, string>, criticPath: string | undefined, reward: string | undefined): string {
-  const costs = Object.entries(specs)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([costName, spec]) => {
-      const colon = spec.indexOf(":");
-      const [kind, path] = colon > 0 ? [spec.slice(0, colon), spec.slice(colon + 1)] : ["rules", spec];
-      return `${costName}=${kind}:${fileIdentity(path)}`;
-    });
+/**
+ * What answers depend on besides the row, as one line (the queue's first worker records it; every
+ * other must match). The cost, reward head and critic files by name and content (sha256, its first
+ * 16 digits): two builds of one file can have the same size (chat-harm.json's pins are fixed-length),
+ * and a harm: JSON pins its classifiers, so its own hash covers them. The model by name and size:
+ * hashing GBs would delay every start by seconds (paths differ between machines either way).
+ */
+async function answeredWith(modelPath: string, specs: Record<string, string>, criticPath: string | undefined, reward: string | undefined): Promise<string> {
+  const costs = await Promise.all(
+    Object.entries(specs)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(async ([costName, spec]) => {
+        const colon = spec.indexOf(":");
+        const [kind, path] = colon > 0 ? [spec.slice(0, colon), spec.slice(colon + 1)] : ["rules", spec];
+        // The file the loader read: a shipped name (harm:chat-harm.json) resolves against the package.
+        return `${costName}=${kind}:${await contentIdentity(resolveCostModelPath(path.trim(), process.cwd()))}`;
+      }),
+  );
   // The reward ranks candidates: workers with another one would answer a row differently.
-  const rewardId = (reward ?? "default")
-    .split(" ")
-    .map((r) => r.replace(/head:(\S+)$/, (_m, path: string) => `head:${fileIdentity(path)}`))
-    .join(" ");
-  return `model ${fileIdentity(modelPath)}, cost ${costs.join(" ")}, reward ${rewardId}, critic ${criticPath === undefined ? "none" : fileIdentity(criticPath)}`;
+  const rewardId = (
+    await Promise.all(
+      (reward ?? "default").split(" ").map(async (r) => {
+        const head = /^((?:\S+=)?head:)(\S+)$/.exec(r);
+        return head ? `${head[1]}${await contentIdentity(resolveCostModelPath(head[2]!, process.cwd()))}` : r;
+      }),
+    )
+  ).join(" ");
+  return `model ${sizeIdentity(modelPath)}, cost ${costs.join(" ")}, reward ${rewardId}, critic ${criticPath === undefined ? "none" : await contentIdentity(criticPath)}`;
 }
 
-function fileIdentity(path: string): string {
+async function contentIdentity(path: string): Promise<string> {
+  return existsSync(path) ? `${basename(path)} (sha256 ${(await fileSha256(path)).slice(0, 16)})` : basename(path);
+}
+
+function sizeIdentity(path: string): string {
   const size = statSync(path, { throwIfNoEntry: false })?.size;
   return size === undefined ? basename(path) : `${basename(path)} (${size} bytes)`;
 }

@@ -3,7 +3,7 @@
 // as `batch`), a poison row, SIGTERM finishing the current row, Redis down, and Redis killed and
 // restarted with AOF while a worker runs (no finished answer lost).
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Redis } from "ioredis";
@@ -372,7 +372,25 @@ describe("mistakes give one clear line", () => {
     const r = await cli("worker", "--redis", redis.url, "--queue", "modelq", "--model", STORIES_MODEL, "--threads", "1", "--quiet");
     expect(r.code).toBe(2);
     expect(r.err.trim().split("\n")).toHaveLength(1);
-    expect(r.err).toMatch(/queue "modelq" is answered with model other\.gguf .*; this worker has model stories260K\.gguf \(\d+ bytes\), cost assistant=harm:chat-harm\.json \(\d+ bytes\) default=rules:conflict-lexicon\.json/);
+    expect(r.err).toMatch(/queue "modelq" is answered with model other\.gguf .*; this worker has model stories260K\.gguf \(\d+ bytes\), cost assistant=harm:chat-harm\.json \(sha256 [0-9a-f]{16}\) default=rules:conflict-lexicon\.json \(sha256 [0-9a-f]{16}\)/);
+  });
+
+  test("a cost file is told by its content: same name and size, other terms, is refused; a copy elsewhere is accepted", async () => {
+    // Two builds of one cost file (as chat-harm.json's fixed-length sha256 pins): same name, same size.
+    const lexicon = (word: string) => JSON.stringify({ terms: { [word]: 1 } }) + "\n";
+    const files = ["a", "b", "c"].map((d) => join(dir, `content-${d}`, "lexicon.json"));
+    for (const [i, word] of ["dragon", "wizard", "dragon"].entries()) {
+      mkdirSync(join(files[i]!, ".."), { recursive: true });
+      writeFileSync(files[i]!, lexicon(word));
+    }
+    expect(statSync(files[0]!).size).toBe(statSync(files[1]!).size);
+    const worker = (file: string) => cli("worker", "--redis", redis.url, "--queue", "contentq", "--model", STORIES_MODEL, "--threads", "1", "--cost", `rules:${file}`, "--exit-when-empty", "--quiet");
+    expect((await worker(files[0]!)).code).toBe(0);
+    const other = await worker(files[1]!);
+    expect(other.code).toBe(2);
+    expect(other.err.trim().split("\n")).toHaveLength(1);
+    expect(other.err).toMatch(/queue "contentq" is answered with .*cost default=rules:lexicon\.json \(sha256 [0-9a-f]{16}\).*; this worker has .*cost default=rules:lexicon\.json \(sha256 [0-9a-f]{16}\)/);
+    expect((await worker(files[2]!)).code).toBe(0);
   });
 
   test("--help for each command", async () => {
