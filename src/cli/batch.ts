@@ -7,7 +7,7 @@ import { createGuard, type Method } from "../createGuard.js";
 import { runBatch } from "../batch/runBatch.js";
 import { UserError } from "../errors.js";
 import { CostModelSet, costModelSpecs } from "../cost/costModelSet.js";
-import { numberFlag, type OptionSpec } from "./args.js";
+import type { OptionSpec } from "./args.js";
 import { choice, flagHelp, readFlags, type FlagTable } from "./flagTable.js";
 import { modelFlag, modelHelp } from "./modelFlag.js";
 import { REWARD_MODEL_HELP, REWARD_MODEL_OPTIONS, namedRewardModels } from "./settingFlags.js";
@@ -62,7 +62,7 @@ ${flagHelp(BATCH_FLAGS, ["method"])}
 ${settingHelp([...LINE_FLAGS, "trace"], {
   budget: { help: "safety budget, > 0", note: `${ASSISTANT_COST_DEFAULT.budget} for chat prompts on the built-in "assistant" model` },
   seed: {
-    help: "base seed: each line's seed is derived from S and its id, so a resumed\n                         run gives the same answers as an uninterrupted one",
+    help: "base seed: each line's seed is derived from S and its id, so a resumed\nrun gives the same answers as an uninterrupted one",
     defaultText: "random",
   },
   trace: { help: "add every block's candidates to each result line" },
@@ -92,8 +92,8 @@ export async function batchCommand(argv: string[], out: NodeJS.WritableStream, e
   // Fail on a missing input before spending seconds on loading the model.
   if (!existsSync(inputPath)) throw new UserError(`input file not found: ${inputPath}`);
   if (resolve(inputPath) === resolve(outputPath)) throw new UserError("--in and --out are the same file");
-  const seed = numberFlag(v, "seed", "int");
-  if (seed !== undefined && seed < 0) throw new UserError(`--seed must be >= 0, got ${seed}`);
+  // The base seed, parsed and range-checked by its one declaration (src/settings.ts).
+  const { seed } = readSettings(v, ["seed"]) as { seed?: number };
   const defaults = readSettings(v, [...SEARCH_FLAGS, "temperature", "trace"]);
 
   const costs = await CostModelSet.load(

@@ -44,8 +44,8 @@ type ValueOf<F> = F extends { metavar: string }
 
 export type FlagValues<T extends FlagTable> = { -readonly [K in keyof T]: ValueOf<T[K]> };
 
-/** Column where help text starts (the CLI's help layout). */
-const HELP_COLUMN = 25;
+/** Column where help text starts (the CLI's help layout, settingFlags.ts's lines too). */
+export const HELP_COLUMN = 25;
 
 // ---- parsers ----
 

@@ -12,7 +12,6 @@ import { closeRedis, connectRedis } from "../queue/redis.js";
 import { formatStatus, queueStatus } from "../queue/status.js";
 import { QueueStore, openQueue } from "../queue/store.js";
 import { ASSISTANT_COST_NAME, DEFAULT_COST_NAME } from "../cost/costModelSet.js";
-import { numberFlag } from "./args.js";
 import { choice, flagHelp, int, readFlags, type FlagTable } from "./flagTable.js";
 import { CONNECTION_FLAGS, CONNECTION_HELP, connectionFlags, parseAsFlags } from "./queueFlags.js";
 import { SEARCH_FLAGS, readSettings, settingHelp, settingOptions } from "./settingFlags.js";
@@ -87,7 +86,7 @@ ${flagHelp(PUSH_FLAGS, ["method", "chat"])}
 ${settingHelp(["budget", "beams", "samples", "width", "maxResamples", "onUnsafe", "branch", "maxTokens", "temperature", "criticWeight", "seed", "trace"], {
   budget: { help: "safety budget, > 0", note: `${ASSISTANT_COST_DEFAULT.budget} for chat prompts on the built-in "assistant" model` },
   seed: {
-    help: "base seed: each row's seed is derived from S and its id, as batch --seed S\n                         does",
+    help: "base seed: each row's seed is derived from S and its id, as batch --seed S\ndoes",
     defaultText: "a random one, chosen by the queue's first push and kept",
   },
   trace: { help: "add every block's candidates to each result line" },
@@ -172,8 +171,8 @@ async function push(argv: string[], out: Out, err: Out): Promise<number> {
   const connection = connectionFlags(f);
   const { in: inputPath, method } = f;
   if (!existsSync(inputPath)) throw new UserError(`input file not found: ${inputPath}`);
-  const seed = numberFlag(v, "seed", "int");
-  if (seed !== undefined && seed < 0) throw new UserError(`--seed must be >= 0, got ${seed}`);
+  // The base seed, parsed and range-checked by its one declaration (src/settings.ts).
+  const { seed } = readSettings(v, ["seed"]) as { seed?: number };
   const settings = parseAsFlags(
     pushSettingsSchema,
     { attempts: f.attempts, backoffMs: f["retry-delay"] },

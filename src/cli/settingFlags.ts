@@ -10,6 +10,7 @@ import { SETTINGS, type GpuChoice, type Setting, type SettingKey } from "../sett
 import { parseNamedSpecs } from "../util/namedModels.js";
 import { definedOnly } from "../util/objects.js";
 import { choiceFlag, numberFlag, stringFlag, type OptionSpec } from "./args.js";
+import { HELP_COLUMN, flagHelp, flagOptions, type FlagTable } from "./flagTable.js";
 
 export { definedOnly };
 
@@ -73,13 +74,10 @@ export function readRuntime(v: Values, service = false): { gpu: GpuOption; threa
 /** What a command says differently about a setting: its own help text, default wording, or a note after the default. */
 export type HelpOverride = { help?: string; defaultText?: string; note?: string };
 
-/** Column where the help text starts (after "  --flag VALUE"). */
-const HELP_COLUMN = 25;
-
-/** One --help line: "  --flag VALUE   text (default X)". */
+/** One --help line: "  --flag VALUE   text (default X)"; each "\n" in text starts a line under the first, at the help column. */
 export function helpLine(flag: string, metavar: string, text: string, column = HELP_COLUMN): string {
   const left = `  --${flag}${metavar ? ` ${metavar}` : ""}`;
-  return `${left.length < column ? left.padEnd(column) : `${left} `}${text}`;
+  return `${left.length < column ? left.padEnd(column) : `${left} `}${text.split("\n").join(`\n${" ".repeat(column)}`)}`;
 }
 
 /** "(default X)" for a fixed default, "(default: words)" for one described in words. */
@@ -108,13 +106,35 @@ export function namedCostSpec(v: Values): string | undefined {
   return stringFlag(v, "cost") ?? (rules !== undefined ? `rules:${rules}` : undefined);
 }
 
-export const COST_OPTIONS: OptionSpec = { cost: { type: "string" }, "cost-rules": { type: "string" } };
+/** --cost and --cost-rules, declared once for every command that takes them (generate, serve, batch, worker). */
+export const COST_FLAGS = {
+  cost: {
+    metavar: "SPEC",
+    help: `default cost model, e.g. rules:PATH or classifier:PATH. Without it:\n${STORY_COST_DEFAULT.describe} for completion prompts,\n${ASSISTANT_COST_DEFAULT.describe} for chat prompts (built-in "assistant")`,
+  },
+  "cost-rules": { metavar: "PATH", help: "same as --cost rules:PATH" },
+} as const satisfies FlagTable;
+
+export const COST_OPTIONS: OptionSpec = specOf(COST_FLAGS);
 
 /** --reward-model NAME=SPEC (serve, batch, worker): reward models a request may pick with guard: {reward: NAME}. */
-export const REWARD_MODEL_OPTIONS: OptionSpec = { "reward-model": { type: "string", multiple: true } };
+export const REWARD_MODEL_FLAGS = {
+  "reward-model": {
+    metavar: "NAME=SPEC",
+    help: 'another reward model requests may choose with guard: {reward: "NAME"};\nrepeatable (built in: "default", the prompt kind\'s, and "logprob")',
+    multiple: true,
+  },
+} as const satisfies FlagTable;
 
-export const REWARD_MODEL_HELP = `  --reward-model NAME=SPEC another reward model requests may choose with guard: {reward: "NAME"};
-                         repeatable (built in: "default", the prompt kind's, and "logprob")`;
+export const REWARD_MODEL_OPTIONS: OptionSpec = specOf(REWARD_MODEL_FLAGS);
+
+export const REWARD_MODEL_HELP = flagHelp(REWARD_MODEL_FLAGS);
+
+/** A table's parseArgs options alone (the command adds -h/--help). */
+function specOf(table: FlagTable): OptionSpec {
+  const { help: _help, ...spec } = flagOptions(table);
+  return spec;
+}
 
 /** The --reward-model NAME=SPEC flags as a name -> spec map. */
 export function namedRewardModels(v: Values): Record<string, string> {
@@ -127,7 +147,4 @@ export function namedCostModels(v: Values): Record<string, string> {
 }
 
 /** --help lines of --cost and --cost-rules for the commands that hold a set of cost models (serve, batch, worker). */
-export const COST_SET_HELP = `  --cost SPEC            default cost model, e.g. rules:PATH or classifier:PATH. Without it:
-                         ${STORY_COST_DEFAULT.describe} for completion prompts,
-                         ${ASSISTANT_COST_DEFAULT.describe} for chat prompts (built-in "assistant")
-  --cost-rules PATH      same as --cost rules:PATH`;
+export const COST_SET_HELP = flagHelp(COST_FLAGS);

@@ -1,6 +1,8 @@
 // The runtime flags generate, batch and serve share: a small --context-size is a one-line error
 // that reports the size asked for (it used to abort the process in llama.cpp: GGML_ASSERT, exit 134).
 import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PACKAGE_ROOT } from "../../src/paths.js";
 import { STORIES_MODEL } from "../helpers/models.js";
@@ -57,4 +59,22 @@ test("serve --context-size 10: requests get a 400 naming the context, the server
     child.kill("SIGTERM");
     await exited;
   }
+});
+
+// --seed is one declaration (src/settings.ts): batch's and queue push's base seed take its parser
+// and range, so they refuse what generate refuses, in the same words (they had their own ">= 0" check).
+test.each(["-1", "9007199254740992"])("--seed %s: batch, queue push and generate refuse it with the setting's one line", (seed) => {
+  const input = join(mkdtempSync(join(tmpdir(), "ig-seed-")), "in.jsonl");
+  writeFileSync(input, '{"id": 1, "prompt": "Once"}\n');
+  const lines = [
+    ["batch", "--in", input, "--out", `${input}.out`, "--model", STORIES_MODEL],
+    ["queue", "push", "--in", input, "--redis", "redis://127.0.0.1:1", "--queue", "seedq"],
+    ["generate", "--prompt", "x", "--model", STORIES_MODEL],
+  ].map((args) => {
+    const r = spawnSync(process.execPath, [BIN, ...args, "--seed", seed], { encoding: "utf8" });
+    expect(r.status).toBe(2);
+    return r.stderr.trim();
+  });
+  expect(lines[0]).toMatch(new RegExp(`^inference-guard: --seed ${seed}: Too (small|big)`));
+  expect(new Set(lines).size).toBe(1);
 });
