@@ -1,5 +1,5 @@
 // Evaluation settings and prompt files: config file + flags, path resolution, every mistake as one UserError.
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ASSISTANT_COST_DEFAULT } from "../../src/cost/defaults.js";
@@ -80,6 +80,22 @@ describe("settings", () => {
     expect(s.critic).toBe(join(PACKAGE_ROOT, "models", "stories260K-critic.bin"));
     expect(s.limit).toBeGreaterThanOrEqual(100);
     expect(s.methods.map((m) => m.kind)).toEqual(["greedy", "sample", "bon", "bon-lagrangian", "bon-safe", "beam", "beam-safe", "args", "guard", "guard-critic", "guard-critic"]);
+  });
+
+  test.each([
+    ["eval-assistant-harmful.json", "logprob"],
+    ["eval-assistant-harmless.json", "logprob"],
+    ["eval-assistant-reward-harmful.json", "head:../tiny-assistant-reward.json"],
+    ["eval-assistant-reward-harmless.json", "head:../tiny-assistant-reward.json"],
+  ])("the tiny assistant's history config %s pins what its table used, not today's chat defaults", (name, reward) => {
+    const folder = join(PACKAGE_ROOT, "models", "testbed");
+    const s = resolveEvalSettings(join(folder, name), {});
+    expect(s).toMatchObject({ chat: true, cost: "classifier:../harm-classifier.bin", costBaseDir: folder, budget: 0.5, reward, rewardIsDefault: false, rewardBaseDir: folder });
+    expect(s.cost).not.toBe(ASSISTANT_COST_DEFAULT.spec);
+    for (const spec of [s.cost, s.reward]) {
+      const file = spec.replace(/^(classifier|head):/, "");
+      if (file !== "logprob") expect([file, existsSync(join(folder, file))]).toEqual([file, true]);
+    }
   });
 });
 
