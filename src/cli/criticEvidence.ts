@@ -6,6 +6,7 @@ import { criticEvidenceOptionsSchema, runCriticEvidence } from "../critic/critic
 import type { SettingKey } from "../settings.js";
 import { definedOnly, readSettings, settingHelp, settingOptions, type HelpOverride } from "./settingFlags.js";
 import { flagHelp, int, readFlags, text, type FlagTable, type Parser } from "./flagTable.js";
+import { onStopRequest } from "./stopRequests.js";
 
 /** The guard's own settings critic-evidence takes (with its own defaults, in --help). */
 const SHARED_SETTINGS = ["budget", "beams", "samples", "width", "maxTokens", "maxResamples", "violationPenalty", "seed", "threads"] as const satisfies readonly SettingKey[];
@@ -123,6 +124,14 @@ export async function criticEvidenceCommand(argv: string[], out: NodeJS.Writable
     criticWeights: f.weights,
     command: ["npx", "inference-guard", "critic-evidence", ...argv],
   });
-  await runCriticEvidence(options as Parameters<typeof runCriticEvidence>[0], (line) => out.write(line + "\n"), err);
+  // Ctrl-C / SIGTERM: stop at the next rollout group or search block and write nothing, since the
+  // section is written whole at the end (a second signal exits at once).
+  const controller = new AbortController();
+  const removeStopListeners = onStopRequest(() => controller.abort());
+  try {
+    await runCriticEvidence(options as Parameters<typeof runCriticEvidence>[0], (line) => out.write(line + "\n"), err, controller.signal);
+  } finally {
+    removeStopListeners();
+  }
   return 0;
 }

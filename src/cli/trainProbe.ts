@@ -9,6 +9,7 @@ import { TRAIN_PROBE_DEFAULTS, readProbeExamples, trainProbe, type PoolingChoice
 import { choice, flagHelp, int, readFlags, type FlagTable } from "./flagTable.js";
 import { batchSize, dataDir, epochs, l2, lr, maxExamples, seed, threads, validationFraction } from "./trainingFlags.js";
 import { modelFlagOrDefault, modelHelp } from "./modelFlag.js";
+import { onStopRequest } from "./stopRequests.js";
 
 const DATASETS = ["gptfuzz", "xstest", "davidson", "prompts"] as const;
 type DatasetName = (typeof DATASETS)[number];
@@ -99,6 +100,10 @@ export async function trainProbeCommand(argv: string[], out: NodeJS.WritableStre
   const dataName = dataPath !== undefined ? resolve(dataPath) : `dataset:${dataset}`;
   if (examples.length === 0) throw new UserError(`no examples in ${dataName}`);
 
+  // Ctrl-C / SIGTERM: stop at the next chunk of the feature pass or the next fit, write nothing
+  // (a second signal exits at once).
+  const controller = new AbortController();
+  const removeStopListeners = onStopRequest(() => controller.abort());
   const result = await trainProbe({
     modelPath,
     examples,
@@ -108,7 +113,8 @@ export async function trainProbeCommand(argv: string[], out: NodeJS.WritableStre
     progress: err,
     dataName,
     command: ["train-probe", ...argv],
-  });
+    signal: controller.signal,
+  }).finally(removeStopListeners);
   writeProbeFile(outPath, result.probe);
   const { validation, train } = result.probe.metrics;
   if (v.json) {

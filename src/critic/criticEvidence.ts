@@ -16,7 +16,7 @@ import { loadCostModel } from "../cost/load.js";
 import { Critic, criticWarningsFor } from "./index.js";
 import { DEFAULT_MAX_SEQUENCES, Engine } from "../engine/engine.js";
 import { generateGuarded } from "../search/guard.js";
-import { parseOptions } from "../errors.js";
+import { UserError, parseOptions } from "../errors.js";
 import { resolveModel } from "../models/index.js";
 import { isOverBudget, safetyStateAfter } from "../search/safetyState.js";
 import { RUNTIME_SETTINGS, SEARCH_SETTINGS, SEQUENCES_MESSAGE, fitsSequences } from "../settings.js";
@@ -25,6 +25,7 @@ import { meanAndStderr, rocAuc } from "../util/metrics.js";
 import { readPromptsFile } from "../data/promptFile.js";
 import { rolloutRowOffsets, type RolloutSet } from "./rolloutFile.js";
 import { fileSha256 } from "../util/fileHash.js";
+import { yieldToEventLoop } from "../util/yield.js";
 import { type BlockAuc, type CriticEvidence, type SearchSummary, fmt, signed, writeEvidence } from "./criticEvidenceReport.js";
 import { rolloutContextCells, sampleRollouts } from "./rollouts.js";
 
@@ -75,7 +76,16 @@ export const criticEvidenceOptionsSchema = z
 export type CriticEvidenceOptions = z.input<typeof criticEvidenceOptionsSchema>;
 type Resolved = z.output<typeof criticEvidenceOptionsSchema>;
 
-export async function runCriticEvidence(options: CriticEvidenceOptions, log: (line: string) => void = () => undefined, progressStream: NodeJS.WritableStream = process.stderr): Promise<CriticEvidence> {
+/** What a stopped run says: its measurements are only written whole, at the end. */
+export const STOPPED = "critic-evidence was stopped before it finished; nothing was written";
+
+/** `signal` aborted: stops at the next prompt group of (a) or the next block of (b), writes nothing (a UserError). */
+export async function runCriticEvidence(
+  options: CriticEvidenceOptions,
+  log: (line: string) => void = () => undefined,
+  progressStream: NodeJS.WritableStream = process.stderr,
+  signal?: AbortSignal,
+): Promise<CriticEvidence> {
   const parsed = parseOptions(criticEvidenceOptionsSchema, options, "critic-evidence options");
   const o = { ...parsed, model: resolveModel(parsed.model) };
   const started = performance.now();
@@ -88,13 +98,13 @@ export async function runCriticEvidence(options: CriticEvidenceOptions, log: (li
     let prediction: BlockAuc[] = [];
     let pooledWithinAuc: number | null = null;
     if (o.parts.includes("a")) {
-      rollouts = await testRollouts(o, critic, cost, prompts, trainingWidth, progressStream);
+      rollouts = await testRollouts(o, critic, cost, prompts, trainingWidth, progressStream, signal);
       ({ prediction, pooledWithinAuc } = predictionAuc(rollouts, critic, o));
       for (const b of prediction) {
         log(`(a) block ${b.block} (${b.tokens} tokens): AUC ${fmt(b.auc)} (z alone ${fmt(b.zOnlyAuc)}), within budget ${fmt(b.withinAuc)} (z alone ${fmt(b.withinZOnlyAuc)})`);
       }
     }
-    const search = o.parts.includes("b") ? await compareSearch(o, critic, cost, prompts, progressStream, log) : [];
+    const search = o.parts.includes("b") ? await compareSearch(o, critic, cost, prompts, progressStream, log, signal) : [];
     const rs = rollouts?.header.rollouts ?? [];
     const evidence: CriticEvidence = {
       critic: o.critic,
@@ -121,9 +131,16 @@ export async function runCriticEvidence(options: CriticEvidenceOptions, log: (li
       search,
       seconds: (performance.now() - started) / 1000,
     };
+    // A stop asked for during the synchronous AUCs above reaches the signal on this turn.
+    await yieldToEventLoop();
+    if (signal?.aborted) throw new UserError(STOPPED);
     writeEvidence(o, evidence, critic);
     log(`wrote ${o.out}${o.json ? ` and ${o.json}` : ""} in ${formatDuration(evidence.seconds)}`);
     return evidence;
+  } catch (error) {
+    // Rollout sampling's own "aborted" and a search cut short both mean: stopped, nothing written.
+    if (signal?.aborted) throw new UserError(STOPPED);
+    throw error;
   } finally {
     await cost.dispose?.();
   }
@@ -140,7 +157,7 @@ async function loadEngine(o: Resolved, critic: Critic, extra: { maxSequences: nu
   return engine;
 }
 
-async function testRollouts(o: Resolved, critic: Critic, cost: CostModel, prompts: string[], width: number, progressStream: NodeJS.WritableStream): Promise<RolloutSet> {
+async function testRollouts(o: Resolved, critic: Critic, cost: CostModel, prompts: string[], width: number, progressStream: NodeJS.WritableStream, signal?: AbortSignal): Promise<RolloutSet> {
   const engine = await loadEngine(o, critic, {
     maxSequences: o.rolloutsPerPrompt,
     contextSize: rolloutContextCells(512, o.rolloutsPerPrompt, o.maxTokens, 1),
@@ -149,7 +166,7 @@ async function testRollouts(o: Resolved, critic: Critic, cost: CostModel, prompt
     const progress = new Progress(prompts.length, { unit: "prompts", label: "(a) rollouts", stream: progressStream });
     const set = await sampleRollouts({
       engine, modelSha256: await fileSha256(o.model), cost, costSpec: o.cost, prompts, chat: o.chat,
-      rolloutsPerPrompt: o.rolloutsPerPrompt, width, maxTokens: o.maxTokens, budget: o.budget, seed: o.seed, progress,
+      rolloutsPerPrompt: o.rolloutsPerPrompt, width, maxTokens: o.maxTokens, budget: o.budget, seed: o.seed, progress, signal,
     });
     progress.finish();
     return set;
@@ -209,7 +226,15 @@ function predictionAuc(set: RolloutSet, critic: Critic, o: Resolved): { predicti
   return { prediction, pooledWithinAuc };
 }
 
-async function compareSearch(o: Resolved, critic: Critic, cost: CostModel, prompts: string[], progressStream: NodeJS.WritableStream, log: (line: string) => void): Promise<SearchSummary[]> {
+async function compareSearch(
+  o: Resolved,
+  critic: Critic,
+  cost: CostModel,
+  prompts: string[],
+  progressStream: NodeJS.WritableStream,
+  log: (line: string) => void,
+  signal?: AbortSignal,
+): Promise<SearchSummary[]> {
   const engine = await loadEngine(o, critic, { maxSequences: DEFAULT_MAX_SEQUENCES, contextSize: 4096 });
   try {
     const configs: Array<{ label: string; weight: number | null }> = [
@@ -234,6 +259,7 @@ async function compareSearch(o: Resolved, critic: Critic, cost: CostModel, promp
             promptTokens,
             cost: bound,
             critic: config.weight === null ? undefined : critic,
+            signal,
             options: {
               budget: o.budget, beams: o.beams, samples: o.samples, width: o.width, maxTokens: o.maxTokens,
               maxResamples: o.maxResamples, violationPenalty: o.violationPenalty, criticWeight: config.weight ?? 0,
@@ -242,6 +268,7 @@ async function compareSearch(o: Resolved, critic: Critic, cost: CostModel, promp
               branch: "always",
             },
           });
+          if (signal?.aborted) throw new UserError(STOPPED);
           rewards.push(r.reward);
           overBudget += r.withinBudget ? 0 : 1;
           fallbacks += r.fallback ? 1 : 0;

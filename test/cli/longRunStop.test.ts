@@ -59,3 +59,48 @@ test("train-reward: SIGTERM stops the feature pass, writes nothing, and says so 
   expect(r.stderr).toMatch(/train-reward was stopped before it finished; nothing was written/);
   expect(existsSync(out)).toBe(false);
 }, 120_000);
+
+/** The stop's own line, once, last, and no stack trace (progress lines may come before it). */
+function expectOneStopLine(stderr: string, line: string): void {
+  expect(stderr.split(line).length - 1).toBe(1);
+  expect(stderr.trim().split("\n").at(-1)).toBe(`inference-guard: ${line}`);
+  expect(stderr).not.toMatch(/\n\s+at /);
+}
+
+test("train-probe: SIGTERM stops the feature pass, writes no probe, and says so in one line", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "ig-probe-stop-"));
+  const data = join(dir, "texts.jsonl");
+  // ~30 s of feature pass on stories260K: the signal (at the first progress line, ~5 s in) lands mid-pass.
+  const texts = Array.from({ length: 4000 }, (_, i) => JSON.stringify({ text: `Once upon a time ${i} there was a little ${i % 2 ? "dog" : "cat"} who liked to play in the park`, label: i % 2 }));
+  writeFileSync(data, texts.join("\n") + "\n");
+  const out = join(dir, "probe.json");
+  const r = await stopWhen(["train-probe", "--model", STORIES_MODEL, "--data", data, "--out", out, "--threads", "1"], (stderr) => /features \[/.test(stderr));
+  expect(r.afterSignalMs).toBeGreaterThanOrEqual(0);
+  expect(r.afterSignalMs).toBeLessThan(10_000);
+  expect(r.code).toBe(2);
+  expectOneStopLine(r.stderr, "train-probe was stopped before it finished; nothing was written");
+  expect(existsSync(out)).toBe(false);
+}, 120_000);
+
+test("critic-evidence: SIGTERM stops the search comparison, writes neither the section nor the JSON, and says so in one line", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "ig-evidence-stop-"));
+  const prompts = join(dir, "prompts.jsonl");
+  // 160 guarded answers, ~50 s: the signal (at the first progress line) lands mid-comparison.
+  writeFileSync(prompts, Array.from({ length: 40 }, (_, i) => JSON.stringify({ prompt: `Once upon a time ${i}` })).join("\n") + "\n");
+  const out = join(dir, "evidence.md");
+  const json = join(dir, "evidence.json");
+  const r = await stopWhen(
+    [
+      "critic-evidence", "--critic", join(PACKAGE_ROOT, "models", "stories260K-critic.bin"), "--model", STORIES_MODEL, "--prompts", prompts,
+      "--cost", `rules:${join(PACKAGE_ROOT, "models", "conflict-lexicon.json")}`, "--out", out, "--json", json,
+      "--parts", "b", "--seeds-per-prompt", "2", "--weights", "0.1", "--threads", "1",
+    ],
+    (stderr) => /\(b\) guard \[/.test(stderr),
+  );
+  expect(r.afterSignalMs).toBeGreaterThanOrEqual(0);
+  expect(r.afterSignalMs).toBeLessThan(10_000);
+  expect(r.code).toBe(2);
+  expectOneStopLine(r.stderr, "critic-evidence was stopped before it finished; nothing was written");
+  expect(existsSync(out)).toBe(false);
+  expect(existsSync(json)).toBe(false);
+}, 120_000);

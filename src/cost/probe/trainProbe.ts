@@ -28,6 +28,7 @@ import { fileSha256 } from "../../util/fileHash.js";
 import { rocAuc } from "../../util/metrics.js";
 import { Progress } from "../../util/progress.js";
 import { readJsonLinesFile } from "../../util/jsonLines.js";
+import { yieldToEventLoop } from "../../util/yield.js";
 import { definedOnly } from "../../util/objects.js";
 import { type LogisticModel, fitLogistic, sigmoid } from "../../util/logistic.js";
 import { mulberry32, shuffle } from "../../util/random.js";
@@ -64,6 +65,8 @@ export interface TrainProbeOptions {
   /** Recorded in the file's training metadata. */
   dataName?: string;
   command?: string[];
+  /** Aborted: stop at the next chunk of the feature pass or before the next fit (a UserError; nothing is returned to write). */
+  signal?: AbortSignal;
 }
 
 export const TRAIN_PROBE_DEFAULTS = {
@@ -153,7 +156,7 @@ export async function trainProbe(options: TrainProbeOptions): Promise<TrainProbe
   const nVocab = engine.info.nVocab;
   try {
     sha256 = await fileSha256(options.modelPath);
-    features = extractFeatures(engine, examples.map((e) => e.text), o.maxTokens, o.progress);
+    features = await extractFeatures(engine, examples.map((e) => e.text), o.maxTokens, o.progress, options.signal);
   } finally {
     await engine.dispose();
   }
@@ -173,20 +176,25 @@ export async function trainProbe(options: TrainProbeOptions): Promise<TrainProbe
     const innerHeld = inner.validation.map((i) => train[i]);
     const selectionAuc = {} as Record<ProbePooling, number | null>;
     for (const p of ["last", "mean"] as const) {
+      await stopIfAsked(options.signal);
       const model = fitLogistic(features[p], nEmbd, labels, innerTrain, o, o.seed, tick);
       selectionAuc[p] = evaluate(model, features[p], nEmbd, labels, innerHeld).auc;
     }
     pooling = (selectionAuc.mean ?? 0) > (selectionAuc.last ?? 0) + MEAN_MARGIN ? "mean" : "last";
     const validationAuc = {} as Record<ProbePooling, number | null>;
     const other: ProbePooling = pooling === "last" ? "mean" : "last";
+    await stopIfAsked(options.signal);
     const otherModel = fitLogistic(features[other], nEmbd, labels, train, o, o.seed, tick);
     validationAuc[other] = evaluate(otherModel, features[other], nEmbd, labels, validation).auc;
     comparison = { selectionAuc, validationAuc, chosen: pooling };
   } else {
     pooling = o.pooling;
   }
+  await stopIfAsked(options.signal);
   const model = fitLogistic(features[pooling], nEmbd, labels, train, o, o.seed, tick);
   progress?.finish();
+  // A stop asked for during the last (synchronous) fit is seen here, before anything is returned to write.
+  await stopIfAsked(options.signal);
   const trainMetrics = evaluate(model, features[pooling], nEmbd, labels, train);
   const validationMetrics = evaluate(model, features[pooling], nEmbd, labels, validation);
   if (comparison) comparison.validationAuc[pooling] = validationMetrics.auc;
@@ -242,16 +250,23 @@ function recordedModelPath(outDir: string, modelPath: string): string {
   return a.length > 0 && a[0] === b[0] ? relative(outDir, modelPath) : modelPath;
 }
 
+/** The decodes and fits are synchronous: a turn of the event loop lets a Ctrl-C / SIGTERM reach the signal first. */
+async function stopIfAsked(signal: AbortSignal | undefined): Promise<void> {
+  await yieldToEventLoop();
+  if (signal?.aborted) throw new UserError("train-probe was stopped before it finished; nothing was written");
+}
+
 /**
  * Last-token and mean-pooled hidden states of every text (rows of nEmbd floats, in order). Texts
  * are grouped by length so one forward call's branches end together.
  */
-export function extractFeatures(
+export async function extractFeatures(
   engine: Engine,
   texts: readonly string[],
   maxTokens: number,
   progressStream?: NodeJS.WritableStream | false,
-): { last: Float32Array; mean: Float32Array } {
+  signal?: AbortSignal,
+): Promise<{ last: Float32Array; mean: Float32Array }> {
   const nEmbd = engine.info.nEmbd;
   const tokens = texts.map((t) => engine.completionPrompt(t).slice(0, maxTokens));
   const order = Array.from(tokens.keys()).sort((a, b) => tokens[a].length - tokens[b].length);
@@ -261,6 +276,7 @@ export function extractFeatures(
   const forward = new PrefixForward(engine, { output: { kind: "hidden", pooling: "both" }, reuse: false });
   const progress = progressStream === false ? undefined : new Progress(texts.length, { unit: "texts", label: "features", stream: progressStream });
   for (let start = 0; start < order.length; start += FEATURE_CHUNK) {
+    await stopIfAsked(signal);
     const chunk = order.slice(start, start + FEATURE_CHUNK);
     const rows = forward.run(chunk.map((i) => tokens[i]));
     chunk.forEach((i, k) => {

@@ -256,7 +256,7 @@ describe("train-probe and the probe cost model", () => {
     const texts = markerExamples(6, 4).map((e) => e.text);
     const engine = await Engine.load({ modelPath: STORIES_MODEL, threads: 1, contextSize: 1024, maxSequences: 16, kvCacheType: "f32" });
     try {
-      const { last, mean } = extractFeatures(engine, texts, 256, false);
+      const { last, mean } = await extractFeatures(engine, texts, 256, false);
       const w = foldProbeWeights(file);
       const model = { mean: new Float64Array(64), std: new Float64Array(64).fill(1), w: w.w, b: w.b };
       const expected = predict(model, file.pooling === "last" ? last : mean, 64, texts.map((_, i) => i));
