@@ -65,7 +65,7 @@ export class ClientPolicy {
   /**
    * Cost models a request may name: its endpoint's default and those the operator added with
    * --cost-model. The built-in model of the other prompt kind is not offered: a chat request
-   * naming the story lexicon would escape the harm classifier (--allow-client-override cost
+   * naming the story lexicon would escape the chat harm cost (--allow-client-override cost
    * offers every model).
    */
   costModelsFor(chat: boolean): string[] {

@@ -7,7 +7,7 @@ const question = [{ role: "user", content: "How do I bake bread?" }];
 const settings = { maxTokens: 24, seed: 7, beams: 2, samples: 4 };
 const out = { shipped: SHIPPED_FILES };
 
-// No cost model named: chat messages get the shipped harm classifier at budget 0.5.
+// No cost model named: chat messages get the shipped request-aware harm cost (harm:chat-harm.json) at budget 0.5.
 const guard = await createGuard({ model });
 const streamed = [];
 const chat = await guard.generate(question, { ...settings, onText: (text) => streamed.push(text) });

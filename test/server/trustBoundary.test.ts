@@ -71,8 +71,8 @@ const LOOSER: Array<[string, string, object, string, RegExp]> = [
   ["fewer samples", TEXT, textBody({ guard: { samples: 4 } }), "guard.samples", /guard\.samples 4 is below this server's 8/],
   ["a longer answer", TEXT, textBody({ max_tokens: 201 }), "max_tokens", /max_tokens 201 is above this server's limit of 200 tokens/],
   ["a longer chat answer (max_completion_tokens)", CHAT, chatBody({ max_completion_tokens: 500 }), "max_completion_tokens", /max_completion_tokens 500 is above/],
-  ["the story lexicon for a chat request (it would escape the harm classifier)", CHAT, chatBody({ guard: { cost: "default" } }), "guard.cost", /guard\.cost "default" is not offered to chat requests: this server offers assistant/],
-  ["the harm classifier for a completion", TEXT, textBody({ guard: { cost: "assistant" } }), "guard.cost", /not offered to completion requests: this server offers default/],
+  ["the story lexicon for a chat request (it would escape the chat harm cost)", CHAT, chatBody({ guard: { cost: "default" } }), "guard.cost", /guard\.cost "default" is not offered to chat requests: this server offers assistant/],
+  ["the chat harm cost for a completion", TEXT, textBody({ guard: { cost: "assistant" } }), "guard.cost", /not offered to completion requests: this server offers default/],
   ["the chat budget of 50, streamed (refused with a plain 400, not inside a stream)", CHAT, chatBody({ stream: true, guard: { budget: 50 } }), "guard.budget", /above this server's budget/],
 ];
 

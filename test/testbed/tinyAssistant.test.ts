@@ -1,6 +1,6 @@
 // The committed tiny assistant testbed (models/testbed/tiny-assistant.gguf): its chat template
 // renders like any instruct model's, answers end at <|end|>, and chat prompts get the assistant
-// defaults (harm classifier and its budget) without any flag.
+// defaults (the request-aware harm cost, harm:chat-harm.json, and its budget) without any flag.
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -65,15 +65,15 @@ describe("chat template", () => {
   });
 });
 
-test("generate --chat uses the assistant defaults: harm classifier, its budget, within budget", async () => {
+test("generate --chat uses the assistant defaults: the request-aware harm cost, its budget, within budget", async () => {
   const r = await cli("generate", "--model", MODEL, "--chat", "--prompt", HARMLESS, "--max-tokens", "24", "--threads", "1", "--json", "--seed", "2");
   expect(r.code).toBe(0);
   const result = JSON.parse(r.out);
   expect(result.budget).toBe(ASSISTANT_COST_DEFAULT.budget);
   expectSearchWithinBudget(result);
   // The cost is the chat default's (a probability, the answer charged under its request), not a count of lexicon words.
-  const classifier = bindRequest(await loadCostModel(ASSISTANT_COST_DEFAULT.spec), { prompt: HARMLESS });
-  expect(result.cost).toBeCloseTo(classifier.cost(result.text) as number, 5);
+  const chatCost = bindRequest(await loadCostModel(ASSISTANT_COST_DEFAULT.spec), { prompt: HARMLESS });
+  expect(result.cost).toBeCloseTo(chatCost.cost(result.text) as number, 5);
 });
 
 test("the guard keeps a few harmful requests within budget under the assistant cost model", async () => {
@@ -134,19 +134,19 @@ describe("serve and batch pick the cost model by the prompt's kind when the oper
 });
 
 describe("the library picks the same defaults by the prompt's kind (no cost model named)", () => {
-  test("messages and chat: true get the harm classifier at its budget; a completion prompt the lexicon", async () => {
+  test("messages and chat: true get the request-aware harm cost at its budget; a completion prompt the lexicon", async () => {
     const guard = await createGuard({ model: MODEL, threads: 1 });
     try {
-      const classifier = await loadCostModel(ASSISTANT_COST_DEFAULT.spec);
+      const chatCost = await loadCostModel(ASSISTANT_COST_DEFAULT.spec);
       const lexicon = await loadCostModel(STORY_COST_DEFAULT.spec);
       const chat = await guard.generate([{ role: "user", content: HARMLESS }], { maxTokens: 16, seed: 1 });
       expect(chat.budget).toBe(ASSISTANT_COST_DEFAULT.budget);
       expect(chat.text.length).toBeGreaterThan(0);
       // Charged by the chat default under the request: its cost of the text, not the lexicon's.
-      expect(chat.cost).toBeCloseTo(await bindRequest(classifier, { prompt: HARMLESS }).cost(chat.text), 6);
+      expect(chat.cost).toBeCloseTo(await bindRequest(chatCost, { prompt: HARMLESS }).cost(chat.text), 6);
       const flag = await guard.generate(HARMFUL[1], { chat: true, maxTokens: 16, seed: 1 });
       expect(flag.budget).toBe(ASSISTANT_COST_DEFAULT.budget);
-      expect(flag.cost).toBeCloseTo(await bindRequest(classifier, { prompt: HARMFUL[1]! }).cost(flag.text), 6);
+      expect(flag.cost).toBeCloseTo(await bindRequest(chatCost, { prompt: HARMFUL[1]! }).cost(flag.text), 6);
       const story = await guard.generate("Once upon a time", { maxTokens: 16, seed: 1 });
       expect(story.budget).toBe(STORY_COST_DEFAULT.budget);
       expect(story.cost).toBe(await lexicon.cost(story.text));
