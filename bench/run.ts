@@ -10,20 +10,21 @@
 // section 8 (bench/chat.ts) is chat; section 9 (bench/plainBaseline.ts) our plain sampling against
 // node-llama-cpp's LlamaCompletion on the shape. All ratios are between runs of this one invocation.
 //
-// This file is the command line and the order of the sections; sections 1-5 are bench/sections/,
+// This file is the command line (one flag table: bench/flags.ts) and the order of the sections; sections 1-5 are bench/sections/,
 // sharing bench/harness.ts (settings, timed runs, the printed transcript).
 import { cpus, loadavg, totalmem } from "node:os";
 import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { DEFAULT_COST_RULES } from "../src/cost/load.js";
 import { RulesCostModel } from "../src/cost/rules.js";
 import { Engine, type GpuOption } from "../src/engine/engine.js";
 import { PACKAGE_ROOT } from "../src/paths.js";
+import { choice, flagHelp, int, type FlagTable } from "../src/cli/flagTable.js";
 import { chatSection } from "./chat.js";
 import { concurrencySection } from "./concurrency.js";
 import { ACTIVATION, BUDGET, CONTEXT_SIZE, FULL, MODEL_PATH, PROMPT, QUICK, WARMUP_SEED, print, progress, transcript, type Bench } from "./harness.js";
+import { BENCH_COLUMN, benchFlags, gpuBackend } from "./flags.js";
 import { httpConcurrencySection } from "./httpConcurrency.js";
-import { fmt, gpuFlag, positiveIntFlag, writeJsonAtomic, type SectionModel } from "./measure.js";
+import { fmt, writeJsonAtomic, type SectionModel } from "./measure.js";
 import { plainBaselineSection } from "./plainBaseline.js";
 import { attribution } from "./sections/attribution.js";
 import { criticForward } from "./sections/criticForward.js";
@@ -35,21 +36,26 @@ import { SHAPES, cachedShapeModel } from "./shapes/shapes.js";
 
 // ---- command line ----
 
+/** bench/run.ts's flags, declared once: the parseArgs spec, --help and the values come from here. */
+const RUN_FLAGS = {
+  out: { metavar: "FILE", help: "where to write the JSON results", defaultText: "bench-results/bench-<timestamp>.json" },
+  quick: { help: "fewer seeds and shorter answers: a smoke check of under 30 s (section 6 only\nwith --shape or --shape-only)" },
+  gpu: { metavar: "BACKEND", help: "llama.cpp backend of every engine: cpu | auto | cuda | metal | vulkan", parse: gpuBackend, default: false as GpuOption, defaultText: "cpu" },
+  shape: { metavar: "NAME", help: `the shape: ${Object.keys(SHAPES).join(", ")}`, parse: choice(Object.keys(SHAPES)), defaultText: SHAPE_FULL.shape },
+  "no-shape": { help: "skip section 6" },
+  "shape-only": { help: "run section 6 only" },
+  "shape-tokens": { metavar: "N", help: "answer tokens", parse: int(1), defaultText: `${SHAPE_FULL.tokens}; ${SHAPE_QUICK.tokens} with --quick` },
+  "shape-seeds": { metavar: "N", help: "measured seeds per setting", parse: int(1), defaultText: `${SHAPE_FULL.seeds}; ${SHAPE_QUICK.seeds} with --quick` },
+  "shape-threads": { metavar: "N", help: "llama.cpp threads of the measured engine", parse: int(1), defaultText: String(SHAPE_FULL.threads) },
+  "no-build": { help: "skip section 6 when the shape's file is missing instead of building it" },
+} as const satisfies FlagTable;
+
 const USAGE = `Usage: npx tsx bench/run.ts [--out FILE] [--quick] [shape options]
 
-  --out FILE          where to write the JSON results (default bench-results/bench-<timestamp>.json)
-  --quick             fewer seeds and shorter answers: a smoke check of under 30 s (section 6 only
-                      with --shape or --shape-only)
-  --gpu BACKEND       llama.cpp backend of every engine: cpu | auto | cuda | metal | vulkan (default cpu)
+${flagHelp(RUN_FLAGS, ["out", "quick", "gpu"], BENCH_COLUMN)}
 
 Section 6, a random-weight model of a real shape (bench/shapes; built into the cache when missing):
-  --shape NAME        the shape: ${Object.keys(SHAPES).join(", ")} (default ${SHAPE_FULL.shape})
-  --no-shape          skip section 6
-  --shape-only        run section 6 only
-  --shape-tokens N    answer tokens (default ${SHAPE_FULL.tokens}; ${SHAPE_QUICK.tokens} with --quick)
-  --shape-seeds N     measured seeds per setting (default ${SHAPE_FULL.seeds}; ${SHAPE_QUICK.seeds} with --quick)
-  --shape-threads N   llama.cpp threads of the measured engine (default ${SHAPE_FULL.threads})
-  --no-build          skip section 6 when the shape's file is missing instead of building it
+${flagHelp(RUN_FLAGS, ["shape", "no-shape", "shape-only", "shape-tokens", "shape-seeds", "shape-threads", "no-build"], BENCH_COLUMN)}
 `;
 
 interface CommandLine {
@@ -62,72 +68,30 @@ interface CommandLine {
 }
 
 function usageError(message: string): never {
-  process.stderr.write(`bench: ${message}\n\n${USAGE}`);
+  process.stderr.write(`bench/run: ${message}\n\n${USAGE}`);
   process.exit(2);
 }
 
-function positiveInt(name: string, raw: string | undefined, fallback: number): number {
-  try {
-    return positiveIntFlag(name, raw, fallback);
-  } catch (error) {
-    usageError((error as Error).message);
-  }
-}
-
 function parseCommandLine(): CommandLine {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      options: {
-        out: { type: "string" },
-        quick: { type: "boolean" },
-        gpu: { type: "string" },
-        shape: { type: "string" },
-        "no-shape": { type: "boolean" },
-        "shape-only": { type: "boolean" },
-        "shape-tokens": { type: "string" },
-        "shape-seeds": { type: "string" },
-        "shape-threads": { type: "string" },
-        "no-build": { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    usageError((error as Error).message);
-  }
-  if (values.help) {
-    process.stdout.write(USAGE);
-    process.exit(0);
-  }
+  const f = benchFlags("run", RUN_FLAGS, USAGE);
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
-  const out = values.out ? resolve(values.out as string) : join(PACKAGE_ROOT, "bench-results", `bench-${stamp}.json`);
-  const quick = values.quick === true;
-  let gpu: GpuOption;
-  try {
-    gpu = gpuFlag(values.gpu as string | undefined);
-  } catch (error) {
-    usageError((error as Error).message);
-  }
-  const shapeName = values.shape as string | undefined;
-  if (shapeName !== undefined && !SHAPES[shapeName]) usageError(`unknown shape "${shapeName}"; known: ${Object.keys(SHAPES).join(", ")}`);
-  const shapeOnly = values["shape-only"] === true;
-  if (shapeOnly && values["no-shape"]) usageError("--shape-only and --no-shape exclude each other");
+  const out = f.out !== undefined ? resolve(f.out) : join(PACKAGE_ROOT, "bench-results", `bench-${stamp}.json`);
+  const { quick, "shape-only": shapeOnly } = f;
+  if (shapeOnly && f["no-shape"]) usageError("--shape-only and --no-shape exclude each other");
   // --quick stays a smoke check: the 1.1B shape takes minutes, so it runs only when asked for.
-  const wantShape = !values["no-shape"] && (!quick || shapeName !== undefined || shapeOnly);
+  const wantShape = !f["no-shape"] && (!quick || f.shape !== undefined || shapeOnly);
   const base = quick ? SHAPE_QUICK : SHAPE_FULL;
   const shape: ShapeConfig | undefined = wantShape
     ? {
         ...base,
-        shape: shapeName ?? base.shape,
-        tokens: positiveInt("shape-tokens", values["shape-tokens"] as string | undefined, base.tokens),
-        seeds: positiveInt("shape-seeds", values["shape-seeds"] as string | undefined, base.seeds),
-        threads: positiveInt("shape-threads", values["shape-threads"] as string | undefined, base.threads),
-        build: values["no-build"] !== true,
+        shape: f.shape ?? base.shape,
+        tokens: f["shape-tokens"] ?? base.tokens,
+        seeds: f["shape-seeds"] ?? base.seeds,
+        threads: f["shape-threads"] ?? base.threads,
+        build: !f["no-build"],
       }
     : undefined;
-  return { out, quick, gpu, shape, shapeOnly };
+  return { out, quick, gpu: f.gpu, shape, shapeOnly };
 }
 
 // ---- main ----
