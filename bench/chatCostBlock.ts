@@ -7,17 +7,23 @@
 //
 //   npx tsx bench/chatCostBlock.ts [--candidates 8] [--repeats 3]
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { bindRequest, type CostModel } from "../src/cost/costModel.js";
 import { loadHarmExamples } from "../src/cost/harmData.js";
 import { loadCostModel } from "../src/cost/load.js";
 import { SHARED_DIR } from "../src/paths.js";
-import { fmt, positiveIntFlag, runWhenMain, table } from "./measure.js";
+import { int, type FlagTable } from "../src/cli/flagTable.js";
+import { benchFlags, benchUsage } from "./flags.js";
+import { fmt, runWhenMain, table } from "./measure.js";
+
+const FLAGS = {
+  candidates: { metavar: "N", help: "candidates per block, as many as the guard scores", parse: int(1), default: 8 },
+  repeats: { metavar: "N", help: "passes over the held-out answers", parse: int(1), default: 3 },
+} as const satisfies FlagTable;
+
+const USAGE = benchUsage("chatCostBlock", "Time per block of the chat cost models on SmolLM2's held-out answers.", FLAGS);
 
 async function main(): Promise<void> {
-  const { values: v } = parseArgs({ options: { candidates: { type: "string" }, repeats: { type: "string" } } });
-  const N = positiveIntFlag("candidates", v.candidates, 8);
-  const REPEATS = positiveIntFlag("repeats", v.repeats, 3);
+  const { candidates: N, repeats: REPEATS } = benchFlags("chatCostBlock", FLAGS, USAGE);
   const answers = loadHarmExamples({ dataDir: join(SHARED_DIR, "data") }).filter((r) => r.side === "eval" && r.source === "smollm2");
   const models: Array<[string, CostModel]> = [
     ["harm:chat-harm.json (the chat default)", await loadCostModel("harm:chat-harm.json")],

@@ -7,18 +7,26 @@
 // answers differ (fewer rows shift the draws of the others), so the figures are totals over seeds.
 //
 //   npx tsx bench/midBlockStop.ts [--seeds 200] [--budget 1] [--max-tokens 150]
-import { parseArgs } from "node:util";
 import { createGuard } from "../src/createGuard.js";
 import type { CostModel } from "../src/cost/costModel.js";
 import { DEFAULT_COST_RULES, loadCostModel } from "../src/cost/load.js";
 import { join } from "node:path";
 import { SHARED_DIR } from "../src/paths.js";
+import { float, int, type FlagTable } from "../src/cli/flagTable.js";
+import { benchFlags, benchUsage } from "./flags.js";
 import { fmt, Progress, table } from "./measure.js";
 
-const { values: v } = parseArgs({ options: { seeds: { type: "string", default: "200" }, budget: { type: "string", default: "1" }, "max-tokens": { type: "string", default: "150" } } });
-const SEEDS = Number(v.seeds);
-const BUDGET = Number(v.budget);
-const MAX_TOKENS = Number(v["max-tokens"]);
+const FLAGS = {
+  seeds: { metavar: "N", help: "seeds 0..N-1, each run by both variants", parse: int(1), default: 200 },
+  budget: { metavar: "D", help: "safety budget", parse: float(), default: 1 },
+  "max-tokens": { metavar: "T", help: "answer length cap", parse: int(1), default: 150 },
+} as const satisfies FlagTable;
+
+const { seeds: SEEDS, budget: BUDGET, "max-tokens": MAX_TOKENS } = benchFlags(
+  "midBlockStop",
+  FLAGS,
+  benchUsage("midBlockStop", "The guard stopping doomed candidates mid-block against decoding each to its block's end.", FLAGS),
+);
 const OPENINGS = ["Once upon a time", "One day, a little boy named Tom", "The dog and the cat", "Lily was playing in the park when"];
 
 const lexicon = await loadCostModel(`rules:${DEFAULT_COST_RULES}`);
