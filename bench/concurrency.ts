@@ -6,12 +6,13 @@
 //   npx tsx bench/concurrency.ts [--model PATH] [--threads N] [--gpu BACKEND] [--requests R]
 //                                [--tokens T] [--rounds N] [--branch auto|always] [--out FILE]
 import { writeFileSync } from "node:fs";
-import { parseArgs } from "node:util";
 import { createGuard } from "../src/createGuard.js";
 import type { GpuOption } from "../src/engine/engine.js";
 import { defaultModelPath } from "../src/paths.js";
 import type { GenerationResult } from "../src/search/types.js";
-import { gpuFlag, positiveIntFlag, runWhenMain, type SectionModel, type SectionOutput } from "./measure.js";
+import { choice, type FlagTable } from "../src/cli/flagTable.js";
+import { GPU_FLAG, OUT_FLAG, benchFlags, benchUsage, countFlag, modelPathFlag, threadsFlag } from "./flags.js";
+import { runWhenMain, type SectionModel, type SectionOutput } from "./measure.js";
 
 export interface ConcurrencyConfig {
   model: string;
@@ -85,36 +86,21 @@ export async function measureConcurrency(cfg: ConcurrencyConfig, progress: (line
   }
 }
 
+const FLAGS = {
+  model: modelPathFlag(),
+  threads: threadsFlag(),
+  gpu: GPU_FLAG,
+  requests: countFlag("R", "requests at once (and the guard's slots)", 4),
+  tokens: countFlag("T", "answer tokens of each request", 32),
+  rounds: countFlag("N", "rounds, the two orders alternating", 3),
+  branch: { metavar: "B", help: "auto | always: the guard's branch setting", parse: choice(["auto", "always"] as const), default: "auto" as "auto" | "always" },
+  out: OUT_FLAG,
+} as const satisfies FlagTable;
+
 async function main(): Promise<void> {
-  const { values: v } = parseArgs({
-    options: {
-      model: { type: "string" },
-      threads: { type: "string" },
-      gpu: { type: "string" },
-      requests: { type: "string" },
-      tokens: { type: "string" },
-      rounds: { type: "string" },
-      branch: { type: "string" },
-      out: { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-  });
-  if (v.help) {
-    process.stdout.write("Usage: npx tsx bench/concurrency.ts [--model PATH] [--threads N] [--gpu cpu|cuda|...] [--requests 4] [--tokens 32] [--rounds 3] [--branch auto|always] [--out FILE]\n");
-    return;
-  }
-  const gpu = gpuFlag(v.gpu);
-  if (v.branch !== undefined && v.branch !== "auto" && v.branch !== "always") throw new Error("--branch must be auto or always");
+  const v = benchFlags("concurrency", FLAGS, benchUsage("concurrency", "R guarded requests at once against the same R in a row, on one guard with R slots.", FLAGS));
   const result = await measureConcurrency(
-    {
-      model: v.model ?? defaultModelPath(),
-      threads: v.threads === undefined ? undefined : positiveIntFlag("threads", v.threads, 1),
-      gpu,
-      requests: positiveIntFlag("requests", v.requests, 4),
-      tokens: positiveIntFlag("tokens", v.tokens, 32),
-      rounds: positiveIntFlag("rounds", v.rounds, 3),
-      branch: (v.branch as "auto" | "always" | undefined) ?? "auto",
-    },
+    { model: v.model ?? defaultModelPath(), threads: v.threads, gpu: v.gpu, requests: v.requests, tokens: v.tokens, rounds: v.rounds, branch: v.branch },
     (line) => process.stderr.write(`${line}\n`),
   );
   const text = JSON.stringify(result, null, 2);

@@ -1,7 +1,7 @@
 // The bench scripts' command lines, each from one flag table (src/cli/flagTable.ts, as the CLI's
 // commands): the parseArgs spec, the --help text and the typed values come from the one
 // declaration, so a script's help cannot name a flag or a default it does not have.
-import { flagHelp, readFlags, type FlagTable, type FlagValues } from "../src/cli/flagTable.js";
+import { flagHelp, int, readFlags, type FlagTable, type FlagValues } from "../src/cli/flagTable.js";
 import type { GpuOption } from "../src/engine/engine.js";
 import { UserError } from "../src/errors.js";
 import { gpuFlag } from "./measure.js";
@@ -43,3 +43,24 @@ export function gpuBackend(values: Record<string, unknown>, name: string): GpuOp
     throw new UserError((error as Error).message);
   }
 }
+
+// ---- flags several scripts take, declared once ----
+
+/** --model PATH: the GGUF to measure. */
+export function modelPathFlag(defaultText = "the packaged stories260K") {
+  return { metavar: "PATH", help: "GGUF to measure", defaultText };
+}
+
+/** --threads N: llama.cpp threads (absent: the engine's own default). */
+export function threadsFlag(defaultText = "by the model's size, as the engine picks") {
+  return { metavar: "N", help: "llama.cpp threads", parse: int(1), defaultText };
+}
+
+export const GPU_FLAG = { metavar: "BACKEND", help: "llama.cpp backend: cpu | auto | cuda | metal | vulkan", parse: gpuBackend, default: false as GpuOption, defaultText: "cpu" };
+
+/** A whole number >= 1 with its default. */
+export function countFlag(metavar: string, help: string, value: number) {
+  return { metavar, help, parse: int(1), default: value };
+}
+
+export const OUT_FLAG = { metavar: "FILE", help: "also write the results as JSON" };

@@ -14,13 +14,14 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
 import type { GpuOption } from "../src/engine/engine.js";
 import { slotSequences } from "../src/engine/slots.js";
 import { defaultModelPath } from "../src/paths.js";
 import { GuardServer } from "../src/server/guardServer.js";
 import type { SharingSectionOptions } from "./concurrency.js";
-import { gpuFlag, positiveIntFlag, runWhenMain, type SectionModel } from "./measure.js";
+import { int, type FlagTable } from "../src/cli/flagTable.js";
+import { GPU_FLAG, OUT_FLAG, benchFlags, benchUsage, countFlag, modelPathFlag, threadsFlag } from "./flags.js";
+import { runWhenMain, type SectionModel } from "./measure.js";
 
 export interface HttpConcurrencyConfig {
   model: string;
@@ -227,38 +228,30 @@ export async function measureHttpConcurrency(cfg: HttpConcurrencyConfig, progres
   }
 }
 
+const FLAGS = {
+  model: modelPathFlag(),
+  threads: threadsFlag(),
+  gpu: GPU_FLAG,
+  requests: countFlag("R", "requests at once (and the server's --parallel)", 4),
+  tokens: countFlag("T", "answer tokens of each request", 32),
+  rounds: countFlag("N", "rounds, library and HTTP in alternating order", 3),
+  "context-size": { metavar: "C", help: "the guard's context size", parse: int(1), defaultText: "the guard's default" },
+  stream: { help: "stream the HTTP answers" },
+  out: OUT_FLAG,
+} as const satisfies FlagTable;
+
 async function main(): Promise<void> {
-  const { values: v } = parseArgs({
-    options: {
-      model: { type: "string" },
-      threads: { type: "string" },
-      gpu: { type: "string" },
-      requests: { type: "string" },
-      tokens: { type: "string" },
-      rounds: { type: "string" },
-      "context-size": { type: "string" },
-      stream: { type: "boolean" },
-      out: { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-  });
-  if (v.help) {
-    process.stdout.write(
-      "Usage: npx tsx bench/httpConcurrency.ts [--model PATH] [--threads N] [--gpu cpu|cuda|...] [--requests 4] [--tokens 32] [--rounds 3] [--context-size C] [--stream] [--out FILE]\n",
-    );
-    return;
-  }
-  const gpu = gpuFlag(v.gpu);
+  const v = benchFlags("httpConcurrency", FLAGS, benchUsage("httpConcurrency", "R requests at once through serve's /v1/completions against the same R in a row, beside the library.", FLAGS));
   const result = await measureHttpConcurrency(
     {
       model: v.model ?? defaultModelPath(),
-      threads: v.threads === undefined ? undefined : positiveIntFlag("threads", v.threads, 1),
-      gpu,
-      requests: positiveIntFlag("requests", v.requests, 4),
-      tokens: positiveIntFlag("tokens", v.tokens, 32),
-      rounds: positiveIntFlag("rounds", v.rounds, 3),
-      contextSize: v["context-size"] === undefined ? undefined : positiveIntFlag("context-size", v["context-size"], 1),
-      stream: v.stream === true,
+      threads: v.threads,
+      gpu: v.gpu,
+      requests: v.requests,
+      tokens: v.tokens,
+      rounds: v.rounds,
+      contextSize: v["context-size"],
+      stream: v.stream,
     },
     (line) => process.stderr.write(`${line}\n`),
   );

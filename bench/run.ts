@@ -22,7 +22,7 @@ import { choice, flagHelp, int, type FlagTable } from "../src/cli/flagTable.js";
 import { chatSection } from "./chat.js";
 import { concurrencySection } from "./concurrency.js";
 import { ACTIVATION, BUDGET, CONTEXT_SIZE, FULL, MODEL_PATH, PROMPT, QUICK, WARMUP_SEED, print, progress, transcript, type Bench } from "./harness.js";
-import { BENCH_COLUMN, benchFlags, gpuBackend } from "./flags.js";
+import { BENCH_COLUMN, GPU_FLAG, benchFlags } from "./flags.js";
 import { httpConcurrencySection } from "./httpConcurrency.js";
 import { fmt, writeJsonAtomic, type SectionModel } from "./measure.js";
 import { plainBaselineSection } from "./plainBaseline.js";
@@ -40,7 +40,7 @@ import { SHAPES, cachedShapeModel } from "./shapes/shapes.js";
 const RUN_FLAGS = {
   out: { metavar: "FILE", help: "where to write the JSON results", defaultText: "bench-results/bench-<timestamp>.json" },
   quick: { help: "fewer seeds and shorter answers: a smoke check of under 30 s (section 6 only\nwith --shape or --shape-only)" },
-  gpu: { metavar: "BACKEND", help: "llama.cpp backend of every engine: cpu | auto | cuda | metal | vulkan", parse: gpuBackend, default: false as GpuOption, defaultText: "cpu" },
+  gpu: { ...GPU_FLAG, help: "llama.cpp backend of every engine: cpu | auto | cuda | metal | vulkan" },
   shape: { metavar: "NAME", help: `the shape: ${Object.keys(SHAPES).join(", ")}`, parse: choice(Object.keys(SHAPES)), defaultText: SHAPE_FULL.shape },
   "no-shape": { help: "skip section 6" },
   "shape-only": { help: "run section 6 only" },
