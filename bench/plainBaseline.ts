@@ -16,12 +16,13 @@
 //                    cache, its context size, one sequence): what the guard's settings cost
 import { writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
-import { parseArgs } from "node:util";
 import { LlamaCompletion, type LlamaContext, type LlamaModel } from "node-llama-cpp";
 import { createGuard, type Guard } from "../src/createGuard.js";
 import { Engine } from "../src/engine/engine.js";
 import { generatePlain } from "../src/search/plain.js";
 import { cachedShapeModel } from "./shapes/shapes.js";
+import { float, int, type FlagTable } from "../src/cli/flagTable.js";
+import { OUT_FLAG, benchFlags, benchUsage, countFlag, modelPathFlag } from "./flags.js";
 import { fmt, fmtAuto, table, type SectionModel, type SectionOutput } from "./measure.js";
 
 export interface PlainBaselineConfig {
@@ -267,38 +268,31 @@ export async function plainBaselineSection(
   return results;
 }
 
+const FLAGS = {
+  model: modelPathFlag("the tinyllama-1.1b shape"),
+  threads: countFlag("N", "llama.cpp threads", 2),
+  tokens: countFlag("T", "answer tokens", 48),
+  rounds: countFlag("N", "rotating rounds", 5),
+  "top-k": { metavar: "K", help: "sampling top-k", parse: int(0), default: 40 },
+  "top-p": { metavar: "P", help: "sampling top-p", parse: float(), default: 0.95 },
+  temperature: { metavar: "X", help: "sampling temperature", parse: float(), default: 1 },
+  seed: { metavar: "S", help: "sampling seed", parse: int(0), default: 1 },
+  out: OUT_FLAG,
+} as const satisfies FlagTable;
+
 async function main(): Promise<void> {
-  const { values: v } = parseArgs({
-    options: {
-      model: { type: "string" },
-      threads: { type: "string", default: "2" },
-      tokens: { type: "string", default: "48" },
-      rounds: { type: "string", default: "5" },
-      "top-k": { type: "string", default: "40" },
-      "top-p": { type: "string", default: "0.95" },
-      temperature: { type: "string", default: "1" },
-      seed: { type: "string", default: "1" },
-      out: { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-  });
-  if (v.help) {
-    process.stdout.write(
-      "Usage: npx tsx bench/plainBaseline.ts [--model PATH (default: the tinyllama-1.1b shape)] [--threads 2] [--tokens 48] [--rounds 5] [--top-k 40] [--top-p 0.95] [--temperature 1] [--seed 1] [--out FILE]\n",
-    );
-    return;
-  }
+  const v = benchFlags("plainBaseline", FLAGS, benchUsage("plainBaseline", "Our plain sampling against node-llama-cpp's LlamaCompletion on one model.", FLAGS));
   const model = v.model ?? cachedShapeModel("tinyllama-1.1b");
   if (!model) throw new Error("no --model and the tinyllama-1.1b shape is not built (npm run shapes:build -- tinyllama-1.1b)");
   const result = await measurePlainBaseline(
     {
       model,
-      threads: Number(v.threads),
-      tokens: Number(v.tokens),
-      rounds: Number(v.rounds),
+      threads: v.threads,
+      tokens: v.tokens,
+      rounds: v.rounds,
       prompt: "Once upon a time",
-      seed: Number(v.seed),
-      sampling: { temperature: Number(v.temperature), topK: Number(v["top-k"]), topP: Number(v["top-p"]) },
+      seed: v.seed,
+      sampling: { temperature: v.temperature, topK: v["top-k"], topP: v["top-p"] },
     },
     (line) => process.stderr.write(`${line}\n`),
   );
