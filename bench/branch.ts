@@ -9,7 +9,6 @@
 // overrides the cruise policy (DEFAULT_CRUISE_POLICY in src/search/cruise.ts), e.g.
 // '{"branchBlocks":2}'. Runs interleave (seeds outer, modes inner) after one warm-up each.
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { DEFAULT_COST_RULES } from "../src/cost/load.js";
 import { RulesCostModel } from "../src/cost/rules.js";
 import { Engine } from "../src/engine/engine.js";
@@ -17,34 +16,49 @@ import { SHARED_DIR } from "../src/paths.js";
 import { generateGuarded, type CruisePolicy } from "../src/search/guard.js";
 import { generatePlain } from "../src/search/plain.js";
 import type { GenerationResult } from "../src/search/types.js";
+import { float, type FlagTable } from "../src/cli/flagTable.js";
+import { UserError } from "../src/errors.js";
+import { OUT_FLAG, benchFlags, benchUsage, countFlag, threadsFlag } from "./flags.js";
 import { fmt, table, timed, wrapMethod, writeJsonAtomic } from "./measure.js";
 
-const { values } = parseArgs({
-  options: {
-    model: { type: "string", default: join(SHARED_DIR, "models", "stories260K.gguf") },
-    threads: { type: "string" },
-    tokens: { type: "string", default: "200" },
-    seeds: { type: "string", default: "5" },
-    prompt: { type: "string", default: "Once upon a time" },
-    budget: { type: "string", default: "1" },
-    policy: { type: "string" },
-    modes: { type: "string", default: "sample,auto,always" },
-    out: { type: "string" },
-  },
-});
-const maxTokens = Number(values.tokens);
-const seeds = Array.from({ length: Number(values.seeds) }, (_, i) => i + 1);
-const budget = Number(values.budget);
-const policy: Partial<CruisePolicy> = values.policy ? JSON.parse(values.policy) : {};
-const modes = values.modes!.split(",");
+const STORIES = join(SHARED_DIR, "models", "stories260K.gguf");
+
+const FLAGS = {
+  model: { metavar: "PATH", help: "GGUF to measure", default: STORIES, defaultText: "../shared/models/stories260K.gguf" },
+  threads: threadsFlag(),
+  tokens: countFlag("T", "answer tokens (ignoreEos: fixed length)", 200),
+  seeds: countFlag("S", "seeds 1..S, each run by every mode", 5),
+  prompt: { metavar: "TEXT", help: "the prompt", default: "Once upon a time", defaultText: '"Once upon a time"' },
+  budget: { metavar: "D", help: "safety budget", parse: float(), default: 1 },
+  policy: { metavar: "JSON", help: "cruise policy overrides, e.g. '{\"branchBlocks\":2}'", parse: jsonFlag },
+  modes: { metavar: "LIST", help: "comma-separated: sample, auto, always", default: "sample,auto,always" },
+  out: OUT_FLAG,
+} as const satisfies FlagTable;
+
+function jsonFlag(values: Record<string, unknown>, name: string): Partial<CruisePolicy> | undefined {
+  const raw = values[name];
+  if (typeof raw !== "string") return undefined;
+  try {
+    return JSON.parse(raw) as Partial<CruisePolicy>;
+  } catch (error) {
+    throw new UserError(`--${name} is not JSON: ${(error as Error).message}`);
+  }
+}
+
+const values = benchFlags("branch", FLAGS, benchUsage("branch", "The guard's branch auto against always and plain sampling: time per answer token, reward, rows decoded.", FLAGS));
+const maxTokens = values.tokens;
+const seeds = Array.from({ length: values.seeds }, (_, i) => i + 1);
+const budget = values.budget;
+const policy: Partial<CruisePolicy> = values.policy ?? {};
+const modes = values.modes.split(",");
 
 const engine = await Engine.load({
-  modelPath: values.model!,
+  modelPath: values.model,
   contextSize: 8192,
-  ...(values.threads ? { threads: Number(values.threads) } : {}),
+  ...(values.threads ? { threads: values.threads } : {}),
 });
 const cost = RulesCostModel.fromFile(DEFAULT_COST_RULES);
-const promptTokens = engine.completionPrompt(values.prompt!);
+const promptTokens = engine.completionPrompt(values.prompt);
 
 interface Run {
   mode: string;
