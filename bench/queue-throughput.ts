@@ -13,28 +13,38 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { PACKAGE_ROOT, SHARED_DIR } from "../src/paths.js";
 import { pushRows } from "../src/queue/push.js";
 import { closeRedis, connectRedis } from "../src/queue/redis.js";
 import { QueueStore, openQueue } from "../src/queue/store.js";
 import { startRedis } from "../test/helpers/redis.js";
+import { text, type FlagTable } from "../src/cli/flagTable.js";
+import { UserError } from "../src/errors.js";
+import { benchFlags, benchUsage, countFlag } from "./flags.js";
 
-const { values } = parseArgs({
-  options: {
-    rows: { type: "string", default: "80" },
-    workers: { type: "string", default: "1,2" },
-    "max-tokens": { type: "string", default: "64" },
-    threads: { type: "string", default: "1" },
-    model: { type: "string", default: join(SHARED_DIR, "models", "stories260K.gguf") },
-    out: { type: "string" },
-  },
-});
-const rows = Number(values.rows);
-const workerCounts = values.workers!.split(",").map(Number);
+const FLAGS = {
+  rows: countFlag("N", "rows pushed (and answered by batch)", 80),
+  workers: { metavar: "LIST", help: "worker counts to time, comma-separated", parse: workersFlag, default: [1, 2], defaultText: "1,2" },
+  "max-tokens": countFlag("T", "answer length cap", 64),
+  threads: countFlag("N", "llama.cpp threads of every worker and of batch", 1),
+  model: { metavar: "PATH", help: "GGUF to answer with", default: join(SHARED_DIR, "models", "stories260K.gguf"), defaultText: "../shared/models/stories260K.gguf" },
+  out: { metavar: "FILE", help: "where to write the JSON results", defaultText: "bench-results/queue-throughput-<time>.json" },
+} as const satisfies FlagTable;
+
+function workersFlag(values: Record<string, unknown>, name: string): number[] | undefined {
+  const raw = text(values, name);
+  if (raw === undefined) return undefined;
+  const list = raw.split(",").map((t) => Number(t.trim()));
+  if (list.some((n) => !Number.isInteger(n) || n < 1)) throw new UserError(`--${name} takes whole numbers >= 1 separated by commas, got "${raw}"`);
+  return list;
+}
+
+const values = benchFlags("queue-throughput", FLAGS, benchUsage("queue-throughput", "Throughput of the Redis queue with 1, 2, ... worker processes against one batch process.", FLAGS));
+const rows = values.rows;
+const workerCounts = values.workers;
 const BIN = join(PACKAGE_ROOT, "bin", "inference-guard.js");
-const SEARCH = ["--max-tokens", values["max-tokens"]!, "--seed", "1"];
-const RUNTIME = ["--model", values.model!, "--threads", values.threads!];
+const SEARCH = ["--max-tokens", String(values["max-tokens"]), "--seed", "1"];
+const RUNTIME = ["--model", values.model, "--threads", String(values.threads)];
 const OPENINGS = ["Once upon a time", "The little dog", "Lily and Ben", "One sunny day", "There was a bird", "Tom had a red ball", "The sun was hot", "Sue found a box"];
 
 const dir = mkdtempSync(join(process.env.TMPDIR ?? "/tmp", "inference-guard-queue-bench-"));
