@@ -21,13 +21,14 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { getLlama, LlamaChatSession, resolveChatWrapper } from "node-llama-cpp";
 import { createGuard, type Guard } from "../src/createGuard.js";
 import { resolveModel } from "../src/models/index.js";
 import { PACKAGE_ROOT } from "../src/paths.js";
 import { GuardServer } from "../src/server/guardServer.js";
 import { HttpClient } from "./httpConcurrency.js";
+import { float, int, type FlagTable } from "../src/cli/flagTable.js";
+import { benchFlags, benchUsage } from "./flags.js";
 import { type CallTimer, fmt, fmtAuto, table, wrapMethod } from "./measure.js";
 
 export const CHAT_MODEL_NAME = "smollm2-135m-instruct";
@@ -209,11 +210,14 @@ export interface ChatBenchOptions {
   onProgress?: (line: string, totals: Record<string, unknown>) => void;
 }
 
+/** chatSection's defaults (its flags' help states them). */
+const CHAT_DEFAULTS = { requests: 40, maxTokens: 128, httpRounds: 2 };
+
 export async function chatSection(o: ChatBenchOptions = {}): Promise<unknown> {
   const print = o.print ?? ((line = "") => process.stdout.write(line + "\n"));
-  const n = o.requests ?? 40;
+  const n = o.requests ?? CHAT_DEFAULTS.requests;
   const nLength = o.lengthRequests ?? n;
-  const maxTokens = o.maxTokens ?? 128;
+  const maxTokens = o.maxTokens ?? CHAT_DEFAULTS.maxTokens;
   const modelPath = resolveModel(CHAT_MODEL_NAME);
   const requests = { harmless: chatBenchRequests("harmless", n), harmful: chatBenchRequests("harmful", n) };
   const startedAt = new Date().toISOString();
@@ -270,7 +274,7 @@ export async function chatSection(o: ChatBenchOptions = {}): Promise<unknown> {
     await nlc.dispose();
     await guard.dispose();
   }
-  const http = await httpChats(modelPath, requests.harmless.slice(0, 4), maxTokens, o.httpRounds ?? 2);
+  const http = await httpChats(modelPath, requests.harmless.slice(0, 4), maxTokens, o.httpRounds ?? CHAT_DEFAULTS.httpRounds);
   load.push(loadavg()[0]);
 
   const base = (name: string) => perToken(r[`node-llama-cpp ${name.includes("harmful") ? "harmful" : "harmless"}`]!);
@@ -303,7 +307,7 @@ export async function chatSection(o: ChatBenchOptions = {}): Promise<unknown> {
   print(`guard / LlamaChatSession, harmful: ${fmtAuto(ratios.guardHarmful)}x (target <= 3x: ${verdict(ratios.guardHarmful <= 3)})`);
   print(`time per answer token at max-tokens 2048 / at 64 (guard, ${nLength} harmless): ${fmtAuto(ratios.length2048over64)}x (target <= 1.3x: ${verdict(ratios.length2048over64 <= 1.3)})`);
   print(
-    `4 chats through the HTTP server at once vs in a row (${o.httpRounds ?? 2} rounds): ${fmt(http.inARowMs / 1000, 1)} s / ${fmt(http.atOnceMs / 1000, 1)} s = ${fmtAuto(http.ratio)}x throughput; ` +
+    `4 chats through the HTTP server at once vs in a row (${o.httpRounds ?? CHAT_DEFAULTS.httpRounds} rounds): ${fmt(http.inARowMs / 1000, 1)} s / ${fmt(http.atOnceMs / 1000, 1)} s = ${fmtAuto(http.ratio)}x throughput; ` +
       `decodes ${http.inARow.decodes} / ${http.atOnce.decodes}, rows ${http.inARow.rows} / ${http.atOnce.rows}`,
   );
   print(`LlamaChatSession evaluated our prompt tokens exactly: ${samePrompt ? "yes" : "NO"}`);
@@ -313,27 +317,26 @@ export async function chatSection(o: ChatBenchOptions = {}): Promise<unknown> {
   return { startedAt, model: modelPath, requests: n, lengthRequests: nLength, maxTokens, results: r, ratios, http, samePrompt, shares, load, warnings };
 }
 
+const FLAGS = {
+  requests: { metavar: "N", help: "harmless and as many harmful training requests", parse: int(1), defaultText: String(CHAT_DEFAULTS.requests) },
+  "length-requests": { metavar: "N", help: "requests of the max-tokens 2048 against 64 runs", parse: int(1), defaultText: "--requests" },
+  "max-tokens": { metavar: "T", help: "answer length cap", parse: int(1), defaultText: String(CHAT_DEFAULTS.maxTokens) },
+  "http-rounds": { metavar: "R", help: "rounds of 4 chats through the HTTP server", parse: int(1), defaultText: String(CHAT_DEFAULTS.httpRounds) },
+  minutes: { metavar: "M", help: "stop taking new request pairs after M minutes", parse: float(), defaultText: "no limit" },
+  "length-minutes": { metavar: "M", help: "the same for the length runs", parse: float(), defaultText: "no limit" },
+  json: { metavar: "FILE", help: "write the results as JSON (FILE.partial holds the totals so far)" },
+} as const satisfies FlagTable;
+
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { values } = parseArgs({
-    options: {
-      requests: { type: "string" },
-      "length-requests": { type: "string" },
-      "max-tokens": { type: "string" },
-      "http-rounds": { type: "string" },
-      minutes: { type: "string" },
-      "length-minutes": { type: "string" },
-      json: { type: "string" },
-    },
-  });
-  const num = (x: string | undefined) => (x === undefined ? undefined : Number(x));
+  const values = benchFlags("chat", FLAGS, benchUsage("chat", "Chat speed on SmolLM2-135M-Instruct: the guard against our plain sampling and LlamaChatSession.", FLAGS));
   const json = values.json;
   const result = await chatSection({
-    requests: num(values.requests),
-    lengthRequests: num(values["length-requests"]),
-    maxTokens: num(values["max-tokens"]),
-    httpRounds: num(values["http-rounds"]),
-    minutes: num(values.minutes),
-    lengthMinutes: num(values["length-minutes"]),
+    requests: values.requests,
+    lengthRequests: values["length-requests"],
+    maxTokens: values["max-tokens"],
+    httpRounds: values["http-rounds"],
+    minutes: values.minutes,
+    lengthMinutes: values["length-minutes"],
     onProgress(line, totals) {
       process.stderr.write(`${new Date().toISOString()} ${line}\n`);
       if (json) writeFileSync(`${json}.partial`, JSON.stringify(totals) + "\n");
