@@ -1,7 +1,7 @@
 // The bench scripts' command lines, each from one flag table (src/cli/flagTable.ts, as the CLI's
 // commands): the parseArgs spec, the --help text and the typed values come from the one
 // declaration, so a script's help cannot name a flag or a default it does not have.
-import { flagHelp, int, readFlags, type FlagTable, type FlagValues } from "../src/cli/flagTable.js";
+import { flagHelp, float, int, readFlags, type FlagTable, type FlagValues, type Parser } from "../src/cli/flagTable.js";
 import type { GpuOption } from "../src/engine/engine.js";
 import { UserError } from "../src/errors.js";
 import { gpuFlag } from "./measure.js";
@@ -64,3 +64,10 @@ export function countFlag(metavar: string, help: string, value: number) {
 }
 
 export const OUT_FLAG = { metavar: "FILE", help: "also write the results as JSON" };
+
+/** A share in [0, 1]. */
+export const share: Parser<number> = (values, name) => {
+  const x = float()(values, name);
+  if (x !== undefined && !(x >= 0 && x <= 1)) throw new UserError(`--${name} must be in [0, 1], got ${x}`);
+  return x;
+};

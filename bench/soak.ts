@@ -24,33 +24,34 @@ import { spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { PACKAGE_ROOT, SHARED_DIR } from "../src/paths.js";
 import { mulberry32 } from "../src/util/random.js";
+import { float, int, type FlagTable } from "../src/cli/flagTable.js";
+import { OUT_FLAG, benchFlags, benchUsage, countFlag, share } from "./flags.js";
 
-const { values } = parseArgs({
-  options: {
-    minutes: { type: "string", default: "5" },
-    seconds: { type: "string" },
-    clients: { type: "string", default: "16" },
-    parallel: { type: "string", default: "4" },
-    "max-queue": { type: "string", default: "8" },
-    "abort-share": { type: "string", default: "0.2" },
-    "stream-share": { type: "string", default: "0.5" },
-    threads: { type: "string", default: "1" },
-    model: { type: "string", default: join(SHARED_DIR, "models", "stories260K.gguf") },
-    seed: { type: "string", default: "1" },
-    out: { type: "string" },
-  },
-});
-const durationS = values.seconds !== undefined ? Number(values.seconds) : Number(values.minutes) * 60;
-const CLIENTS = Number(values.clients);
-const ABORT_SHARE = Number(values["abort-share"]);
-const STREAM_SHARE = Number(values["stream-share"]);
+const FLAGS = {
+  minutes: { metavar: "M", help: "how long the load runs", parse: float(), default: 5 },
+  seconds: { metavar: "S", help: "instead of --minutes, in seconds", parse: float() },
+  clients: countFlag("N", "client loops, one request after another each", 16),
+  parallel: countFlag("N", "the server's --parallel", 4),
+  "max-queue": { metavar: "N", help: "the server's --max-queue", parse: int(0), default: 8 },
+  "abort-share": { metavar: "F", help: "share of streamed requests aborted after their first chunk", parse: share, default: 0.2 },
+  "stream-share": { metavar: "F", help: "share of requests streamed", parse: share, default: 0.5 },
+  threads: countFlag("N", "the server's --threads", 1),
+  model: { metavar: "PATH", help: "GGUF the server loads", default: join(SHARED_DIR, "models", "stories260K.gguf"), defaultText: "../shared/models/stories260K.gguf" },
+  seed: { metavar: "S", help: "seeds the request mix", parse: int(0), default: 1 },
+  out: OUT_FLAG,
+} as const satisfies FlagTable;
+
+const values = benchFlags("soak", FLAGS, benchUsage("soak", "The real serve process on loopback under sustained mixed load, then checks and figures.", FLAGS));
+const durationS = values.seconds ?? values.minutes * 60;
+const CLIENTS = values.clients;
+const ABORT_SHARE = values["abort-share"];
+const STREAM_SHARE = values["stream-share"];
 const SAMPLE_MS = 10_000;
 const OPENINGS = ["Once upon a time", "The little dog", "Lily and Ben", "One sunny day", "There was a bird", "Tom had a red ball", "The sun was hot", "Sue found a box"];
 
-const random = mulberry32(Number(values.seed)); // seeded: a run's request mix is reproducible
+const random = mulberry32(values.seed); // seeded: a run's request mix is reproducible
 
 type Outcome = "answered" | "streamed" | "aborted" | "busy" | "error";
 
@@ -79,7 +80,7 @@ const seen = new Map<string, Outcome>();
 async function startServer(): Promise<{ pid: number; url: string; log: () => string; exited: Promise<number | null>; stop: () => void }> {
   const child = spawn(
     process.execPath,
-    [join(PACKAGE_ROOT, "bin", "inference-guard.js"), "serve", "--model", values.model!, "--port", "0", "--threads", values.threads!, "--parallel", values.parallel!, "--max-queue", values["max-queue"]!, "--shutdown-grace", "10"],
+    [join(PACKAGE_ROOT, "bin", "inference-guard.js"), "serve", "--model", values.model, "--port", "0", "--threads", String(values.threads), "--parallel", String(values.parallel), "--max-queue", String(values["max-queue"]), "--shutdown-grace", "10"],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
   let stdout = "";
@@ -253,8 +254,8 @@ async function main(): Promise<void> {
   const summary = {
     seconds: Math.round(loadSeconds),
     clients: CLIENTS,
-    parallel: Number(values.parallel),
-    maxQueue: Number(values["max-queue"]),
+    parallel: values.parallel,
+    maxQueue: values["max-queue"],
     cores: cpus().length,
     loadAverageBefore: Number(load.toFixed(2)),
     loadAverageAfter: Number(loadavg()[0]!.toFixed(2)),
