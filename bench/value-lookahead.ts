@@ -19,30 +19,31 @@
 // scores a block's candidates in one call, so the call count gives the block.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { bindRequest } from "../src/cost/costModel.js";
 import { loadCostModel } from "../src/cost/load.js";
 import { Engine } from "../src/engine/engine.js";
 import { PACKAGE_ROOT, defaultModelPath } from "../src/paths.js";
 import { generateGuarded } from "../src/search/guard.js";
+import { float, int, type FlagTable } from "../src/cli/flagTable.js";
+import { benchFlags, benchUsage, countFlag } from "./flags.js";
 import type { CriticScorer, GenerationResult } from "../src/search/types.js";
 
-const { values: args } = parseArgs({
-  options: {
-    seeds: { type: "string", default: "16" },
-    "eval-seeds": { type: "string", default: "2" },
-    every: { type: "string", default: "2" },
-    cost: { type: "string", default: `rules:${join(PACKAGE_ROOT, "models", "conflict-lexicon.json")}` },
-    budget: { type: "string", default: "1" },
-    beams: { type: "string", default: "4" },
-    samples: { type: "string", default: "8" },
-    width: { type: "string", default: "8" },
-    "max-resamples": { type: "string", default: "2" },
-  },
-});
+const FLAGS = {
+  seeds: countFlag("N", "seeds per training opening", 16),
+  "eval-seeds": countFlag("N", "seeds per test opening", 2),
+  every: countFlag("N", "every N-th test opening is evaluated", 2),
+  cost: { metavar: "SPEC", help: "cost model", default: `rules:${join(PACKAGE_ROOT, "models", "conflict-lexicon.json")}`, defaultText: "rules:models/conflict-lexicon.json" },
+  budget: { metavar: "D", help: "safety budget", parse: float(), default: 1 },
+  beams: countFlag("K", "the guard's beams", 4),
+  samples: countFlag("N", "the guard's samples per beam", 8),
+  width: countFlag("W", "the guard's block width", 8),
+  "max-resamples": { metavar: "M", help: "the guard's resamples", parse: int(0), default: 2 },
+} as const satisfies FlagTable;
+
+const args = benchFlags("value-lookahead", FLAGS, benchUsage("value-lookahead", "Can a value learned from the guard's own answers raise its reward?", FLAGS));
 const SEARCH = {
-  beams: Number(args.beams), samples: Number(args.samples), width: Number(args.width), maxResamples: Number(args["max-resamples"]),
-  maxTokens: 128, ignoreEos: true, budget: Number(args.budget),
+  beams: args.beams, samples: args.samples, width: args.width, maxResamples: args["max-resamples"],
+  maxTokens: 128, ignoreEos: true, budget: args.budget,
 };
 const T = SEARCH.maxTokens;
 const W = SEARCH.width;
@@ -191,7 +192,7 @@ const trainPrompts = readPrompts("story-openings.train.jsonl");
 const states: State[] = [];
 const started = performance.now();
 for (let p = 0; p < trainPrompts.length; p++) {
-  for (let s = 0; s < Number(args.seeds); s++) {
+  for (let s = 0; s < args.seeds; s++) {
     const { scorer, calls } = hook();
     const result = await guard(trainPrompts[p], 1000 + 100 * p + s, scorer);
     states.push(...answerStates(result, calls, p));
@@ -228,10 +229,10 @@ for (const [name, t] of Object.entries(targets)) {
 }
 
 // ---- 3. the guard with each value, on the test openings ----
-const testPrompts = readPrompts("story-openings.test.jsonl").filter((_, i) => i % Number(args.every) === 0);
+const testPrompts = readPrompts("story-openings.test.jsonl").filter((_, i) => i % args.every === 0);
 const rows: Array<{ name: string; results: GenerationResult[] }> = [{ name: "no value", results: [] }, ...values.map((v) => ({ name: v.name, results: [] as GenerationResult[] }))];
 for (let p = 0; p < testPrompts.length; p++) {
-  for (let s = 0; s < Number(args["eval-seeds"]); s++) {
+  for (let s = 0; s < args["eval-seeds"]; s++) {
     const seed = 7000 + 100 * p + s;
     rows[0].results.push(await guard(testPrompts[p], seed, hook().scorer));
     for (let v = 0; v < values.length; v++) rows[v + 1].results.push(await guard(testPrompts[p], seed, hook(values[v].valueOf).scorer));
