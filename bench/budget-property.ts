@@ -15,10 +15,12 @@ import { loadCostModel } from "../src/cost/load.js";
 import { DEFAULT_COST_RULES } from "../src/cost/load.js";
 import { ASSISTANT_COST_DEFAULT } from "../src/cost/defaults.js";
 import { PACKAGE_ROOT, SHARED_DIR } from "../src/paths.js";
+import { type FlagTable } from "../src/cli/flagTable.js";
+import { benchFlags, benchUsage, countFlag } from "./flags.js";
 import { Progress } from "./measure.js";
 
-const at = process.argv.indexOf("--seeds");
-const SEEDS = at > 0 ? Number(process.argv[at + 1]) : 1000;
+const FLAGS = { seeds: countFlag("N", "seeds per setting", 1000) } as const satisfies FlagTable;
+const { seeds: SEEDS } = benchFlags("budget-property", FLAGS, benchUsage("budget-property", "The budget guarantee over many seeds, each shipped cost model on its testbed.", FLAGS));
 const OPENINGS = ["Once upon a time", "One day, a little boy named Tom", "The dog and the cat", "Lily was playing in the park when"];
 const requests = readFileSync(join(PACKAGE_ROOT, "models", "testbed", "assistant-requests.train.jsonl"), "utf8")
   .split("\n")
