@@ -39,7 +39,7 @@ describe("negative numbers give the range error, on one line, exit 2", () => {
     [["generate", "--prompt", "x", "--seed", "-5"], /--seed -5: Too small: expected number to be >=0/],
     [["generate", "--prompt", "x", "--temperature", "-1"], /--temperature -1: Too small: expected number to be >=0/],
     [["generate", "--prompt", "x", "--critic-weight", "-1"], /--critic-weight -1: Too small/],
-    [["batch", "--in", INPUT, "--out", join(dir, "out.jsonl"), "--seed", "-5"], /--seed must be >= 0, got -5/],
+    [["batch", "--in", INPUT, "--out", join(dir, "out.jsonl"), "--seed", "-5"], /--seed -5: Too small: expected number to be >=0/],
     [["serve", "--port", "-1"], /port: Too small/],
   ])("%j", async (argv, message) => {
     const r = await cli(...(argv as string[]));
