@@ -135,7 +135,7 @@ describe("mistakes give one clear line", () => {
     [["batch", "--in", "/nope/prompts.jsonl", "--out", "x.jsonl"], /input file not found: \/nope\/prompts\.jsonl/],
     [["batch", "--in", "README.md", "--out", "README.md", "--model", STORIES_MODEL], /--in and --out are the same file/],
     [["batch", "--in", "README.md", "--out", "x.jsonl", "--cost-model", "strict"], /--cost-model expects NAME=SPEC/],
-    [["batch", "--in", "README.md", "--out", "x.jsonl", "--seed=-1"], /--seed must be >= 0/],
+    [["batch", "--in", "README.md", "--out", "x.jsonl", "--seed=-1"], /--seed -1: Too small: expected number to be >=0/],
   ])("%j", async (argv, message) => {
     const r = await cli(...(argv as string[]));
     expect(r.code).toBe(2);
