@@ -1,4 +1,4 @@
-// How the long-running commands (serve, batch, worker, queue collect, eval, the trainers) are asked
+// How the long-running commands (serve, batch, worker, queue collect, eval, critic-evidence, the trainers) are asked
 // to stop: the first Ctrl-C or SIGTERM asks for a graceful stop, a second one stops at once. Under `npx`, Ctrl-C reaches node and
 // ends npm's shell at the same moment, and bin/inference-guard.js reports the shell going away as
 // PARENT_GONE (else it would send SIGTERM): that is the same request, so it never counts as a second.
