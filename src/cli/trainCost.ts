@@ -15,6 +15,7 @@ import {
   trainClassifier,
 } from "../cost/classifier/trainClassifier.js";
 import { writeFileAtomic } from "../util/files.js";
+import { onStopRequest } from "./stopRequests.js";
 import { Progress } from "../util/progress.js";
 import { choice, flagHelp, int, readFlags, text, type FlagTable, type FlagValues } from "./flagTable.js";
 import { batchSize, dataDir, epochs, fraction, l2, lr, positive, seed, validationFraction } from "./trainingFlags.js";
@@ -114,14 +115,18 @@ export async function trainCostCommand(argv: string[], out: NodeJS.WritableStrea
 
   let bar: Progress | undefined;
   let ticked = 0;
-  const result = trainClassifier(options, {
+  // Ctrl-C / SIGTERM: stop before the next run of batches, write nothing (a second signal exits at once).
+  const controller = new AbortController();
+  const removeStopListeners = onStopRequest(() => controller.abort());
+  const result = await trainClassifier(options, {
     onProgress(phase, done, total, note) {
       if (phase !== "train") return;
       bar ??= new Progress(total, { unit: "batches", label: "train-cost", stream: err });
       bar.tick(done - ticked, note);
       ticked = done;
     },
-  });
+    signal: controller.signal,
+  }).finally(removeStopListeners);
   bar?.finish();
   result.spec.header.training = {
     ...result.spec.header.training,

@@ -104,3 +104,15 @@ test("critic-evidence: SIGTERM stops the search comparison, writes neither the s
   expect(existsSync(out)).toBe(false);
   expect(existsSync(json)).toBe(false);
 }, 120_000);
+
+test("train-cost: SIGTERM stops the training, writes no classifier, and says so in one line", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "ig-cost-stop-"));
+  const out = join(dir, "classifier.bin");
+  // 100 epochs over the shared data take minutes: the signal (at the first progress line, ~5 s in) lands mid-training.
+  const r = await stopWhen(["train-cost", "--out", out, "--epochs", "100"], (stderr) => /train-cost \[/.test(stderr));
+  expect(r.afterSignalMs).toBeGreaterThanOrEqual(0);
+  expect(r.afterSignalMs).toBeLessThan(10_000);
+  expect(r.code).toBe(2);
+  expectOneStopLine(r.stderr, "train-cost was stopped before it finished; nothing was written");
+  expect(existsSync(out)).toBe(false);
+}, 120_000);

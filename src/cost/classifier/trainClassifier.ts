@@ -18,6 +18,7 @@ import { UserError, describeZodError } from "../../errors.js";
 import { PACKAGE_ROOT } from "../../paths.js";
 import { readUserFile } from "../../util/files.js";
 import { mulberry32 } from "../../util/random.js";
+import { yieldToEventLoop } from "../../util/yield.js";
 import { stratifiedSplit as splitByLabel } from "../../util/splits.js";
 import {
   type LabeledText,
@@ -35,6 +36,9 @@ export const MIX_SOURCES = ["gptfuzz", "xstest", "harmless-answers", "harmful-an
 export type MixSource = (typeof MIX_SOURCES)[number];
 
 /** Sources made of model answers: the calibration is fitted on their validation rows. */
+/** What a stopped run says: the classifier file is written whole, after training, or not at all. */
+const STOPPED = "train-cost was stopped before it finished; nothing was written";
+
 const ANSWER_SOURCES: readonly MixSource[] = ["gptfuzz", "xstest", "harmless-answers", "harmful-answers"];
 
 /**
@@ -134,6 +138,8 @@ export interface TrainClassifierResult {
 export interface TrainHooks {
   /** Called while loading ("load"), training ("train", done/total batches) and evaluating ("eval"). */
   onProgress?(phase: "load" | "train" | "eval", done: number, total: number, note?: string): void;
+  /** Aborted: stop before the next run of batches (a UserError; nothing is returned to write). */
+  signal?: AbortSignal;
 }
 
 
@@ -195,7 +201,7 @@ function exampleWeights(parts: Array<{ name: MixSource; texts: LabeledText[] }>,
 }
 
 /** Trains, calibrates and evaluates a classifier; see the top of this file. */
-export function trainClassifier(options: TrainClassifierOptions, hooks: TrainHooks = {}): TrainClassifierResult {
+export async function trainClassifier(options: TrainClassifierOptions, hooks: TrainHooks = {}): Promise<TrainClassifierResult> {
   const started = performance.now();
   if (!Object.values(options.mix).some((w) => w > 0)) throw new UserError("the training mix gives every source weight 0");
   hooks.onProgress?.("load", 0, 1);
@@ -247,6 +253,9 @@ export function trainClassifier(options: TrainClassifierOptions, hooks: TrainHoo
   let lossSum = 0;
   let lossN = 0;
   for (let done = 0; done < totalBatches; ) {
+    // The batches are synchronous native calls: a turn of the event loop lets a Ctrl-C / SIGTERM reach the signal.
+    await yieldToEventLoop();
+    if (hooks.signal?.aborted) throw new UserError(STOPPED);
     const n = Math.min(batchesPerTick, totalBatches - done);
     const r = trainer.run(n);
     done += n;
@@ -345,6 +354,9 @@ export function trainClassifier(options: TrainClassifierOptions, hooks: TrainHoo
   hooks.onProgress?.("eval", 1, 1);
   const seconds = (performance.now() - started) / 1000;
   spec.header.training!.seconds = round4(seconds);
+  // A stop asked for during the (synchronous) evaluation is seen here, before anything is returned to write.
+  await yieldToEventLoop();
+  if (hooks.signal?.aborted) throw new UserError(STOPPED);
   return { spec, sources: summaries, metrics, uncalibratedEce, seconds, trainLoss };
 }
 
