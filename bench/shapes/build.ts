@@ -3,9 +3,17 @@
 //   npm run shapes:build -- [SHAPE ...] [--force] [--list]
 //
 // Prints each file's path on stdout (one line per shape), a progress bar on stderr.
-import { parseArgs } from "node:util";
+import { flagHelp, int, readFlags, type FlagTable } from "../../src/cli/flagTable.js";
+import { UserError } from "../../src/errors.js";
 import { Progress } from "../../src/util/progress.js";
 import { DEFAULT_SHAPE, SHAPES, SHAPES_DIR_ENV, TOKENIZER_SOURCE, ensureShapeModel, getShape, kvBytesPerCell, shapePath, shapesDir, writeShapeModel } from "./shapes.js";
+
+/** The flags (the SHAPE names are positional): declared once, help and values derived. */
+const FLAGS = {
+  force: { help: "rebuild even when the file is there and complete" },
+  seed: { metavar: "N", help: "seed of the weights", parse: int(), default: 1 },
+  list: { help: "print the shapes and exit" },
+} as const satisfies FlagTable;
 
 const USAGE = `Usage: npm run shapes:build -- [SHAPE ...] [--force] [--list]
 
@@ -14,11 +22,25 @@ tokenizer of ${TOKENIZER_SOURCE})
 into ${shapesDir()} (set ${SHAPES_DIR_ENV} to change it). A complete file is not rebuilt.
 
   SHAPE      one or more of: ${Object.keys(SHAPES).join(", ")} (default ${DEFAULT_SHAPE})
-  --force    rebuild even when the file is there and complete
-  --seed N   seed of the weights (default 1)
-  --list     print the shapes and exit
+${flagHelp(FLAGS, undefined, 13)}
   -h, --help this text
 `;
+
+/** The SHAPE names apart from the flags (a flag's value, as --seed N's, stays with its flag). */
+function splitPositionals(argv: readonly string[]): { flags: string[]; positionals: string[] } {
+  const flags: string[] = [];
+  const positionals: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (!arg.startsWith("-")) positionals.push(arg);
+    else {
+      flags.push(arg);
+      const name = arg.replace(/^--?/, "");
+      if (FLAGS[name as keyof typeof FLAGS] && "metavar" in FLAGS[name as keyof typeof FLAGS] && i + 1 < argv.length) flags.push(argv[++i]!);
+    }
+  }
+  return { flags, positionals };
+}
 
 /** The project's progress bar (src/util/progress.ts) in MiB written, made at the first update (when the size is known). */
 function progressBar(label: string): { update(written: number, total: number): void; end(): void } {
@@ -38,19 +60,17 @@ function progressBar(label: string): { update(written: number, total: number): v
 }
 
 function main(): number {
+  const { flags, positionals } = splitPositionals(process.argv.slice(2));
   let parsed;
   try {
-    parsed = parseArgs({
-      options: { force: { type: "boolean" }, list: { type: "boolean" }, seed: { type: "string" }, help: { type: "boolean", short: "h" } },
-      allowPositionals: true,
-      strict: true,
-    });
+    parsed = readFlags(FLAGS, flags, (line) => process.stderr.write(`shapes:build: ${line}\n`));
   } catch (error) {
-    process.stderr.write(`shapes:build: ${(error as Error).message}\n\n${USAGE}`);
+    if (!(error instanceof UserError)) throw error;
+    process.stderr.write(`shapes:build: ${error.message}\n\n${USAGE}`);
     return 2;
   }
-  const { values, positionals } = parsed;
-  if (values.help) {
+  const { help, values } = parsed;
+  if (help) {
     process.stdout.write(USAGE);
     return 0;
   }
@@ -60,11 +80,7 @@ function main(): number {
     }
     return 0;
   }
-  const seed = values.seed === undefined ? 1 : Number(values.seed);
-  if (!Number.isInteger(seed)) {
-    process.stderr.write(`shapes:build: --seed must be an integer (got ${values.seed})\n`);
-    return 2;
-  }
+  const seed = values.seed;
   const names = positionals.length > 0 ? positionals : [DEFAULT_SHAPE];
   for (const name of names) {
     if (!SHAPES[name]) {
