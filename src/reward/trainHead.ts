@@ -153,6 +153,9 @@ export async function trainRewardHead(o: TrainHeadOptions): Promise<{ head: Head
       heldOutFraction: o.heldOutFraction,
     },
   };
+  // The fit is synchronous: a stop that arrived during it is delivered now, and nothing is written.
+  await yieldToEventLoop();
+  if (o.signal?.aborted) throw new UserError("train-reward was stopped before it finished; nothing was written");
   return { head, metrics, examples: all.length, seconds: (performance.now() - started) / 1000 };
 }
 

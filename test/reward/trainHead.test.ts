@@ -62,3 +62,24 @@ test("a head trained on 2,000 examples ranks held-out requests' compliant answer
     await model.dispose();
   }
 }, 300_000);
+
+test("a stop that arrives during the (synchronous) fit writes nothing: training ends with the stop's one-line error", async () => {
+  const controller = new AbortController();
+  const run = trainRewardHead({
+    modelPath: MODEL,
+    dataDir: join(SHARED_DIR, "data"),
+    exclude: new Set<string>(),
+    outPath: join(dir, "stopped.json"),
+    seed: 1,
+    heldOutFraction: 0.3,
+    prefixes: [],
+    maxAnswerTokens: 16,
+    maxExamples: 200,
+    fit: { epochs: 5, learningRate: 0.01, l2: 1e-3, batchSize: 64 },
+    threads: 1,
+    signal: controller.signal,
+    // The first fit epoch aborts, as a SIGTERM handled mid-fit would.
+    onProgress: (phase) => phase === "fit" && controller.abort(),
+  });
+  await expect(run).rejects.toThrow("train-reward was stopped before it finished; nothing was written");
+});
