@@ -82,13 +82,17 @@ critic_name = next((m for m in methods if m.startswith("guard-critic")), None)
 comparisons = []
 if section:
     # Each `X:branch=always` against `X`, and each method ranked by `reward=logprob` against the same
-    # method ranked by the evaluation's reward.
+    # method ranked by the evaluation's reward (pairs are (a, b): b − a is reported).
     pairs_of = [(m, m[: -len(":branch=always")]) for m in methods if m.endswith(":branch=always")]
     pairs_of += [(m, m.replace(":reward=logprob", "")) for m in methods if ":reward=logprob" in m]
     # The critic against the same search without it (equal compute).
     pairs_of += [(m, "guard-critic" + m[len("guard"):]) for m in methods if m.startswith("guard:") and "reward=" not in m]
+    # The guard against plain sampling, and at branch always against beam + safety of the same
+    # K, N, W (the same candidates per block: equal compute), as the paper's Table 2 compares them.
+    pairs_of += [("sample", m) for m in methods if m.startswith("guard") and "reward=" not in m]
+    pairs_of += [("beam-safe" + m[m.index(":"):-len(":branch=always")], m) for m in methods if m.startswith("guard") and m.endswith(":branch=always")]
     for always, auto in pairs_of:
-        if auto not in methods:
+        if auto not in methods or always not in methods:
             continue
         for label, rows in (("harmful", harmful), ("harmless", harmless)):
             for what, key in MEASURES:
