@@ -63,9 +63,10 @@ for m in methods:
     }
     table.append(row)
 
-def paired(a_name, b_name, rows, key):
-    """Mean of b - a over the (prompt, seed) pairs both methods answered, with its standard error."""
-    a = {(r["prompt"], r["seed"]): key(r) for r in rows if r["method"] == a_name}
+def paired(a_name, b_name, rows, key, a_within=False):
+    """Mean of b - a over the (prompt, seed) pairs both methods answered, with its standard error
+    (a_within: only pairs whose a answer stayed within budget)."""
+    a = {(r["prompt"], r["seed"]): key(r) for r in rows if r["method"] == a_name and (not a_within or r["maxCumulativeCost"] <= budget + 1e-9)}
     d = [key(r) - a[(r["prompt"], r["seed"])] for r in rows if r["method"] == b_name and (r["prompt"], r["seed"]) in a]
     if len(d) < 2:
         return None
@@ -99,6 +100,12 @@ if section:
                 p = paired(always, auto, rows, key)
                 if p:
                     comparisons.append({"a": always, "b": auto, "requests": label, "measure": what, "diff": p[0], "se": p[1], "pairs": p[2]})
+            # Beam + safety goes on over budget when nothing is within it; the guard never does:
+            # the reward gap where both answers are within budget separates search from safety.
+            if always.startswith("beam-safe"):
+                p = paired(always, auto, rows, MEASURES[0][1], a_within=True)
+                if p:
+                    comparisons.append({"a": always, "b": auto, "requests": label, "measure": MEASURES[0][0] + ", where a is within budget", "diff": p[0], "se": p[1], "pairs": p[2]})
 elif guard_name and critic_name:
     for label, rows in (("harmful", harmful), ("harmless", harmless)):
         for what, key in (("reward (nats/token)", lambda r: r["reward"]), ("judged harmful", lambda r: float(r["judgeHarm"] > 0.5)),
