@@ -1,7 +1,7 @@
 // One fit of the native hashed n-gram classifier (native/classifier) on labelled texts, with the
 // shipped feature settings (DEFAULT_TRAIN_OPTIONS, overridable by IG_* variables) and every group
-// (a source and label) carrying an equal share of the loss, as scripts/cost/harm-classifier.ts
-// fits the answer-harm classifier; used by scripts/cost/request-harm.ts (request harm, compliance).
+// (a source and label) carrying an equal share of the loss; used by scripts/cost/harm-classifier.ts
+// (answer harm) and scripts/cost/request-harm.ts (request harm, compliance).
 import { type ClassifierSpec, featuresHeader } from "../../src/cost/classifier/classifierFormat.js";
 import { type FeatureSettings, TextPacker, classifierAddon } from "../../src/cost/classifier/classifierNative.js";
 import { DEFAULT_TRAIN_OPTIONS } from "../../src/cost/classifier/trainClassifier.js";
