@@ -115,6 +115,27 @@ export async function stepCostsByDifference(
 }
 
 /**
+ * stepCostsByDifference for a model that scores many texts in one synchronous batch (the native
+ * classifiers): one call scores every distinct prefix once (the beams share a few) and every
+ * prefix + added. An empty `added` costs 0.
+ */
+export function batchedStepCosts(items: ReadonlyArray<StepItem>, scoreTexts: (texts: string[]) => ArrayLike<number>): number[] {
+  if (items.length === 0) return [];
+  const prefixIndex = new Map<string, number>();
+  const texts: string[] = [];
+  for (const { prefix } of items) {
+    if (!prefixIndex.has(prefix)) {
+      prefixIndex.set(prefix, texts.length);
+      texts.push(prefix);
+    }
+  }
+  const fullStart = texts.length;
+  for (const { prefix, added } of items) texts.push(prefix + added);
+  const scores = scoreTexts(texts);
+  return items.map(({ prefix, added }, i) => (added.length === 0 ? 0 : clipStep(scores[fullStart + i]! - scores[prefixIndex.get(prefix)!]!)));
+}
+
+/**
  * The warning for a budget that limits nothing: at or above the most the cost model charges one
  * answer (e.g. budget 1 with a probability), or undefined when the budget can bind.
  */

@@ -18,7 +18,7 @@ import { sha256HexSchema } from "../util/fileHash.js";
 import { readUserFile } from "../util/files.js";
 import { TextClassifier } from "./classifier/classifier.js";
 import { decodeClassifier } from "./classifier/classifierFormat.js";
-import { type CostModel, type StepItem, clipStep } from "./costModel.js";
+import { type CostModel, type StepItem, batchedStepCosts } from "./costModel.js";
 
 export const HARM_COST_FORMAT = "inference-guard-harm-cost";
 export const HARM_COST_FORMAT_VERSION = 1;
@@ -69,19 +69,7 @@ export class RequestHarmCostModel implements CostModel {
 
   /** max(0, cost(prefix + added) - cost(prefix)) per item; one native call per classifier. */
   stepCosts(items: ReadonlyArray<StepItem>): number[] {
-    if (items.length === 0) return [];
-    const prefixIndex = new Map<string, number>();
-    const texts: string[] = [];
-    for (const { prefix } of items) {
-      if (!prefixIndex.has(prefix)) {
-        prefixIndex.set(prefix, texts.length);
-        texts.push(prefix);
-      }
-    }
-    const fullStart = texts.length;
-    for (const { prefix, added } of items) texts.push(prefix + added);
-    const scores = this.scoreAll(texts);
-    return items.map(({ prefix, added }, i) => (added.length === 0 ? 0 : clipStep(scores[fullStart + i]! - scores[prefixIndex.get(prefix)!]!)));
+    return batchedStepCosts(items, (texts) => this.scoreAll(texts));
   }
 
   private scoreAll(texts: ReadonlyArray<string>): Float64Array {

@@ -8,8 +8,7 @@
 // the rise above that prior, and the steps would no longer add up to the final text's cost.
 import { isAbsolute, resolve } from "node:path";
 import { UserError } from "../../errors.js";
-import type { CostModel, StepItem } from "../costModel.js";
-import { clipStep } from "../costModel.js";
+import { type CostModel, type StepItem, batchedStepCosts } from "../costModel.js";
 import {
   type ClassifierHeader,
   type ClassifierSpec,
@@ -100,21 +99,7 @@ export class ClassifierCostModel implements CostModel {
    * once (the beams share a few) and every prefix + added.
    */
   stepCosts(items: ReadonlyArray<StepItem>): number[] {
-    if (items.length === 0) return [];
-    const prefixIndex = new Map<string, number>();
-    const texts: string[] = [];
-    for (const { prefix } of items) {
-      if (!prefixIndex.has(prefix)) {
-        prefixIndex.set(prefix, texts.length);
-        texts.push(prefix);
-      }
-    }
-    const fullStart = texts.length;
-    for (const { prefix, added } of items) texts.push(prefix + added);
-    const scores = this.classifier.score(texts);
-    return items.map(({ prefix, added }, i) =>
-      added.length === 0 ? 0 : clipStep(scores[fullStart + i]! - scores[prefixIndex.get(prefix)!]!),
-    );
+    return batchedStepCosts(items, (texts) => this.classifier.score(texts));
   }
 }
 
